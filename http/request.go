@@ -1,0 +1,125 @@
+//go:build linux
+
+package http
+
+// Limits from the architecture document (NP_MAX_HEADERS, NP_MAX_URI_LEN,
+// NP_MAX_HEADER_LEN). A request over one of them is refused with the status
+// named beside it rather than truncated.
+const (
+	MaxHeaders    = 64        // 431 past it
+	MaxURILen     = 8 << 10   // 414 past it
+	MaxHeaderLen  = 8 << 10   // one header line; 431 past it
+	MaxHeadLen    = 64 << 10  // the whole request head; 431 past it
+	maxMethodLen  = 32        // no registered method is longer
+	maxChunkDigit = 16        // hex digits of a chunk size (int64)
+)
+
+// Span is a byte range [Off, Off+Len) of the buffer a request was parsed
+// from. Spans, not slices, let the parser resume when a request arrives in
+// pieces and the buffer that holds it grows or moves.
+type Span struct {
+	Off, Len uint32
+}
+
+// Bytes returns the bytes of s in buf, the buffer the request was parsed from.
+func (s Span) Bytes(buf []byte) []byte { return buf[s.Off : s.Off+s.Len] }
+
+// Empty reports whether s covers no bytes.
+func (s Span) Empty() bool { return s.Len == 0 }
+
+// Method is a request method known to the parser. Other tokens parse as
+// MethodOther and keep their text in Request.MethodSpan.
+type Method uint8
+
+// The methods of RFC 9110 plus PATCH; MethodOther is any other token.
+const (
+	MethodOther Method = iota
+	MethodGet
+	MethodHead
+	MethodPost
+	MethodPut
+	MethodDelete
+	MethodConnect
+	MethodOptions
+	MethodTrace
+	MethodPatch
+)
+
+// Header is one request header field as spans of the request buffer. Name
+// keeps the client's case; Value has surrounding whitespace trimmed.
+type Header struct {
+	Name, Value Span
+}
+
+// Request is a parsed request head. It holds no pointers into the buffer it
+// was parsed from: every text field is a Span, so one Request value can be
+// reused for every request of a connection (Reset) without allocating.
+type Request struct {
+	Method     Method
+	MethodSpan Span
+	URI        Span // request-target as sent
+	Path       Span // URI up to '?' (still percent-encoded)
+	Query      Span // after '?', without it; empty if none
+	Major      uint8
+	Minor      uint8
+
+	Headers    [MaxHeaders]Header
+	NumHeaders int
+
+	// Framing and connection facts, gathered while parsing so that the
+	// server never scans the headers again.
+	Host          Span  // Host header value (empty if absent)
+	ContentLength int64 // -1 when there is no Content-Length
+	Chunked       bool  // Transfer-Encoding ends in chunked
+	KeepAlive     bool  // persistent per version and Connection header
+	Expect100     bool  // Expect: 100-continue
+	Upgrade       bool  // Connection: upgrade and an Upgrade header
+
+	// Spans of headers the static and proxy paths consult.
+	IfNoneMatch     Span
+	IfModifiedSince Span
+	Range           Span
+	UpgradeProto    Span // value of Upgrade
+	Connection      Span // value of the last Connection header
+
+	// HeadLen is the length of the request head, request line through the
+	// empty line, once parsing is done: the body (if any) starts there.
+	HeadLen int
+}
+
+// Reset clears r for the next request, in O(1) for the header table.
+func (r *Request) Reset() {
+	*r = Request{ContentLength: -1}
+}
+
+// Header returns the value of the first header named name (ASCII
+// case-insensitive) and whether it was present.
+func (r *Request) Header(buf []byte, name string) ([]byte, bool) {
+	for i := 0; i < r.NumHeaders; i++ {
+		h := &r.Headers[i]
+		if equalFold(h.Name.Bytes(buf), name) {
+			return h.Value.Bytes(buf), true
+		}
+	}
+	return nil, false
+}
+
+// HasBody reports whether a body follows the head.
+func (r *Request) HasBody() bool { return r.Chunked || r.ContentLength > 0 }
+
+// equalFold reports whether b equals the ASCII string s ignoring case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		x, y := b[i], s[i]
+		if x == y {
+			continue
+		}
+		if x|0x20 != y|0x20 || (x|0x20) < 'a' || (x|0x20) > 'z' {
+			return false
+		}
+	}
+	return true
+}
