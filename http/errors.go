@@ -12,7 +12,93 @@ type Error struct {
 func (e *Error) Error() string { return "http: " + e.Reason }
 
 // Parse errors. Each is returned by Parser.Parse or ChunkedDecoder.Next and
-// carries the status the server answers with.
+// carries the status the server answers with. They are sentinels: compare
+// with == or errors.Is. After one of them the connection cannot be reused,
+// because where the next request would start is unknown.
 var (
+	// ErrBadRequest (400) is returned for a malformed request that no more
+	// specific error describes, such as a byte that cannot start a request.
 	ErrBadRequest = &Error{400, "malformed request"}
+
+	// ErrBadLineEnding (400) is returned for a bare CR, or for a bare LF
+	// used as a line terminator: request and header lines must end in CRLF.
+	ErrBadLineEnding = &Error{400, "line not terminated by CRLF"}
+
+	// ErrBadMethod (400) is returned when the method is not a token, is
+	// longer than 32 bytes, is not followed by exactly one space, or is PRI
+	// (the HTTP/2 connection preface, RFC 9113 §3.4).
+	ErrBadMethod = &Error{400, "malformed method"}
+
+	// ErrBadURI (400) is returned when the request-target is empty or holds a
+	// byte outside visible ASCII (controls, DEL and bytes >= 0x80 included).
+	ErrBadURI = &Error{400, "malformed request-target"}
+
+	// ErrURITooLong (414) is returned when the request-target is longer than
+	// MaxURILen.
+	ErrURITooLong = &Error{414, "request-target too long"}
+
+	// ErrBadVersion (400) is returned when the protocol version is not of the
+	// form HTTP/DIGIT.DIGIT followed by CRLF.
+	ErrBadVersion = &Error{400, "malformed protocol version"}
+
+	// ErrUnsupportedVersion (505) is returned for a well-formed version
+	// other than HTTP/1.0 and HTTP/1.1.
+	ErrUnsupportedVersion = &Error{505, "unsupported protocol version"}
+
+	// ErrBadHeader (400) is returned when a header name is not a token,
+	// whitespace stands between the name and the colon, the colon is
+	// missing, or the value holds a control character other than HTAB.
+	ErrBadHeader = &Error{400, "malformed header field"}
+
+	// ErrObsFold (400) is returned for a header line that starts with SP or
+	// HTAB: obsolete line folding (RFC 9112 §5.2) is refused, and so is
+	// whitespace between the request line and the first header.
+	ErrObsFold = &Error{400, "obsolete line folding"}
+
+	// ErrHeaderTooLarge (431) is returned when one header line is longer
+	// than MaxHeaderLen or the whole head longer than MaxHeadLen; the
+	// ChunkedDecoder returns it for a trailer section over MaxHeaderLen.
+	ErrHeaderTooLarge = &Error{431, "request header too large"}
+
+	// ErrTooManyHeaders (431) is returned for more than MaxHeaders header
+	// fields (or trailer fields).
+	ErrTooManyHeaders = &Error{431, "too many header fields"}
+
+	// ErrMissingHost (400) is returned for an HTTP/1.1 request without a
+	// Host header (RFC 9112 §3.2).
+	ErrMissingHost = &Error{400, "missing Host header"}
+
+	// ErrDuplicateHost (400) is returned for a request with more than one
+	// Host header (RFC 9112 §3.2).
+	ErrDuplicateHost = &Error{400, "more than one Host header"}
+
+	// ErrBadContentLength (400) is returned when Content-Length is empty,
+	// holds anything but digits (as a comma list of equal values), or
+	// overflows int64.
+	ErrBadContentLength = &Error{400, "invalid Content-Length"}
+
+	// ErrConflictingLength (400) is returned for Content-Length values that
+	// differ, or for Content-Length together with Transfer-Encoding (RFC 9112
+	// §6.3: a request smuggling vector).
+	ErrConflictingLength = &Error{400, "conflicting message length"}
+
+	// ErrBadTransferEncoding (400) is returned when chunked is not the final
+	// transfer coding or appears twice, when Transfer-Encoding is empty or
+	// malformed, and for Transfer-Encoding in an HTTP/1.0 request, whose
+	// sender cannot know chunked framing (a request smuggling defence).
+	ErrBadTransferEncoding = &Error{400, "invalid Transfer-Encoding"}
+
+	// ErrNotImplemented (501) is returned for a transfer coding the server
+	// does not know (RFC 9112 §6.1).
+	ErrNotImplemented = &Error{501, "unknown transfer coding"}
+
+	// ErrBadChunk (400) is returned by ChunkedDecoder.Next for malformed
+	// chunked framing: a bad or overflowing chunk size, a malformed or
+	// oversized chunk extension, chunk data not followed by CRLF, or a
+	// malformed trailer field.
+	ErrBadChunk = &Error{400, "malformed chunked encoding"}
+
+	// ErrBodyTooLarge (413) is returned by the server when a request body
+	// exceeds its configured maximum size; the parser never returns it.
+	ErrBodyTooLarge = &Error{413, "request body too large"}
 )

@@ -2,14 +2,83 @@
 
 package http
 
+// The request-head parser is a state machine with one named state per place
+// in the grammar of RFC 9112 §2-§5, in the manner of nginx's
+// ngx_http_parse_request_line: Parse looks at each byte once, remembers the
+// state and the offsets of the element it is in, and returns when the buffer
+// runs out, so a head may arrive in any number of pieces. Runs of token,
+// target and value bytes are scanned by tight inner loops; every check they
+// make happens at the same byte it would in the one-byte-at-a-time case, so
+// the outcome never depends on how the head was split.
+//
+// Strictness follows llhttp's strict mode and the MUSTs of RFC 9110/9112,
+// because a proxy that is lenient where its upstream is strict (or the other
+// way round) is a request smuggling vector:
+//
+//   - lines end in CRLF; a bare CR anywhere and a bare LF used as a line
+//     terminator are refused (nginx accepts bare LF, we do not);
+//   - empty lines (CRLF) before the request line are skipped (RFC 9112 §2.2);
+//   - the request line is method SP request-target SP HTTP-version, with
+//     exactly one SP each time and no trailing whitespace;
+//   - header names are tokens with no whitespace before the colon, values are
+//     visible ASCII, obs-text, SP and HTAB, and obs-fold is refused;
+//   - the framing headers (Content-Length, Transfer-Encoding, Host) are
+//     checked as each header line ends, the rest when the head ends.
+
+// parseState is where the parser is in the request head.
+type parseState uint8
+
+const (
+	stStart      parseState = iota // before the request line, skipping CRLFs
+	stStartLF                      // CR of a leading empty line seen, LF next
+	stMethod                       // in the method token
+	stTargetHead                   // SP after the method seen, target next
+	stTarget                       // in the request-target
+	stVersion                      // matching "HTTP/" (mark is its start)
+	stMajor                        // major version digit next
+	stDot                          // '.' next
+	stMinor                        // minor version digit next
+	stLineCR                       // version complete, CR next
+	stLineLF                       // CR of the request line seen, LF next
+	stFieldStart                   // a header line or the final CRLF next
+	stName                         // in a header name
+	stValueWS                      // after the colon, in leading whitespace
+	stValue                        // in a header value
+	stFieldLF                      // CR of a header line seen, LF next
+	stHeadLF                       // CR of the empty last line seen, LF next
+	stDone                         // head complete
+	stFailed                       // refused; err says why
+)
+
+// Bits of Parser.seen: facts from headers that only matter once the head is
+// complete, or that a later header is checked against.
+const (
+	seenHost uint8 = 1 << iota
+	seenContentLength
+	seenTransferEncoding
+	seenUpgrade       // an Upgrade header
+	seenConnClose     // Connection: close
+	seenConnKeepAlive // Connection: keep-alive
+	seenConnUpgrade   // Connection: upgrade
+)
+
 // Parser is a resumable HTTP/1.1 request-head parser: an explicit state
 // machine that accepts a request delivered in any number of pieces, down to
 // one byte at a time, and allocates nothing.
 //
-// PLACEHOLDER API: the parser work replaces this file's body.
+// A Parser holds offsets, never slices, so the buffer may move between calls.
+// Its zero value is ready to use; Reset it (and the Request) before each
+// request.
 type Parser struct {
-	state uint8
-	pos   int
+	state    parseState
+	seen     uint8
+	pos      int // next byte of buf to look at
+	mark     int // start of the current element: method, target, version, name
+	nameEnd  int // end of the current header name (the colon)
+	valStart int // start of the current header value
+	valEnd   int // end of the value so far, trailing whitespace excluded
+	query    int // just past the target's first '?'; 0 if none yet
+	err      *Error
 }
 
 // Reset prepares p for a new request.
@@ -19,7 +88,566 @@ func (p *Parser) Reset() { *p = Parser{} }
 // request from its first byte (buf may have grown since the previous call;
 // its prefix is unchanged). It returns done=true once the head is complete,
 // with req filled in and req.HeadLen set; (false, nil) when more bytes are
-// needed; and an *Error naming the response status for a bad request.
+// needed; and an *Error naming the response status for a bad request. Once
+// it has returned an error or done, later calls return the same.
+//
+// Bytes past the head (a body, the next pipelined request) are never looked
+// at, and the result is the same however the head was split across calls.
 func (p *Parser) Parse(buf []byte, req *Request) (done bool, err error) {
-	return false, ErrBadRequest
+	switch p.state {
+	case stDone:
+		return true, nil
+	case stFailed:
+		return false, p.err
+	}
+	// Nothing past MaxHeadLen is looked at: a head that has not ended by
+	// then is refused below, whatever the later bytes are.
+	end := len(buf)
+	if end > MaxHeadLen {
+		end = MaxHeadLen
+	}
+	pos := p.pos
+	for pos < end {
+		c := buf[pos]
+		switch p.state {
+		case stStart:
+			switch {
+			case c == '\r':
+				p.state = stStartLF
+				pos++
+			case charClass[c]&isToken != 0:
+				p.mark = pos
+				p.state = stMethod
+			case c == '\n':
+				return p.fail(ErrBadLineEnding)
+			default:
+				return p.fail(ErrBadMethod)
+			}
+
+		case stStartLF:
+			if c != '\n' {
+				return p.fail(ErrBadLineEnding)
+			}
+			p.state = stStart
+			pos++
+
+		case stMethod:
+			for pos < end && charClass[buf[pos]]&isToken != 0 {
+				if pos-p.mark >= maxMethodLen {
+					return p.fail(ErrBadMethod)
+				}
+				pos++
+			}
+			if pos == end {
+				continue
+			}
+			if buf[pos] != ' ' {
+				return p.fail(ErrBadMethod)
+			}
+			if e := setMethod(buf, p.mark, pos, req); e != nil {
+				return p.fail(e)
+			}
+			pos++
+			p.state = stTargetHead
+
+		case stTargetHead:
+			if charClass[c]&isTarget == 0 {
+				return p.fail(ErrBadURI)
+			}
+			p.mark = pos
+			p.state = stTarget
+
+		case stTarget:
+			for pos < end {
+				c = buf[pos]
+				if charClass[c]&isTarget == 0 {
+					break
+				}
+				if pos-p.mark >= MaxURILen {
+					return p.fail(ErrURITooLong)
+				}
+				if c == '?' && p.query == 0 {
+					p.query = pos + 1
+				}
+				pos++
+			}
+			if pos == end {
+				continue
+			}
+			switch buf[pos] {
+			case ' ':
+			case '\r', '\n':
+				// "GET /" + CRLF is HTTP/0.9, which we do not speak.
+				return p.fail(ErrBadVersion)
+			default:
+				return p.fail(ErrBadURI)
+			}
+			p.setTarget(pos, req)
+			pos++
+			p.mark = pos
+			p.state = stVersion
+
+		case stVersion:
+			i := pos - p.mark
+			if c != "HTTP/"[i] {
+				return p.fail(ErrBadVersion)
+			}
+			pos++
+			if i == len("HTTP/")-1 {
+				p.state = stMajor
+			}
+
+		case stMajor:
+			if c < '0' || c > '9' {
+				return p.fail(ErrBadVersion)
+			}
+			req.Major = c - '0'
+			p.state = stDot
+			pos++
+
+		case stDot:
+			if c != '.' {
+				return p.fail(ErrBadVersion)
+			}
+			p.state = stMinor
+			pos++
+
+		case stMinor:
+			if c < '0' || c > '9' {
+				return p.fail(ErrBadVersion)
+			}
+			req.Minor = c - '0'
+			// The version is known at its last digit: refuse a well-formed
+			// HTTP/2.0 or HTTP/1.2 here, before whatever follows it.
+			if req.Major != 1 || req.Minor > 1 {
+				return p.fail(ErrUnsupportedVersion)
+			}
+			p.state = stLineCR
+			pos++
+
+		case stLineCR:
+			switch c {
+			case '\r':
+				p.state = stLineLF
+				pos++
+			case '\n':
+				return p.fail(ErrBadLineEnding)
+			default:
+				return p.fail(ErrBadVersion)
+			}
+
+		case stLineLF, stFieldLF, stHeadLF:
+			if c != '\n' {
+				return p.fail(ErrBadLineEnding)
+			}
+			pos++
+			switch p.state {
+			case stLineLF:
+				p.state = stFieldStart
+			case stFieldLF:
+				if e := p.addHeader(buf, req); e != nil {
+					return p.fail(e)
+				}
+				p.state = stFieldStart
+			default:
+				if e := p.finish(req); e != nil {
+					return p.fail(e)
+				}
+				req.HeadLen = pos
+				p.pos = pos
+				p.state = stDone
+				return true, nil
+			}
+
+		case stFieldStart:
+			switch {
+			case c == '\r':
+				p.state = stHeadLF
+				pos++
+			case charClass[c]&isToken != 0:
+				if req.NumHeaders == MaxHeaders {
+					return p.fail(ErrTooManyHeaders)
+				}
+				p.mark = pos
+				p.state = stName
+			case c == ' ' || c == '\t':
+				return p.fail(ErrObsFold)
+			case c == '\n':
+				return p.fail(ErrBadLineEnding)
+			default:
+				return p.fail(ErrBadHeader)
+			}
+
+		case stName:
+			for pos < end && charClass[buf[pos]]&isToken != 0 {
+				if pos-p.mark >= MaxHeaderLen {
+					return p.fail(ErrHeaderTooLarge)
+				}
+				pos++
+			}
+			if pos == end {
+				continue
+			}
+			if buf[pos] != ':' {
+				return p.fail(ErrBadHeader)
+			}
+			if pos-p.mark >= MaxHeaderLen {
+				return p.fail(ErrHeaderTooLarge)
+			}
+			p.nameEnd = pos
+			pos++
+			p.state = stValueWS
+
+		case stValueWS:
+			if c == ' ' || c == '\t' {
+				if pos-p.mark >= MaxHeaderLen {
+					return p.fail(ErrHeaderTooLarge)
+				}
+				pos++
+				continue
+			}
+			p.valStart, p.valEnd = pos, pos
+			p.state = stValue
+
+		case stValue:
+			valEnd := p.valEnd
+			for pos < end {
+				c = buf[pos]
+				if charClass[c]&isValue != 0 {
+					valEnd = pos + 1
+				} else if c != ' ' && c != '\t' {
+					break
+				}
+				if pos-p.mark >= MaxHeaderLen {
+					return p.fail(ErrHeaderTooLarge)
+				}
+				pos++
+			}
+			p.valEnd = valEnd
+			if pos == end {
+				continue
+			}
+			switch buf[pos] {
+			case '\r':
+				p.state = stFieldLF
+				pos++
+			case '\n':
+				return p.fail(ErrBadLineEnding)
+			default:
+				return p.fail(ErrBadHeader)
+			}
+
+		default:
+			return p.fail(ErrBadRequest)
+		}
+	}
+	p.pos = pos
+	if len(buf) > MaxHeadLen {
+		return p.fail(ErrHeaderTooLarge)
+	}
+	return false, nil
 }
+
+// fail records e as the outcome of the request and returns it.
+func (p *Parser) fail(e *Error) (bool, error) {
+	p.state = stFailed
+	p.err = e
+	return false, e
+}
+
+// spanOf returns the span of buf[from:to].
+func spanOf(from, to int) Span {
+	return Span{Off: uint32(from), Len: uint32(to - from)}
+}
+
+// setMethod records the method buf[from:to]. Methods are case-sensitive
+// (RFC 9110 §9.1), so "get" is MethodOther.
+func setMethod(buf []byte, from, to int, req *Request) *Error {
+	req.MethodSpan = spanOf(from, to)
+	m := buf[from:to]
+	switch string(m) {
+	case "GET":
+		req.Method = MethodGet
+	case "HEAD":
+		req.Method = MethodHead
+	case "POST":
+		req.Method = MethodPost
+	case "PUT":
+		req.Method = MethodPut
+	case "DELETE":
+		req.Method = MethodDelete
+	case "CONNECT":
+		req.Method = MethodConnect
+	case "OPTIONS":
+		req.Method = MethodOptions
+	case "TRACE":
+		req.Method = MethodTrace
+	case "PATCH":
+		req.Method = MethodPatch
+	case "PRI":
+		// PRI exists only to make the HTTP/2 connection preface fail as an
+		// HTTP/1 request (RFC 9113 §3.4).
+		return ErrBadMethod
+	default:
+		req.Method = MethodOther
+	}
+	return nil
+}
+
+// setTarget records the request-target that ends at end.
+func (p *Parser) setTarget(end int, req *Request) {
+	req.URI = spanOf(p.mark, end)
+	if p.query == 0 {
+		req.Path = req.URI
+		req.Query = spanOf(end, end)
+		return
+	}
+	req.Path = spanOf(p.mark, p.query-1)
+	req.Query = spanOf(p.query, end)
+}
+
+// addHeader records the header line just ended and gathers what it says
+// about framing and the connection.
+func (p *Parser) addHeader(buf []byte, req *Request) *Error {
+	h := &req.Headers[req.NumHeaders]
+	req.NumHeaders++
+	h.Name = spanOf(p.mark, p.nameEnd)
+	h.Value = spanOf(p.valStart, p.valEnd)
+	name := buf[p.mark:p.nameEnd]
+	value := buf[p.valStart:p.valEnd]
+
+	// Dispatch on the length first: most headers are none of these and
+	// cost one switch.
+	switch len(name) {
+	case len("host"):
+		if equalFold(name, "host") {
+			if p.seen&seenHost != 0 {
+				return ErrDuplicateHost
+			}
+			p.seen |= seenHost
+			req.Host = h.Value
+		}
+	case len("range"):
+		if equalFold(name, "range") {
+			req.Range = h.Value
+		}
+	case len("expect"):
+		if equalFold(name, "expect") && equalFold(value, "100-continue") {
+			req.Expect100 = true
+		}
+	case len("upgrade"):
+		if equalFold(name, "upgrade") {
+			p.seen |= seenUpgrade
+			req.UpgradeProto = h.Value
+		}
+	case len("connection"):
+		if equalFold(name, "connection") {
+			req.Connection = h.Value
+			p.seen |= connectionTokens(value)
+		}
+	case len("if-none-match"):
+		if equalFold(name, "if-none-match") {
+			req.IfNoneMatch = h.Value
+		}
+	case len("content-length"):
+		if equalFold(name, "content-length") {
+			return p.contentLength(value, req)
+		}
+	case len("transfer-encoding"): // also len("if-modified-since")
+		if equalFold(name, "transfer-encoding") {
+			return p.transferEncoding(value, req)
+		}
+		if equalFold(name, "if-modified-since") {
+			req.IfModifiedSince = h.Value
+		}
+	}
+	return nil
+}
+
+// finish checks what can only be checked once the head is complete and
+// derives the connection facts.
+func (p *Parser) finish(req *Request) *Error {
+	if req.Minor == 1 && p.seen&seenHost == 0 {
+		return ErrMissingHost
+	}
+	// RFC 9112 §6.3: a request whose final transfer coding is not chunked
+	// has no determinable length.
+	if p.seen&seenTransferEncoding != 0 && !req.Chunked {
+		return ErrBadTransferEncoding
+	}
+	if p.seen&seenConnClose != 0 {
+		req.KeepAlive = false
+	} else {
+		req.KeepAlive = req.Minor == 1 || p.seen&seenConnKeepAlive != 0
+	}
+	req.Upgrade = p.seen&seenConnUpgrade != 0 && p.seen&seenUpgrade != 0
+	return nil
+}
+
+// contentLength checks a Content-Length value: digits, or a comma list of
+// equal digit strings (RFC 9110 §8.6 lets a recipient take "5, 5" as 5),
+// equal to any earlier Content-Length and not beside Transfer-Encoding.
+func (p *Parser) contentLength(v []byte, req *Request) *Error {
+	if p.seen&seenTransferEncoding != 0 {
+		return ErrConflictingLength
+	}
+	n := int64(-1)
+	for i := 0; ; {
+		start := i
+		var x int64
+		for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
+			d := int64(v[i] - '0')
+			if x > (maxInt64-d)/10 {
+				return ErrBadContentLength
+			}
+			x = x*10 + d
+		}
+		if i == start {
+			return ErrBadContentLength
+		}
+		if n >= 0 && x != n {
+			return ErrConflictingLength
+		}
+		n = x
+		i = skipOWS(v, i)
+		if i == len(v) {
+			break
+		}
+		if v[i] != ',' {
+			return ErrBadContentLength
+		}
+		i = skipOWS(v, i+1)
+	}
+	if p.seen&seenContentLength != 0 && n != req.ContentLength {
+		return ErrConflictingLength
+	}
+	p.seen |= seenContentLength
+	req.ContentLength = n
+	return nil
+}
+
+const maxInt64 = 1<<63 - 1
+
+// transferEncoding checks a Transfer-Encoding value. Every coding must be
+// known (else 501, RFC 9112 §6.1) and chunked may only come last and once;
+// the check that it does come last waits for the end of the head, since a
+// later header line may add it.
+func (p *Parser) transferEncoding(v []byte, req *Request) *Error {
+	// An HTTP/1.0 sender cannot know chunked framing: Transfer-Encoding
+	// from one is either a broken client or an attempt to desynchronise a
+	// 1.1 upstream, so it is refused outright.
+	if req.Minor == 0 {
+		return ErrBadTransferEncoding
+	}
+	if p.seen&seenContentLength != 0 {
+		return ErrConflictingLength
+	}
+	p.seen |= seenTransferEncoding
+	codings := 0
+	for i := 0; i < len(v); {
+		start := i
+		for i < len(v) && charClass[v[i]]&isToken != 0 {
+			i++
+		}
+		coding := v[start:i]
+		i = skipOWS(v, i)
+		if i < len(v) {
+			if v[i] != ',' {
+				return ErrBadTransferEncoding // parameters, quotes, junk
+			}
+			i = skipOWS(v, i+1)
+		}
+		if len(coding) == 0 {
+			continue // RFC 9110 §5.6.1: empty list elements are ignored
+		}
+		codings++
+		if req.Chunked {
+			return ErrBadTransferEncoding // after chunked, or chunked twice
+		}
+		switch {
+		case equalFold(coding, "chunked"):
+			req.Chunked = true
+		case equalFold(coding, "gzip"), equalFold(coding, "deflate"),
+			equalFold(coding, "compress"), equalFold(coding, "x-gzip"),
+			equalFold(coding, "x-compress"):
+		default:
+			return ErrNotImplemented
+		}
+	}
+	if codings == 0 {
+		return ErrBadTransferEncoding
+	}
+	return nil
+}
+
+// connectionTokens returns the seen bits for the Connection options in v
+// that the parser acts on.
+func connectionTokens(v []byte) uint8 {
+	var bits uint8
+	for i := 0; i < len(v); {
+		start := i
+		for i < len(v) && v[i] != ',' {
+			i++
+		}
+		tok := trimOWS(v[start:i])
+		switch {
+		case equalFold(tok, "close"):
+			bits |= seenConnClose
+		case equalFold(tok, "keep-alive"):
+			bits |= seenConnKeepAlive
+		case equalFold(tok, "upgrade"):
+			bits |= seenConnUpgrade
+		}
+		i++
+	}
+	return bits
+}
+
+// skipOWS returns the index of the first byte at or after i in v that is
+// not SP or HTAB.
+func skipOWS(v []byte, i int) int {
+	for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// trimOWS returns v without leading and trailing SP and HTAB.
+func trimOWS(v []byte) []byte {
+	v = v[skipOWS(v, 0):]
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
+}
+
+// Byte classes of charClass.
+const (
+	isToken  = 1 << iota // tchar (RFC 9110 §5.6.2)
+	isTarget             // allowed in a request-target: visible ASCII
+	isValue              // field-vchar: visible ASCII and obs-text
+)
+
+// charClass maps each byte to its classes. The request-target class is
+// looser than RFC 3986 (it admits '"', '\\', '|', '{' and friends, as nginx
+// and llhttp do, since real clients send them) but refuses every control,
+// space and non-ASCII byte.
+var charClass = func() (t [256]uint8) {
+	for c := 0x21; c <= 0x7e; c++ {
+		t[c] |= isTarget | isValue
+	}
+	for c := 0x80; c <= 0xff; c++ {
+		t[c] |= isValue
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] |= isToken
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] |= isToken
+		t[c-'a'+'A'] |= isToken
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] |= isToken
+	}
+	return t
+}()

@@ -6,12 +6,12 @@ package http
 // NP_MAX_HEADER_LEN). A request over one of them is refused with the status
 // named beside it rather than truncated.
 const (
-	MaxHeaders    = 64        // 431 past it
-	MaxURILen     = 8 << 10   // 414 past it
-	MaxHeaderLen  = 8 << 10   // one header line; 431 past it
-	MaxHeadLen    = 64 << 10  // the whole request head; 431 past it
-	maxMethodLen  = 32        // no registered method is longer
-	maxChunkDigit = 16        // hex digits of a chunk size (int64)
+	MaxHeaders    = 64       // 431 past it
+	MaxURILen     = 8 << 10  // 414 past it
+	MaxHeaderLen  = 8 << 10  // one header line; 431 past it
+	MaxHeadLen    = 64 << 10 // the whole request head; 431 past it
+	maxMethodLen  = 32       // no registered method is longer
+	maxChunkDigit = 16       // hex digits of a chunk size (int64)
 )
 
 // Span is a byte range [Off, Off+Len) of the buffer a request was parsed
@@ -122,4 +122,30 @@ func equalFold(b []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// String returns the method's name, or "OTHER" for MethodOther (whose text
+// is in Request.MethodSpan).
+func (m Method) String() string {
+	switch m {
+	case MethodGet:
+		return "GET"
+	case MethodHead:
+		return "HEAD"
+	case MethodPost:
+		return "POST"
+	case MethodPut:
+		return "PUT"
+	case MethodDelete:
+		return "DELETE"
+	case MethodConnect:
+		return "CONNECT"
+	case MethodOptions:
+		return "OPTIONS"
+	case MethodTrace:
+		return "TRACE"
+	case MethodPatch:
+		return "PATCH"
+	}
+	return "OTHER"
 }
