@@ -1,10 +1,37 @@
-// Package config reads and validates nproxy's INI configuration.
 package config
 
 import (
 	"regexp"
+	"runtime"
 	"time"
 )
+
+// Limits from the architecture document.
+const (
+	// MaxWorkers is the most worker processes (NP_MAX_WORKERS);
+	// worker_processes = auto is capped at it.
+	MaxWorkers = 64
+
+	// MaxBackends is the most proxy_pass backends of one server
+	// (NP_MAX_BACKENDS).
+	MaxBackends = 64
+)
+
+// Defaults for keys a file leaves out. They follow nginx where nginx has
+// the same setting.
+const (
+	DefaultWorkerConnections = 10240
+	DefaultKeepaliveTimeout  = 75 * time.Second // nginx keepalive_timeout
+	DefaultTimeout           = 60 * time.Second // every other timeout, as nginx
+	DefaultMaxBodySize       = 1 << 20          // nginx client_max_body_size 1m
+	DefaultHealthEvery       = 5 * time.Second  // health_check without an interval
+)
+
+// defaultHealthEvery is DefaultHealthEvery for the parsers.
+const defaultHealthEvery = DefaultHealthEvery
+
+// numCPU is runtime.NumCPU, a variable so tests can fix it.
+var numCPU = runtime.NumCPU
 
 // Config is a validated configuration: every value has been checked and
 // defaults have been filled in, so the rest of the program never
@@ -35,8 +62,13 @@ type Server struct {
 	ProxyPass   []Upstream
 	ProxyPrefix string // default "/"
 	Balance     string // "round_robin" or "least_conn"
-	HealthCheck string // optional active probe path, "" = passive only
-	HealthEvery time.Duration
+	// HealthCheck and HealthEvery come from health_check = PATH [INTERVAL],
+	// a key of ours (nginx has it only in its commercial edition): when
+	// set, each backend is sent GET PATH every HealthEvery (default 5s)
+	// and taken out of rotation while it does not answer 2xx or 3xx.
+	// Without it, health is passive only: failed connections count.
+	HealthCheck string        // optional active probe path, "" = passive only
+	HealthEvery time.Duration // 0 when HealthCheck is ""
 
 	KeepaliveTimeout    time.Duration // default 75s
 	HeaderTimeout       time.Duration // default 60s
@@ -49,11 +81,16 @@ type Server struct {
 	AccessLog string // "" when off
 	Metrics   bool
 	RateLimit float64 // requests per second, 0 = off
-	RateBurst int
+	RateBurst int     // requests allowed above the rate at once (nginx burst); the bucket holds RateBurst+1
 	Rewrites  []Rewrite
-	TLSCert   string
+	TLSCert   string // absolute path; set together with TLSKey
 	TLSKey    string
+
+	nameLine int // line of server_name, for conflict messages
 }
+
+// HasProxy reports whether s forwards requests to backends (proxy_pass).
+func (s *Server) HasProxy() bool { return len(s.ProxyPass) > 0 }
 
 // Upstream is one proxy_pass backend.
 type Upstream struct {
@@ -63,6 +100,11 @@ type Upstream struct {
 
 // Rewrite is one rewrite rule: a path matching Regexp is replaced by
 // Replacement, where $1..$9 name the captures.
+//
+// The file's nginx-style replacement is stored as a regexp.Expand
+// template with every capture written ${N} ("/u/$1" becomes "/u/${1}"),
+// so Regexp.ReplaceAllString(path, Replacement) keeps nginx's meaning
+// (in Go's own syntax "$1x" would name a group "1x").
 type Rewrite struct {
 	Regexp      *regexp.Regexp
 	Replacement string

@@ -1,0 +1,298 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// NotImplemented lists keys whose feature this build does not have yet,
+// mapped to the feature's name. Such a key is reported as
+// "KEY: FEATURE is not available in this build" instead of being accepted
+// and ignored, so `nproxy -t` fails honestly. Remove a key from the map in
+// the change that implements its feature.
+var NotImplemented = map[string]string{
+	"tls_cert": "TLS",
+	"tls_key":  "TLS",
+}
+
+// globalKey applies one global key's value to c.
+type globalKey func(l *loader, c *Config, v string) error
+
+// serverKey applies one [server] key's value to s.
+type serverKey func(l *loader, s *Server, v string) error
+
+// globalKeys are the keys allowed before the first section.
+var globalKeys = map[string]globalKey{
+	"worker_processes": func(_ *loader, c *Config, v string) (err error) {
+		if v == "auto" {
+			c.WorkerProcesses = min(numCPU(), MaxWorkers)
+			return nil
+		}
+		c.WorkerProcesses, err = parseCount(v, 1, MaxWorkers)
+		if err != nil {
+			return fmt.Errorf("%q: must be auto or 1..%d", v, MaxWorkers)
+		}
+		return nil
+	},
+	"backend": func(_ *loader, c *Config, v string) (err error) {
+		c.Backend, err = oneOf(v, "auto", "epoll", "io_uring")
+		return err
+	},
+	"worker_connections": func(_ *loader, c *Config, v string) (err error) {
+		c.WorkerConnections, err = parseCount(v, 1, maxWorkerConnections)
+		return err
+	},
+	"pid_file": func(l *loader, c *Config, v string) (err error) {
+		c.PIDFile, err = l.outputPath(v)
+		return err
+	},
+	"error_log": func(l *loader, c *Config, v string) (err error) {
+		if v == "stderr" {
+			c.ErrorLog = v
+			return nil
+		}
+		c.ErrorLog, err = l.outputPath(v)
+		return err
+	},
+	"log_level": func(_ *loader, c *Config, v string) (err error) {
+		c.LogLevel, err = oneOf(v, "error", "warn", "info", "debug")
+		return err
+	},
+}
+
+// maxWorkerConnections bounds worker_connections by the kernel's default
+// fs.nr_open (1<<20), the most descriptors one process can have.
+const maxWorkerConnections = 1 << 20
+
+// serverKeys are the keys allowed in a [server] section.
+var serverKeys = map[string]serverKey{
+	"listen": func(_ *loader, s *Server, v string) (err error) {
+		s.Listen, err = parseListenList(v)
+		return err
+	},
+	"server_name": func(_ *loader, s *Server, v string) (err error) {
+		s.ServerNames, err = parseServerNames(v)
+		return err
+	},
+	"static_root": func(l *loader, s *Server, v string) (err error) {
+		s.StaticRoot, err = l.directory(v)
+		return err
+	},
+	"index": func(_ *loader, s *Server, v string) (err error) {
+		s.Index, err = parseIndex(v)
+		return err
+	},
+	"try_files": func(_ *loader, s *Server, v string) (err error) {
+		s.TryFiles, err = parseTryFiles(v)
+		return err
+	},
+	"proxy_pass": func(_ *loader, s *Server, v string) (err error) {
+		s.ProxyPass, err = parseProxyPass(v)
+		return err
+	},
+	"proxy_prefix": func(_ *loader, s *Server, v string) error {
+		if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, " \t") {
+			return fmt.Errorf("%q: must be a path starting with '/'", v)
+		}
+		s.ProxyPrefix = v
+		return nil
+	},
+	"balance": func(_ *loader, s *Server, v string) (err error) {
+		s.Balance, err = oneOf(v, "round_robin", "least_conn")
+		return err
+	},
+	"health_check": func(_ *loader, s *Server, v string) (err error) {
+		s.HealthCheck, s.HealthEvery, err = parseHealthCheck(v)
+		return err
+	},
+	"keepalive_timeout": func(_ *loader, s *Server, v string) (err error) {
+		// 0 turns keep-alive off, as in nginx.
+		s.KeepaliveTimeout, err = parseDuration(v)
+		return err
+	},
+	"header_timeout":        positiveDuration(func(s *Server) *time.Duration { return &s.HeaderTimeout }),
+	"body_timeout":          positiveDuration(func(s *Server) *time.Duration { return &s.BodyTimeout }),
+	"send_timeout":          positiveDuration(func(s *Server) *time.Duration { return &s.SendTimeout }),
+	"proxy_connect_timeout": positiveDuration(func(s *Server) *time.Duration { return &s.ProxyConnectTimeout }),
+	"proxy_timeout":         positiveDuration(func(s *Server) *time.Duration { return &s.ProxyTimeout }),
+	"max_body_size": func(_ *loader, s *Server, v string) (err error) {
+		s.MaxBodySize, err = parseSize(v)
+		return err
+	},
+	"access_log": func(l *loader, s *Server, v string) (err error) {
+		if v == "off" {
+			s.AccessLog = ""
+			return nil
+		}
+		s.AccessLog, err = l.outputPath(v)
+		return err
+	},
+	"metrics": func(_ *loader, s *Server, v string) (err error) {
+		s.Metrics, err = parseSwitch(v)
+		return err
+	},
+	"rate_limit": func(_ *loader, s *Server, v string) (err error) {
+		s.RateLimit, err = parseRate(v)
+		return err
+	},
+	"rate_burst": func(_ *loader, s *Server, v string) (err error) {
+		s.RateBurst, err = parseCount(v, 0, maxRateBurst)
+		return err
+	},
+	"rewrite": func(_ *loader, s *Server, v string) error {
+		r, err := parseRewrite(v)
+		if err != nil {
+			return err
+		}
+		s.Rewrites = append(s.Rewrites, r)
+		return nil
+	},
+	"tls_cert": func(l *loader, s *Server, v string) (err error) {
+		s.TLSCert, err = l.readableFile(v)
+		return err
+	},
+	"tls_key": func(l *loader, s *Server, v string) (err error) {
+		s.TLSKey, err = l.readableFile(v)
+		return err
+	},
+}
+
+// maxRateBurst bounds rate_burst; a larger burst is no limit at all.
+const maxRateBurst = 1 << 30
+
+// repeatable lists the keys that may appear more than once in a section.
+var repeatable = map[string]bool{"rewrite": true}
+
+// positiveDuration returns the serverKey for a timeout that must be > 0.
+func positiveDuration(field func(*Server) *time.Duration) serverKey {
+	return func(_ *loader, s *Server, v string) error {
+		d, err := parseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d == 0 {
+			return fmt.Errorf("%q: must be greater than zero", v)
+		}
+		*field(s) = d
+		return nil
+	}
+}
+
+// resolve makes p absolute against the loader's base directory.
+func (l *loader) resolve(p string) string {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(l.base, p)
+	}
+	return filepath.Clean(p)
+}
+
+// directory resolves p and checks that it is an existing directory.
+func (l *loader) directory(p string) (string, error) {
+	abs := l.resolve(p)
+	fi, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		return "", fileError(fmt.Sprintf("%q: %v", p, unwrapPathError(err)))
+	case !fi.IsDir():
+		return "", fileError(fmt.Sprintf("%q: not a directory", p))
+	}
+	return abs, nil
+}
+
+// outputPath resolves p, a file the server will create or append to, and
+// checks that its directory exists and p is not a directory.
+func (l *loader) outputPath(p string) (string, error) {
+	abs := l.resolve(p)
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		return "", fileError(fmt.Sprintf("%q: is a directory", p))
+	}
+	dir := filepath.Dir(abs)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return "", fileError(fmt.Sprintf("%q: directory %s: %v", p, dir, unwrapPathError(err)))
+	case !fi.IsDir():
+		return "", fileError(fmt.Sprintf("%q: %s is not a directory", p, dir))
+	}
+	return abs, nil
+}
+
+// readableFile resolves p and checks that it is a regular file this
+// process can open for reading.
+func (l *loader) readableFile(p string) (string, error) {
+	abs := l.resolve(p)
+	f, err := os.Open(abs)
+	if err != nil {
+		return "", fileError(fmt.Sprintf("%q: %v", p, unwrapPathError(err)))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fileError(fmt.Sprintf("%q: %v", p, unwrapPathError(err)))
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fileError(fmt.Sprintf("%q: not a regular file", p))
+	}
+	return abs, nil
+}
+
+// unwrapPathError drops the operation and path from an *os.PathError: the
+// message names the path already.
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// suggest returns the known key closest to an unknown one, or "" when none
+// is within two edits.
+func suggest(key string) string {
+	best, bestDist := "", 3
+	for _, table := range []map[string]bool{keyNames(globalKeys), keyNames(serverKeys)} {
+		for k := range table {
+			if d := editDistance(key, k); d < bestDist || d == bestDist && k < best {
+				best, bestDist = k, d
+			}
+		}
+	}
+	return best
+}
+
+// keyNames returns the key set of a key table.
+func keyNames[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+// Both are short (key names); a long a is cut off early.
+func editDistance(a, b string) int {
+	const maxLen = 64 // no key is longer; beyond it nothing is "close"
+	if len(a) > maxLen {
+		return maxLen
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

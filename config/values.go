@@ -1,0 +1,530 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"regexp"
+	"regexp/syntax"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Value parsers. Each returns an error whose text names the bad part of the
+// value; the caller puts "KEY: " in front.
+
+// parseCount parses a decimal integer in [lo, hi].
+func parseCount(v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || !isDigits(strings.TrimPrefix(v, "-")) {
+		return 0, fmt.Errorf("%q: not a whole number", v)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("%q: must be %d..%d", v, lo, hi)
+	}
+	return n, nil
+}
+
+// isDigits reports whether s is a non-empty run of ASCII digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// oneOf returns v if it is one of allowed.
+func oneOf(v string, allowed ...string) (string, error) {
+	for _, a := range allowed {
+		if v == a {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("%q: must be one of %s", v, strings.Join(allowed, ", "))
+}
+
+// parseSwitch parses nginx's on/off.
+func parseSwitch(v string) (bool, error) {
+	switch v {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q: must be on or off", v)
+}
+
+// parseDuration parses a duration: a bare integer is seconds (nginx),
+// otherwise Go syntax (75s, 500ms, 1m30s, 1.5h) or nginx's days (2d).
+// Negative durations are refused.
+func parseDuration(v string) (time.Duration, error) {
+	if isDigits(v) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n > math.MaxInt64/int64(time.Second) {
+			return 0, fmt.Errorf("%q: too long", v)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok && isDigits(days) {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n > math.MaxInt64/int64(24*time.Hour) {
+			return 0, fmt.Errorf("%q: too long", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q: not a duration (use e.g. 60s, 500ms, 1m)", v)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q: must not be negative", v)
+	}
+	return d, nil
+}
+
+// parseSize parses an nginx size: bytes, or a number with a k, m or g
+// suffix (either case) for KiB, MiB, GiB.
+func parseSize(v string) (int64, error) {
+	digits, shift := v, 0
+	if v != "" {
+		switch v[len(v)-1] {
+		case 'k', 'K':
+			shift = 10
+		case 'm', 'M':
+			shift = 20
+		case 'g', 'G':
+			shift = 30
+		}
+		if shift != 0 {
+			digits = v[:len(v)-1]
+		}
+	}
+	if !isDigits(digits) {
+		return 0, fmt.Errorf("%q: not a size (use e.g. 1m, 512k, 1048576)", v)
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("%q: too large", v)
+	}
+	return n << shift, nil
+}
+
+// parseRate parses "Nr/s" or "Nr/m" into requests per second.
+func parseRate(v string) (float64, error) {
+	num, unit, ok := strings.Cut(v, "r/")
+	if !ok || (unit != "s" && unit != "m") || !isDigits(num) {
+		return 0, fmt.Errorf("%q: not a rate (use e.g. 100r/s or 600r/m)", v)
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n == 0 || n > maxRate {
+		return 0, fmt.Errorf("%q: must be 1..%d requests", v, maxRate)
+	}
+	if unit == "m" {
+		return float64(n) / 60, nil
+	}
+	return float64(n), nil
+}
+
+// maxRate bounds a rate's number so a float64 holds it exactly; no real
+// limit comes near it.
+const maxRate = 1 << 40
+
+// defaultPort is the port of a listen address or upstream given without
+// one, as in nginx.
+const defaultPort = 80
+
+// errNeedsBrackets explains a bare IPv6 address.
+var errNeedsBrackets = errors.New("an IPv6 address needs brackets, e.g. [::1]:8080")
+
+// splitAddr splits "host:port", "[v6]:port", "host" or "port" (digits
+// only). A missing port is defaultPort.
+func splitAddr(s string) (host string, port uint16, err error) {
+	portText := ""
+	switch {
+	case isDigits(s):
+		portText = s
+	case strings.HasPrefix(s, "["):
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return "", 0, errors.New("missing ']' after the IPv6 address")
+		}
+		host = s[:end+1]
+		switch rest := s[end+1:]; {
+		case rest == "":
+		case rest[0] == ':':
+			portText = rest[1:]
+		default:
+			return "", 0, fmt.Errorf("unexpected %q after the address", rest)
+		}
+	default:
+		i := strings.LastIndexByte(s, ':')
+		if i < 0 {
+			host = s
+			break
+		}
+		host, portText = s[:i], s[i+1:]
+		if strings.Contains(host, ":") {
+			return "", 0, errNeedsBrackets
+		}
+	}
+	if portText == "" && (strings.HasSuffix(s, ":")) {
+		return "", 0, errors.New("missing port after ':'")
+	}
+	port = defaultPort
+	if portText != "" {
+		if !isDigits(portText) {
+			return "", 0, fmt.Errorf("port %q is not a number", portText)
+		}
+		n, err := strconv.Atoi(portText)
+		if err != nil || n < 1 || n > 65535 {
+			return "", 0, errors.New("port out of range")
+		}
+		port = uint16(n)
+	}
+	return host, port, nil
+}
+
+// parseIP parses a listen or upstream host that is an IP address: a.b.c.d
+// or [v6].
+func parseIP(host string) (netip.Addr, bool) {
+	if v6, ok := strings.CutPrefix(host, "["); ok {
+		v6, ok = strings.CutSuffix(v6, "]")
+		a, err := netip.ParseAddr(v6)
+		return a, ok && err == nil && a.Is6()
+	}
+	a, err := netip.ParseAddr(host)
+	return a, err == nil && a.Is4()
+}
+
+// parseListen parses one listen address into its normal form "ip:port":
+// "*", an empty host and a bare port mean all IPv4 addresses (0.0.0.0, as
+// nginx), and localhost means 127.0.0.1.
+func parseListen(s string) (string, error) {
+	host, port, err := splitAddr(s)
+	if err != nil {
+		return "", err
+	}
+	switch strings.ToLower(host) {
+	case "", "*":
+		host = "0.0.0.0"
+	case "localhost":
+		host = "127.0.0.1"
+	}
+	ip, ok := parseIP(host)
+	if !ok {
+		return "", errors.New("host must be an IP address, [IPv6], * or localhost")
+	}
+	return netip.AddrPortFrom(ip, port).String(), nil
+}
+
+// parseListenList parses the comma-separated listen value.
+func parseListenList(v string) ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return nil, fmt.Errorf("%q: empty address in the list", v)
+		}
+		addr, err := parseListen(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", part, err)
+		}
+		for _, seen := range out {
+			if seen == addr {
+				return nil, fmt.Errorf("%q: listed twice", part)
+			}
+		}
+		out = append(out, addr)
+	}
+	return out, nil
+}
+
+// validHostname reports whether s (lower case) is a DNS name: dot-separated
+// labels of letters, digits, '-' and '_', each 1..63 bytes, 253 in all.
+func validHostname(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// parseServerNames parses the space-separated server_name value. Names are
+// lower-cased; a wildcard is allowed only as a leading "*.". Repeats are
+// dropped.
+func parseServerNames(v string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Fields(v) {
+		lower := strings.ToLower(strings.TrimSuffix(name, "."))
+		rest, wild := strings.CutPrefix(lower, "*.")
+		if strings.Contains(rest, "*") {
+			return nil, fmt.Errorf("%q: a wildcard is allowed only as a leading \"*.\"", name)
+		}
+		if !validHostname(rest) {
+			return nil, fmt.Errorf("%q: not a host name", name)
+		}
+		if wild {
+			rest = "*." + rest
+		}
+		if !contains(out, rest) {
+			out = append(out, rest)
+		}
+	}
+	return out, nil
+}
+
+// contains reports whether list holds s.
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseIndex parses the space-separated index file names.
+func parseIndex(v string) ([]string, error) {
+	names := strings.Fields(v)
+	for _, n := range names {
+		if strings.Contains(n, "/") || n == "." || n == ".." {
+			return nil, fmt.Errorf("%q: must be a file name, without '/'", n)
+		}
+	}
+	return names, nil
+}
+
+// parseTryFiles checks nginx try_files tokens: each is "$uri" or a literal
+// path starting with '/', possibly mixed ($uri.html, /cache$uri); the last
+// may instead be "=CODE". At least two tokens, as nginx.
+func parseTryFiles(v string) ([]string, error) {
+	tokens := strings.Fields(v)
+	if len(tokens) < 2 {
+		return nil, fmt.Errorf("%q: needs at least two tokens, e.g. \"$uri /index.html\" or \"$uri =404\"", v)
+	}
+	for i, t := range tokens {
+		if code, ok := strings.CutPrefix(t, "="); ok {
+			if i != len(tokens)-1 {
+				return nil, fmt.Errorf("%q: =CODE may only be the last token", t)
+			}
+			if n, err := strconv.Atoi(code); err != nil || len(code) != 3 || n < 100 || n > 599 {
+				return nil, fmt.Errorf("%q: the status must be three digits, 100..599", t)
+			}
+			continue
+		}
+		if !strings.HasPrefix(t, "/") && !strings.HasPrefix(t, "$uri") {
+			return nil, fmt.Errorf("%q: must be $uri or a path starting with '/'", t)
+		}
+		for rest := t; ; {
+			i := strings.IndexByte(rest, '$')
+			if i < 0 {
+				break
+			}
+			rest = rest[i+1:]
+			name, ok := strings.CutPrefix(rest, "uri")
+			if !ok || name != "" && isNameByte(name[0]) {
+				return nil, fmt.Errorf("%q: only the $uri variable is supported", t)
+			}
+			rest = name
+		}
+	}
+	return tokens, nil
+}
+
+// isNameByte reports whether c may continue an nginx variable name.
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// parseUpstream parses one proxy_pass backend: an optional http://, then
+// host[:port] where host is an IP, [IPv6], localhost or a DNS name.
+func parseUpstream(s string) (string, error) {
+	if strings.HasPrefix(s, "https://") {
+		return "", errors.New("https upstreams are not supported")
+	}
+	s = strings.TrimPrefix(s, "http://")
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return "", errors.New("a path after host:port is not supported (use proxy_prefix or rewrite)")
+	}
+	host, port, err := splitAddr(s)
+	if err != nil {
+		return "", err
+	}
+	if host == "" {
+		return "", errors.New("missing host")
+	}
+	if strings.EqualFold(host, "localhost") {
+		host = "127.0.0.1"
+	}
+	if ip, ok := parseIP(host); ok {
+		if ip.IsUnspecified() {
+			return "", errors.New("cannot connect to an unspecified address")
+		}
+		return netip.AddrPortFrom(ip, port).String(), nil
+	}
+	host = strings.ToLower(host)
+	if !validHostname(host) || isDigits(host[strings.LastIndexByte(host, '.')+1:]) {
+		return "", errors.New("host must be an IP address, [IPv6] or a host name")
+	}
+	return host + ":" + strconv.Itoa(int(port)), nil
+}
+
+// parseProxyPass parses the proxy_pass list: backends separated by commas
+// or spaces, each optionally followed by "weight=N".
+func parseProxyPass(v string) ([]Upstream, error) {
+	var out []Upstream
+	weighted := false
+	for _, tok := range strings.Fields(strings.ReplaceAll(v, ",", " ")) {
+		if w, ok := strings.CutPrefix(tok, "weight="); ok {
+			if len(out) == 0 || weighted {
+				return nil, fmt.Errorf("%q: weight=N must follow a backend", tok)
+			}
+			n, err := parseCount(w, 1, maxWeight)
+			if err != nil {
+				return nil, fmt.Errorf("%q: weight must be 1..%d", tok, maxWeight)
+			}
+			out[len(out)-1].Weight = n
+			weighted = true
+			continue
+		}
+		addr, err := parseUpstream(tok)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", tok, err)
+		}
+		for _, u := range out {
+			if u.Addr == addr {
+				return nil, fmt.Errorf("%q: listed twice (use weight=N instead)", tok)
+			}
+		}
+		if len(out) == MaxBackends {
+			return nil, fmt.Errorf("more than %d backends", MaxBackends)
+		}
+		out = append(out, Upstream{Addr: addr, Weight: 1})
+		weighted = false
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%q: no backend", v)
+	}
+	return out, nil
+}
+
+// maxWeight is the largest upstream weight. Smooth weighted round-robin
+// sums weights per pick; 100 x MaxBackends stays far from overflow and
+// 1..100 is the range people use.
+const maxWeight = 100
+
+// parseHealthCheck parses "PATH [INTERVAL]".
+func parseHealthCheck(v string) (string, time.Duration, error) {
+	f := strings.Fields(v)
+	if len(f) > 2 {
+		return "", 0, fmt.Errorf("%q: expected PATH [INTERVAL]", v)
+	}
+	if !strings.HasPrefix(f[0], "/") {
+		return "", 0, fmt.Errorf("%q: the path must start with '/'", f[0])
+	}
+	every := defaultHealthEvery
+	if len(f) == 2 {
+		d, err := parseDuration(f[1])
+		if err != nil {
+			return "", 0, err
+		}
+		if d <= 0 {
+			return "", 0, fmt.Errorf("%q: the interval must be positive", f[1])
+		}
+		every = d
+	}
+	return f[0], every, nil
+}
+
+// parseRewrite parses "REGEX REPLACEMENT". The replacement must be a path
+// (start with '/' or a capture) and may use $N or ${N} for captures up to
+// the number of groups in REGEX.
+func parseRewrite(v string) (Rewrite, error) {
+	f := strings.Fields(v)
+	switch {
+	case len(f) < 2:
+		return Rewrite{}, fmt.Errorf("%q: expected REGEX REPLACEMENT", v)
+	case len(f) > 2:
+		return Rewrite{}, fmt.Errorf("%q: expected REGEX REPLACEMENT; flags such as %q are not supported", v, f[2])
+	}
+	re, err := compileRegexp(f[0])
+	if err != nil {
+		return Rewrite{}, fmt.Errorf("%q: %v", f[0], err)
+	}
+	repl := f[1]
+	if repl[0] != '/' && repl[0] != '$' {
+		return Rewrite{}, fmt.Errorf("%q: the replacement must be a path starting with '/'", repl)
+	}
+	expanded, err := expandTemplate(repl, re.NumSubexp())
+	if err != nil {
+		return Rewrite{}, fmt.Errorf("%q: %v", repl, err)
+	}
+	return Rewrite{Regexp: re, Replacement: expanded}, nil
+}
+
+// expandTemplate turns an nginx replacement into a regexp.Expand template.
+// In nginx "$12" is capture 1 followed by "2" (captures are $1..$9); in a
+// Go template it names group 12, and "$1x" names a group "1x". Writing
+// every capture as ${N} keeps nginx's meaning. ${N} is accepted for N > 9.
+func expandTemplate(repl string, groups int) (string, error) {
+	var b strings.Builder
+	for rest := repl; ; {
+		i := strings.IndexByte(rest, '$')
+		if i < 0 {
+			b.WriteString(rest)
+			break
+		}
+		b.WriteString(rest[:i])
+		rest = rest[i+1:]
+		var num string
+		switch {
+		case strings.HasPrefix(rest, "{"):
+			end := strings.IndexByte(rest, '}')
+			if end < 0 || !isDigits(rest[1:end]) {
+				return "", errors.New("'${' must be followed by a capture number and '}'")
+			}
+			num, rest = rest[1:end], rest[end+1:]
+		case rest != "" && rest[0] >= '0' && rest[0] <= '9':
+			num, rest = rest[:1], rest[1:]
+		default:
+			return "", errors.New("'$' must be followed by a capture number ($1 or ${1})")
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil || n > groups {
+			return "", fmt.Errorf("$%s but the regex has %d capture group(s)", num, groups)
+		}
+		b.WriteString("${" + strconv.Itoa(n) + "}")
+	}
+	return b.String(), nil
+}
+
+// compileRegexp compiles a rewrite pattern (RE2 syntax, as package regexp),
+// dropping the package's "error parsing regexp: " prefix from errors.
+func compileRegexp(expr string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		var se *syntax.Error
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("bad regex: %s: %s", se.Code, se.Expr)
+		}
+		return nil, err
+	}
+	return re, nil
+}
