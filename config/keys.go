@@ -213,9 +213,9 @@ func (l *loader) outputPath(p string) (string, error) {
 	fi, err := os.Stat(dir)
 	switch {
 	case err != nil:
-		return "", fileError(fmt.Sprintf("%q: directory %s: %v", p, dir, unwrapPathError(err)))
+		return "", fileError(fmt.Sprintf("%q: its directory: %v", p, unwrapPathError(err)))
 	case !fi.IsDir():
-		return "", fileError(fmt.Sprintf("%q: %s is not a directory", p, dir))
+		return "", fileError(fmt.Sprintf("%q: its directory is not a directory", p))
 	}
 	return abs, nil
 }
@@ -224,18 +224,19 @@ func (l *loader) outputPath(p string) (string, error) {
 // process can open for reading.
 func (l *loader) readableFile(p string) (string, error) {
 	abs := l.resolve(p)
-	f, err := os.Open(abs)
-	if err != nil {
-		return "", fileError(fmt.Sprintf("%q: %v", p, unwrapPathError(err)))
-	}
-	defer f.Close()
-	fi, err := f.Stat()
+	// Stat before opening: opening a FIFO for reading would block.
+	fi, err := os.Stat(abs)
 	if err != nil {
 		return "", fileError(fmt.Sprintf("%q: %v", p, unwrapPathError(err)))
 	}
 	if !fi.Mode().IsRegular() {
 		return "", fileError(fmt.Sprintf("%q: not a regular file", p))
 	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return "", fileError(fmt.Sprintf("%q: %v", p, unwrapPathError(err)))
+	}
+	f.Close()
 	return abs, nil
 }
 
