@@ -1,0 +1,129 @@
+//go:build linux
+
+// Command nproxy is an nginx-class HTTP/1.1 reverse proxy and static file
+// server. See the README for the command line.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	"github.com/nproxy/nproxy/bench"
+	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/proc"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "bench" {
+		return bench.Main(args[1:], stdout, stderr)
+	}
+	if proc.IsWorker() {
+		return proc.WorkerMain()
+	}
+	fs := flag.NewFlagSet("nproxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		confFile = fs.String("c", "", "configuration `file` (default: the embedded configuration)")
+		test     = fs.Bool("t", false, "test the configuration and exit")
+		signal   = fs.String("s", "", "send `signal` to the master: stop, quit, reload, reopen")
+		backend  = fs.String("backend", "", "event backend: epoll, io_uring or auto (overrides the config)")
+		workers  = fs.Int("workers", 0, "worker processes (overrides worker_processes)")
+		showV    bool
+	)
+	fs.BoolVar(&showV, "V", false, "print version and kernel support, then exit")
+	fs.BoolVar(&showV, "version", false, "same as -V")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: nproxy [-c FILE] [-t] [-s stop|quit|reload|reopen] [--backend B] [--workers N] [-V]\n       nproxy bench [flags]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "nproxy: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if showV {
+		fmt.Fprintf(stdout, "nproxy %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		fmt.Fprint(stdout, proc.KernelSupport())
+		return 0
+	}
+	if *backend != "" {
+		switch *backend {
+		case "auto", "epoll", "io_uring":
+		default:
+			fmt.Fprintf(stderr, "nproxy: --backend %q: want epoll, io_uring or auto\n", *backend)
+			return 2
+		}
+	}
+	if *workers < 0 || *workers > 64 {
+		fmt.Fprintf(stderr, "nproxy: --workers %d: want 1..64\n", *workers)
+		return 2
+	}
+
+	cfg, err := loadConfig(*confFile)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		if *test {
+			fmt.Fprintf(stderr, "nproxy: configuration %s test failed\n", confName(*confFile))
+		}
+		return 1
+	}
+	if *backend != "" {
+		cfg.Backend = *backend
+	}
+	if *workers > 0 {
+		cfg.WorkerProcesses = *workers
+	}
+	if *test {
+		fmt.Fprintln(stdout, "configuration ok")
+		return 0
+	}
+	if *signal != "" {
+		if err := proc.SignalMaster(cfg, *signal); err != nil {
+			fmt.Fprintf(stderr, "nproxy: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	opts := proc.MasterOptions{
+		Config:     cfg,
+		ConfigFile: *confFile,
+		Backend:    *backend,
+		Workers:    *workers,
+	}
+	if err := proc.RunMaster(opts); err != nil {
+		fmt.Fprintf(stderr, "nproxy: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func confName(file string) string {
+	if file == "" {
+		return "<embedded>"
+	}
+	return file
+}
+
+// loadConfig reads file, or the embedded default when file is "".
+func loadConfig(file string) (*config.Config, error) {
+	if file == "" {
+		return config.LoadDefault()
+	}
+	return config.Load(file)
+}

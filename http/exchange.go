@@ -1,0 +1,116 @@
+//go:build linux
+
+package http
+
+import "time"
+
+// Exchange is one request on its way through the routing chain, and the
+// response a step answers it with. The server reuses one Exchange for every
+// request of a loop, so steps must not keep it (or slices of it) after
+// Serve returns, except through Response fields the server consumes.
+type Exchange struct {
+	Req *Request
+	Buf []byte // the bytes Req's spans refer to
+
+	// Path is the request path, percent-decoded and normalized (dot
+	// segments resolved, duplicate slashes merged); it always starts with
+	// '/'. Rewrite rules replace it; the static step serves it.
+	Path []byte
+
+	Now  time.Time
+	Date []byte // current Date header value (RFC 1123, GMT)
+
+	Resp Response
+
+	// Takeover lets a step (the reverse proxy) take the connection over
+	// after Serve: the server then stops reading requests and hands
+	// received bytes to the step until it gives the connection back.
+	Takeover Takeover
+}
+
+// Takeover is implemented by the server for steps that stream (the
+// reverse proxy). See the proxy package.
+type Takeover interface {
+	// Client returns an opaque handle of the client connection.
+	Client() any
+}
+
+// Body sources of a Response.
+type BodyKind uint8
+
+// Kinds of response body.
+const (
+	BodyNone  BodyKind = iota // no body (HEAD, 204, 304, or empty)
+	BodyBytes                 // Response.Body
+	BodyFile                  // File from FileOff, FileLen bytes, by sendfile
+)
+
+// Releaser is given back a resource (an open-file cache entry) once the
+// response that used it is fully sent or abandoned.
+type Releaser interface {
+	Release()
+}
+
+// Response is what a routing step answers with. The server writes the
+// status line, Date, Server, Content-Length and Connection itself; Header
+// holds every other header line, "Name: value\r\n" each.
+type Response struct {
+	Status int
+	// ContentLength is the length of the representation; -1 omits the
+	// header (for 304 and 204). For HEAD, the server sends it without a
+	// body.
+	ContentLength int64
+	Header        []byte
+	Body          []byte
+	Kind          BodyKind
+	File          int
+	FileOff       int64
+	FileLen       int64
+	Release       Releaser
+	// Close asks the server to close the connection after this response.
+	Close bool
+}
+
+// Reset prepares r for the next request; hdr becomes the (empty) header
+// buffer the step appends to.
+func (r *Response) Reset(hdr []byte) {
+	*r = Response{ContentLength: -1, Header: hdr[:0], File: -1}
+}
+
+// AddHeader appends "name: value\r\n" to the response's extra headers.
+func (r *Response) AddHeader(name string, value []byte) {
+	r.Header = append(r.Header, name...)
+	r.Header = append(r.Header, ": "...)
+	r.Header = append(r.Header, value...)
+	r.Header = append(r.Header, "\r\n"...)
+}
+
+// AddHeaderString is AddHeader for a string value.
+func (r *Response) AddHeaderString(name, value string) {
+	r.Header = append(r.Header, name...)
+	r.Header = append(r.Header, ": "...)
+	r.Header = append(r.Header, value...)
+	r.Header = append(r.Header, "\r\n"...)
+}
+
+// SetBody makes b the body, of type ctype ("" sends no Content-Type).
+func (r *Response) SetBody(status int, ctype string, b []byte) {
+	r.Status = status
+	if ctype != "" {
+		r.AddHeaderString("Content-Type", ctype)
+	}
+	r.Body, r.Kind, r.ContentLength = b, BodyBytes, int64(len(b))
+}
+
+// Error answers with status and a short HTML body naming it, as nginx
+// does.
+func (r *Response) Error(status int) {
+	r.SetBody(status, "text/html", ErrorBody(status))
+}
+
+// Handler is one step of the routing chain (rewrite, rate limit, metrics,
+// healthz, proxy, static). Serve answers x by filling x.Resp and returns
+// true, or returns false to pass x to the next step.
+type Handler interface {
+	Serve(x *Exchange) bool
+}

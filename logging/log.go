@@ -1,0 +1,105 @@
+// Package logging is nproxy's leveled error log: one line per event, with
+// a timestamp, the level and the process id, written to stderr or a file
+// that SIGUSR1 reopens (for log rotation).
+package logging
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Level orders messages by severity.
+type Level int
+
+// Levels, most severe first, as nginx names them.
+const (
+	Error Level = iota
+	Warn
+	Info
+	Debug
+)
+
+var levelNames = [...]string{"error", "warn", "info", "debug"}
+
+// ParseLevel returns the level named s.
+func ParseLevel(s string) (Level, error) {
+	for i, n := range levelNames {
+		if strings.EqualFold(s, n) {
+			return Level(i), nil
+		}
+	}
+	return Info, fmt.Errorf("logging: unknown level %q", s)
+}
+
+// Logger writes leveled lines. It is safe for concurrent use.
+type Logger struct {
+	mu    sync.Mutex
+	level Level
+	path  string // "" or "stderr" for standard error
+	f     *os.File
+	pid   int
+}
+
+// New returns a logger writing messages up to level to path ("stderr" or
+// "" for standard error, else a file opened for appending).
+func New(path string, level Level) (*Logger, error) {
+	l := &Logger{level: level, path: path, pid: os.Getpid()}
+	if err := l.Reopen(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Stderr returns a logger to standard error at level Info.
+func Stderr() *Logger { return &Logger{level: Info, f: os.Stderr, pid: os.Getpid()} }
+
+// Reopen reopens the log file (after rotation); stderr needs nothing.
+func (l *Logger) Reopen() error {
+	if l.path == "" || l.path == "stderr" {
+		l.mu.Lock()
+		l.f = os.Stderr
+		l.mu.Unlock()
+		return nil
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("logging: %w", err)
+	}
+	l.mu.Lock()
+	old := l.f
+	l.f = f
+	l.mu.Unlock()
+	if old != nil && old != os.Stderr {
+		old.Close()
+	}
+	return nil
+}
+
+// Enabled reports whether messages at lv are written.
+func (l *Logger) Enabled(lv Level) bool { return lv <= l.level }
+
+// Logf writes one line at level lv.
+func (l *Logger) Logf(lv Level, format string, args ...any) {
+	if lv > l.level {
+		return
+	}
+	line := fmt.Sprintf("%s [%s] %d: %s\n", time.Now().Format("2006/01/02 15:04:05"), levelNames[lv], l.pid, fmt.Sprintf(format, args...))
+	l.mu.Lock()
+	l.f.WriteString(line)
+	l.mu.Unlock()
+}
+
+// Errorf logs at level Error.
+func (l *Logger) Errorf(format string, args ...any) { l.Logf(Error, format, args...) }
+
+// Warnf logs at level Warn.
+func (l *Logger) Warnf(format string, args ...any) { l.Logf(Warn, format, args...) }
+
+// Infof logs at level Info.
+func (l *Logger) Infof(format string, args ...any) { l.Logf(Info, format, args...) }
+
+// Debugf logs at level Debug.
+func (l *Logger) Debugf(format string, args ...any) { l.Logf(Debug, format, args...) }

@@ -1,0 +1,70 @@
+//go:build linux
+
+package reactor
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// Buffer size classes. A connection takes a buffer only while it has work
+// (a partial request, a response in flight) and gives it back when it goes
+// idle, so an idle keep-alive connection holds none. 16 KiB holds a typical
+// request head or response head with a small body; 64 KiB holds the largest
+// request head we accept (http.MaxHeadLen).
+const (
+	SmallBuf = 16 << 10
+	LargeBuf = 64 << 10
+	slabSize = 1 << 20 // buffers are carved from 1 MiB mmap'd slabs
+)
+
+// bufPool hands out fixed-size buffers carved from anonymous mmap'd slabs.
+// The memory is off the Go heap: the collector never scans it, and the
+// kernel may read or write it after an io_uring submission without the
+// buffer moving or being freed under it. Buffers are recycled LIFO, so the
+// buffer a connection gets is usually still in cache.
+type bufPool struct {
+	small, large [][]byte
+	slabs        [][]byte
+}
+
+func (p *bufPool) get(size int) []byte {
+	list := &p.small
+	if size > SmallBuf {
+		list, size = &p.large, LargeBuf
+	} else {
+		size = SmallBuf
+	}
+	if n := len(*list); n > 0 {
+		b := (*list)[n-1]
+		*list = (*list)[:n-1]
+		return b[:0]
+	}
+	slab, err := unix.Mmap(-1, 0, slabSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		// Out of address space: fall back to the heap rather than fail
+		// the request; io_uring users pin nothing extra because the
+		// slice stays referenced until its completion.
+		return make([]byte, 0, size)
+	}
+	p.slabs = append(p.slabs, slab)
+	for off := slabSize - size; off > 0; off -= size {
+		*list = append(*list, slab[off:off+size:off+size])
+	}
+	return slab[0:0:size]
+}
+
+func (p *bufPool) put(b []byte) {
+	switch cap(b) {
+	case SmallBuf:
+		p.small = append(p.small, b[:0])
+	case LargeBuf:
+		p.large = append(p.large, b[:0])
+	}
+}
+
+// GetBuf returns an empty buffer with capacity at least size (SmallBuf or
+// LargeBuf; larger requests get LargeBuf). Loop thread only.
+func (l *Loop) GetBuf(size int) []byte { return l.bufs.get(size) }
+
+// PutBuf gives a buffer from GetBuf back. Loop thread only.
+func (l *Loop) PutBuf(b []byte) { l.bufs.put(b) }

@@ -1,0 +1,150 @@
+//go:build linux
+
+package reactor
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Conn is one socket of a Loop: a client connection, an upstream
+// connection or a listener. Conns live in the loop's table and are reused;
+// the generation (Gen) changes on every reuse, so a completion that names a
+// stale generation is dropped instead of reaching the next user of the slot.
+//
+// A Conn must not be copied, and is only touched on its loop's thread.
+type Conn struct {
+	H Handler // receives completions; set before the first operation
+
+	// Ctx is free for the Handler (for instance the HTTP state of the
+	// connection); the loop never reads it.
+	Ctx any
+
+	loop  *Loop
+	fd    int32
+	idx   uint32
+	gen   uint32
+	flags uint16
+
+	// Timer wheel links (indexes into the loop's table, -1 = none) and the
+	// tick at which the timer fires.
+	tprev, tnext int32
+	tdue         int64
+
+	// Pending output, owned by the backend while a send is in flight.
+	out     []byte
+	fileFd  int32
+	fileOff int64
+	fileN   int64
+
+	// Backend scratch: io_uring keeps its pending-operation count and
+	// buffer id here; epoll keeps readiness bits in flags.
+	inflight uint16
+	bk       uint32
+}
+
+// Conn flags.
+const (
+	flagOpen       = 1 << iota // slot in use
+	flagListener               // a listening socket
+	flagRecv                   // the handler wants OnRecv
+	flagReadReady              // epoll: input may be pending (edge seen, not drained)
+	flagWriteReady             // epoll: the socket accepted all we wrote
+	flagSending                // a send or sendfile is in flight
+	flagConnecting             // a connect is in flight
+	flagReadClosed             // EOF or read error already reported
+	flagClosing                // Close called; slot freed when the backend is done
+)
+
+// Fd is the connection's socket.
+func (c *Conn) Fd() int { return int(c.fd) }
+
+// Loop is the loop the connection belongs to.
+func (c *Conn) Loop() *Loop { return c.loop }
+
+// Gen is the connection's generation: it changes every time the slot is
+// reused, so (Index, Gen) names one connection for its whole life.
+func (c *Conn) Gen() uint32 { return c.gen }
+
+// Index is the connection's slot in the loop's table.
+func (c *Conn) Index() uint32 { return c.idx }
+
+// Open reports whether the connection has not been closed.
+func (c *Conn) Open() bool { return c.flags&flagOpen != 0 && c.flags&flagClosing == 0 }
+
+// Sending reports whether a Send or SendFile is still in flight.
+func (c *Conn) Sending() bool { return c.flags&flagSending != 0 }
+
+// StartRecv asks for OnRecv calls (the default after Attach is stopped).
+func (c *Conn) StartRecv() {
+	if c.flags&flagRecv != 0 || !c.Open() {
+		return
+	}
+	c.flags |= flagRecv
+	c.loop.b.startRecv(c)
+}
+
+// StopRecv pauses OnRecv calls until StartRecv: the way a handler pushes
+// back on a peer that sends faster than the other side drains.
+func (c *Conn) StopRecv() {
+	if c.flags&flagRecv == 0 {
+		return
+	}
+	c.flags &^= flagRecv
+	c.loop.b.stopRecv(c)
+}
+
+// Receiving reports whether OnRecv calls are wanted.
+func (c *Conn) Receiving() bool { return c.flags&flagRecv != 0 }
+
+// Send writes all of b. It returns done=true when everything went out at
+// once; otherwise OnSendDone follows and b must not change until then. Only
+// one Send or SendFile may be in flight.
+func (c *Conn) Send(b []byte) (done bool, err error) {
+	if !c.Open() {
+		return false, ErrClosed
+	}
+	if c.flags&flagSending != 0 {
+		return false, ErrBusy
+	}
+	return c.loop.b.send(c, b)
+}
+
+// SendFile writes n bytes of the file fd from offset off, with the same
+// completion rule as Send. The caller keeps fd open until it is done.
+func (c *Conn) SendFile(fd int, off, n int64) (done bool, err error) {
+	if !c.Open() {
+		return false, ErrClosed
+	}
+	if c.flags&flagSending != 0 {
+		return false, ErrBusy
+	}
+	if n == 0 {
+		return true, nil
+	}
+	return c.loop.b.sendFile(c, fd, off, n)
+}
+
+// SetTimeout arms the connection's single timer: OnTimeout follows after d
+// unless the timer is re-armed or cleared first. d <= 0 clears it.
+func (c *Conn) SetTimeout(d time.Duration) { c.loop.wheel.set(c, d) }
+
+// ClearTimeout disarms the connection's timer.
+func (c *Conn) ClearTimeout() { c.loop.wheel.remove(c) }
+
+// Close closes the socket and frees the slot. No completion reaches the
+// handler after Close; a send in flight is abandoned.
+func (c *Conn) Close() {
+	if !c.Open() {
+		return
+	}
+	c.loop.closeConn(c)
+}
+
+// ShutdownWrite half-closes the connection (FIN after pending data).
+func (c *Conn) ShutdownWrite() {
+	if c.Open() {
+		unix.Shutdown(int(c.fd), unix.SHUT_WR)
+	}
+}

@@ -1,0 +1,549 @@
+//go:build linux
+
+package server
+
+import (
+	"errors"
+	"time"
+
+	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/reactor"
+)
+
+// connState is where a client connection is in the request cycle. The
+// states of the architecture's diagram map onto it: READING_REQUEST is
+// stRead, WRITING_RESPONSE and SENDFILE are stRead with a send in flight
+// (responses are queued in order, so pipelined requests keep being read),
+// PROXYING and TUNNEL are stTakeover.
+type connState uint8
+
+const (
+	stRead     connState = iota // reading request heads (idle when nothing is buffered)
+	stBody                      // discarding the body of a request already answered
+	stLinger                    // closing: output shut down, input discarded until EOF
+	stTakeover                  // a streaming step (proxy, tunnel) owns the connection
+)
+
+// lingerTimeout bounds how long a closing connection waits for the
+// client's FIN while discarding its input (nginx's lingering_timeout).
+const lingerTimeout = 5 * time.Second
+
+// flushAt is the output size at which pipelined requests stop being
+// processed until what is queued has been sent.
+const flushAt = reactor.SmallBuf / 2
+
+// conn is the HTTP state of one client connection. An idle keep-alive
+// connection holds no buffer: in, out and req are taken when there is work
+// and given back when it is done.
+type conn struct {
+	s  *Server
+	rc *reactor.Conn
+	g  *addrGroup
+	vh *vhost
+
+	in  []byte        // received, not yet processed (pooled)
+	out []byte        // responses queued or in flight (pooled)
+	req *http.Request // the request whose head is being parsed
+	p   http.Parser
+
+	// The body of the last response when it is not in out: a file region
+	// or bytes too big to copy.
+	bodyKind http.BodyKind
+	bodyFd   int
+	bodyOff  int64
+	bodyLen  int64
+	bodyRef  []byte
+	bodyRel  http.Releaser
+
+	discard int64                // Content-Length body bytes still to discard
+	chunk   *http.ChunkedDecoder // chunked body being discarded
+
+	state       connState
+	sendingOut  bool // out is in flight (else the body is, when sending)
+	sending     bool
+	closeAfter  bool // close once everything queued is sent
+	lingerAfter bool
+	readClosed  bool
+}
+
+var errBodyTooLarge = errors.New("server: request body too large")
+
+func (s *Server) accept(rc *reactor.Conn, g *addrGroup) error {
+	var c *conn
+	if n := len(s.connFree); n > 0 {
+		c = s.connFree[n-1]
+		s.connFree = s.connFree[:n-1]
+	} else {
+		c = new(conn)
+	}
+	*c = conn{s: s, rc: rc, g: g, vh: g.vhosts[0], bodyFd: -1}
+	rc.H, rc.Ctx = c, c
+	rc.SetTimeout(c.vh.cfg.HeaderTimeout)
+	rc.StartRecv()
+	return nil
+}
+
+// idle reports whether the connection waits for a new request with
+// nothing buffered and nothing to send.
+func (c *conn) idle() bool {
+	return c.state == stRead && c.req == nil && len(c.in) == 0 && !c.sending && len(c.out) == 0
+}
+
+// OnRecv takes input: processed at once when nothing is being sent,
+// buffered otherwise (responses must leave in request order).
+func (c *conn) OnRecv(rc *reactor.Conn, data []byte) {
+	switch {
+	case c.state == stLinger:
+		return
+	case c.state == stTakeover:
+		return
+	case c.sending || c.closeAfter:
+		if c.closeAfter {
+			return // nothing after a closing request is answered
+		}
+		c.in = c.appendIn(c.in, data)
+		if len(c.in) >= reactor.LargeBuf {
+			rc.StopRecv() // pipelining faster than we send: push back
+		}
+		return
+	}
+	c.process(data)
+	c.flush()
+}
+
+// appendIn appends data to the input buffer, taking or growing a pooled
+// buffer as needed.
+func (c *conn) appendIn(in, data []byte) []byte {
+	if len(in)+len(data) <= cap(in) {
+		return append(in, data...)
+	}
+	need := len(in) + len(data)
+	var nb []byte
+	if need <= reactor.LargeBuf {
+		nb = c.s.loop.GetBuf(need)
+	} else {
+		nb = make([]byte, 0, need) // a flood past what we read ahead: rare
+	}
+	nb = append(nb, in...)
+	nb = append(nb, data...)
+	if in != nil {
+		c.s.loop.PutBuf(in)
+	}
+	return nb
+}
+
+// process parses and answers every complete request in c.in followed by
+// data, queueing the responses in c.out.
+func (c *conn) process(data []byte) {
+	src := data
+	fromIn := len(c.in) > 0
+	if fromIn {
+		c.in = c.appendIn(c.in, data)
+		src = c.in
+	}
+	pos := 0
+	for pos < len(src) {
+		if c.state == stBody {
+			n, err := c.discardBody(src[pos:])
+			pos += n
+			if err != nil {
+				c.closeNow()
+				return
+			}
+			if c.state == stBody {
+				break
+			}
+			continue
+		}
+		if c.state != stRead || c.closeAfter || c.bodyKind != http.BodyNone || len(c.out) >= flushAt {
+			break
+		}
+		if c.req == nil {
+			c.req = c.s.getReq()
+			c.p.Reset()
+			c.rc.SetTimeout(c.vh.cfg.HeaderTimeout)
+		}
+		done, err := c.p.Parse(src[pos:], c.req)
+		if err != nil {
+			c.fail(err)
+			pos = len(src)
+			break
+		}
+		if !done {
+			break
+		}
+		n := c.req.HeadLen
+		c.serve(src[pos : pos+n])
+		c.s.putReq(c.req)
+		c.req = nil
+		pos += n
+	}
+	rest := src[pos:]
+	if c.state == stLinger || c.state == stTakeover {
+		rest = nil
+	}
+	if fromIn {
+		n := copy(c.in, rest)
+		c.in = c.in[:n]
+		if n == 0 {
+			c.s.loop.PutBuf(c.in)
+			c.in = nil
+		}
+	} else if len(rest) > 0 {
+		c.in = c.appendIn(nil, rest)
+	}
+}
+
+// serve answers one complete request head (buf holds it) by queueing the
+// response.
+func (c *conn) serve(buf []byte) {
+	s := c.s
+	req := c.req
+	vh := c.g.pickVhost(req.Host.Bytes(buf))
+	c.vh = vh
+	x := &s.x
+	x.Req, x.Buf = req, buf
+	x.Now = s.loop.Now()
+	x.Date = s.date.Get(x.Now)
+	x.Resp.Reset(s.hdr)
+	s.served++
+
+	closeConn := !req.KeepAlive || s.draining || vh.cfg.KeepaliveTimeout <= 0
+	answered := false
+	if req.HasBody() {
+		switch max := vh.cfg.MaxBodySize; {
+		case max > 0 && req.ContentLength > max:
+			x.Resp.Error(413)
+			closeConn, answered = true, true
+			c.lingerAfter = true
+		case req.Expect100:
+			// The body is not needed: answer without 100 Continue and
+			// close, since the client may or may not send the body.
+			closeConn = true
+			c.lingerAfter = true
+		default:
+			c.startDiscard(req)
+		}
+	}
+	if !answered {
+		p, err := normalizePath(s.pathBuf, req.Path.Bytes(buf))
+		s.pathBuf = p[:0]
+		if err != nil {
+			x.Resp.Error(400)
+			closeConn = true
+		} else {
+			x.Path = p
+			for _, step := range vh.chain {
+				if step.Serve(x) {
+					answered = true
+					break
+				}
+			}
+			if !answered {
+				x.Resp.Error(404)
+			}
+		}
+	}
+	c.queue(&x.Resp, req.Method == http.MethodHead, closeConn, req.Minor == 0 && !closeConn)
+	s.hdr = x.Resp.Header[:0]
+	x.Resp.Body, x.Resp.Release = nil, nil
+}
+
+// queue appends the response's head (and a body that fits) to c.out and
+// keeps a larger body for after it.
+func (c *conn) queue(r *http.Response, head, closeConn, keepAlive10 bool) {
+	if r.Close {
+		closeConn = true
+	}
+	if c.out == nil {
+		c.out = c.s.loop.GetBuf(reactor.SmallBuf)
+	}
+	c.out = http.AppendHead(c.out, r, c.s.x.Date, closeConn, keepAlive10)
+	keep := false
+	if !head && r.Status >= 200 && r.Status != 204 && r.Status != 304 {
+		switch r.Kind {
+		case http.BodyBytes:
+			if len(c.out)+len(r.Body) <= cap(c.out) {
+				c.out = append(c.out, r.Body...)
+			} else {
+				c.bodyKind, c.bodyRef, keep = http.BodyBytes, r.Body, true
+			}
+		case http.BodyFile:
+			c.bodyKind, c.bodyFd, c.bodyOff, c.bodyLen, keep = http.BodyFile, r.File, r.FileOff, r.FileLen, true
+		}
+	}
+	if keep {
+		c.bodyRel = r.Release
+	} else if r.Release != nil {
+		r.Release.Release()
+	}
+	if closeConn {
+		c.closeAfter = true
+	}
+}
+
+// startDiscard prepares to read and drop the body of a request whose
+// answer does not need it (nginx discards it the same way), so that the
+// next request on the connection is found.
+func (c *conn) startDiscard(req *http.Request) {
+	c.state = stBody
+	if req.Chunked {
+		c.chunk = c.s.getChunk()
+		return
+	}
+	c.discard = req.ContentLength
+}
+
+// discardBody consumes body bytes from b; the state returns to stRead at
+// the end of the body.
+func (c *conn) discardBody(b []byte) (int, error) {
+	c.rc.SetTimeout(c.vh.cfg.BodyTimeout)
+	if c.chunk == nil {
+		n := int64(len(b))
+		if n > c.discard {
+			n = c.discard
+		}
+		c.discard -= n
+		if c.discard == 0 {
+			c.state = stRead
+		}
+		return int(n), nil
+	}
+	pos := 0
+	for pos < len(b) {
+		n, _, done, err := c.chunk.Next(b[pos:])
+		pos += n
+		if err != nil {
+			return pos, err
+		}
+		if max := c.vh.cfg.MaxBodySize; max > 0 && c.chunk.Payload() > max {
+			return pos, errBodyTooLarge
+		}
+		if done {
+			c.s.putChunk(c.chunk)
+			c.chunk = nil
+			c.state = stRead
+			break
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return pos, nil
+}
+
+// fail answers a request the parser refused and closes the connection
+// after the answer.
+func (c *conn) fail(err error) {
+	status := 400
+	var he *http.Error
+	if errors.As(err, &he) {
+		status = he.Status
+	}
+	x := &c.s.x
+	x.Now = c.s.loop.Now()
+	x.Date = c.s.date.Get(x.Now)
+	x.Resp.Reset(c.s.hdr)
+	x.Resp.Error(status)
+	c.lingerAfter = true
+	c.queue(&x.Resp, false, true, false)
+	if c.req != nil {
+		c.s.putReq(c.req)
+		c.req = nil
+	}
+}
+
+// flush sends what is queued, one write per batch, then either goes back
+// to reading (keep-alive) or closes.
+func (c *conn) flush() {
+	for {
+		if c.sending || c.rc == nil || !c.rc.Open() {
+			return
+		}
+		if len(c.out) > 0 {
+			c.rc.SetTimeout(c.vh.cfg.SendTimeout)
+			done, err := c.rc.Send(c.out)
+			if err != nil {
+				c.closeNow()
+				return
+			}
+			if !done {
+				c.sending, c.sendingOut = true, true
+				return
+			}
+			c.out = c.out[:0]
+		}
+		if c.bodyKind != http.BodyNone {
+			c.rc.SetTimeout(c.vh.cfg.SendTimeout)
+			var done bool
+			var err error
+			if c.bodyKind == http.BodyFile {
+				done, err = c.rc.SendFile(c.bodyFd, c.bodyOff, c.bodyLen)
+			} else {
+				done, err = c.rc.Send(c.bodyRef)
+			}
+			if err != nil {
+				c.closeNow()
+				return
+			}
+			if !done {
+				c.sending, c.sendingOut = true, false
+				return
+			}
+			c.releaseBody()
+		}
+		// Everything queued is out.
+		if c.out != nil {
+			c.s.loop.PutBuf(c.out)
+			c.out = nil
+		}
+		if c.closeAfter {
+			c.finish()
+			return
+		}
+		if len(c.in) == 0 || c.state == stTakeover {
+			break
+		}
+		// Pipelined requests wait in c.in.
+		c.process(nil)
+		if len(c.out) == 0 && c.bodyKind == http.BodyNone && !c.closeAfter {
+			break
+		}
+	}
+	c.waitRequest()
+}
+
+// waitRequest arms the right timer for a connection with nothing to send.
+func (c *conn) waitRequest() {
+	switch {
+	case c.state == stBody:
+		c.rc.SetTimeout(c.vh.cfg.BodyTimeout)
+	case c.req != nil || len(c.in) > 0:
+		// A partial head keeps the timer it got at its first byte.
+	default:
+		if c.s.draining {
+			c.closeNow()
+			return
+		}
+		c.rc.SetTimeout(c.vh.cfg.KeepaliveTimeout)
+	}
+	if c.readClosed {
+		c.closeNow()
+		return
+	}
+	c.rc.StartRecv()
+}
+
+func (c *conn) releaseBody() {
+	if c.bodyRel != nil {
+		c.bodyRel.Release()
+	}
+	c.bodyKind, c.bodyFd, c.bodyRef, c.bodyRel = http.BodyNone, -1, nil, nil
+}
+
+// finish ends a connection whose last response is sent: at once when the
+// client has nothing more in flight, else by lingering (shut down output,
+// drop input until EOF), so that unread input does not make the kernel
+// reset the connection before the client has read the response.
+func (c *conn) finish() {
+	if c.readClosed || (!c.lingerAfter && c.state != stBody && len(c.in) == 0) {
+		c.closeNow()
+		return
+	}
+	c.state = stLinger
+	c.rc.ShutdownWrite()
+	c.rc.SetTimeout(lingerTimeout)
+	c.rc.StartRecv()
+}
+
+// OnSendDone continues after a send that could not finish at once.
+func (c *conn) OnSendDone(rc *reactor.Conn, err error) {
+	c.sending = false
+	if err != nil {
+		c.closeNow()
+		return
+	}
+	if c.sendingOut {
+		c.out = c.out[:0]
+	} else {
+		c.releaseBody()
+	}
+	c.flush()
+}
+
+// OnReadClosed handles the client's EOF: answered requests are still sent
+// (a client may half-close after its last request).
+func (c *conn) OnReadClosed(rc *reactor.Conn, err error) {
+	c.readClosed = true
+	if err != nil || c.state == stLinger || c.idle() || (c.req != nil && !c.sending) {
+		c.closeNow()
+		return
+	}
+	c.closeAfter = true
+	if !c.sending {
+		c.flush()
+	}
+}
+
+// OnConnect is unused: client connections are accepted, not dialed.
+func (c *conn) OnConnect(rc *reactor.Conn, err error) {}
+
+// OnTimeout closes the connection: a header, body, send, keep-alive or
+// linger timeout all end it (nginx answers none of them).
+func (c *conn) OnTimeout(rc *reactor.Conn) { c.closeNow() }
+
+// closeNow closes the connection and gives every buffer back.
+func (c *conn) closeNow() {
+	if c.rc == nil {
+		return
+	}
+	s := c.s
+	c.releaseBody()
+	if c.in != nil {
+		s.loop.PutBuf(c.in)
+	}
+	if c.out != nil {
+		s.loop.PutBuf(c.out)
+	}
+	if c.req != nil {
+		s.putReq(c.req)
+	}
+	if c.chunk != nil {
+		s.putChunk(c.chunk)
+	}
+	rc := c.rc
+	*c = conn{}
+	s.connFree = append(s.connFree, c)
+	rc.Close()
+	s.checkIdle()
+}
+
+func (c *conn) close() { c.closeNow() }
+
+func (s *Server) getReq() *http.Request {
+	if n := len(s.reqFree); n > 0 {
+		r := s.reqFree[n-1]
+		s.reqFree = s.reqFree[:n-1]
+		r.Reset()
+		return r
+	}
+	r := new(http.Request)
+	r.Reset()
+	return r
+}
+
+func (s *Server) putReq(r *http.Request) { s.reqFree = append(s.reqFree, r) }
+
+func (s *Server) getChunk() *http.ChunkedDecoder {
+	var d *http.ChunkedDecoder
+	if n := len(s.chunkFree); n > 0 {
+		d = s.chunkFree[n-1]
+		s.chunkFree = s.chunkFree[:n-1]
+	} else {
+		d = new(http.ChunkedDecoder)
+	}
+	d.Reset()
+	return d
+}
+
+func (s *Server) putChunk(d *http.ChunkedDecoder) { s.chunkFree = append(s.chunkFree, d) }
