@@ -14,12 +14,12 @@ const histSubBits = 7
 
 const (
 	histSub     = 1 << histSubBits
-	histBuckets = (64 - histSubBits + 1) * histSub // covers every int64
+	histBuckets = (64 - histSubBits) * histSub // the last one holds math.MaxInt64
 )
 
 // Histogram is a log-linear latency histogram in the HdrHistogram style:
 // values below 128 ns are exact, larger ones fall into one of 128 linear
-// sub-buckets of their power of two. Its memory is fixed (about 58 KiB),
+// sub-buckets of their power of two. Its memory is fixed (57 KiB),
 // Record never allocates, and histograms recorded by different loops are
 // combined with Merge. A Histogram is not safe for concurrent use: each
 // goroutine records into its own and they are merged afterwards.
@@ -113,8 +113,8 @@ func (h *Histogram) Percentile(q float64) time.Duration {
 	if rank < 1 {
 		rank = 1
 	}
-	if rank > h.total {
-		rank = h.total
+	if rank >= h.total {
+		return time.Duration(h.max) // the top rank is the exact maximum
 	}
 	var seen uint64
 	for i, c := range h.counts {
