@@ -175,20 +175,20 @@ func (b *BufRing) Close() error {
 
 // BufferID returns the provided-buffer id of a completion and whether it
 // has one (CQEFBuffer).
-func (c *CQE) BufferID() (uint16, bool) {
+func (c CQE) BufferID() (uint16, bool) {
 	return uint16(c.Flags >> CQEBufferShift), c.Flags&CQEFBuffer != 0
 }
 
 // More reports whether the request that posted c stays armed (CQEFMore):
 // multishot accept/recv/poll, or a SEND_ZC whose notification is pending.
-func (c *CQE) More() bool { return c.Flags&CQEFMore != 0 }
+func (c CQE) More() bool { return c.Flags&CQEFMore != 0 }
 
 // Notif reports whether c is a SEND_ZC notification (CQEFNotif): the send
 // buffer may be reused.
-func (c *CQE) Notif() bool { return c.Flags&CQEFNotif != 0 }
+func (c CQE) Notif() bool { return c.Flags&CQEFNotif != 0 }
 
 // Err returns the CQE's error (a unix.Errno) when Res is negative, else nil.
-func (c *CQE) Err() error {
+func (c CQE) Err() error {
 	if c.Res < 0 {
 		return unix.Errno(-c.Res)
 	}
