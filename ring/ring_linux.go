@@ -125,8 +125,9 @@ func New(opts Options) (*Ring, error) {
 	if entries == 0 {
 		entries = 256
 	}
-	if entries > maxEntries || (opts.CQEntries != 0 && opts.CQEntries < entries) {
-		return nil, fmt.Errorf("%w: entries %d, cq entries %d", ErrInvalid, entries, opts.CQEntries)
+	if entries > maxEntries || (opts.CQEntries != 0 && opts.CQEntries < entries) ||
+		opts.TaskRun < DeferTaskrun || opts.TaskRun > PlainTaskrun {
+		return nil, fmt.Errorf("%w: entries %d, cq entries %d, task run %v", ErrInvalid, entries, opts.CQEntries, opts.TaskRun)
 	}
 	base := uint32(0)
 	if opts.CQEntries != 0 {
@@ -282,7 +283,10 @@ func (r *Ring) unmap() {
 // Close unregisters and frees the ring's buffer rings, unmaps the shared
 // memory and closes the ring descriptor. The kernel cancels requests still in
 // flight; memory they reference (buffers, msghdrs) must stay valid until the
-// ring is closed. Close is idempotent: later calls return nil.
+// ring is closed. Call Close from the ring's own thread: with DeferTaskrun
+// the kernel refuses the buffer-ring unregistration from any other (the
+// error is returned, the ring is closed anyway). Close is idempotent: later
+// calls return nil.
 func (r *Ring) Close() error {
 	if r.closed {
 		return nil

@@ -85,6 +85,28 @@ func TestGetSQEFullAndClose(t *testing.T) {
 	}
 }
 
+func TestNewRejectsBadOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{"cq smaller than sq", Options{Entries: 64, CQEntries: 32}},
+		{"too many entries", Options{Entries: 1 << 20}},
+		{"unknown task run", Options{TaskRun: TaskRun(7)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := New(tt.opts)
+			if !errors.Is(err, ErrInvalid) {
+				if r != nil {
+					r.Close()
+				}
+				t.Fatalf("New(%+v) = %v, want ErrInvalid", tt.opts, err)
+			}
+		})
+	}
+}
+
 func TestSocketpairSendRecv(t *testing.T) {
 	r := newTestRing(t, Options{Entries: 8})
 	a, b := socketPair(t)
