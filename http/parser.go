@@ -2,6 +2,8 @@
 
 package http
 
+import "bytes"
+
 // The request-head parser is a state machine with one named state per place
 // in the grammar of RFC 9112 §2-§5, in the manner of nginx's
 // ngx_http_parse_request_line: Parse looks at each byte once, remembers the
@@ -76,8 +78,7 @@ type Parser struct {
 	mark     int // start of the current element: method, target, version, name
 	nameEnd  int // end of the current header name (the colon)
 	valStart int // start of the current header value
-	valEnd   int // end of the value so far, trailing whitespace excluded
-	query    int // just past the target's first '?'; 0 if none yet
+	valEnd   int // end of the value, trailing whitespace excluded
 	err      *Error
 }
 
@@ -158,36 +159,39 @@ func (p *Parser) Parse(buf []byte, req *Request) (done bool, err error) {
 			p.state = stTarget
 
 		case stTarget:
-			for pos < end {
-				c = buf[pos]
-				if charClass[c]&isTarget == 0 {
-					break
-				}
-				if pos-p.mark >= MaxURILen {
-					return p.fail(ErrURITooLong)
-				}
-				if c == '?' && p.query == 0 {
-					p.query = pos + 1
-				}
+			lim := min(end, p.mark+MaxURILen)
+			for pos < lim && charClass[buf[pos]]&isTarget != 0 {
 				pos++
 			}
 			if pos == end {
 				continue
 			}
-			switch buf[pos] {
-			case ' ':
-			case '\r', '\n':
+			switch c = buf[pos]; {
+			case c == ' ':
+			case charClass[c]&isTarget != 0: // pos is mark+MaxURILen
+				return p.fail(ErrURITooLong)
+			case c == '\r' || c == '\n':
 				// "GET /" + CRLF is HTTP/0.9, which we do not speak.
 				return p.fail(ErrBadVersion)
 			default:
 				return p.fail(ErrBadURI)
 			}
-			p.setTarget(pos, req)
+			p.setTarget(buf, pos, req)
 			pos++
 			p.mark = pos
 			p.state = stVersion
 
 		case stVersion:
+			// Fast path for the two versions we speak, whole in buf; any
+			// other bytes take the states below, one at a time.
+			if pos == p.mark && end-pos >= len("HTTP/1.1\r\n") {
+				if v := string(buf[pos : pos+len("HTTP/1.1\r\n")]); v == "HTTP/1.1\r\n" || v == "HTTP/1.0\r\n" {
+					req.Major, req.Minor = 1, v[len("HTTP/1.")]-'0'
+					pos += len("HTTP/1.1\r\n")
+					p.state = stFieldStart
+					continue
+				}
+			}
 			i := pos - p.mark
 			if c != "HTTP/"[i] {
 				return p.fail(ErrBadVersion)
@@ -279,20 +283,18 @@ func (p *Parser) Parse(buf []byte, req *Request) (done bool, err error) {
 			}
 
 		case stName:
-			for pos < end && charClass[buf[pos]]&isToken != 0 {
-				if pos-p.mark >= MaxHeaderLen {
-					return p.fail(ErrHeaderTooLarge)
-				}
+			lim := min(end, p.mark+MaxHeaderLen)
+			for pos < lim && charClass[buf[pos]]&isToken != 0 {
 				pos++
 			}
 			if pos == end {
 				continue
 			}
-			if buf[pos] != ':' {
-				return p.fail(ErrBadHeader)
-			}
 			if pos-p.mark >= MaxHeaderLen {
 				return p.fail(ErrHeaderTooLarge)
+			}
+			if buf[pos] != ':' {
+				return p.fail(ErrBadHeader)
 			}
 			p.nameEnd = pos
 			pos++
@@ -306,32 +308,27 @@ func (p *Parser) Parse(buf []byte, req *Request) (done bool, err error) {
 				pos++
 				continue
 			}
-			p.valStart, p.valEnd = pos, pos
+			p.valStart = pos
 			p.state = stValue
 
 		case stValue:
-			valEnd := p.valEnd
-			for pos < end {
-				c = buf[pos]
-				if charClass[c]&isValue != 0 {
-					valEnd = pos + 1
-				} else if c != ' ' && c != '\t' {
-					break
-				}
-				if pos-p.mark >= MaxHeaderLen {
-					return p.fail(ErrHeaderTooLarge)
-				}
+			lim := min(end, p.mark+MaxHeaderLen)
+			for pos < lim && charClass[buf[pos]]&isValueWS != 0 {
 				pos++
 			}
-			p.valEnd = valEnd
 			if pos == end {
 				continue
 			}
-			switch buf[pos] {
-			case '\r':
+			switch c = buf[pos]; {
+			case c == '\r':
+				// The value ends before trailing whitespace.
+				v := p.valStart
+				p.valEnd = v + len(trimOWS(buf[v:pos]))
 				p.state = stFieldLF
 				pos++
-			case '\n':
+			case charClass[c]&isValueWS != 0: // pos is mark+MaxHeaderLen
+				return p.fail(ErrHeaderTooLarge)
+			case c == '\n':
 				return p.fail(ErrBadLineEnding)
 			default:
 				return p.fail(ErrBadHeader)
@@ -395,15 +392,17 @@ func setMethod(buf []byte, from, to int, req *Request) *Error {
 }
 
 // setTarget records the request-target that ends at end.
-func (p *Parser) setTarget(end int, req *Request) {
+func (p *Parser) setTarget(buf []byte, end int, req *Request) {
 	req.URI = spanOf(p.mark, end)
-	if p.query == 0 {
+	q := bytes.IndexByte(buf[p.mark:end], '?')
+	if q < 0 {
 		req.Path = req.URI
 		req.Query = spanOf(end, end)
 		return
 	}
-	req.Path = spanOf(p.mark, p.query-1)
-	req.Query = spanOf(p.query, end)
+	q += p.mark
+	req.Path = spanOf(p.mark, q)
+	req.Query = spanOf(q+1, end)
 }
 
 // addHeader records the header line just ended and gathers what it says
@@ -623,9 +622,10 @@ func trimOWS(v []byte) []byte {
 
 // Byte classes of charClass.
 const (
-	isToken  = 1 << iota // tchar (RFC 9110 §5.6.2)
-	isTarget             // allowed in a request-target: visible ASCII
-	isValue              // field-vchar: visible ASCII and obs-text
+	isToken   = 1 << iota // tchar (RFC 9110 §5.6.2)
+	isTarget              // allowed in a request-target: visible ASCII
+	isValue               // field-vchar: visible ASCII and obs-text
+	isValueWS             // field-vchar, SP or HTAB: inside a field value
 )
 
 // charClass maps each byte to its classes. The request-target class is
@@ -638,6 +638,11 @@ var charClass = func() (t [256]uint8) {
 	}
 	for c := 0x80; c <= 0xff; c++ {
 		t[c] |= isValue
+	}
+	for c := range t {
+		if t[c]&isValue != 0 || c == ' ' || c == '\t' {
+			t[c] |= isValueWS
+		}
 	}
 	for c := '0'; c <= '9'; c++ {
 		t[c] |= isToken

@@ -87,9 +87,21 @@ type Request struct {
 	HeadLen int
 }
 
-// Reset clears r for the next request, in O(1) for the header table.
+// Reset clears r for the next request, in O(1) for the header table:
+// entries past NumHeaders are left as they were and mean nothing. (Zeroing
+// the whole 1 KiB table cost about a fifth of parsing a small request.)
 func (r *Request) Reset() {
-	*r = Request{ContentLength: -1}
+	r.Method = MethodOther
+	r.MethodSpan = Span{}
+	r.URI, r.Path, r.Query = Span{}, Span{}, Span{}
+	r.Major, r.Minor = 0, 0
+	r.NumHeaders = 0
+	r.Host = Span{}
+	r.ContentLength = -1
+	r.Chunked, r.KeepAlive, r.Expect100, r.Upgrade = false, false, false, false
+	r.IfNoneMatch, r.IfModifiedSince, r.Range = Span{}, Span{}, Span{}
+	r.UpgradeProto, r.Connection = Span{}, Span{}
+	r.HeadLen = 0
 }
 
 // Header returns the value of the first header named name (ASCII
