@@ -110,7 +110,7 @@ func notModifiedSince(ims []byte, e *entry) bool {
 // 9110 §13.1.5): an entity tag must match strongly (a weak one never
 // does), a date must equal the file's Last-Modified exactly.
 func ifRangeMatch(v []byte, e *entry) bool {
-	if len(v) > 0 && (v[0] == '"' || v[0] == 'W') {
+	if len(v) > 0 && v[0] == '"' || len(v) > 1 && v[0] == 'W' && v[1] == '/' {
 		return bytes.Equal(v, e.etag)
 	}
 	if bytes.Equal(v, e.lastMod) {
