@@ -29,10 +29,55 @@ type Exchange struct {
 }
 
 // Takeover is implemented by the server for steps that stream (the
-// reverse proxy). See the proxy package.
+// reverse proxy, a tunnel). Hijack, called from Serve, hands the client
+// connection to st once Serve returns true: the server stops parsing
+// requests and routes the connection's events to st until st calls
+// Client.Release. The request head in Exchange.Buf is valid only during
+// Serve: st copies what it needs there.
 type Takeover interface {
-	// Client returns an opaque handle of the client connection.
-	Client() any
+	Hijack(st Stream) Client
+}
+
+// Stream receives a hijacked client connection's events (on the loop
+// thread).
+type Stream interface {
+	// ClientData offers bytes received from the client after the request
+	// head (body, tunnel data). It returns how many it took; the rest
+	// stays with the server (see Client.Buffered), and what is left at
+	// Release is parsed as the next request.
+	ClientData(b []byte) int
+	// ClientClosed reports the client's EOF (err nil) or a read error.
+	ClientClosed(err error)
+	// ClientSent reports that a Client.Send that did not finish at once
+	// is done.
+	ClientSent(err error)
+	// ClientTimeout reports that the timer set with SetTimeout expired.
+	ClientTimeout()
+}
+
+// Client is what a Stream may do with the hijacked client connection.
+type Client interface {
+	// Send writes b to the client; done=false means ClientSent follows,
+	// and b must stay untouched until then.
+	Send(b []byte) (done bool, err error)
+	// PauseRecv stops ClientData calls (backpressure); ResumeRecv
+	// restarts them, first offering what the server still holds.
+	PauseRecv()
+	ResumeRecv()
+	// SetTimeout arms the client connection's timer (ClientTimeout).
+	SetTimeout(d time.Duration)
+	// Release gives the connection back: with keepAlive the server reads
+	// the next request, else it closes the connection once output is
+	// sent. No Stream call follows Release.
+	Release(keepAlive bool)
+	// Abort closes the client connection at once (no Stream call follows).
+	Abort()
+	// ShutdownWrite half-closes the client connection (tunnels).
+	ShutdownWrite()
+	// PeerAddr appends the client's IP address in text form to b.
+	PeerAddr(b []byte) []byte
+	// Date returns the current Date header value.
+	Date() []byte
 }
 
 // Body sources of a Response.

@@ -58,6 +58,10 @@ type conn struct {
 	discard int64                // Content-Length body bytes still to discard
 	chunk   *http.ChunkedDecoder // chunked body being discarded
 
+	stream        http.Stream // the step that hijacked the connection
+	streamSending bool        // a Client.Send of the stream is in flight
+	busy          bool        // inside process: Release must not re-enter it
+
 	state       connState
 	sendingOut  bool // out is in flight (else the body is, when sending)
 	sending     bool
@@ -96,6 +100,13 @@ func (c *conn) OnRecv(rc *reactor.Conn, data []byte) {
 	case c.state == stLinger:
 		return
 	case c.state == stTakeover:
+		if len(c.in) > 0 || c.stream == nil {
+			c.in = c.appendIn(c.in, data) // the stream pulls it (Buffered)
+			return
+		}
+		if n := c.stream.ClientData(data); n < len(data) && c.rc != nil && c.state == stTakeover {
+			c.in = c.appendIn(c.in, data[n:])
+		}
 		return
 	case c.sending || c.closeAfter:
 		if c.closeAfter {
@@ -135,6 +146,8 @@ func (c *conn) appendIn(in, data []byte) []byte {
 // process parses and answers every complete request in c.in followed by
 // data, queueing the responses in c.out.
 func (c *conn) process(data []byte) {
+	c.busy = true
+	defer func() { c.busy = false }()
 	src := data
 	fromIn := len(c.in) > 0
 	if fromIn {
@@ -174,12 +187,24 @@ func (c *conn) process(data []byte) {
 		}
 		n := c.req.HeadLen
 		c.serve(src[pos : pos+n])
-		c.s.putReq(c.req)
-		c.req = nil
+		if c.req != nil {
+			c.s.putReq(c.req)
+			c.req = nil
+		}
 		pos += n
+		if c.state == stTakeover && pos < len(src) {
+			// The body (or tunnel data) that came with the head.
+			pos += c.stream.ClientData(src[pos:])
+		}
+		if c.rc == nil {
+			return // the stream aborted the connection
+		}
+		if c.state == stTakeover {
+			break
+		}
 	}
 	rest := src[pos:]
-	if c.state == stLinger || c.state == stTakeover {
+	if c.state == stLinger {
 		rest = nil
 	}
 	if fromIn {
@@ -210,20 +235,10 @@ func (c *conn) serve(buf []byte) {
 
 	closeConn := !req.KeepAlive || s.draining || vh.cfg.KeepaliveTimeout <= 0
 	answered := false
-	if req.HasBody() {
-		switch max := vh.cfg.MaxBodySize; {
-		case max > 0 && req.ContentLength > max:
-			x.Resp.Error(413)
-			closeConn, answered = true, true
-			c.lingerAfter = true
-		case req.Expect100:
-			// The body is not needed: answer without 100 Continue and
-			// close, since the client may or may not send the body.
-			closeConn = true
-			c.lingerAfter = true
-		default:
-			c.startDiscard(req)
-		}
+	if max := vh.cfg.MaxBodySize; max > 0 && req.ContentLength > max {
+		x.Resp.Error(413)
+		closeConn, answered = true, true
+		c.lingerAfter = true
 	}
 	if !answered {
 		p, err := normalizePath(s.pathBuf, req.Path.Bytes(buf))
@@ -233,15 +248,31 @@ func (c *conn) serve(buf []byte) {
 			closeConn = true
 		} else {
 			x.Path = p
+			x.Takeover = c
 			for _, step := range vh.chain {
 				if step.Serve(x) {
 					answered = true
 					break
 				}
 			}
+			x.Takeover = nil
+			if c.state == stTakeover {
+				s.hdr = x.Resp.Header[:0]
+				return
+			}
 			if !answered {
 				x.Resp.Error(404)
 			}
+		}
+	}
+	if req.HasBody() && !c.lingerAfter {
+		if req.Expect100 {
+			// The body is not needed: answer without 100 Continue and
+			// close, since the client may or may not send the body.
+			closeConn = true
+			c.lingerAfter = true
+		} else {
+			c.startDiscard(req)
 		}
 	}
 	c.queue(&x.Resp, req.Method == http.MethodHead, closeConn, req.Minor == 0 && !closeConn)
@@ -458,6 +489,11 @@ func (c *conn) finish() {
 
 // OnSendDone continues after a send that could not finish at once.
 func (c *conn) OnSendDone(rc *reactor.Conn, err error) {
+	if c.streamSending {
+		c.streamSending = false
+		c.stream.ClientSent(err)
+		return
+	}
 	c.sending = false
 	if err != nil {
 		c.closeNow()
@@ -475,6 +511,10 @@ func (c *conn) OnSendDone(rc *reactor.Conn, err error) {
 // (a client may half-close after its last request).
 func (c *conn) OnReadClosed(rc *reactor.Conn, err error) {
 	c.readClosed = true
+	if c.state == stTakeover {
+		c.stream.ClientClosed(err)
+		return
+	}
 	if err != nil || c.state == stLinger || c.idle() || (c.req != nil && !c.sending) {
 		c.closeNow()
 		return
@@ -490,7 +530,13 @@ func (c *conn) OnConnect(rc *reactor.Conn, err error) {}
 
 // OnTimeout closes the connection: a header, body, send, keep-alive or
 // linger timeout all end it (nginx answers none of them).
-func (c *conn) OnTimeout(rc *reactor.Conn) { c.closeNow() }
+func (c *conn) OnTimeout(rc *reactor.Conn) {
+	if c.state == stTakeover {
+		c.stream.ClientTimeout()
+		return
+	}
+	c.closeNow()
+}
 
 // closeNow closes the connection and gives every buffer back.
 func (c *conn) closeNow() {
@@ -510,6 +556,9 @@ func (c *conn) closeNow() {
 	}
 	if c.chunk != nil {
 		s.putChunk(c.chunk)
+	}
+	if c.stream != nil {
+		c.stream.ClientClosed(reactor.ErrClosed)
 	}
 	rc := c.rc
 	*c = conn{}

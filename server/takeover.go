@@ -1,0 +1,132 @@
+//go:build linux
+
+package server
+
+import (
+	"net/netip"
+	"time"
+	"unsafe"
+
+	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/reactor"
+	"golang.org/x/sys/unix"
+)
+
+// The conn is the http.Takeover of the exchanges it serves, and the
+// http.Client of the stream that hijacks it.
+var (
+	_ http.Takeover = (*conn)(nil)
+	_ http.Client   = (*conn)(nil)
+)
+
+// Hijack hands the connection to st (see http.Takeover).
+func (c *conn) Hijack(st http.Stream) http.Client {
+	c.stream = st
+	c.state = stTakeover
+	c.rc.SetTimeout(0)
+	return c
+}
+
+// Send writes b to the client for the stream.
+func (c *conn) Send(b []byte) (bool, error) {
+	if c.rc == nil {
+		return false, reactor.ErrClosed
+	}
+	done, err := c.rc.Send(b)
+	if err == nil && !done {
+		c.streamSending = true
+	}
+	return done, err
+}
+
+// PauseRecv stops client input (backpressure from the upstream side).
+func (c *conn) PauseRecv() {
+	if c.rc != nil {
+		c.rc.StopRecv()
+	}
+}
+
+// ResumeRecv restarts client input.
+func (c *conn) ResumeRecv() {
+	if c.rc != nil && !c.readClosed {
+		c.rc.StartRecv()
+	}
+}
+
+// Buffered returns the client bytes the stream has not taken.
+func (c *conn) Buffered() []byte { return c.in }
+
+// Consume drops n bytes of Buffered.
+func (c *conn) Consume(n int) {
+	if n <= 0 || c.in == nil {
+		return
+	}
+	k := copy(c.in, c.in[n:])
+	c.in = c.in[:k]
+	if k == 0 {
+		c.s.loop.PutBuf(c.in)
+		c.in = nil
+	}
+}
+
+// SetTimeout arms the client connection's timer for the stream.
+func (c *conn) SetTimeout(d time.Duration) {
+	if c.rc != nil {
+		c.rc.SetTimeout(d)
+	}
+}
+
+// Release ends the takeover: the connection reads its next request, or
+// closes once its output is sent.
+func (c *conn) Release(keepAlive bool) {
+	if c.rc == nil {
+		return
+	}
+	c.stream = nil
+	c.streamSending = false
+	c.state = stRead
+	if !keepAlive || c.s.draining || c.readClosed {
+		c.closeAfter = true
+	}
+	if c.busy {
+		return // process goes on with the next request itself
+	}
+	c.flush()
+}
+
+// Abort closes the client connection for the stream.
+func (c *conn) Abort() {
+	c.stream = nil
+	c.closeNow()
+}
+
+// ShutdownWrite half-closes the client connection.
+func (c *conn) ShutdownWrite() {
+	if c.rc != nil {
+		c.rc.ShutdownWrite()
+	}
+}
+
+// PeerAddr appends the client's address (without port) to b. It asks the
+// kernel (getpeername) rather than keeping the address in every idle
+// connection; only proxied requests need it.
+func (c *conn) PeerAddr(b []byte) []byte {
+	var sa unix.RawSockaddrAny
+	n := uint32(unix.SizeofSockaddrAny)
+	_, _, e := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(c.rc.Fd()), uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&n)))
+	if e != 0 {
+		return b
+	}
+	switch sa.Addr.Family {
+	case unix.AF_INET:
+		p := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
+		return netip.AddrFrom4(p.Addr).AppendTo(b)
+	case unix.AF_INET6:
+		p := (*unix.RawSockaddrInet6)(unsafe.Pointer(&sa))
+		return netip.AddrFrom16(p.Addr).Unmap().AppendTo(b)
+	}
+	return b
+}
+
+// Date returns the current Date header value.
+func (c *conn) Date() []byte { return c.s.date.Get(c.s.loop.Now()) }
