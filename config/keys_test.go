@@ -257,6 +257,9 @@ func TestServerKeys(t *testing.T) {
 		{name: "rewrite empty among others", keys: "rewrite = ^/a /b\nrewrite =\nrewrite = ^/(c /d", wantErr: "t.ini:4: rewrite: missing value\n"},
 		{name: "rewrite empty line of third", keys: "rewrite = ^/a /b\nrewrite =\nrewrite = ^/(c /d", wantErr: `t.ini:5: rewrite: "^/(c": bad regex`},
 
+		{name: "rewrite quoted empty", keys: "rewrite = \"\" ; none\nrewrite = ^/(c /d", wantErr: `t.ini:4: rewrite: "^/(c": bad regex`},
+		{name: "rewrite comment after", keys: "rewrite = ^/a /b  # old urls", want: rw, wantVal: []string{"^/a /b"}},
+
 		// tls (not built yet)
 		{name: "tls not built", keys: "tls_cert = cert.pem", wantErr: "t.ini:3: tls_cert: TLS is not available in this build"},
 

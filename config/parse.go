@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"gopkg.in/ini.v1"
 )
@@ -166,7 +167,7 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 				cfg.Servers = append(cfg.Servers, srv)
 			}
 		default:
-			l.addf(ss.line, ErrUnknownSection, "[%s]: unknown section (only [server] sections; global keys go before the first section)", sec.Name())
+			l.addf(ss.line, ErrUnknownSection, "%s: unknown section (only [server] sections; global keys go before the first section)", keyName("["+sec.Name()+"]"))
 		}
 	}
 	if cfg.WorkerProcesses == 0 {
@@ -221,10 +222,7 @@ func (l *loader) unknownKey(name string, line int, inServer bool) {
 	case !inServer && serverKeys[name] != nil:
 		l.addf(line, ErrUnknownKey, "%s: belongs in a [server] section", name)
 	default:
-		msg := name + ": unknown key"
-		if !isIdent(name) {
-			msg = strconv.Quote(name) + ": unknown key"
-		}
+		msg := keyName(name) + ": unknown key"
 		if s := suggest(name); s != "" {
 			msg += " (did you mean " + s + "?)"
 		}
@@ -344,8 +342,17 @@ func (l *loader) applyRepeated(k *ini.Key, ss *scanSection, srv *Server, apply s
 }
 
 // isBlankValue reports whether raw, the text after '=', is a value ini.v1
-// reads as empty.
+// reads as empty: nothing, a comment (after a space), or empty quotes.
 func isBlankValue(raw string) bool {
+	if !strings.HasPrefix(raw, `"""`) && !strings.HasPrefix(raw, "`") {
+		i := strings.Index(raw, " #")
+		if i < 0 {
+			i = strings.Index(raw, " ;")
+		}
+		if i >= 0 {
+			raw = strings.TrimSpace(raw[:i])
+		}
+	}
 	switch raw {
 	case "", `""`, "''", "``", `""""""`:
 		return true
@@ -385,12 +392,13 @@ func (l *loader) checkConflicts(servers []*Server) {
 	}
 }
 
-// isIdent reports whether s looks like a key name: letters, digits and '_'.
-func isIdent(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isNameByte(s[i]) {
-			return false
+// keyName returns name for a message: as it is when it is plain text,
+// else quoted.
+func keyName(name string) string {
+	for _, r := range name {
+		if !unicode.IsPrint(r) || r == '"' {
+			return strconv.Quote(name)
 		}
 	}
-	return s != ""
+	return name
 }

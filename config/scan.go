@@ -111,6 +111,9 @@ func scanLine(raw []byte, n int, cur *scanSection, report func(int, error, strin
 	case line[0] == '"' || line[0] == '`':
 		report(n, ErrSyntax, quoteLine(line)+": quoted key names are not supported")
 		return false, nil
+	case eq < 0 && strings.HasSuffix(strings.TrimSpace(line), ";"):
+		report(n, ErrSyntax, quoteLine(line)+": expected \"key = value\" (this is INI, not nginx syntax: no ';')")
+		return false, nil
 	case eq < 0:
 		report(n, ErrSyntax, quoteLine(line)+": expected \"key = value\"")
 		return false, nil
@@ -129,7 +132,7 @@ func scanLine(raw []byte, n int, cur *scanSection, report func(int, error, strin
 	// on a later line. Values here are one line each.
 	if strings.HasPrefix(val, `"""`) && !strings.Contains(val[3:], `"""`) ||
 		strings.HasPrefix(val, "`") && !strings.Contains(val[1:], "`") {
-		report(n, ErrSyntax, key+": unclosed quote in the value")
+		report(n, ErrSyntax, keyName(key)+": unclosed quote in the value")
 		return false, nil
 	}
 	cur.keys[key] = append(cur.keys[key], keyLine{line: n, raw: strings.TrimSpace(val)})
