@@ -173,7 +173,7 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 	if cfg.WorkerProcesses == 0 {
 		cfg.WorkerProcesses = min(numCPU(), MaxWorkers)
 	}
-	if len(sections) <= 1 || !hasServerSection(sections) {
+	if !hasServerSection(sections) {
 		l.add(sc.lines, ErrMissing, "no [server] section: at least one is required")
 	}
 	l.checkConflicts(cfg.Servers)
@@ -181,8 +181,8 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 
 // hasServerSection reports whether any section is a [server], valid or not.
 func hasServerSection(sections []*ini.Section) bool {
-	for _, s := range sections[1:] {
-		if strings.TrimSpace(s.Name()) == "server" {
+	for i, s := range sections {
+		if i > 0 && strings.TrimSpace(s.Name()) == "server" {
 			return true
 		}
 	}
