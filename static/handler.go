@@ -288,7 +288,7 @@ func (h *Handler) serveTryFiles(x *http.Exchange, now int64) {
 	}
 	t := &h.try[last]
 	if t.code != 0 {
-		x.Resp.Error(t.code)
+		answerCode(&x.Resp, t.code)
 		return
 	}
 	p := h.expand(t, x.Path)
@@ -297,6 +297,20 @@ func (h *Handler) serveTryFiles(x *http.Exchange, now int64) {
 		return
 	}
 	h.servePath(x, p, now)
+}
+
+// answerCode answers a try_files "=CODE": an error page for 4xx and 5xx
+// as nginx, an empty response otherwise (without Content-Length where the
+// status forbids a body).
+func answerCode(r *http.Response, code int) {
+	if code >= 400 {
+		r.Error(code)
+		return
+	}
+	r.Status = code
+	if code >= 200 && code != 204 && code != 304 {
+		r.ContentLength = 0
+	}
 }
 
 // expand writes token t with $uri replaced by uri into h.tryBuf, merging

@@ -41,7 +41,10 @@ var methods = map[string]http.Method{
 // runCases serves every case with both the openat2 path and the openat
 // fallback.
 func runCases(t *testing.T, try []string, cases []serveCase) {
-	root := makeTree(t)
+	runCasesOn(t, makeTree(t), try, cases)
+}
+
+func runCasesOn(t *testing.T, root string, try []string, cases []serveCase) {
 	for _, mode := range []string{"openat2", "fallback"} {
 		h := newHandler(t, root, try, mode == "fallback")
 		if mode == "openat2" && !h.openat2 {
@@ -232,6 +235,48 @@ func TestTryFiles(t *testing.T) {
 	})
 }
 
+func TestTryFilesCodes(t *testing.T) {
+	root := makeTree(t)
+	cases := []struct {
+		code   int
+		length int64
+	}{
+		{404, int64(len(http.ErrorBody(404)))},
+		{503, int64(len(http.ErrorBody(503)))},
+		{200, 0},
+		{204, -1},
+		{304, -1},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprint(c.code), func(t *testing.T) {
+			h := newHandler(t, root, []string{"$uri", fmt.Sprintf("=%d", c.code)}, false)
+			x := exchange(http.MethodGet, "/missing")
+			h.Serve(x)
+			if x.Resp.Status != c.code || x.Resp.ContentLength != c.length {
+				t.Errorf("status %d length %d, want %d %d", x.Resp.Status, x.Resp.ContentLength, c.code, c.length)
+			}
+		})
+	}
+}
+
+func TestPermissionDenied(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads every file; EACCES cannot be provoked")
+	}
+	root := makeTree(t)
+	if err := os.Chmod(filepath.Join(root, "hello.txt"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(root, "noindex"), 0o311); err != nil { // searchable, not listable
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(filepath.Join(root, "noindex"), 0o755) }) // so TempDir can remove it
+	runCasesOn(t, root, nil, []serveCase{
+		{name: "unreadable file", path: "/hello.txt", status: 403},
+		{name: "readable file in unlistable dir", path: "/noindex/a.txt", status: 200, length: 2, body: "a\n", kind: http.BodyBytes},
+	})
+}
+
 func TestNew(t *testing.T) {
 	root := makeTree(t)
 	cases := []struct {
@@ -295,4 +340,36 @@ func TestIndexOrder(t *testing.T) {
 	if res := read(t, x); res.status != 200 || res.body != "htm" {
 		t.Fatalf("status %d body %q, want the first existing index, index.htm", res.status, res.body)
 	}
+}
+
+// FuzzServePath checks that no path, however malformed, answers with the
+// file outside the root that the tree's symlinks point at, and that Serve
+// always answers, with openat2 and with the openat fallback.
+func FuzzServePath(f *testing.F) {
+	for _, s := range []string{"/hello.txt", "/../outside/secret.txt", "/link-out", "/link-abs",
+		"/link-up/outside/secret.txt", "/sub/../../outside/secret.txt", "/linkdir/../link-out", "//outside"} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	root := makeTree(f)
+	try := []string{"$uri", "$uri/", "/spa/index.html"}
+	var handlers [2][]*Handler // by fallback
+	for i, fallback := range []bool{false, true} {
+		handlers[i] = []*Handler{newHandler(f, root, try, fallback), newHandler(f, root, nil, fallback)}
+	}
+	f.Fuzz(func(t *testing.T, p string, fallback bool) {
+		i := 0
+		if fallback {
+			i = 1
+		}
+		for _, h := range handlers[i] {
+			x := exchange(http.MethodGet, p)
+			if !h.Serve(x) {
+				t.Fatal("Serve did not answer")
+			}
+			if res := read(t, x); strings.Contains(res.body, "secret") {
+				t.Fatalf("%q served the file outside the root", p)
+			}
+		}
+	})
 }
