@@ -135,8 +135,8 @@ func parseTryFiles(tokens []string) ([]tryToken, error) {
 }
 
 // Close releases the cache: every descriptor is closed once no response
-// uses it any more, and the root descriptor now. Serve must not be called
-// after Close.
+// uses it any more, and the root descriptor now. After Close, Serve
+// answers nothing and returns false; a second Close does nothing.
 func (h *Handler) Close() error {
 	if h.root < 0 {
 		return nil
