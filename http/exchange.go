@@ -61,9 +61,16 @@ type Client interface {
 	// and b must stay untouched until then.
 	Send(b []byte) (done bool, err error)
 	// PauseRecv stops ClientData calls (backpressure); ResumeRecv
-	// restarts them, first offering what the server still holds.
+	// restarts them. Bytes the server still holds are not offered again:
+	// the stream takes them with Buffered and Consume when it is ready,
+	// so that no Stream method is ever re-entered.
 	PauseRecv()
 	ResumeRecv()
+	// Buffered returns the client bytes the server holds (not taken by
+	// ClientData); valid until the next Client call.
+	Buffered() []byte
+	// Consume drops the first n bytes of Buffered.
+	Consume(n int)
 	// SetTimeout arms the client connection's timer (ClientTimeout).
 	SetTimeout(d time.Duration)
 	// Release gives the connection back: with keepAlive the server reads

@@ -51,7 +51,8 @@ type Loop struct {
 	acceptPaused bool  // at MaxConns or backing off after EMFILE
 	acceptRetry  int64 // when a backed-off accept may retry (UnixNano)
 
-	bufs bufPool
+	bufs    bufPool
+	tickers []func(now int64)
 
 	mu      sync.Mutex
 	posted  []func()
@@ -80,6 +81,10 @@ func (l *Loop) NowNano() int64 { return l.now }
 
 // Active returns the number of open connections (listeners excluded).
 func (l *Loop) Active() int { return l.active }
+
+// AddTicker registers f to run on the loop thread after every poll (at
+// least once a second), with the loop's clock in Unix nanoseconds.
+func (l *Loop) AddTicker(f func(now int64)) { l.tickers = append(l.tickers, f) }
 
 // ForEach calls f for every open connection (listeners excluded). f may
 // close the connection it is given.
@@ -329,6 +334,9 @@ func (l *Loop) Run() error {
 			l.resumeAccept()
 		}
 		l.runPosted()
+		for _, f := range l.tickers {
+			f(l.now)
+		}
 		if l.opts.OnTick != nil {
 			l.opts.OnTick(time.Unix(0, l.now))
 		}

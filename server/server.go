@@ -11,6 +11,7 @@ import (
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/logging"
+	"github.com/nproxy/nproxy/proxy"
 	"github.com/nproxy/nproxy/reactor"
 	"github.com/nproxy/nproxy/static"
 )
@@ -51,6 +52,7 @@ type vhost struct {
 	cfg    *config.Server
 	chain  []http.Handler
 	static *static.Handler
+	proxy  *proxy.Handler
 }
 
 // New builds the server for cfg on loop. Listening sockets are added with
@@ -87,10 +89,22 @@ func New(cfg *config.Config, loop *reactor.Loop, log *logging.Logger) (*Server, 
 // architecture fixes: modules, rewrite rules, rate limit, /metrics,
 // /healthz, reverse proxy, static files, then 404. A step exists only for a
 // feature this build has and the block enables; the README lists the ones
-// not built yet (modules, rewrite, rate limiting, metrics).
+// not built yet (modules, rewrite, rate limiting, metrics), and the
+// configuration refuses their keys (config.NotImplemented).
 func (s *Server) newVhost(sc *config.Server) (*vhost, error) {
 	vh := &vhost{cfg: sc}
 	vh.chain = append(vh.chain, healthz{s})
+	if sc.HasProxy() {
+		px, err := proxy.New(sc, s.loop, s.log)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		vh.proxy = px
+		vh.chain = append(vh.chain, px)
+		if sc.HealthCheck != "" {
+			s.loop.AddTicker(func(now int64) { px.Tick(time.Unix(0, now)) })
+		}
+	}
 	if sc.StaticRoot != "" {
 		st, err := static.New(sc)
 		if err != nil {
@@ -177,6 +191,9 @@ func (s *Server) Close() {
 		for _, vh := range g.vhosts {
 			if !seen[vh] && vh.static != nil {
 				vh.static.Close()
+			}
+			if !seen[vh] && vh.proxy != nil {
+				vh.proxy.Close()
 			}
 			seen[vh] = true
 		}

@@ -1,0 +1,55 @@
+//go:build linux
+
+package proxy
+
+// After a 101 Switching Protocols the exchange becomes a tunnel: bytes go
+// both ways unchanged until one side closes (the other side's output is
+// then shut down, and the tunnel ends when both are done) or neither side
+// sends for proxy_timeout.
+
+// startTunnel switches the session to tunnel mode.
+func (s *session) startTunnel() {
+	s.keepClient, s.keepUp = false, false
+	s.reqBuf = s.reqBuf[:0]
+	s.replayable = false
+	s.cl.SetTimeout(s.h.cfg.ProxyTimeout)
+	if buf := s.cl.Buffered(); len(buf) > 0 {
+		s.cl.Consume(s.takeTunnel(buf))
+	}
+	s.cl.ResumeRecv()
+	if len(s.reqBuf) > 0 {
+		s.sendUp()
+	}
+}
+
+// takeTunnel appends client bytes to reqBuf as far as it has room.
+func (s *session) takeTunnel(b []byte) int {
+	if s.upSending || s.up == nil {
+		return 0
+	}
+	room := cap(s.reqBuf) - len(s.reqBuf)
+	if room < len(b) {
+		b = b[:room]
+	}
+	s.reqBuf = append(s.reqBuf, b...)
+	return len(b)
+}
+
+// tunnelIn takes client bytes and sends them to the backend.
+func (s *session) tunnelIn(b []byte) int {
+	n := s.takeTunnel(b)
+	if s.cl != nil {
+		s.cl.SetTimeout(s.h.cfg.ProxyTimeout)
+		if n < len(b) {
+			s.cl.PauseRecv()
+		}
+	}
+	if s.up != nil && s.up.rc != nil {
+		s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
+	}
+	s.sendUp()
+	return n
+}
+
+// endTunnel closes both sides.
+func (s *session) endTunnel() { s.abort() }

@@ -1,0 +1,163 @@
+//go:build linux
+
+package proxy
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/nproxy/nproxy/reactor"
+	"golang.org/x/sys/unix"
+)
+
+// Passive health tracking, nginx's defaults: one failure (a refused or
+// timed-out connect, a connection that breaks before the response) marks
+// a backend down for failTimeout; then it is tried again.
+const (
+	maxFails    = 1
+	failTimeout = 10 * time.Second
+	// maxIdlePerBackend bounds the idle keep-alive connections a worker
+	// keeps per backend (nginx's "keepalive 32" is the usual setting).
+	maxIdlePerBackend = 64
+	// upstreamIdleTimeout closes a pooled connection unused for this long
+	// (nginx's keepalive_timeout for upstreams is 60s).
+	upstreamIdleTimeout = 60 * time.Second
+)
+
+// backend is one proxy_pass address with its health, load and pool of idle
+// keep-alive connections. Loop thread only.
+type backend struct {
+	index  int
+	addr   string
+	sa     unix.Sockaddr
+	weight int
+
+	current   int   // smooth round-robin state
+	active    int   // requests in flight (least_conn)
+	fails     int   // consecutive failures
+	downUntil int64 // UnixNano; up again from then
+
+	idle []*upConn // idle keep-alive connections, most recent last
+}
+
+func (b *backend) up(now int64) bool { return now >= b.downUntil }
+
+// failed records a failure; maxFails in a row marks the backend down.
+func (b *backend) failed(now int64) {
+	b.fails++
+	if b.fails >= maxFails {
+		b.downUntil = now + int64(failTimeout)
+	}
+}
+
+// succeeded clears the failure count.
+func (b *backend) succeeded() {
+	b.fails = 0
+	b.downUntil = 0
+}
+
+// resolve turns "host:port" into a socket address. Names are resolved once,
+// when the configuration is loaded, as nginx does.
+func resolve(addr string) (unix.Sockaddr, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("bad port in %q", addr)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		ips, lerr := net.LookupIP(host)
+		if lerr != nil || len(ips) == 0 {
+			return nil, fmt.Errorf("cannot resolve %q: %v", host, lerr)
+		}
+		ip, _ = netip.AddrFromSlice(ips[0])
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return &unix.SockaddrInet4{Port: port, Addr: ip.As4()}, nil
+	}
+	return &unix.SockaddrInet6{Port: port, Addr: ip.As16()}, nil
+}
+
+// upConn is one connection to a backend: busy with a session, or idle in
+// its backend's pool.
+type upConn struct {
+	h      *Handler
+	b      *backend
+	rc     *reactor.Conn
+	s      *session // nil while idle
+	reused bool     // served a request before (a stale pooled one may fail)
+	probe  *probe   // set for an active health probe connection
+}
+
+var _ reactor.Handler = (*upConn)(nil)
+
+func (u *upConn) OnRecv(rc *reactor.Conn, data []byte) {
+	switch {
+	case u.s != nil:
+		u.s.upRecv(data)
+	case u.probe != nil:
+		u.probe.recv(data)
+	default:
+		// Bytes from an idle upstream connection are a protocol error:
+		// drop the connection.
+		u.h.dropIdle(u)
+	}
+}
+
+func (u *upConn) OnReadClosed(rc *reactor.Conn, err error) {
+	switch {
+	case u.s != nil:
+		u.s.upClosed(err)
+	case u.probe != nil:
+		u.probe.done(false)
+	default:
+		u.h.dropIdle(u) // the backend closed an idle keep-alive connection
+	}
+}
+
+func (u *upConn) OnSendDone(rc *reactor.Conn, err error) {
+	switch {
+	case u.s != nil:
+		u.s.upSent(err)
+	case u.probe != nil && err != nil:
+		u.probe.done(false)
+	}
+}
+
+func (u *upConn) OnConnect(rc *reactor.Conn, err error) {
+	switch {
+	case u.s != nil:
+		u.s.upConnected(err)
+	case u.probe != nil:
+		u.probe.connected(err)
+	default:
+		u.close()
+	}
+}
+
+func (u *upConn) OnTimeout(rc *reactor.Conn) {
+	switch {
+	case u.s != nil:
+		u.s.upTimeout()
+	case u.probe != nil:
+		u.probe.done(false)
+	default:
+		u.h.dropIdle(u) // idle too long
+	}
+}
+
+// close closes the connection (and forgets it).
+func (u *upConn) close() {
+	if u.rc != nil {
+		u.rc.Close()
+		u.rc = nil
+	}
+	u.s, u.probe = nil, nil
+}
