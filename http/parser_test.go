@@ -451,3 +451,24 @@ func TestRequestHeader(t *testing.T) {
 		t.Error("Header(X-Missing) found")
 	}
 }
+
+// TestRun8MatchesTables checks the word-at-a-time tests against the byte
+// tables: every byte value at every position of a word otherwise accepted.
+func TestRun8MatchesTables(t *testing.T) {
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			w := []byte("aaaaaaaa")
+			w[pos] = byte(c)
+			x := uint64(0)
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(w[i])
+			}
+			if got, want := targetRun8(x), charClass[c]&isTarget != 0; got != want {
+				t.Errorf("targetRun8 with %#x at %d = %v, want %v", c, pos, got, want)
+			}
+			if got, want := valueRun8(x), charClass[c]&isValueWS != 0 && c != '\t'; got != want {
+				t.Errorf("valueRun8 with %#x at %d = %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+}
