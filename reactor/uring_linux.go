@@ -1,0 +1,835 @@
+//go:build linux
+
+package reactor
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nproxy/nproxy/ring"
+)
+
+// uringBackend hands every operation to the kernel through one io_uring per
+// loop (SINGLE_ISSUER|DEFER_TASKRUN, created on the loop's locked thread).
+//
+// One poll is one io_uring_enter: it submits everything the last dispatch
+// prepared and waits for completions (GETEVENTS with an EXT_ARG timeout);
+// the CQEs are then copied out in batches, the CQ head is advanced once per
+// batch, and they are dispatched from the copy.
+//
+// Operations, by user_data op code (user_data = index<<32 | gen<<8 | op,
+// never a pointer; the 24-bit generation catches a completion for a
+// listener slot that was freed and reused):
+//
+//   - accept: one multishot ACCEPT per listener, re-armed when a CQE comes
+//     without CQEFMore. At worker_connections the multishot is cancelled and
+//     the descriptors it still produced wait in the listener's stash, handed
+//     to the loop in order when accepting resumes (listen is called again by
+//     Loop.resumeAccept), so no accepted connection is dropped.
+//   - recv: one multishot RECV per receiving connection, its buffers picked
+//     by the kernel from the loop's provided-buffer ring and given back
+//     right after OnRecv returns, so an idle connection holds no buffer.
+//     StopRecv is lazy: nothing is submitted until data arrives for a
+//     stopped connection; then the bytes are copied into a per-connection
+//     stash (a Loop buffer) and the multishot is cancelled. StartRecv
+//     delivers the stash (from the next poll, never from inside the call)
+//     before anything newer, then re-arms. OnRecv is never called while
+//     receiving is stopped, as with epoll.
+//   - send: SEND (MSG_WAITALL|MSG_NOSIGNAL) of the caller's buffer; a short
+//     send resubmits the rest; OnSendDone reports the end. Buffers on the Go
+//     heap (cached static bodies) are pinned with the connection's
+//     runtime.Pinner until the final CQE; off-heap Loop buffers make the Pin
+//     a no-op.
+//   - sendfile: io_uring has no sendfile opcode. SPLICE file→pipe→socket is
+//     always punted to io-wq worker threads by the kernel (splice has no
+//     non-blocking issue path), which costs a thread hop per chunk and one
+//     blocked kernel thread per slow client. Instead sendfile(2) runs here,
+//     non-blocking, until EAGAIN or a 8 MiB budget, and a one-shot POLL_ADD
+//     (POLLOUT) waits for room: the epoll backend's cost, with the wait
+//     batched into the ring.
+//   - connect: CONNECT with the sockaddr in ring-owned memory.
+//   - wake: a READ of the eventfd into an off-heap word, re-armed per wake.
+//
+// Close protocol: the socket is closed at once with close(2) (the kernel
+// keeps its own file references for requests still in flight, so the fd
+// number may be reused immediately), every request still in flight is
+// cancelled by user_data (SQEs with CQE_SKIP_SUCCESS: only a failed cancel
+// posts a CQE, which is ignored), and Loop.release frees the slot when the
+// last of them has posted its final CQE (c.inflight counts SQEs whose final
+// CQE is pending). Completions for a closing connection are swallowed, its
+// recv buffers recycled. If a SEND is in flight, the socket is shut down
+// for writing first, so that the kernel can never copy from the caller's
+// buffer after Close returns (the caller may reuse it at once).
+type uringBackend struct {
+	l     *Loop
+	r     *ring.Ring
+	br    *ring.BufRing
+	cqes  []ring.CQE
+	later []ring.CQE // completions reaped early to make room in the SQ path
+	slots []*uslot   // backend state by connection index
+	work  []uint64   // tags of connections (or listeners) with work queued
+	doing []uint64
+	evfd  int
+	wakeW []byte // off-heap word the eventfd READ fills
+	dead  bool   // shutdown ran
+}
+
+var _ Backend = (*uringBackend)(nil)
+
+// uslot is the per-connection state that does not fit in Conn.bk.
+type uslot struct {
+	stash    []byte // input that arrived while receiving was stopped
+	readEnd  bool   // EOF or read error seen while stopped
+	readErr  error
+	pin      runtime.Pinner
+	pinned   bool
+	accepted []int // listener: descriptors accepted at the limit
+}
+
+// Conn.bk bits of the io_uring backend.
+const (
+	ukRecvArmed   = 1 << iota // a multishot RECV is in flight
+	ukRecvCancel              // and its cancel was submitted
+	ukSend                    // a SEND is in flight
+	ukPollOut                 // a POLL_ADD for sendfile is in flight
+	ukConnect                 // a CONNECT is in flight
+	ukAcceptArmed             // listener: a multishot ACCEPT is in flight
+	ukAcceptCancel            // listener: and its cancel was submitted
+	ukListening               // listener: between listen and unlisten
+	ukQueued                  // in the work list
+)
+
+// user_data op codes.
+const (
+	opWake uint8 = iota + 1
+	opAccept
+	opRecv
+	opSend
+	opPollOut
+	opConnect
+	opCancel
+)
+
+const (
+	uringGenMask = 1<<24 - 1
+	// wakeUserData names the eventfd READ; index ^0 is never a slot.
+	wakeUserData = uint64(0xffffffff)<<32 | uint64(opWake)
+
+	// uringEntries is the SQ size. A dispatch turn prepares about one SQE
+	// per completion; when the SQ fills, it is submitted and refilled.
+	uringEntries = 1024
+	// uringCQEntries leaves room for multishot receives, which post many
+	// CQEs per SQE, without overflowing into the kernel's slower list.
+	uringCQEntries = 8 * uringEntries
+	// recvBufs × recvBufSize is the provided-buffer ring: 8 MiB per loop.
+	// A buffer is held only while OnRecv runs, so the count bounds the
+	// receive CQEs of one enter (beyond it a multishot ends with ENOBUFS
+	// and is re-armed once the batch is recycled); 1024 covers a batch
+	// from a thousand active connections. 8 KiB holds nearly every
+	// request head in one CQE (nginx's large_client_header_buffers is
+	// 8k) while a bulk upload still moves 8 KiB per CQE.
+	recvBufs    = 1024
+	recvBufSize = 8 << 10
+	recvGroup   = 1
+	// cqeBatch is how many CQEs are copied out per CQ head advance.
+	cqeBatch = 512
+	// sendfileBudget bounds the sendfile(2) chunks of one turn (8 MiB).
+	sendfileBudget = 8
+)
+
+var (
+	uringProbeOnce sync.Once
+	uringProbeErr  error
+)
+
+// NewUring returns the io_uring backend, or the reason this process cannot
+// run it (io_uring disabled by sysctl or seccomp, an opcode missing...).
+// The probe sets up and closes a small ring once per process; the loop's
+// own ring is created by Loop.Run on the loop's thread.
+func NewUring() (Backend, error) {
+	uringProbeOnce.Do(func() { uringProbeErr = ring.Available() })
+	if uringProbeErr != nil {
+		return nil, uringProbeErr
+	}
+	return &uringBackend{evfd: -1}, nil
+}
+
+func init() { newUring = NewUring }
+
+func (u *uringBackend) Name() string { return "io_uring" }
+
+func (u *uringBackend) init(l *Loop) error {
+	u.l = l
+	r, err := ring.New(ring.Options{
+		Entries:   uringEntries,
+		CQEntries: uringCQEntries,
+		TaskRun:   ring.DeferTaskrun,
+		SubmitAll: true,
+	})
+	if err != nil {
+		return err
+	}
+	u.r = r
+	if u.br, err = r.NewBufRing(recvGroup, recvBufs, recvBufSize); err != nil {
+		r.Close()
+		return err
+	}
+	// A blocking eventfd: io_uring answers EAGAIN instead of waiting for a
+	// READ on an O_NONBLOCK file that does not support nowait reads.
+	if u.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC); err != nil {
+		r.Close()
+		return os.NewSyscallError("eventfd", err)
+	}
+	if u.wakeW, err = unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS); err != nil {
+		unix.Close(u.evfd)
+		r.Close()
+		return os.NewSyscallError("mmap", err)
+	}
+	u.cqes = make([]ring.CQE, cqeBatch)
+	u.armWake()
+	return nil
+}
+
+func (u *uringBackend) shutdown() {
+	if u.dead {
+		return
+	}
+	u.dead = true
+	for _, s := range u.slots {
+		if s == nil {
+			continue
+		}
+		for _, fd := range s.accepted {
+			unix.Close(fd)
+		}
+		s.accepted = nil
+	}
+	// Closing the ring cancels what is still in flight; only then may
+	// pinned buffers move.
+	if u.r != nil {
+		u.r.Close()
+	}
+	for _, s := range u.slots {
+		if s != nil && s.pinned {
+			s.pin.Unpin()
+			s.pinned = false
+		}
+	}
+	if u.evfd >= 0 {
+		unix.Close(u.evfd)
+	}
+	if u.wakeW != nil {
+		unix.Munmap(u.wakeW)
+		u.wakeW = nil
+	}
+}
+
+func (u *uringBackend) wake() error {
+	one := uint64(1)
+	_, err := unix.Write(u.evfd, (*[8]byte)(unsafe.Pointer(&one))[:])
+	if err != nil && err != unix.EAGAIN {
+		return os.NewSyscallError("write", err)
+	}
+	return nil
+}
+
+func (u *uringBackend) armWake() {
+	s := u.sqe()
+	s.Read(u.evfd, u.wakeW[:8], ^uint64(0))
+	s.SetUserData(wakeUserData)
+}
+
+// userData tags an operation of c.
+func userData(c *Conn, op uint8) uint64 {
+	return uint64(c.idx)<<32 | uint64(c.gen&uringGenMask)<<8 | uint64(op)
+}
+
+func (u *uringBackend) slot(c *Conn) *uslot {
+	for int(c.idx) >= len(u.slots) {
+		u.slots = append(u.slots, nil)
+	}
+	s := u.slots[c.idx]
+	if s == nil {
+		s = new(uslot)
+		u.slots[c.idx] = s
+	}
+	return s
+}
+
+// sqe returns a free SQE. When the SQ is full it submits what is queued
+// and retries; if the kernel refuses more (ErrBusy), completions are moved
+// out of the CQ into u.later, dispatched by the next poll.
+func (u *uringBackend) sqe() *ring.SQE {
+	for {
+		if s := u.r.GetSQE(); s != nil {
+			return s
+		}
+		if _, err := u.r.Submit(); err != nil {
+			u.r.SubmitAndWait(0, 0)
+			for {
+				n := u.r.PeekCQEs(u.cqes)
+				if n == 0 {
+					break
+				}
+				u.later = append(u.later, u.cqes[:n]...)
+				u.r.CQAdvance(n)
+			}
+		}
+	}
+}
+
+// cancel submits the cancellation of c's operation op; only a failed
+// cancel posts a CQE (ignored by dispatch).
+func (u *uringBackend) cancel(c *Conn, op uint8) {
+	s := u.sqe()
+	s.AsyncCancel(userData(c, op), 0)
+	s.SkipSuccess()
+	s.SetUserData(userData(c, opCancel))
+}
+
+// queue puts c on the work list served at the start of the next poll.
+func (u *uringBackend) queue(c *Conn) {
+	if c.bk&ukQueued == 0 {
+		c.bk |= ukQueued
+		u.work = append(u.work, tagOf(c))
+	}
+}
+
+func (u *uringBackend) listen(c *Conn) error {
+	c.bk |= ukListening
+	if s := u.slot(c); len(s.accepted) > 0 {
+		u.queue(c) // hand the stash out from the loop, not from here
+		return nil
+	}
+	u.armAccept(c)
+	return nil
+}
+
+func (u *uringBackend) armAccept(c *Conn) {
+	if c.bk&ukAcceptArmed != 0 || c.bk&ukListening == 0 {
+		return
+	}
+	s := u.sqe()
+	s.AcceptMultishot(int(c.fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	s.SetUserData(userData(c, opAccept))
+	c.bk |= ukAcceptArmed
+}
+
+func (u *uringBackend) unlisten(c *Conn) {
+	if c.bk&(ukAcceptArmed|ukAcceptCancel) == ukAcceptArmed {
+		u.cancel(c, opAccept)
+	}
+	c.bk = 0 // later accept CQEs find no listener and close what they carry
+	s := u.slot(c)
+	for _, fd := range s.accepted {
+		unix.Close(fd)
+	}
+	s.accepted = s.accepted[:0]
+}
+
+func (u *uringBackend) attach(c *Conn) error {
+	s := u.slot(c)
+	s.stash, s.readEnd, s.readErr = nil, false, nil
+	return nil
+}
+
+func (u *uringBackend) startRecv(c *Conn) {
+	s := u.slot(c)
+	if len(s.stash) > 0 || s.readEnd {
+		u.queue(c)
+		return // armed after the stash is delivered
+	}
+	u.armRecv(c)
+}
+
+func (u *uringBackend) armRecv(c *Conn) {
+	if c.bk&ukRecvArmed != 0 || c.flags&(flagReadClosed|flagClosing) != 0 {
+		return
+	}
+	s := u.sqe()
+	s.RecvMultishot(int(c.fd), recvGroup, 0)
+	s.SetUserData(userData(c, opRecv))
+	c.bk |= ukRecvArmed
+	c.inflight++
+}
+
+// stopRecv does nothing yet: the multishot is cancelled only if data
+// arrives while stopped (see input), which saves two SQEs when receiving
+// restarts before the peer sends more.
+func (u *uringBackend) stopRecv(c *Conn) {}
+
+func (u *uringBackend) send(c *Conn, b []byte) (bool, error) {
+	if len(b) == 0 {
+		return true, nil
+	}
+	s := u.slot(c)
+	s.pin.Pin(unsafe.SliceData(b))
+	s.pinned = true
+	c.out = b
+	c.flags |= flagSending
+	u.submitSend(c)
+	return false, nil
+}
+
+func (u *uringBackend) submitSend(c *Conn) {
+	s := u.sqe()
+	s.Send(int(c.fd), c.out, unix.MSG_WAITALL|unix.MSG_NOSIGNAL)
+	s.SetUserData(userData(c, opSend))
+	c.bk |= ukSend
+	c.inflight++
+}
+
+func (u *uringBackend) sendFile(c *Conn, file int, off, n int64) (bool, error) {
+	c.fileFd, c.fileOff, c.fileN = int32(file), off, n
+	c.flags |= flagSending
+	done, err := u.sendFileMore(c)
+	if done || err != nil {
+		c.flags &^= flagSending
+		c.fileFd = -1
+		return done, err
+	}
+	u.armPollOut(c)
+	return false, nil
+}
+
+// sendFileMore continues a file transfer with non-blocking sendfile(2)
+// until it ends, the socket is full or the turn's budget is spent.
+func (u *uringBackend) sendFileMore(c *Conn) (bool, error) {
+	for i := 0; i < sendfileBudget && c.fileN > 0; i++ {
+		n, err := unix.Sendfile(int(c.fd), int(c.fileFd), &c.fileOff, int(min(c.fileN, sendfileChunk)))
+		if n > 0 {
+			c.fileN -= int64(n)
+		}
+		if err == unix.EAGAIN {
+			return false, nil
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false, os.NewSyscallError("sendfile", err)
+		}
+		if n == 0 {
+			return false, errFileShrunk
+		}
+	}
+	return c.fileN == 0, nil
+}
+
+func (u *uringBackend) armPollOut(c *Conn) {
+	s := u.sqe()
+	s.PollAdd(int(c.fd), unix.POLLOUT)
+	s.SetUserData(userData(c, opPollOut))
+	c.bk |= ukPollOut
+	c.inflight++
+}
+
+func (u *uringBackend) connect(c *Conn, sa unix.Sockaddr) error {
+	s := u.sqe()
+	if err := u.r.PrepConnect(s, int(c.fd), sa); err != nil {
+		s.Nop() // the SQE is taken: make it harmless
+		s.SetUserData(userData(c, opCancel))
+		return err
+	}
+	s.SetUserData(userData(c, opConnect))
+	c.bk |= ukConnect
+	c.inflight++
+	return nil
+}
+
+func (u *uringBackend) close(c *Conn) {
+	s := u.slot(c)
+	if s.stash != nil {
+		u.l.PutBuf(s.stash)
+		s.stash = nil
+	}
+	s.readEnd, s.readErr = false, nil
+	if c.bk&ukSend != 0 {
+		// The caller may reuse the buffer as soon as Close returns; a
+		// send retried after this fails with EPIPE instead of reading it.
+		unix.Shutdown(int(c.fd), unix.SHUT_WR)
+		u.cancel(c, opSend)
+	}
+	if c.bk&(ukRecvArmed|ukRecvCancel) == ukRecvArmed {
+		u.cancel(c, opRecv)
+		c.bk |= ukRecvCancel
+	}
+	if c.bk&ukPollOut != 0 {
+		u.cancel(c, opPollOut)
+	}
+	if c.bk&ukConnect != 0 {
+		u.cancel(c, opConnect)
+	}
+	unix.Close(int(c.fd))
+	u.maybeRelease(c)
+}
+
+// maybeRelease frees a closing connection once no completion can name it.
+func (u *uringBackend) maybeRelease(c *Conn) {
+	if c.flags&flagClosing == 0 || c.inflight != 0 {
+		return
+	}
+	s := u.slot(c)
+	if s.pinned {
+		s.pin.Unpin()
+		s.pinned = false
+	}
+	c.bk = 0
+	u.l.release(c)
+}
+
+func (u *uringBackend) poll(timeout time.Duration) error {
+	u.serveWork()
+	if len(u.work) > 0 || len(u.later) > 0 {
+		timeout = 0
+	}
+	var err error
+	if timeout <= 0 {
+		err = u.r.SubmitAndWait(0, 0)
+	} else {
+		err = u.r.SubmitAndWait(1, timeout)
+	}
+	if err != nil && !errors.Is(err, ring.ErrBusy) {
+		return err
+	}
+	if len(u.later) > 0 {
+		later := u.later
+		u.later = nil
+		for i := range later {
+			u.dispatch(&later[i])
+		}
+	}
+	// Completions are copied out and the CQ head advanced before any is
+	// handled, so handlers may prepare SQEs (even submit) freely. A few
+	// rounds at most: with DEFER_TASKRUN nothing new is posted until the
+	// next enter, so a short batch means the CQ is empty.
+	for round := 0; round < 4; round++ {
+		n := u.r.PeekCQEs(u.cqes)
+		if n == 0 {
+			break
+		}
+		u.r.CQAdvance(n)
+		for i := range u.cqes[:n] {
+			u.dispatch(&u.cqes[i])
+		}
+		u.br.Advance(recvBufs) // publish the buffers recycled by this batch
+		if n < len(u.cqes) {
+			break
+		}
+	}
+	return nil
+}
+
+// serveWork delivers stashed input of connections that resumed receiving
+// and hands out descriptors stashed by listeners that resumed accepting.
+func (u *uringBackend) serveWork() {
+	if len(u.work) == 0 {
+		return
+	}
+	u.doing, u.work = u.work, u.doing[:0]
+	for _, t := range u.doing {
+		c := u.l.lookup(uint32(t>>32), uint32(t))
+		if c == nil {
+			continue
+		}
+		c.bk &^= ukQueued
+		if c.flags&flagListener != 0 {
+			u.resumeAccepting(c)
+			continue
+		}
+		if c.flags&flagRecv != 0 && c.flags&flagClosing == 0 {
+			u.deliver(c)
+		}
+	}
+}
+
+func (u *uringBackend) resumeAccepting(c *Conn) {
+	if c.bk&ukListening == 0 {
+		return
+	}
+	gen := c.gen
+	for {
+		s := u.slot(c)
+		if len(s.accepted) == 0 {
+			break
+		}
+		if !u.l.canAccept() {
+			return
+		}
+		fd := s.accepted[0]
+		s.accepted = append(s.accepted[:0], s.accepted[1:]...)
+		u.l.accepted(fd)
+		if c.gen != gen || c.bk&ukListening == 0 {
+			return
+		}
+	}
+	u.armAccept(c)
+}
+
+func (u *uringBackend) dispatch(cqe *ring.CQE) {
+	ud := cqe.UserData
+	op := uint8(ud)
+	switch op {
+	case opWake:
+		if !u.dead {
+			u.armWake()
+		}
+		return
+	case opCancel:
+		return
+	}
+	var c *Conn
+	if idx := uint32(ud >> 32); int(idx) < len(u.l.conns) {
+		c = u.l.conns[idx]
+		if c.gen&uringGenMask != uint32(ud>>8)&uringGenMask || c.flags&flagOpen == 0 {
+			c = nil
+		}
+	}
+	switch op {
+	case opAccept:
+		u.onAccept(c, cqe)
+	case opRecv:
+		u.onRecv(c, cqe)
+	case opSend:
+		u.onSend(c, cqe)
+	case opPollOut:
+		u.onPollOut(c, cqe)
+	case opConnect:
+		u.onConnect(c, cqe)
+	}
+}
+
+func (u *uringBackend) onAccept(c *Conn, cqe *ring.CQE) {
+	res := cqe.Res
+	if c == nil || c.flags&flagListener == 0 || c.bk&ukListening == 0 {
+		if res >= 0 {
+			unix.Close(int(res)) // the listener is gone
+		}
+		return
+	}
+	if !cqe.More() {
+		c.bk &^= ukAcceptArmed | ukAcceptCancel
+	}
+	gen := c.gen
+	s := u.slot(c)
+	switch {
+	case res >= 0:
+		if len(s.accepted) == 0 && u.l.canAccept() {
+			u.l.accepted(int(res))
+		} else {
+			s.accepted = append(s.accepted, int(res))
+		}
+	case res != -int32(unix.ECANCELED):
+		u.l.acceptFailed(os.NewSyscallError("accept4", unix.Errno(-res)))
+	}
+	if c.gen != gen || c.bk&ukListening == 0 {
+		return
+	}
+	switch {
+	case u.l.acceptPaused || len(u.slot(c).accepted) > 0:
+		if c.bk&(ukAcceptArmed|ukAcceptCancel) == ukAcceptArmed {
+			u.cancel(c, opAccept)
+			c.bk |= ukAcceptCancel
+		}
+	default:
+		u.armAccept(c)
+	}
+}
+
+func (u *uringBackend) onRecv(c *Conn, cqe *ring.CQE) {
+	bid, hasBuf := cqe.BufferID()
+	if c == nil {
+		if hasBuf {
+			u.br.Recycle(bid)
+		}
+		return
+	}
+	if !cqe.More() {
+		c.bk &^= ukRecvArmed | ukRecvCancel
+		c.inflight--
+	}
+	if c.flags&flagClosing != 0 {
+		if hasBuf {
+			u.br.Recycle(bid)
+		}
+		u.maybeRelease(c)
+		return
+	}
+	gen := c.gen
+	res := cqe.Res
+	switch {
+	case res > 0 && hasBuf:
+		u.input(c, u.br.Buf(bid)[:res])
+		u.br.Recycle(bid)
+	case res == 0:
+		u.readEnd(c, nil)
+		return
+	case res == -int32(unix.ECANCELED), res == -int32(unix.ENOBUFS):
+		// Our own cancel (StopRecv or a race with it), or the buffer ring
+		// ran dry: re-arm below if receiving is wanted.
+	case res < 0:
+		u.readEnd(c, os.NewSyscallError("recv", unix.Errno(-res)))
+		return
+	}
+	if c.gen == gen && c.flags&flagRecv != 0 && u.slot(c).stash == nil {
+		u.armRecv(c)
+	}
+}
+
+// input takes received bytes: to the handler when it wants them and
+// nothing older waits, else into the stash (and the kernel is told to stop).
+func (u *uringBackend) input(c *Conn, data []byte) {
+	s := u.slot(c)
+	if c.flags&flagRecv != 0 && len(s.stash) == 0 {
+		c.H.OnRecv(c, data)
+		return
+	}
+	s.stash = u.appendStash(s.stash, data)
+	if c.flags&flagRecv != 0 {
+		u.deliver(c)
+		return
+	}
+	if c.bk&(ukRecvArmed|ukRecvCancel) == ukRecvArmed {
+		u.cancel(c, opRecv)
+		c.bk |= ukRecvCancel
+	}
+}
+
+func (u *uringBackend) appendStash(stash, data []byte) []byte {
+	if len(stash)+len(data) <= cap(stash) {
+		return append(stash, data...)
+	}
+	nb := u.l.GetBuf(len(stash) + len(data))
+	if cap(nb) < len(stash)+len(data) {
+		nb = make([]byte, 0, 2*(len(stash)+len(data)))
+	}
+	nb = append(append(nb, stash...), data...)
+	if stash != nil {
+		u.l.PutBuf(stash)
+	}
+	return nb
+}
+
+// readEnd reports EOF (err nil) or a read error, after stashed input.
+func (u *uringBackend) readEnd(c *Conn, err error) {
+	s := u.slot(c)
+	if c.flags&flagRecv != 0 && len(s.stash) == 0 {
+		c.flags |= flagReadClosed
+		c.H.OnReadClosed(c, err)
+		return
+	}
+	s.readEnd, s.readErr = true, err
+	if c.flags&flagRecv != 0 {
+		u.deliver(c)
+	}
+}
+
+// deliver hands the stash, then a stashed EOF, to a receiving handler and
+// re-arms the receive when neither is left.
+func (u *uringBackend) deliver(c *Conn) {
+	gen := c.gen
+	s := u.slot(c)
+	if len(s.stash) > 0 {
+		buf := s.stash
+		s.stash = nil
+		c.H.OnRecv(c, buf)
+		u.l.PutBuf(buf)
+		if c.gen != gen || !c.Open() || c.flags&flagRecv == 0 {
+			return
+		}
+		s = u.slot(c)
+		if len(s.stash) > 0 {
+			u.queue(c)
+			return
+		}
+	}
+	if s.readEnd {
+		err := s.readErr
+		s.readEnd, s.readErr = false, nil
+		c.flags |= flagReadClosed
+		c.H.OnReadClosed(c, err)
+		return
+	}
+	u.armRecv(c)
+}
+
+func (u *uringBackend) onSend(c *Conn, cqe *ring.CQE) {
+	if c == nil {
+		return
+	}
+	c.bk &^= ukSend
+	c.inflight--
+	if c.flags&flagClosing != 0 {
+		u.maybeRelease(c)
+		return
+	}
+	res := cqe.Res
+	var err error
+	switch {
+	case res < 0:
+		err = os.NewSyscallError("send", unix.Errno(-res))
+	case int(res) < len(c.out) && res > 0:
+		c.out = c.out[res:]
+		u.submitSend(c)
+		return
+	case int(res) < len(c.out):
+		err = os.NewSyscallError("send", unix.EPIPE)
+	}
+	u.finishSend(c, err)
+}
+
+func (u *uringBackend) finishSend(c *Conn, err error) {
+	c.flags &^= flagSending
+	c.out, c.fileFd = nil, -1
+	if s := u.slot(c); s.pinned {
+		s.pin.Unpin()
+		s.pinned = false
+	}
+	c.H.OnSendDone(c, err)
+}
+
+func (u *uringBackend) onPollOut(c *Conn, cqe *ring.CQE) {
+	if c == nil {
+		return
+	}
+	c.bk &^= ukPollOut
+	c.inflight--
+	if c.flags&flagClosing != 0 {
+		u.maybeRelease(c)
+		return
+	}
+	if cqe.Res < 0 {
+		u.finishSend(c, os.NewSyscallError("poll", unix.Errno(-cqe.Res)))
+		return
+	}
+	done, err := u.sendFileMore(c)
+	if !done && err == nil {
+		u.armPollOut(c)
+		return
+	}
+	u.finishSend(c, err)
+}
+
+func (u *uringBackend) onConnect(c *Conn, cqe *ring.CQE) {
+	if c == nil {
+		return
+	}
+	c.bk &^= ukConnect
+	c.inflight--
+	if c.flags&flagClosing != 0 {
+		u.maybeRelease(c)
+		return
+	}
+	c.flags &^= flagConnecting
+	var err error
+	if cqe.Res < 0 {
+		err = os.NewSyscallError("connect", unix.Errno(-cqe.Res))
+	}
+	c.H.OnConnect(c, err)
+}
