@@ -27,6 +27,11 @@ import (
 //     exactly one SP each time and no trailing whitespace;
 //   - header names are tokens with no whitespace before the colon, values are
 //     visible ASCII, obs-text, SP and HTAB, and obs-fold is refused;
+//   - Content-Length is digits (a list of equal values at most), never beside
+//     Transfer-Encoding; chunked must be the last coding and appear once;
+//     unknown codings get 501; Transfer-Encoding from HTTP/1.0 is refused;
+//   - any token is a method (a proxy passes extension methods on), except
+//     PRI, the HTTP/2 preface;
 //   - the framing headers (Content-Length, Transfer-Encoding, Host) are
 //     checked as each header line ends, the rest when the head ends.
 
@@ -95,8 +100,10 @@ func (p *Parser) Reset() { *p = Parser{} }
 // needed; and an *Error naming the response status for a bad request. Once
 // it has returned an error or done, later calls return the same.
 //
-// Bytes past the head (a body, the next pipelined request) are never looked
-// at, and the result is the same however the head was split across calls.
+// Bytes past the head (a body, the next pipelined request) do not affect
+// the result, and the result is the same however the head was split across
+// calls. A bare LF as a line terminator is refused with ErrBadLineEnding,
+// unlike nginx: see the strictness notes at the top of parser.go.
 func (p *Parser) Parse(buf []byte, req *Request) (done bool, err error) {
 	switch p.state {
 	case stDone:

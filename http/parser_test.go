@@ -53,6 +53,25 @@ func repeatHeaders(n int) string {
 	return b.String()
 }
 
+// headOfLen returns an HTTP/1.0 head of exactly n bytes (n >= 100) whose
+// lines all stay under MaxHeaderLen and whose fields are under MaxHeaders.
+func headOfLen(n int) string {
+	const line = "GET / HTTP/1.0\r\n"
+	var b strings.Builder
+	b.WriteString(line)
+	left := n - len(line) - len("\r\n")
+	for left > 0 {
+		k := min(left, 8000)
+		if left-k > 0 && left-k < len("X: \r\n") {
+			k -= len("X: \r\n")
+		}
+		b.WriteString("X: " + strings.Repeat("v", k-len("X: \r\n")) + "\r\n")
+		left -= k
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
 var parserCases = []parserCase{
 	// Request line.
 	{name: "simple get", in: get11 + "\r\n", method: MethodGet, methodText: "GET", uri: "/", path: "/", minor: 1, host: "a", contentLength: -1, keepAlive: true, numHeaders: 1},
@@ -131,6 +150,8 @@ var parserCases = []parserCase{
 	{name: "MaxHeaders headers", in: "GET / HTTP/1.0\r\n" + repeatHeaders(MaxHeaders) + "\r\n", numHeaders: MaxHeaders, method: MethodGet, contentLength: -1},
 	{name: "too many headers", in: "GET / HTTP/1.0\r\n" + repeatHeaders(MaxHeaders+1) + "\r\n", err: ErrTooManyHeaders},
 	{name: "head over MaxHeadLen", in: "GET / HTTP/1.0\r\n" + strings.Repeat("X: "+strings.Repeat("v", 1000)+"\r\n", 63) + "Y: " + strings.Repeat("v", 4000) + "\r\n\r\n", err: ErrHeaderTooLarge},
+	{name: "head of MaxHeadLen", in: headOfLen(MaxHeadLen), method: MethodGet, contentLength: -1},
+	{name: "head of MaxHeadLen+1", in: headOfLen(MaxHeadLen + 1), err: ErrHeaderTooLarge},
 	{name: "incomplete head", in: get11 + "Content-Leng", incomplete: true},
 	{name: "incomplete final CRLF", in: get11 + "\r", incomplete: true},
 
@@ -454,6 +475,15 @@ func TestRequestHeader(t *testing.T) {
 
 // TestRun8MatchesTables checks the word-at-a-time tests against the byte
 // tables: every byte value at every position of a word otherwise accepted.
+// TestHeadOfLen checks the helper the MaxHeadLen cases rely on.
+func TestHeadOfLen(t *testing.T) {
+	for _, n := range []int{100, 8006, MaxHeadLen, MaxHeadLen + 1} {
+		if got := len(headOfLen(n)); got != n {
+			t.Errorf("len(headOfLen(%d)) = %d", n, got)
+		}
+	}
+}
+
 func TestRun8MatchesTables(t *testing.T) {
 	for pos := 0; pos < 8; pos++ {
 		for c := 0; c < 256; c++ {
