@@ -1,0 +1,239 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are Main's parsed flags.
+type options struct {
+	scenarios   []*scenario
+	ab          []string // two backends, or nil
+	against     []string // "nginx", "haproxy"
+	duration    time.Duration
+	requests    int64
+	rounds      int
+	connections int
+	pipeline    int
+	rate        float64
+	workers     int
+	json        bool
+	profile     string
+	top         int
+	serverCPUs  []int
+	clientCPUs  []int
+	backend     string
+	url         string
+	nproxy      string
+	timeout     time.Duration
+	args        []string
+}
+
+var backends = []string{"epoll", "io_uring", "auto"}
+
+// Main runs `nproxy bench` with args (the words after "bench"), writing the
+// results to stdout and progress and errors to stderr. It returns the
+// process exit code: 0 when every run completed and every response was
+// valid, 1 when a server failed to start, a response failed validation or
+// profiles could not be read, 2 for bad flags.
+func Main(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "nproxy bench: %v\n", err)
+		return 2
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if o.url != "" {
+		err = runURL(ctx, o, stdout, stderr)
+	} else {
+		err = runScenarios(ctx, o, stdout, stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "nproxy bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{args: args}
+	fs := flag.NewFlagSet("nproxy bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	scenarioList := fs.String("scenario", "static-small,static-large,proxy,churn", "scenarios to run, comma-separated: static-small, static-large, proxy, idle, churn")
+	ab := fs.String("ab", "", "alternate two nproxy backends run after run, e.g. epoll,io_uring; ratio B/A")
+	against := fs.String("against", "", "also run these references when installed: nginx, haproxy (proxy scenario only)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each run")
+	fs.Int64Var(&o.requests, "requests", 0, "send exactly this many requests per run instead of running for --duration")
+	fs.IntVar(&o.rounds, "rounds", 3, "alternation rounds")
+	fs.IntVar(&o.connections, "connections", 0, "connections (default: the scenario's; 64 with --url; idle: 8000)")
+	fs.IntVar(&o.pipeline, "pipeline", 1, "requests in flight per connection")
+	fs.Float64Var(&o.rate, "rate", 0, "open loop: total requests per second, latency from the scheduled send (default: closed loop)")
+	fs.IntVar(&o.workers, "workers", 1, "nproxy worker processes (and the references' workers or threads)")
+	fs.BoolVar(&o.json, "json", false, "print a machine-readable result on stdout (the table goes to stderr)")
+	fs.StringVar(&o.profile, "profile", "", "collect CPU and allocation profiles of the nproxy workers into this directory and summarize them")
+	fs.IntVar(&o.top, "top", 10, "functions listed per profile summary")
+	serverCPUs := fs.String("server-cpus", "0", "CPUs the servers are pinned to (taskset list)")
+	clientCPUs := fs.String("client-cpus", "1", "CPUs of the load generator, one event loop each (taskset list)")
+	fs.StringVar(&o.backend, "backend", "", "nproxy backend for a single run: epoll, io_uring or auto (default: the config's)")
+	fs.StringVar(&o.url, "url", "", "plain load generator: hit this http:// URL, start no server")
+	fs.StringVar(&o.nproxy, "nproxy", "", "the nproxy binary to benchmark (default: this executable)")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "fail a connection that makes no progress for this long")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: nproxy bench [flags]\n\nRuns nproxy (and optionally nginx, HAProxy) under load and reports req/s,\nlatency percentiles and ratios. With --url it only generates load.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
+	}
+	switch {
+	case o.duration <= 0 && o.requests <= 0:
+		return nil, fmt.Errorf("%w: --duration must be positive", ErrUsage)
+	case o.rounds < 1:
+		return nil, fmt.Errorf("%w: --rounds must be at least 1", ErrUsage)
+	case o.connections < 0:
+		return nil, fmt.Errorf("%w: --connections must not be negative", ErrUsage)
+	case o.pipeline < 1:
+		return nil, fmt.Errorf("%w: --pipeline must be at least 1", ErrUsage)
+	case o.rate < 0:
+		return nil, fmt.Errorf("%w: --rate must not be negative", ErrUsage)
+	case o.workers < 1:
+		return nil, fmt.Errorf("%w: --workers must be at least 1", ErrUsage)
+	case o.timeout <= 0:
+		return nil, fmt.Errorf("%w: --timeout must be positive", ErrUsage)
+	}
+	var err error
+	if o.clientCPUs, err = parseCPUList(*clientCPUs); err != nil {
+		return nil, fmt.Errorf("--client-cpus: %w", err)
+	}
+	if o.url != "" {
+		return o, nil
+	}
+	if o.serverCPUs, err = parseCPUList(*serverCPUs); err != nil {
+		return nil, fmt.Errorf("--server-cpus: %w", err)
+	}
+	for _, name := range splitList(*scenarioList) {
+		sc := findScenario(name)
+		if sc == nil {
+			return nil, fmt.Errorf("%w: unknown scenario %q (have %s)", ErrUsage, name, scenarioNames())
+		}
+		if !slices.Contains(o.scenarios, sc) {
+			o.scenarios = append(o.scenarios, sc)
+		}
+	}
+	if len(o.scenarios) == 0 {
+		return nil, fmt.Errorf("%w: --scenario is empty", ErrUsage)
+	}
+	if *ab != "" {
+		o.ab = splitList(*ab)
+		if len(o.ab) != 2 || o.ab[0] == o.ab[1] {
+			return nil, fmt.Errorf("%w: --ab wants two different backends, e.g. epoll,io_uring", ErrUsage)
+		}
+		for _, b := range o.ab {
+			if !slices.Contains(backends, b) {
+				return nil, fmt.Errorf("%w: --ab: unknown backend %q (have %s)", ErrUsage, b, strings.Join(backends, ", "))
+			}
+		}
+		if o.backend != "" {
+			return nil, fmt.Errorf("%w: --backend picks one backend, --ab two: use one of them", ErrUsage)
+		}
+	}
+	if o.backend != "" && !slices.Contains(backends, o.backend) {
+		return nil, fmt.Errorf("%w: --backend: unknown backend %q (have %s)", ErrUsage, o.backend, strings.Join(backends, ", "))
+	}
+	for _, r := range splitList(*against) {
+		if r != "nginx" && r != "haproxy" {
+			return nil, fmt.Errorf("%w: --against: unknown reference %q (have nginx, haproxy)", ErrUsage, r)
+		}
+		if !slices.Contains(o.against, r) {
+			o.against = append(o.against, r)
+		}
+	}
+	if o.nproxy == "" {
+		if o.nproxy, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("bench: cannot find the nproxy binary: %w (give --nproxy)", err)
+		}
+	}
+	return o, nil
+}
+
+// targets returns the servers to alternate, in order, and the references
+// that are not installed.
+func (o *options) targets() (ts []target, skipped []string) {
+	switch {
+	case o.ab != nil:
+		for _, b := range o.ab {
+			ts = append(ts, target{name: "nproxy-" + b, kind: "nproxy", backend: b, bin: o.nproxy})
+		}
+	case o.backend != "":
+		ts = append(ts, target{name: "nproxy-" + o.backend, kind: "nproxy", backend: o.backend, bin: o.nproxy})
+	default:
+		ts = append(ts, target{name: "nproxy", kind: "nproxy", bin: o.nproxy})
+	}
+	for _, r := range o.against {
+		bin, err := exec.LookPath(r)
+		if err != nil {
+			skipped = append(skipped, r)
+			continue
+		}
+		ts = append(ts, target{name: r, kind: r, bin: bin})
+	}
+	return ts, skipped
+}
+
+// parseURL turns an http:// URL into the address to connect to, the
+// request path and the Host header.
+func parseURL(raw string) (addr, path, host string, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", "", fmt.Errorf("%w: --url: %v", ErrUsage, err)
+	}
+	if u.Scheme != "http" {
+		return "", "", "", fmt.Errorf("%w: --url: only http:// is supported, not %q", ErrUsage, u.Scheme)
+	}
+	host = u.Host
+	addr = host
+	if u.Port() == "" {
+		addr = host + ":80"
+	}
+	path = u.RequestURI()
+	return addr, path, host, nil
+}
+
+// buildRequest precomputes the request bytes a run sends.
+func buildRequest(path, host string, closeEach bool) []byte {
+	r := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n"
+	if closeEach {
+		r += "Connection: close\r\n"
+	}
+	return []byte(r + "\r\n")
+}

@@ -1,0 +1,314 @@
+//go:build linux
+
+package bench
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// latencyMs are a run's latency figures in milliseconds.
+type latencyMs struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99_9"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+func latencyOf(h *Histogram) latencyMs {
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	return latencyMs{
+		P50: ms(h.Percentile(0.5)), P90: ms(h.Percentile(0.9)), P99: ms(h.Percentile(0.99)),
+		P999: ms(h.Percentile(0.999)), Max: ms(h.Max()), Mean: ms(h.Mean()),
+	}
+}
+
+// runRecord is one run: one scenario, one target, one round.
+type runRecord struct {
+	Scenario    string    `json:"scenario"`
+	Target      string    `json:"target"`
+	Round       int       `json:"round"`
+	Connections int       `json:"connections"`
+	Requests    uint64    `json:"requests"`
+	Errors      Errors    `json:"errors"`
+	Seconds     float64   `json:"seconds"`
+	ReqPerSec   float64   `json:"req_per_sec"`
+	BytesPerSec float64   `json:"bytes_per_sec"`
+	Latency     latencyMs `json:"latency_ms"`
+	// idle only
+	IdleConns    int     `json:"idle_connections,omitempty"`
+	RSSBeforeKiB int64   `json:"rss_before_kib,omitempty"`
+	RSSAfterKiB  int64   `json:"rss_after_kib,omitempty"`
+	BytesPerConn float64 `json:"bytes_per_idle_connection,omitempty"`
+	ProfileDir   string  `json:"profile_dir,omitempty"`
+}
+
+func (r *runRecord) fill(res *Result, conns int) {
+	r.Connections = conns
+	r.Requests = res.Responses
+	r.Errors = res.Errors
+	r.Seconds = res.Elapsed.Seconds()
+	r.ReqPerSec = res.RequestsPerSecond()
+	r.BytesPerSec = res.BytesPerSecond()
+	r.Latency = latencyOf(&res.Latency)
+}
+
+func (r *runRecord) progressFigure() string {
+	if r.IdleConns > 0 || r.RSSAfterKiB > 0 {
+		return fmt.Sprintf("%d idle connections, %s B/conn", r.IdleConns, thousands(r.BytesPerConn))
+	}
+	s := fmt.Sprintf("%s req/s, p99 %.3f ms", thousands(r.ReqPerSec), r.Latency.P99)
+	if r.BytesPerSec > 100e6 {
+		s += fmt.Sprintf(", %.2f GB/s", r.BytesPerSec/1e9)
+	}
+	if n := r.Errors.Total(); n > 0 {
+		s += fmt.Sprintf(", %d errors (%s)", n, r.Errors.String())
+	}
+	return s
+}
+
+// targetSummary is one target's medians over its rounds in one scenario.
+type targetSummary struct {
+	Target          string  `json:"target"`
+	Rounds          int     `json:"rounds"`
+	ReqPerSec       float64 `json:"median_req_per_sec"`
+	P99Ms           float64 `json:"median_p99_ms"`
+	BytesPerSec     float64 `json:"median_bytes_per_sec"`
+	BytesPerConn    float64 `json:"median_bytes_per_idle_connection,omitempty"`
+	Errors          uint64  `json:"errors"`
+	perRoundByRound map[int]float64
+}
+
+// ratio compares two targets round by round: Num/Den per round, then the
+// median, min and max of those ratios.
+type ratio struct {
+	Name   string  `json:"name"` // "io_uring/epoll", "nproxy/nginx"
+	Metric string  `json:"metric"`
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Rounds int     `json:"rounds"`
+}
+
+type scenarioSummary struct {
+	Scenario string          `json:"scenario"`
+	Targets  []targetSummary `json:"targets"`
+	Ratios   []ratio         `json:"ratios"`
+}
+
+type machineInfo struct {
+	CPUModel  string `json:"cpu_model"`
+	Cores     int    `json:"cores"`
+	Kernel    string `json:"kernel"`
+	GoVersion string `json:"go_version"`
+	Date      string `json:"date"`
+}
+
+type settings struct {
+	Duration    string  `json:"duration"`
+	Requests    int64   `json:"requests,omitempty"`
+	Rounds      int     `json:"rounds"`
+	Connections int     `json:"connections,omitempty"`
+	Pipeline    int     `json:"pipeline"`
+	Rate        float64 `json:"rate,omitempty"`
+	Workers     int     `json:"workers"`
+	ServerCPUs  []int   `json:"server_cpus"`
+	ClientCPUs  []int   `json:"client_cpus"`
+}
+
+// report is everything Main prints, and the --json document.
+type report struct {
+	Machine  machineInfo       `json:"machine"`
+	Command  []string          `json:"command"`
+	Settings settings          `json:"settings"`
+	Runs     []runRecord       `json:"runs"`
+	Summary  []scenarioSummary `json:"summary"`
+	Skipped  []string          `json:"skipped,omitempty"`
+	Profiles []profileSummary  `json:"profiles,omitempty"`
+}
+
+func newReport(o *options) *report {
+	return &report{
+		Machine: machine(),
+		Command: append([]string{"nproxy", "bench"}, o.args...),
+		Settings: settings{
+			Duration: o.duration.String(), Requests: o.requests, Rounds: o.rounds, Connections: o.connections,
+			Pipeline: o.pipeline, Rate: o.rate, Workers: o.workers, ServerCPUs: o.serverCPUs, ClientCPUs: o.clientCPUs,
+		},
+	}
+}
+
+func machine() machineInfo {
+	m := machineInfo{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339)}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		m.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	return m
+}
+
+// summarize computes per-scenario medians and ratios from the runs.
+func (r *report) summarize(scs []*scenario, targets []target) {
+	for _, sc := range scs {
+		ss := scenarioSummary{Scenario: sc.name}
+		byTarget := map[string]*targetSummary{}
+		for _, t := range targets {
+			var rps, p99, bps, bpc []float64
+			ts := targetSummary{Target: t.name, perRoundByRound: map[int]float64{}}
+			for _, run := range r.Runs {
+				if run.Scenario != sc.name || run.Target != t.name {
+					continue
+				}
+				ts.Rounds++
+				ts.Errors += run.Errors.Total()
+				rps = append(rps, run.ReqPerSec)
+				p99 = append(p99, run.Latency.P99)
+				bps = append(bps, run.BytesPerSec)
+				bpc = append(bpc, run.BytesPerConn)
+				metric := run.ReqPerSec
+				if sc.idle {
+					metric = run.BytesPerConn
+				}
+				ts.perRoundByRound[run.Round] = metric
+			}
+			if ts.Rounds == 0 {
+				continue
+			}
+			ts.ReqPerSec, ts.P99Ms, ts.BytesPerSec = median(rps), median(p99), median(bps)
+			if sc.idle {
+				ts.BytesPerConn = median(bpc)
+			}
+			ss.Targets = append(ss.Targets, ts)
+			byTarget[t.name] = &ss.Targets[len(ss.Targets)-1]
+		}
+		metric := "req/s"
+		if sc.idle {
+			metric = "bytes per idle connection (lower is better)"
+		}
+		// With --ab the ratio is B/A; every nproxy target is also compared
+		// with every reference, nproxy/reference as compare.sh prints.
+		var pairs [][2]string // numerator, denominator
+		var nps, refs []string
+		for _, t := range targets {
+			if t.isNproxy() {
+				nps = append(nps, t.name)
+			} else {
+				refs = append(refs, t.name)
+			}
+		}
+		if len(nps) == 2 {
+			pairs = append(pairs, [2]string{nps[1], nps[0]})
+		}
+		for _, ref := range refs {
+			for _, np := range nps {
+				pairs = append(pairs, [2]string{np, ref})
+			}
+		}
+		for _, p := range pairs {
+			num, den := byTarget[p[0]], byTarget[p[1]]
+			if num == nil || den == nil {
+				continue
+			}
+			var rs []float64
+			for round, v := range num.perRoundByRound {
+				if d, ok := den.perRoundByRound[round]; ok && d > 0 {
+					rs = append(rs, v/d)
+				}
+			}
+			if len(rs) == 0 {
+				continue
+			}
+			lo, hi := minMax(rs)
+			ss.Ratios = append(ss.Ratios, ratio{Name: ratioName(p[0], p[1]), Metric: metric, Median: median(rs), Min: lo, Max: hi, Rounds: len(rs)})
+		}
+		r.Summary = append(r.Summary, ss)
+	}
+}
+
+// ratioName shortens "nproxy-io_uring"/"nproxy-epoll" to "io_uring/epoll".
+func ratioName(num, den string) string {
+	a, aok := strings.CutPrefix(num, "nproxy-")
+	b, bok := strings.CutPrefix(den, "nproxy-")
+	if aok && bok {
+		return a + "/" + b
+	}
+	return num + "/" + den
+}
+
+// printTable writes the human summary.
+func (r *report) printTable(w io.Writer) {
+	fmt.Fprintf(w, "\n%s, %d cores, Linux %s, %s; %s\n", r.Machine.CPUModel, r.Machine.Cores, r.Machine.Kernel, r.Machine.GoVersion, strings.Join(r.Command, " "))
+	s := r.Settings
+	fmt.Fprintf(w, "servers on CPUs %v, load on CPUs %v, %d worker(s), %d round(s) of %s; medians over rounds\n\n",
+		s.ServerCPUs, s.ClientCPUs, s.Workers, s.Rounds, s.Duration)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\ttarget\treq/s\tp99 ms\tMB/s\tB/idle conn\terrors\t")
+	for _, ss := range r.Summary {
+		for _, t := range ss.Targets {
+			rps, p99, mbs, bpc := thousands(t.ReqPerSec), fmt.Sprintf("%.3f", t.P99Ms), fmt.Sprintf("%.1f", t.BytesPerSec/1e6), "-"
+			if findScenario(ss.Scenario).idle {
+				rps, p99, mbs, bpc = "-", "-", "-", thousands(t.BytesPerConn)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", ss.Scenario, t.Target, rps, p99, mbs, bpc, t.Errors)
+		}
+	}
+	tw.Flush()
+	for _, ss := range r.Summary {
+		for _, ra := range ss.Ratios {
+			fmt.Fprintf(w, "%s: ratio %s = %.3f (min %.3f, max %.3f over %d rounds; %s)\n",
+				ss.Scenario, ra.Name, ra.Median, ra.Min, ra.Max, ra.Rounds, ra.Metric)
+		}
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(w, "skipped %s\n", s)
+	}
+	for i := range r.Profiles {
+		r.Profiles[i].print(w)
+	}
+}
+
+func (r *report) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// thousands formats v rounded, with commas: 152300.4 -> "152,300".
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

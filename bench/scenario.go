@@ -1,0 +1,212 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// scenario is one load shape, the same for nproxy and the references.
+type scenario struct {
+	name       string
+	path       string // what is requested
+	conns      int    // default connections
+	length     int64  // the body length every answer must have
+	closeEach  bool   // churn: a new connection per request
+	idle       bool   // memory per idle connection instead of load
+	throughput bool   // bytes/s matter more than req/s
+}
+
+var allScenarios = []*scenario{
+	{name: "static-small", path: "/index.html", conns: 64, length: 1024},
+	{name: "static-large", path: "/big.bin", conns: 16, length: 1 << 20, throughput: true},
+	{name: "proxy", path: "/proxy/x", conns: 64, length: int64(len(backendBody))},
+	{name: "idle", path: "/index.html", conns: 8000, length: 1024, idle: true},
+	{name: "churn", path: "/index.html", conns: 64, length: 1024, closeEach: true},
+}
+
+func findScenario(name string) *scenario {
+	for _, sc := range allScenarios {
+		if sc.name == name {
+			return sc
+		}
+	}
+	return nil
+}
+
+func scenarioNames() string {
+	var names []string
+	for _, sc := range allScenarios {
+		names = append(names, sc.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// runScenarios runs every scenario, round after round, every target in turn
+// within a round (A B A B ...), then prints the summary.
+func runScenarios(ctx context.Context, o *options, stdout, stderr io.Writer) error {
+	dir, err := os.MkdirTemp("", "nproxy-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	e := &env{dir: dir, opts: o, serverCPUs: o.serverCPUs, clientCPUs: o.clientCPUs}
+	if err := e.writeFiles(); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer func() {
+		if e.backend != nil {
+			e.backend.Close()
+		}
+	}()
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return fmt.Errorf("bench: --profile: %w", err)
+		}
+	}
+
+	targets, skipped := o.targets()
+	rep := newReport(o)
+	for _, s := range skipped {
+		rep.Skipped = append(rep.Skipped, s+": not installed (not in PATH)")
+	}
+	total := 0
+	for _, sc := range o.scenarios {
+		for _, t := range targets {
+			if t.supports(sc) {
+				total += o.rounds
+			}
+		}
+	}
+	table := stdout
+	if o.json {
+		table = stderr
+	}
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(stderr, "skipped %s\n", s)
+	}
+
+	var runErr error
+	n := 0
+scenarios:
+	for _, sc := range o.scenarios {
+		for round := 1; round <= o.rounds; round++ {
+			for _, t := range targets {
+				if !t.supports(sc) {
+					continue
+				}
+				n++
+				fmt.Fprintf(stderr, "[%d/%d] %s %s round %d ... ", n, total, sc.name, t.name, round)
+				rec, err := e.runOne(ctx, t, sc, round)
+				if rec != nil {
+					rep.Runs = append(rep.Runs, *rec)
+					fmt.Fprintln(stderr, rec.progressFigure())
+				} else {
+					fmt.Fprintln(stderr, "failed")
+				}
+				if err != nil {
+					runErr = err
+					break scenarios
+				}
+				if ctx.Err() != nil {
+					runErr = ctx.Err()
+					break scenarios
+				}
+			}
+		}
+	}
+	rep.summarize(o.scenarios, targets)
+	if o.profile != "" && runErr == nil {
+		if err := rep.summarizeProfiles(o, targets); err != nil {
+			runErr = err
+		}
+	}
+	rep.printTable(table)
+	if o.json {
+		if err := rep.writeJSON(stdout); err != nil {
+			return err
+		}
+	}
+	return runErr
+}
+
+// runOne starts t, runs sc against it once and stops it.
+func (e *env) runOne(ctx context.Context, t target, sc *scenario, round int) (*runRecord, error) {
+	profDir := ""
+	if e.opts.profile != "" && t.isNproxy() {
+		profDir = filepath.Join(e.opts.profile, sc.name, t.name, fmt.Sprintf("round-%d", round))
+		os.RemoveAll(profDir) // stale profiles would be merged in
+	}
+	srv, err := e.start(t, sc, profDir)
+	if err != nil {
+		return nil, err
+	}
+	rec := &runRecord{Scenario: sc.name, Target: t.name, Round: round, ProfileDir: profDir}
+	var runErr error
+	if sc.idle {
+		runErr = e.runIdle(ctx, srv, sc, rec)
+	} else {
+		runErr = e.runLoad(ctx, srv, sc, rec)
+	}
+	if err := srv.stop(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return rec, runErr
+}
+
+func (e *env) runLoad(ctx context.Context, srv *server, sc *scenario, rec *runRecord) error {
+	o := e.opts
+	conns := sc.conns
+	if o.connections > 0 {
+		conns = o.connections
+	}
+	var progress atomic.Uint64
+	res, err := Run(ctx, Load{
+		Addr:         srv.addr,
+		Request:      buildRequest(sc.path, srv.addr, sc.closeEach),
+		Connections:  conns,
+		Duration:     o.duration,
+		Requests:     o.requests,
+		Pipeline:     o.pipeline,
+		Rate:         o.rate,
+		CloseEach:    sc.closeEach,
+		ExpectLength: sc.length,
+		Timeout:      o.timeout,
+		CPUs:         e.clientCPUs,
+		Progress:     &progress,
+	})
+	if res != nil {
+		rec.fill(res, conns)
+	}
+	if err != nil {
+		return fmt.Errorf("bench: %s against %s: %w", sc.name, srv.t.name, err)
+	}
+	if res.Errors.Total() > 0 {
+		return fmt.Errorf("%w: %s against %s: %d of %d requests failed (%s)%s",
+			ErrValidation, sc.name, srv.t.name, res.Errors.Total(), res.Sent, res.Errors.String(), srv.tail())
+	}
+	return nil
+}
+
+// stableRSS polls the tree's RSS until two readings 100 ms apart agree, for
+// at most two seconds: memory a server allocates for new connections lands
+// a little after their last answer.
+func stableRSS(pid int) int64 {
+	prev := treeRSS(pid)
+	for i := 0; i < 20; i++ {
+		time.Sleep(100 * time.Millisecond) // a sampling interval, not a readiness wait
+		cur := treeRSS(pid)
+		if cur == prev {
+			return cur
+		}
+		prev = cur
+	}
+	return prev
+}
