@@ -13,7 +13,6 @@ import (
 	"runtime"
 
 	"github.com/nproxy/nproxy/bench"
-	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/proc"
 )
 
@@ -75,19 +74,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	cfg, err := loadConfig(*confFile)
+	src := proc.ConfigSource{File: *confFile, Backend: *backend, Workers: *workers}
+	cfg, data, err := src.Load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		if *test {
-			fmt.Fprintf(stderr, "nproxy: configuration %s test failed\n", confName(*confFile))
+			fmt.Fprintf(stderr, "nproxy: configuration %s test failed\n", src.Name())
 		}
 		return 1
-	}
-	if *backend != "" {
-		cfg.Backend = *backend
-	}
-	if *workers > 0 {
-		cfg.WorkerProcesses = *workers
 	}
 	if *test {
 		fmt.Fprintln(stdout, "configuration ok")
@@ -100,30 +94,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	opts := proc.MasterOptions{
-		Config:     cfg,
-		ConfigFile: *confFile,
-		Backend:    *backend,
-		Workers:    *workers,
-	}
-	if err := proc.RunMaster(opts); err != nil {
+	if err := proc.RunMaster(proc.MasterOptions{Source: src, Config: cfg, ConfigData: data}); err != nil {
 		fmt.Fprintf(stderr, "nproxy: %v\n", err)
 		return 1
 	}
 	return 0
-}
-
-func confName(file string) string {
-	if file == "" {
-		return "<embedded>"
-	}
-	return file
-}
-
-// loadConfig reads file, or the embedded default when file is "".
-func loadConfig(file string) (*config.Config, error) {
-	if file == "" {
-		return config.LoadDefault()
-	}
-	return config.Load(file)
 }

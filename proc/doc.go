@@ -1,0 +1,62 @@
+// Package proc runs nproxy as processes: a master that supervises and N
+// worker processes that serve, nginx's architecture.
+//
+// # Workers
+//
+// Go cannot fork without exec, so the master re-executes its own binary
+// (/proc/self/exe: the very binary the master runs) once per worker, with
+// NPROXY_ROLE=worker and a JSON spec in NPROXY_WORKER. The worker inherits
+// its descriptors through exec.Cmd.ExtraFiles:
+//
+//	fd 3  a sealed memfd holding the configuration bytes the master
+//	      validated (the worker parses exactly those, never re-reads the
+//	      file, so an edit after a start cannot reach a worker unvalidated;
+//	      for the embedded default the worker loads the default)
+//	fd 4  the write end of a readiness pipe: one byte once it accepts
+//	fd 5… one listening socket per address
+//
+// Sockets: the master opens one SO_REUSEPORT socket per worker slot per
+// address, and worker i inherits the sockets of slot i only. The kernel
+// hashes each new connection to one socket of the group, so connections
+// spread evenly over the workers without a shared accept queue or a
+// thundering herd (one shared socket per address would leave the balance
+// to whichever worker wakes first). The master keeps its copies open and
+// never accepts, with two consequences: a worker that dies loses no
+// queued connection (they wait in its socket for the respawned worker of
+// the same slot), and a reload hands slot i's sockets to the new worker i,
+// which accepts what the old one leaves. Closing a SO_REUSEPORT socket
+// resets the connections queued on it, so sockets are only closed for
+// addresses a reload removes or slots it drops.
+//
+// Each worker runs one reactor loop (Worker) on one locked OS thread,
+// pinned by the master to CPU i mod the CPUs it may use (the spawning
+// thread sets its own affinity before the fork; the child inherits it
+// for all its threads), with GOMAXPROCS=1 and GOGC=400 unless the
+// environment sets them: see workermain.go for the measurements.
+//
+// # Supervision
+//
+// One goroutine per child waits for it (cmd.Wait). The master loop, the
+// only goroutine touching master state, handles those exits, readiness
+// bytes, respawn timers and signals. A worker that dies unexpectedly is
+// logged with its exit status or signal and respawned after a backoff
+// (100 ms doubling to 5 s; reset once a worker lived 10 s). Workers are
+// forked from one locked thread with PR_SET_PDEATHSIG=SIGINT, because the
+// kernel sends that signal when the forking thread exits; they also poll
+// getppid, so no worker outlives its master.
+//
+// # Signals
+//
+//	SIGHUP   reload: re-read and validate the same file with the same
+//	         overrides; invalid: log FILE:LINE lines and keep serving;
+//	         valid: start a new generation of workers, wait until each
+//	         accepts, then SIGTERM the old ones
+//	SIGTERM  graceful stop: workers stop accepting, finish in-flight
+//	         requests (keep-alive connections close at their next request
+//	         boundary) and exit; DrainTimeout bounds it
+//	SIGINT   immediate stop
+//	SIGUSR1  reopen log files, in the master and every worker
+//
+// The master writes pid_file at start and holds an flock on it while it
+// runs; `nproxy -s stop|quit|reload|reopen` signals the pid it names.
+package proc

@@ -1,0 +1,29 @@
+//go:build linux
+
+package proc
+
+import "errors"
+
+var (
+	// ErrRunning is returned by RunMaster when the pid file names a live
+	// master: two masters would fight over the same workers' addresses.
+	ErrRunning = errors.New("proc: another nproxy master is running")
+
+	// ErrNoPIDFile is returned by SignalMaster when the configuration has
+	// no pid_file: without it there is no way to find the master.
+	ErrNoPIDFile = errors.New("proc: -s needs pid_file in the configuration")
+
+	// ErrNotRunning is returned by SignalMaster when the pid file is
+	// missing or names a process that is gone.
+	ErrNotRunning = errors.New("proc: no nproxy master is running")
+
+	// ErrWorkerStart is returned by RunMaster when a worker of the first
+	// generation exits or stays silent before it accepts: the server
+	// never runs half started.
+	ErrWorkerStart = errors.New("proc: worker failed to start")
+
+	// ErrWorkerSpec is returned by WorkerMain when the environment a
+	// master hands its workers is missing or malformed (for example when
+	// NPROXY_ROLE=worker is set by hand).
+	ErrWorkerSpec = errors.New("proc: bad worker environment")
+)
