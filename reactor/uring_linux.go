@@ -56,11 +56,14 @@ import (
 //   - connect: CONNECT with the sockaddr in ring-owned memory.
 //   - wake: a READ of the eventfd into an off-heap word, re-armed per wake.
 //
-// Close protocol: the socket is closed at once with close(2) (the kernel
-// keeps its own file references for requests still in flight, so the fd
-// number may be reused immediately), every request still in flight is
-// cancelled by user_data (SQEs with CQE_SKIP_SUCCESS: only a failed cancel
-// posts a CQE, which is ignored), and Loop.release frees the slot when the
+// Close protocol: every request still in flight is cancelled by user_data,
+// then the socket is closed with an OP_CLOSE queued behind the cancels
+// (all with CQE_SKIP_SUCCESS: only a failure posts a CQE, which is
+// ignored). A close(2) at once would be wrong: SQEs prepared earlier in
+// the same turn name the descriptor by number, and an accept of the same
+// turn could get that number before they are submitted. The kernel holds
+// its own file references for requests in flight, so the socket itself
+// goes away when the last one completes. Loop.release frees the slot when the
 // last of them has posted its final CQE (c.inflight counts SQEs whose final
 // CQE is pending). Completions for a closing connection are swallowed, its
 // recv buffers recycled. If a SEND is in flight, the socket is shut down
@@ -94,15 +97,15 @@ type uslot struct {
 
 // Conn.bk bits of the io_uring backend.
 const (
-	ukRecvArmed   = 1 << iota // a multishot RECV is in flight
-	ukRecvCancel              // and its cancel was submitted
-	ukSend                    // a SEND is in flight
-	ukPollOut                 // a POLL_ADD for sendfile is in flight
-	ukConnect                 // a CONNECT is in flight
-	ukAcceptArmed             // listener: a multishot ACCEPT is in flight
-	ukAcceptCancel            // listener: and its cancel was submitted
-	ukListening               // listener: between listen and unlisten
-	ukQueued                  // in the work list
+	ukRecvArmed    = 1 << iota // a multishot RECV is in flight
+	ukRecvCancel               // and its cancel was submitted
+	ukSend                     // a SEND is in flight
+	ukPollOut                  // a POLL_ADD for sendfile is in flight
+	ukConnect                  // a CONNECT is in flight
+	ukAcceptArmed              // listener: a multishot ACCEPT is in flight
+	ukAcceptCancel             // listener: and its cancel was submitted
+	ukListening                // listener: between listen and unlisten
+	ukQueued                   // in the work list
 )
 
 // user_data op codes.
@@ -211,8 +214,10 @@ func (u *uringBackend) shutdown() {
 		s.accepted = nil
 	}
 	// Closing the ring cancels what is still in flight; only then may
-	// pinned buffers move.
+	// pinned buffers move. The OP_CLOSEs of the connections Run closed
+	// on its way out are still in the SQ: submit them first.
 	if u.r != nil {
+		u.r.Submit()
 		u.r.Close()
 	}
 	for _, s := range u.slots {
@@ -272,12 +277,13 @@ func (u *uringBackend) sqe() *ring.SQE {
 		}
 		if _, err := u.r.Submit(); err != nil {
 			u.r.SubmitAndWait(0, 0)
+			var tmp [64]ring.CQE // u.cqes may be the batch being dispatched
 			for {
-				n := u.r.PeekCQEs(u.cqes)
+				n := u.r.PeekCQEs(tmp[:])
 				if n == 0 {
 					break
 				}
-				u.later = append(u.later, u.cqes[:n]...)
+				u.later = append(u.later, tmp[:n]...)
 				u.r.CQAdvance(n)
 			}
 		}
@@ -326,6 +332,9 @@ func (u *uringBackend) unlisten(c *Conn) {
 		u.cancel(c, opAccept)
 	}
 	c.bk = 0 // later accept CQEs find no listener and close what they carry
+	// The loop closes the listener with close(2) after this: hand the
+	// kernel every SQE that names it by number first (drain is rare).
+	u.r.Submit()
 	s := u.slot(c)
 	for _, fd := range s.accepted {
 		unix.Close(fd)
@@ -466,7 +475,13 @@ func (u *uringBackend) close(c *Conn) {
 	if c.bk&ukConnect != 0 {
 		u.cancel(c, opConnect)
 	}
-	unix.Close(int(c.fd))
+	// OP_CLOSE, not close(2): SQEs prepared earlier in this turn name
+	// the descriptor by number and are consumed in order before it, so
+	// the number cannot be reused (by an accept of this turn) under them.
+	s2 := u.sqe()
+	s2.Close(int(c.fd))
+	s2.SkipSuccess()
+	s2.SetUserData(userData(c, opCancel))
 	u.maybeRelease(c)
 }
 
