@@ -100,7 +100,7 @@ func fakeServer(t *testing.T) []string {
 func TestScenariosAgainstFakeServer(t *testing.T) {
 	profDir := t.TempDir()
 	args := append(fakeServer(t), "--scenario", "static-small,static-large,proxy,idle,churn",
-		"--ab", "epoll,io_uring", "--rounds", "1", "--duration", "300ms", "--connections", "4",
+		"--ab", "epoll,io_uring", "--rounds", "1", "--requests", "100", "--connections", "4",
 		"--json", "--profile", profDir, "--top", "3")
 	code, stdout, stderr := runMain(args...)
 	if code != 0 {

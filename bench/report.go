@@ -137,6 +137,7 @@ type report struct {
 	Summary  []scenarioSummary `json:"summary"`
 	Skipped  []string          `json:"skipped,omitempty"`
 	Profiles []profileSummary  `json:"profiles,omitempty"`
+	Problems []string          `json:"problems,omitempty"` // why the exit code is not 0
 }
 
 func newReport(o *options) *report {
@@ -286,6 +287,9 @@ func (r *report) printTable(w io.Writer) {
 	}
 	for i := range r.Profiles {
 		r.Profiles[i].print(w)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "problem: %s\n", p)
 	}
 }
 

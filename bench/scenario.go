@@ -104,12 +104,18 @@ scenarios:
 				}
 				n++
 				fmt.Fprintf(stderr, "[%d/%d] %s %s round %d ... ", n, total, sc.name, t.name, round)
-				rec, err := e.runOne(ctx, t, sc, round)
+				rec, err, stopErr := e.runOne(ctx, t, sc, round)
 				if rec != nil {
 					rep.Runs = append(rep.Runs, *rec)
 					fmt.Fprintln(stderr, rec.progressFigure())
 				} else {
 					fmt.Fprintln(stderr, "failed")
+				}
+				if stopErr != nil {
+					// The figures stand; the failed stop is reported at the
+					// end and makes the exit code non-zero.
+					fmt.Fprintf(stderr, "  %v\n", stopErr)
+					rep.Problems = append(rep.Problems, stopErr.Error())
 				}
 				if err != nil {
 					runErr = err
@@ -128,17 +134,25 @@ scenarios:
 			runErr = err
 		}
 	}
+	if runErr != nil {
+		rep.Problems = append(rep.Problems, runErr.Error())
+	}
 	rep.printTable(table)
 	if o.json {
 		if err := rep.writeJSON(stdout); err != nil {
 			return err
 		}
 	}
+	if runErr == nil && len(rep.Problems) > 0 {
+		runErr = fmt.Errorf("%s", strings.Join(rep.Problems, "; "))
+	}
 	return runErr
 }
 
 // runOne starts t, runs sc against it once and stops it.
-func (e *env) runOne(ctx context.Context, t target, sc *scenario, round int) (*runRecord, error) {
+// The first error is the run's (no figures, or invalid answers); the second
+// is a stop that did not go cleanly.
+func (e *env) runOne(ctx context.Context, t target, sc *scenario, round int) (*runRecord, error, error) {
 	profDir := ""
 	if e.opts.profile != "" && t.isNproxy() {
 		profDir = filepath.Join(e.opts.profile, sc.name, t.name, fmt.Sprintf("round-%d", round))
@@ -146,7 +160,7 @@ func (e *env) runOne(ctx context.Context, t target, sc *scenario, round int) (*r
 	}
 	srv, err := e.start(t, sc, profDir)
 	if err != nil {
-		return nil, err
+		return nil, err, nil
 	}
 	rec := &runRecord{Scenario: sc.name, Target: t.name, Round: round, ProfileDir: profDir}
 	var runErr error
@@ -155,10 +169,7 @@ func (e *env) runOne(ctx context.Context, t target, sc *scenario, round int) (*r
 	} else {
 		runErr = e.runLoad(ctx, srv, sc, rec)
 	}
-	if err := srv.stop(); err != nil && runErr == nil {
-		runErr = err
-	}
-	return rec, runErr
+	return rec, runErr, srv.stop()
 }
 
 func (e *env) runLoad(ctx context.Context, srv *server, sc *scenario, rec *runRecord) error {
@@ -187,6 +198,9 @@ func (e *env) runLoad(ctx context.Context, srv *server, sc *scenario, rec *runRe
 	}
 	if err != nil {
 		return fmt.Errorf("bench: %s against %s: %w", sc.name, srv.t.name, err)
+	}
+	if res.Responses == 0 {
+		return fmt.Errorf("%w: %s against %s: no answer in %v", ErrValidation, sc.name, srv.t.name, res.Elapsed.Round(time.Millisecond))
 	}
 	if res.Errors.Total() > 0 {
 		return fmt.Errorf("%w: %s against %s: %d of %d requests failed (%s)%s",

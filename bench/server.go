@@ -233,17 +233,24 @@ func (s *server) tail() string {
 // pid returns the server's root process id.
 func (s *server) pid() int { return s.cmd.Process.Pid }
 
-// stop ends the server: SIGTERM (a graceful stop for nproxy, so workers
-// write their profiles; a fast one for nginx and HAProxy), then SIGKILL to
-// the whole tree if it lingers. It reports whether the stop was clean.
+// stop ends the server and reports whether it went cleanly. Without
+// profiling it sends SIGINT, the immediate stop for nproxy, nginx and
+// HAProxy alike: the run is over, nothing needs draining. With profiling it
+// sends nproxy SIGTERM, the graceful stop on which workers write their
+// profiles. Whatever lingers past stopTimeout is killed, tree and all.
 func (s *server) stop() error {
 	tree := processTree(s.pid())
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	sig := syscall.SIGINT
+	if s.profDir != "" {
+		sig = syscall.SIGTERM
+	}
+	s.cmd.Process.Signal(sig)
 	var err error
 	select {
 	case <-s.exited:
 	case <-time.After(stopTimeout):
-		err = fmt.Errorf("bench: %s did not stop within %v of SIGTERM; killed", s.t.name, stopTimeout)
+		name := map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[sig]
+		err = fmt.Errorf("bench: %s did not exit within %v of %s; killed", s.t.name, stopTimeout, name)
 		s.cmd.Process.Kill()
 		<-s.exited
 	}
