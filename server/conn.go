@@ -61,6 +61,7 @@ type conn struct {
 	stream        http.Stream // the step that hijacked the connection
 	streamSending bool        // a Client.Send of the stream is in flight
 	busy          bool        // inside process: Release must not re-enter it
+	hijacked      bool        // Hijack was called during the current serve
 
 	state       connState
 	sendingOut  bool // out is in flight (else the body is, when sending)
@@ -160,8 +161,11 @@ func (c *conn) process(data []byte) {
 			n, err := c.discardBody(src[pos:])
 			pos += n
 			if err != nil {
-				c.closeNow()
-				return
+				// Bad framing of a body being discarded: the answer
+				// already queued still goes out, then the connection
+				// closes (nothing after it can be trusted).
+				c.state, c.closeAfter, c.lingerAfter = stLinger, true, true
+				break
 			}
 			if c.state == stBody {
 				break
@@ -256,7 +260,10 @@ func (c *conn) serve(buf []byte) {
 				}
 			}
 			x.Takeover = nil
-			if c.state == stTakeover {
+			if c.state == stTakeover || c.hijacked || c.rc == nil {
+				// A stream took the request; it may already have given
+				// the connection back (or closed it) within Serve.
+				c.hijacked = false
 				s.hdr = x.Resp.Header[:0]
 				return
 			}

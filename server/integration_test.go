@@ -429,3 +429,26 @@ func TestHeaderTimeout(t *testing.T) {
 }
 
 func syscallClose(fd int) { unixClose(fd) }
+
+// A body the server discards with broken chunked framing: the answer
+// already queued still goes out, then the connection is closed, so nothing
+// after the broken body can be taken for a request (smuggling).
+func TestBadChunkedBodyDiscard(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		ts := startServer(t, backend, "")
+		c := ts.dial(t)
+		io.WriteString(c, "POST /index.html HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"+get("/index.html"))
+		r := bufio.NewReader(c)
+		if res := readResponse(t, r, false); res.status != 405 {
+			t.Fatalf("status %d, want 405", res.status)
+		}
+		c.SetReadDeadline(time.Now().Add(7 * time.Second))
+		rest, err := io.ReadAll(r)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("connection still open")
+		}
+		if len(rest) > 0 {
+			t.Fatalf("answered what followed a broken body: %q", rest)
+		}
+	})
+}
