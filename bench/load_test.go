@@ -3,8 +3,10 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"net"
 	"testing"
 	"time"
 )
@@ -205,5 +207,74 @@ func TestTimeout(t *testing.T) {
 	}
 	if res.Errors.Timeout != 2 {
 		t.Errorf("timeouts %d, want 2 (%s)", res.Errors.Timeout, res.Errors.String())
+	}
+}
+
+// stallingServer answers every request at once, except that it waits
+// stall before its first answer.
+func stallingServer(t *testing.T, stall time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	reply := fixedReply(200, body(10))
+	go func() {
+		first := true
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line != "\r\n" {
+						continue
+					}
+					if first {
+						first = false
+						time.Sleep(stall) // the stall under test
+					}
+					if _, err := c.Write(reply); err != nil {
+						return
+					}
+				}
+			}(c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestOpenLoopChargesStalls checks that open-loop latency counts from the
+// scheduled send: when the server stalls 200 ms, every request scheduled
+// during the stall is late by the rest of it, so at least the requests of the
+// first 100 ms (about 100 of them at 1000/s) show 100 ms or more. A closed
+// loop would show one slow request. Only lower bounds are asserted: a slower
+// machine only makes latencies longer.
+func TestOpenLoopChargesStalls(t *testing.T) {
+	addr := stallingServer(t, 200*time.Millisecond)
+	res, err := Run(context.Background(), Load{
+		Addr: addr, Request: getRequest(""), Connections: 1, Rate: 1000,
+		Requests: 400, ExpectLength: 10,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Responses != 400 {
+		t.Fatalf("%d responses, want 400 (%s)", res.Responses, res.Errors.String())
+	}
+	// At least 90 of 400 values are >= 100 ms: the value at rank 311 is.
+	if p := res.Latency.Percentile(311.0 / 400); p < 100*time.Millisecond {
+		t.Errorf("p77.75 = %v, want >= 100ms: the stall was not charged to the requests it delayed", p)
+	}
+	if res.Latency.Max() < 200*time.Millisecond {
+		t.Errorf("max %v, want >= 200ms", res.Latency.Max())
 	}
 }
