@@ -111,6 +111,8 @@ type Result struct {
 	Connects  uint64        // connections established
 	Errors    Errors        // failed requests by cause
 	Elapsed   time.Duration // from the start to the last loop's end
+	CPU       time.Duration // CPU time the loops' threads used, user and system
+	Loops     int           // event loops (threads) that generated the load
 	Latency   Histogram     // one value per complete response
 }
 
@@ -120,6 +122,15 @@ func (r *Result) RequestsPerSecond() float64 {
 		return 0
 	}
 	return float64(r.Responses) / r.Elapsed.Seconds()
+}
+
+// ClientBusy returns the fraction of the loops' wall time their threads
+// spent on the CPU. Near 1 the generator, not the server, may be the limit.
+func (r *Result) ClientBusy() float64 {
+	if r.Elapsed <= 0 || r.Loops == 0 {
+		return 0
+	}
+	return r.CPU.Seconds() / (r.Elapsed.Seconds() * float64(r.Loops))
 }
 
 // BytesPerSecond returns bytes read per second of Elapsed.
@@ -211,6 +222,8 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 		res.Bytes += lp.res.Bytes
 		res.BodyBytes += lp.res.BodyBytes
 		res.Connects += lp.res.Connects
+		res.CPU += lp.res.CPU
+		res.Loops++
 		res.Errors.add(&lp.res.Errors)
 		res.Latency.Merge(&lp.res.Latency)
 		if lp.end > res.Elapsed {

@@ -121,7 +121,10 @@ func (lp *loop) now() int64 { return int64(time.Since(lp.base)) }
 // with it instead of going back to the runtime's pool.
 func (lp *loop) run() {
 	runtime.LockOSThread()
-	defer func() { lp.end = time.Since(lp.base) }()
+	defer func() {
+		lp.end = time.Since(lp.base)
+		lp.res.CPU = threadCPU()
+	}()
 	if lp.cpu >= 0 {
 		var set unix.CPUSet
 		set.Set(lp.cpu)
@@ -561,4 +564,14 @@ func (lp *loop) checkTimeouts(now int64) {
 			lp.fail(c, &lp.res.Errors.Timeout, now)
 		}
 	}
+}
+
+// threadCPU returns the CPU time (user and system) the calling thread has
+// used; the loop's thread is locked, so that is the loop's own cost.
+func threadCPU() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_THREAD, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

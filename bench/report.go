@@ -47,6 +47,7 @@ type runRecord struct {
 	ReqPerSec   float64   `json:"req_per_sec"`
 	BytesPerSec float64   `json:"bytes_per_sec"`
 	Latency     latencyMs `json:"latency_ms"`
+	ClientBusy  float64   `json:"client_busy"` // the generator threads' CPU share; near 1: the client may be the limit
 	// idle only
 	IdleConns    int     `json:"idle_connections,omitempty"`
 	RSSBeforeKiB int64   `json:"rss_before_kib,omitempty"`
@@ -63,7 +64,13 @@ func (r *runRecord) fill(res *Result, conns int) {
 	r.ReqPerSec = res.RequestsPerSecond()
 	r.BytesPerSec = res.BytesPerSecond()
 	r.Latency = latencyOf(&res.Latency)
+	r.ClientBusy = res.ClientBusy()
 }
+
+// clientBusyWarn is the generator CPU share above which a run says the
+// client may be what limits it. Below it the loops waited in epoll_wait for
+// the server at least 10% of the time.
+const clientBusyWarn = 0.9
 
 func (r *runRecord) progressFigure() string {
 	if r.IdleConns > 0 || r.RSSAfterKiB > 0 {
@@ -72,6 +79,9 @@ func (r *runRecord) progressFigure() string {
 	s := fmt.Sprintf("%s req/s, p99 %.3f ms", thousands(r.ReqPerSec), r.Latency.P99)
 	if r.BytesPerSec > 100e6 {
 		s += fmt.Sprintf(", %.2f GB/s", r.BytesPerSec/1e9)
+	}
+	if r.ClientBusy > clientBusyWarn {
+		s += fmt.Sprintf(" (load generator %.0f%% busy: it may be the limit; give it more --client-cpus)", 100*r.ClientBusy)
 	}
 	if n := r.Errors.Total(); n > 0 {
 		s += fmt.Sprintf(", %d errors (%s)", n, r.Errors.String())
@@ -287,9 +297,6 @@ func (r *report) printTable(w io.Writer) {
 	}
 	for i := range r.Profiles {
 		r.Profiles[i].print(w)
-	}
-	for _, p := range r.Problems {
-		fmt.Fprintf(w, "problem: %s\n", p)
 	}
 }
 

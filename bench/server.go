@@ -332,7 +332,9 @@ http {
 }
 
 // haproxyConfig mirrors compare.sh's HAProxy: HTTP keep-alive on both sides,
-// connection reuse to the backend, in the foreground (-db).
+// connection reuse to the backend, in the foreground (-db). maxconn stays at
+// compare.sh's 9000: HAProxy wants two descriptors per connection and
+// refuses to start when the limit (20000 here) is lower than that.
 func (e *env) haproxyConfig(name string, port int, sc *scenario, s *server) ([]string, error) {
 	be, err := e.proxyBackend()
 	if err != nil {
@@ -340,7 +342,7 @@ func (e *env) haproxyConfig(name string, port int, sc *scenario, s *server) ([]s
 	}
 	conf := fmt.Sprintf(`global
   nbthread %d
-  maxconn 20000
+  maxconn 9000
 
 defaults
   mode http

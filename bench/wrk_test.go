@@ -44,10 +44,11 @@ func TestVersusWrk(t *testing.T) {
 	}
 	defer srv.Close()
 	reqRe := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	var ratios []float64
+	var ratios, effs []float64
 	for r := 1; r <= rounds; r++ {
-		out, err := exec.Command("taskset", "-c", strconv.Itoa(cpus[1]), wrk, "-t1", "-c64",
-			fmt.Sprintf("-d%ds", secs), "http://"+srv.Addr()+"/").CombinedOutput()
+		cmd := exec.Command("taskset", "-c", strconv.Itoa(cpus[1]), wrk, "-t1", "-c64",
+			fmt.Sprintf("-d%ds", secs), "http://"+srv.Addr()+"/")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("wrk: %v\n%s", err, out)
 		}
@@ -66,8 +67,14 @@ func TestVersusWrk(t *testing.T) {
 		}
 		ours := res.RequestsPerSecond()
 		ratios = append(ratios, ours/wrkRate)
-		t.Logf("round %d: wrk %.0f req/s, bench %.0f req/s (p99 %v, errors %s), bench/wrk = %.3f",
-			r, wrkRate, ours, res.Latency.Percentile(0.99), res.Errors.String(), ours/wrkRate)
+		// Requests per CPU-second: what each client could generate on a
+		// core of its own, whatever else the machine runs meanwhile.
+		wrkCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		wrkEff := wrkRate * float64(secs) / wrkCPU.Seconds()
+		ourEff := float64(res.Responses) / res.CPU.Seconds()
+		effs = append(effs, ourEff/wrkEff)
+		t.Logf("round %d: wrk %.0f req/s (%.0f per CPU-s), bench %.0f req/s (%.0f per CPU-s, p99 %v, errors %s); bench/wrk = %.3f, per CPU-s %.3f",
+			r, wrkRate, wrkEff, ours, ourEff, res.Latency.Percentile(0.99), res.Errors.String(), ours/wrkRate, ourEff/wrkEff)
 	}
-	t.Logf("bench/wrk median = %.3f over %d rounds", median(ratios), rounds)
+	t.Logf("bench/wrk median: req/s %.3f, req per CPU-second %.3f, over %d rounds", median(ratios), median(effs), rounds)
 }
