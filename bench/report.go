@@ -54,6 +54,7 @@ type runRecord struct {
 	RSSAfterKiB  int64   `json:"rss_after_kib,omitempty"`
 	BytesPerConn float64 `json:"bytes_per_idle_connection,omitempty"`
 	ProfileDir   string  `json:"profile_dir,omitempty"`
+	StopProblem  string  `json:"stop_problem,omitempty"` // the server did not exit on its signal
 }
 
 func (r *runRecord) fill(res *Result, conns int) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // scenario is one load shape, the same for nproxy and the references.
@@ -57,7 +59,7 @@ func runScenarios(ctx context.Context, o *options, stdout, stderr io.Writer) err
 		return err
 	}
 	defer os.RemoveAll(dir)
-	e := &env{dir: dir, opts: o, serverCPUs: o.serverCPUs, clientCPUs: o.clientCPUs}
+	e := &env{dir: dir, opts: o, serverCPUs: o.serverCPUs, clientCPUs: o.clientCPUs, stderr: stderr, live: isTerminal(stderr)}
 	if err := e.writeFiles(); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -103,19 +105,23 @@ scenarios:
 					continue
 				}
 				n++
-				fmt.Fprintf(stderr, "[%d/%d] %s %s round %d ... ", n, total, sc.name, t.name, round)
-				rec, err, stopErr := e.runOne(ctx, t, sc, round)
+				e.progressPrefix = fmt.Sprintf("[%d/%d] %s %s round %d ... ", n, total, sc.name, t.name, round)
+				fmt.Fprint(stderr, e.progressPrefix)
+				rec, err := e.runOne(ctx, t, sc, round)
+				if e.live {
+					fmt.Fprintf(stderr, "\r\033[K%s", e.progressPrefix) // over the live figures
+				}
 				if rec != nil {
 					rep.Runs = append(rep.Runs, *rec)
 					fmt.Fprintln(stderr, rec.progressFigure())
 				} else {
 					fmt.Fprintln(stderr, "failed")
 				}
-				if stopErr != nil {
+				if rec != nil && rec.StopProblem != "" {
 					// The figures stand; the failed stop is reported at the
 					// end and makes the exit code non-zero.
-					fmt.Fprintf(stderr, "  %v\n", stopErr)
-					rep.Problems = append(rep.Problems, stopErr.Error())
+					fmt.Fprintf(stderr, "  %s\n", rec.StopProblem)
+					rep.Problems = append(rep.Problems, rec.StopProblem)
 				}
 				if err != nil {
 					runErr = err
@@ -150,9 +156,9 @@ scenarios:
 }
 
 // runOne starts t, runs sc against it once and stops it.
-// The first error is the run's (no figures, or invalid answers); the second
-// is a stop that did not go cleanly.
-func (e *env) runOne(ctx context.Context, t target, sc *scenario, round int) (*runRecord, error, error) {
+// A stop that did not go cleanly is noted in the record's StopProblem, not
+// returned: the figures stand.
+func (e *env) runOne(ctx context.Context, t target, sc *scenario, round int) (*runRecord, error) {
 	profDir := ""
 	if e.opts.profile != "" && t.isNproxy() {
 		profDir = filepath.Join(e.opts.profile, sc.name, t.name, fmt.Sprintf("round-%d", round))
@@ -160,7 +166,7 @@ func (e *env) runOne(ctx context.Context, t target, sc *scenario, round int) (*r
 	}
 	srv, err := e.start(t, sc, profDir)
 	if err != nil {
-		return nil, err, nil
+		return nil, err
 	}
 	rec := &runRecord{Scenario: sc.name, Target: t.name, Round: round, ProfileDir: profDir}
 	var runErr error
@@ -169,7 +175,10 @@ func (e *env) runOne(ctx context.Context, t target, sc *scenario, round int) (*r
 	} else {
 		runErr = e.runLoad(ctx, srv, sc, rec)
 	}
-	return rec, runErr, srv.stop()
+	if err := srv.stop(); err != nil {
+		rec.StopProblem = err.Error()
+	}
+	return rec, runErr
 }
 
 func (e *env) runLoad(ctx context.Context, srv *server, sc *scenario, rec *runRecord) error {
@@ -179,6 +188,10 @@ func (e *env) runLoad(ctx context.Context, srv *server, sc *scenario, rec *runRe
 		conns = o.connections
 	}
 	var progress atomic.Uint64
+	if e.live {
+		stop := e.liveProgress(&progress)
+		defer stop()
+	}
 	res, err := Run(ctx, Load{
 		Addr:         srv.addr,
 		Request:      buildRequest(sc.path, srv.addr, sc.closeEach),
@@ -223,4 +236,38 @@ func stableRSS(pid int) int64 {
 		prev = cur
 	}
 	return prev
+}
+
+// liveProgress rewrites the progress line each second with the req/s of the
+// last second, on a terminal only. The returned func stops it.
+func (e *env) liveProgress(progress *atomic.Uint64) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		var last uint64
+		for s := 1; ; s++ {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				cur := progress.Load()
+				fmt.Fprintf(e.stderr, "\r\033[K%s%s req/s (%ds)", e.progressPrefix, thousands(float64(cur-last)), s)
+				last = cur
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// isTerminal reports whether w is a terminal, where a line may be redrawn.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -48,6 +48,10 @@ type env struct {
 	serverCPUs []int
 	clientCPUs []int
 	seq        int // numbers the config files
+
+	stderr         io.Writer
+	live           bool   // stderr is a terminal: redraw the progress line
+	progressPrefix string // "[3/12] static-small nproxy-epoll round 2 ... "
 }
 
 // server is one started server process.
