@@ -41,19 +41,10 @@ type conn struct {
 	g  *addrGroup
 	vh *vhost
 
-	in  []byte        // received, not yet processed (pooled)
-	out []byte        // responses queued or in flight (pooled)
-	req *http.Request // the request whose head is being parsed
-	p   http.Parser
-
-	// The body of the last response when it is not in out: a file region
-	// or bytes too big to copy.
-	bodyKind http.BodyKind
-	bodyFd   int
-	bodyOff  int64
-	bodyLen  int64
-	bodyRef  []byte
-	bodyRel  http.Releaser
+	in   []byte   // received, not yet processed (pooled)
+	out  []byte   // responses queued or in flight (pooled)
+	ps   *parsing // the request whose head is being parsed (pooled)
+	body *pending // the last response's body when it is not in out (pooled)
 
 	discard int64                // Content-Length body bytes still to discard
 	chunk   *http.ChunkedDecoder // chunked body being discarded
@@ -61,7 +52,6 @@ type conn struct {
 	stream        http.Stream // the step that hijacked the connection
 	streamSending bool        // a Client.Send of the stream is in flight
 	busy          bool        // inside process: Release must not re-enter it
-	hijacked      bool        // Hijack was called during the current serve
 
 	state       connState
 	sendingOut  bool // out is in flight (else the body is, when sending)
@@ -69,6 +59,27 @@ type conn struct {
 	closeAfter  bool // close once everything queued is sent
 	lingerAfter bool
 	readClosed  bool
+
+	obsv *observed // access log and metrics (observe.go); nil when unused
+}
+
+// parsing is a request head being parsed: taken from the server's pool when
+// a request starts and given back once it is answered, so that an idle
+// connection carries neither the 1 KiB header table nor the parser.
+type parsing struct {
+	req http.Request
+	p   http.Parser
+}
+
+// pending is a response body sent after the head: a file region
+// (sendfile) or bytes too big to copy into out.
+type pending struct {
+	kind http.BodyKind
+	fd   int
+	off  int64
+	n    int64
+	ref  []byte
+	rel  http.Releaser
 }
 
 var errBodyTooLarge = errors.New("server: request body too large")
@@ -81,8 +92,9 @@ func (s *Server) accept(rc *reactor.Conn, g *addrGroup) error {
 	} else {
 		c = new(conn)
 	}
-	*c = conn{s: s, rc: rc, g: g, vh: g.vhosts[0], bodyFd: -1}
+	*c = conn{s: s, rc: rc, g: g, vh: g.vhosts[0]}
 	rc.H, rc.Ctx = c, c
+	s.connOpened()
 	rc.SetTimeout(c.vh.cfg.HeaderTimeout)
 	rc.StartRecv()
 	return nil
@@ -91,7 +103,7 @@ func (s *Server) accept(rc *reactor.Conn, g *addrGroup) error {
 // idle reports whether the connection waits for a new request with
 // nothing buffered and nothing to send.
 func (c *conn) idle() bool {
-	return c.state == stRead && c.req == nil && len(c.in) == 0 && !c.sending && len(c.out) == 0
+	return c.state == stRead && c.ps == nil && len(c.in) == 0 && !c.sending && len(c.out) == 0
 }
 
 // OnRecv takes input: processed at once when nothing is being sent,
@@ -172,15 +184,14 @@ func (c *conn) process(data []byte) {
 			}
 			continue
 		}
-		if c.state != stRead || c.closeAfter || c.bodyKind != http.BodyNone || len(c.out) >= flushAt {
+		if c.state != stRead || c.closeAfter || c.body != nil || len(c.out) >= flushAt {
 			break
 		}
-		if c.req == nil {
-			c.req = c.s.getReq()
-			c.p.Reset()
+		if c.ps == nil {
+			c.ps = c.s.getParsing()
 			c.rc.SetTimeout(c.vh.cfg.HeaderTimeout)
 		}
-		done, err := c.p.Parse(src[pos:], c.req)
+		done, err := c.ps.p.Parse(src[pos:], &c.ps.req)
 		if err != nil {
 			c.fail(err)
 			pos = len(src)
@@ -189,11 +200,11 @@ func (c *conn) process(data []byte) {
 		if !done {
 			break
 		}
-		n := c.req.HeadLen
+		n := c.ps.req.HeadLen
 		c.serve(src[pos : pos+n])
-		if c.req != nil {
-			c.s.putReq(c.req)
-			c.req = nil
+		if c.ps != nil {
+			c.s.putParsing(c.ps)
+			c.ps = nil
 		}
 		pos += n
 		if c.state == stTakeover && pos < len(src) {
@@ -227,7 +238,7 @@ func (c *conn) process(data []byte) {
 // response.
 func (c *conn) serve(buf []byte) {
 	s := c.s
-	req := c.req
+	req := &c.ps.req
 	vh := c.g.pickVhost(req.Host.Bytes(buf))
 	c.vh = vh
 	x := &s.x
@@ -260,10 +271,7 @@ func (c *conn) serve(buf []byte) {
 				}
 			}
 			x.Takeover = nil
-			if c.state == stTakeover || c.hijacked || c.rc == nil {
-				// A stream took the request; it may already have given
-				// the connection back (or closed it) within Serve.
-				c.hijacked = false
+			if c.state == stTakeover {
 				s.hdr = x.Resp.Header[:0]
 				return
 			}
@@ -283,6 +291,7 @@ func (c *conn) serve(buf []byte) {
 		}
 	}
 	c.queue(&x.Resp, req.Method == http.MethodHead, closeConn, req.Minor == 0 && !closeConn)
+	c.observe(req, buf, &x.Resp, req.Method == http.MethodHead)
 	s.hdr = x.Resp.Header[:0]
 	x.Resp.Body, x.Resp.Release = nil, nil
 }
@@ -304,14 +313,17 @@ func (c *conn) queue(r *http.Response, head, closeConn, keepAlive10 bool) {
 			if len(c.out)+len(r.Body) <= cap(c.out) {
 				c.out = append(c.out, r.Body...)
 			} else {
-				c.bodyKind, c.bodyRef, keep = http.BodyBytes, r.Body, true
+				c.body = c.s.getPending()
+				c.body.kind, c.body.ref, keep = http.BodyBytes, r.Body, true
 			}
 		case http.BodyFile:
-			c.bodyKind, c.bodyFd, c.bodyOff, c.bodyLen, keep = http.BodyFile, r.File, r.FileOff, r.FileLen, true
+			c.body = c.s.getPending()
+			b := c.body
+			b.kind, b.fd, b.off, b.n, keep = http.BodyFile, r.File, r.FileOff, r.FileLen, true
 		}
 	}
 	if keep {
-		c.bodyRel = r.Release
+		c.body.rel = r.Release
 	} else if r.Release != nil {
 		r.Release.Release()
 	}
@@ -385,9 +397,10 @@ func (c *conn) fail(err error) {
 	x.Resp.Error(status)
 	c.lingerAfter = true
 	c.queue(&x.Resp, false, true, false)
-	if c.req != nil {
-		c.s.putReq(c.req)
-		c.req = nil
+	c.observe(nil, nil, &x.Resp, false)
+	if c.ps != nil {
+		c.s.putParsing(c.ps)
+		c.ps = nil
 	}
 }
 
@@ -411,14 +424,14 @@ func (c *conn) flush() {
 			}
 			c.out = c.out[:0]
 		}
-		if c.bodyKind != http.BodyNone {
+		if b := c.body; b != nil {
 			c.rc.SetTimeout(c.vh.cfg.SendTimeout)
 			var done bool
 			var err error
-			if c.bodyKind == http.BodyFile {
-				done, err = c.rc.SendFile(c.bodyFd, c.bodyOff, c.bodyLen)
+			if b.kind == http.BodyFile {
+				done, err = c.rc.SendFile(b.fd, b.off, b.n)
 			} else {
-				done, err = c.rc.Send(c.bodyRef)
+				done, err = c.rc.Send(b.ref)
 			}
 			if err != nil {
 				c.closeNow()
@@ -444,7 +457,7 @@ func (c *conn) flush() {
 		}
 		// Pipelined requests wait in c.in.
 		c.process(nil)
-		if len(c.out) == 0 && c.bodyKind == http.BodyNone && !c.closeAfter {
+		if len(c.out) == 0 && c.body == nil && !c.closeAfter {
 			break
 		}
 	}
@@ -453,10 +466,13 @@ func (c *conn) flush() {
 
 // waitRequest arms the right timer for a connection with nothing to send.
 func (c *conn) waitRequest() {
+	if c.state == stTakeover {
+		return // the stream owns the connection's input and timer
+	}
 	switch {
 	case c.state == stBody:
 		c.rc.SetTimeout(c.vh.cfg.BodyTimeout)
-	case c.req != nil || len(c.in) > 0:
+	case c.ps != nil || len(c.in) > 0:
 		// A partial head keeps the timer it got at its first byte.
 	default:
 		if c.s.draining {
@@ -473,10 +489,16 @@ func (c *conn) waitRequest() {
 }
 
 func (c *conn) releaseBody() {
-	if c.bodyRel != nil {
-		c.bodyRel.Release()
+	b := c.body
+	if b == nil {
+		return
 	}
-	c.bodyKind, c.bodyFd, c.bodyRef, c.bodyRel = http.BodyNone, -1, nil, nil
+	if b.rel != nil {
+		b.rel.Release()
+	}
+	*b = pending{}
+	c.s.pendFree = append(c.s.pendFree, b)
+	c.body = nil
 }
 
 // finish ends a connection whose last response is sent: at once when the
@@ -522,7 +544,7 @@ func (c *conn) OnReadClosed(rc *reactor.Conn, err error) {
 		c.stream.ClientClosed(err)
 		return
 	}
-	if err != nil || c.state == stLinger || c.idle() || (c.req != nil && !c.sending) {
+	if err != nil || c.state == stLinger || c.idle() || (c.ps != nil && !c.sending) {
 		c.closeNow()
 		return
 	}
@@ -558,8 +580,8 @@ func (c *conn) closeNow() {
 	if c.out != nil {
 		s.loop.PutBuf(c.out)
 	}
-	if c.req != nil {
-		s.putReq(c.req)
+	if c.ps != nil {
+		s.putParsing(c.ps)
 	}
 	if c.chunk != nil {
 		s.putChunk(c.chunk)
@@ -567,6 +589,7 @@ func (c *conn) closeNow() {
 	if c.stream != nil {
 		c.stream.ClientClosed(reactor.ErrClosed)
 	}
+	c.connClosed()
 	rc := c.rc
 	*c = conn{}
 	s.connFree = append(s.connFree, c)
@@ -576,19 +599,29 @@ func (c *conn) closeNow() {
 
 func (c *conn) close() { c.closeNow() }
 
-func (s *Server) getReq() *http.Request {
-	if n := len(s.reqFree); n > 0 {
-		r := s.reqFree[n-1]
-		s.reqFree = s.reqFree[:n-1]
-		r.Reset()
-		return r
+func (s *Server) getParsing() *parsing {
+	var ps *parsing
+	if n := len(s.parseFree); n > 0 {
+		ps = s.parseFree[n-1]
+		s.parseFree = s.parseFree[:n-1]
+	} else {
+		ps = new(parsing)
 	}
-	r := new(http.Request)
-	r.Reset()
-	return r
+	ps.req.Reset()
+	ps.p.Reset()
+	return ps
 }
 
-func (s *Server) putReq(r *http.Request) { s.reqFree = append(s.reqFree, r) }
+func (s *Server) putParsing(ps *parsing) { s.parseFree = append(s.parseFree, ps) }
+
+func (s *Server) getPending() *pending {
+	if n := len(s.pendFree); n > 0 {
+		b := s.pendFree[n-1]
+		s.pendFree = s.pendFree[:n-1]
+		return b
+	}
+	return new(pending)
+}
 
 func (s *Server) getChunk() *http.ChunkedDecoder {
 	var d *http.ChunkedDecoder

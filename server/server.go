@@ -8,11 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/logging"
+	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/proxy"
+	"github.com/nproxy/nproxy/ratelimit"
 	"github.com/nproxy/nproxy/reactor"
+	"github.com/nproxy/nproxy/rewrite"
 	"github.com/nproxy/nproxy/static"
 )
 
@@ -30,11 +34,22 @@ type Server struct {
 	hdr       []byte        // the steps' header scratch
 	pathBuf   []byte
 	body      []byte // scratch for small generated bodies
-	reqFree   []*http.Request
+	parseFree []*parsing
+	pendFree  []*pending
 	connFree  []*conn
 	chunkFree []*http.ChunkedDecoder
 	started   time.Time
 	served    uint64
+
+	// Metrics: counters is nil unless a [server] block has metrics = on;
+	// table is the worker table /metrics sums (UseMetrics).
+	table    *metrics.Table
+	counters *metrics.Counters
+	// Access logs by path, shared by the blocks that name the same file.
+	logs     map[string]*accesslog.Log
+	entry    accesslog.Entry // scratch for one line
+	obsFree  []*streamObs
+	obsvFree []*observed
 
 	draining bool
 	onIdle   func() // called when draining and the last connection closed
@@ -53,6 +68,7 @@ type vhost struct {
 	chain  []http.Handler
 	static *static.Handler
 	proxy  *proxy.Handler
+	alog   *accesslog.Log // nil when access_log is off
 }
 
 // New builds the server for cfg on loop. Listening sockets are added with
@@ -66,6 +82,14 @@ func New(cfg *config.Config, loop *reactor.Loop, log *logging.Logger) (*Server, 
 		hdr:     make([]byte, 0, 1024),
 		pathBuf: make([]byte, 0, http.MaxURILen),
 		started: time.Now(),
+		logs:    make(map[string]*accesslog.Log),
+	}
+	for _, sc := range cfg.Servers {
+		if sc.Metrics {
+			// A private table until a master hands over the shared one.
+			s.table = metrics.New()
+			s.counters = s.table.Attach(0)
+		}
 	}
 	for _, sc := range cfg.Servers {
 		vh, err := s.newVhost(sc)
@@ -82,17 +106,81 @@ func New(cfg *config.Config, loop *reactor.Loop, log *logging.Logger) (*Server, 
 			g.vhosts = append(g.vhosts, vh)
 		}
 	}
+	if len(s.logs) > 0 {
+		loop.AddTicker(s.tickLogs)
+	}
 	return s, nil
+}
+
+// UseMetrics makes the server count into slot of the shared table t (see
+// package metrics) instead of its private one, so that /metrics sums
+// every worker. It does nothing when no [server] block enables metrics.
+// Call it before Serve.
+func (s *Server) UseMetrics(t *metrics.Table, slot int) {
+	if s.counters == nil || t == nil {
+		return
+	}
+	s.table = t
+	s.counters = t.Attach(slot)
+}
+
+// tickLogs flushes the access logs whose oldest line waited a second.
+// Loop thread only.
+func (s *Server) tickLogs(now int64) {
+	t := time.Unix(0, now)
+	for _, al := range s.logs {
+		if err := al.Tick(t); err != nil {
+			s.log.Errorf("%s: %v", al.Path(), err)
+		}
+	}
+}
+
+// ReopenLogs flushes the access logs and opens their files again (SIGUSR1,
+// after log rotation). Loop thread only.
+func (s *Server) ReopenLogs() {
+	for _, al := range s.logs {
+		if err := al.Reopen(); err != nil {
+			s.log.Errorf("%s: reopen: %v", al.Path(), err)
+		}
+	}
+}
+
+// flushLogs writes what the access logs buffer. Loop thread only.
+func (s *Server) flushLogs() {
+	for _, al := range s.logs {
+		if err := al.Flush(); err != nil {
+			s.log.Errorf("%s: %v", al.Path(), err)
+		}
+	}
 }
 
 // newVhost builds the routing chain of one [server] block in the order the
 // architecture fixes: modules, rewrite rules, rate limit, /metrics,
 // /healthz, reverse proxy, static files, then 404. A step exists only for a
-// feature this build has and the block enables; the README lists the ones
-// not built yet (modules, rewrite, rate limiting, metrics), and the
-// configuration refuses their keys (config.NotImplemented).
+// feature this build has and the block enables (modules are not built:
+// the README says so).
 func (s *Server) newVhost(sc *config.Server) (*vhost, error) {
 	vh := &vhost{cfg: sc}
+	if sc.AccessLog != "" {
+		al := s.logs[sc.AccessLog]
+		if al == nil {
+			var err error
+			if al, err = accesslog.Open(sc.AccessLog); err != nil {
+				return nil, fmt.Errorf("server: %w", err)
+			}
+			s.logs[sc.AccessLog] = al
+		}
+		vh.alog = al
+	}
+	if rules := rewrite.New(sc.Rewrites); rules != nil {
+		vh.chain = append(vh.chain, &rewriteStep{rules: rules, path: make([]byte, 0, 256)})
+	}
+	if sc.RateLimit > 0 {
+		vh.chain = append(vh.chain, &limitStep{s: s, l: ratelimit.New(sc.RateLimit, sc.RateBurst, ratelimit.DefaultCapacity)})
+	}
+	if sc.Metrics {
+		vh.chain = append(vh.chain, metricsStep{s})
+	}
 	vh.chain = append(vh.chain, healthz{s})
 	if sc.HasProxy() {
 		px, err := proxy.New(sc, s.loop, s.log)
@@ -156,6 +244,7 @@ func (s *Server) Drain(onIdle func()) {
 	s.draining = true
 	s.onIdle = onIdle
 	s.loop.StopAccepting()
+	s.flushLogs()
 	for _, c := range s.liveConns() {
 		if c.idle() {
 			c.close()
@@ -184,8 +273,15 @@ func (s *Server) liveConns() []*conn {
 	return out
 }
 
-// Close releases the static file caches.
+// Close releases the static file caches and the proxy pools, and flushes
+// and closes the access logs.
 func (s *Server) Close() {
+	for path, al := range s.logs {
+		if err := al.Close(); err != nil {
+			s.log.Errorf("%s: %v", path, err)
+		}
+	}
+	clear(s.logs)
 	seen := map[*vhost]bool{}
 	for _, g := range s.groups {
 		for _, vh := range g.vhosts {
