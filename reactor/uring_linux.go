@@ -42,7 +42,12 @@ import (
 //     before anything newer, then re-arms. OnRecv is never called while
 //     receiving is stopped, as with epoll.
 //   - send: SEND (MSG_WAITALL|MSG_NOSIGNAL) of the caller's buffer; a short
-//     send resubmits the rest; OnSendDone reports the end. Buffers on the Go
+//     send resubmits the rest; OnSendDone reports the end. send never
+//     finishes at once: a write(2) tried first measured slower (static
+//     1 KiB, 64 connections, interleaved runs: 23.0k req/s against 42.7k
+//     with the SEND going out in the poll's enter, epoll 21.6k), and a
+//     non-sleeping enter before the wait to flush sends measured slower
+//     too (0.68 enters per request instead of 0.29). Buffers on the Go
 //     heap (cached static bodies) are pinned with the connection's
 //     runtime.Pinner until the final CQE; off-heap Loop buffers make the Pin
 //     a no-op.
