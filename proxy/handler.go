@@ -28,6 +28,7 @@ type Handler struct {
 	bal      Balancer
 
 	free      []*session
+	closed    bool
 	nextProbe int64
 }
 
@@ -53,6 +54,9 @@ func New(cfg *config.Server, loop *reactor.Loop, log *logging.Logger) (*Handler,
 		}
 		h.backends = append(h.backends, &backend{index: i, addr: up.Addr, sa: sa, weight: w})
 	}
+	// As in nginx, a lone backend is never marked down by failures:
+	// refusing every request for fail_timeout would only add an outage.
+	h.backends[0].single = len(h.backends) == 1
 	if cfg.Balance == "least_conn" {
 		h.bal = &leastConn{}
 	} else {
@@ -67,18 +71,25 @@ func (h *Handler) Serve(x *http.Exchange) bool {
 	if !bytes.HasPrefix(x.Path, h.prefix) || x.Takeover == nil {
 		return false
 	}
-	now := h.loop.NowNano()
-	if h.pick(0, now) == nil {
+	if !h.anyUp(h.loop.NowNano()) {
 		// Every backend is down: answer at once rather than hang.
 		x.Resp.Error(502)
 		return true
 	}
-	s := h.getSession()
-	if !s.start(x) {
-		h.putSession(s)
-		return true // s answered with an error response
-	}
+	h.getSession().start(x)
 	return true
+}
+
+// anyUp reports whether some backend may take a request. It does not ask
+// the balancer, whose pick moves its state (smooth round-robin would
+// otherwise advance twice per request).
+func (h *Handler) anyUp(now int64) bool {
+	for _, b := range h.backends {
+		if b.up(now) {
+			return true
+		}
+	}
+	return false
 }
 
 // pick asks the balancer, ignoring backends already tried.
@@ -114,7 +125,7 @@ func (h *Handler) putIdle(u *upConn) {
 	u.s = nil
 	u.reused = true
 	b := u.b
-	if len(b.idle) >= maxIdlePerBackend || u.rc == nil || !u.rc.Open() {
+	if len(b.idle) >= maxIdlePerBackend || u.rc == nil || !u.rc.Open() || h.closed {
 		u.close()
 		return
 	}
@@ -171,8 +182,11 @@ func (h *Handler) Tick(now time.Time) {
 	}
 }
 
-// Close closes every pooled connection.
+// Close closes every pooled connection; connections that finish their
+// request afterwards are closed instead of pooled (a draining worker must
+// not wait on idle upstream connections).
 func (h *Handler) Close() {
+	h.closed = true
 	for _, b := range h.backends {
 		for _, u := range b.idle {
 			u.close()

@@ -244,6 +244,15 @@ func (s *Server) Drain(onIdle func()) {
 	s.draining = true
 	s.onIdle = onIdle
 	s.loop.StopAccepting()
+	// Idle upstream keep-alive connections count as open connections:
+	// close them, and make the proxies close the rest as they finish.
+	for _, g := range s.groups {
+		for _, vh := range g.vhosts {
+			if vh.proxy != nil {
+				vh.proxy.Close()
+			}
+		}
+	}
 	s.flushLogs()
 	for _, c := range s.liveConns() {
 		if c.idle() {
