@@ -14,13 +14,8 @@ import (
 // and ignored, so `nproxy -t` fails honestly. Remove a key from the map in
 // the change that implements its feature.
 var NotImplemented = map[string]string{
-	"tls_cert":   "TLS",
-	"tls_key":    "TLS",
-	"rewrite":    "rewrite rules",
-	"rate_limit": "rate limiting",
-	"rate_burst": "rate limiting",
-	"metrics":    "the /metrics endpoint",
-	"access_log": "the access log",
+	"tls_cert": "TLS",
+	"tls_key":  "TLS",
 }
 
 // globalKey applies one global key's value to c.

@@ -47,7 +47,7 @@ const slotSize = 128
 // must not be copied.
 type Counters struct {
 	requests [5]atomic.Uint64 // responses by status class 1xx..5xx
-	sent     atomic.Uint64    // bytes queued to clients: heads and bodies
+	body     atomic.Uint64    // response body bytes queued to clients
 	accepted atomic.Uint64    // client connections accepted
 	active   atomic.Int64     // client connections open
 	proxied  atomic.Uint64    // requests handed to the reverse proxy
@@ -61,17 +61,14 @@ type Counters struct {
 var _ [slotSize - unsafe.Sizeof(Counters{})]byte
 var _ [unsafe.Sizeof(Counters{}) - slotSize]byte
 
-// Response counts one response of status with sent bytes (head and body).
-func (c *Counters) Response(status int, sent int64) {
+// Response counts one response of status with body bytes of body.
+func (c *Counters) Response(status int, body int64) {
 	i := status/100 - 1
 	if uint(i) < uint(len(c.requests)) {
 		c.requests[i].Add(1)
 	}
-	c.sent.Add(uint64(sent))
+	c.body.Add(uint64(body))
 }
-
-// Sent counts bytes sent outside Response (streamed proxy responses).
-func (c *Counters) Sent(n int64) { c.sent.Add(uint64(n)) }
 
 // Accepted counts a new client connection (and an active one).
 func (c *Counters) Accepted() {
@@ -170,7 +167,7 @@ func alive(pid int) bool {
 // Snapshot is the sum of every slot at one moment.
 type Snapshot struct {
 	Requests       [5]uint64 // by status class 1xx..5xx
-	Sent           uint64
+	BodyBytes      uint64
 	Accepted       uint64
 	Active         int64
 	Proxied        uint64
@@ -186,7 +183,7 @@ func (t *Table) Sum() Snapshot {
 		for j := range s.Requests {
 			s.Requests[j] += c.requests[j].Load()
 		}
-		s.Sent += c.sent.Load()
+		s.BodyBytes += c.body.Load()
 		s.Accepted += c.accepted.Load()
 		s.Active += c.active.Load()
 		s.Proxied += c.proxied.Load()
@@ -211,7 +208,7 @@ func (t *Table) AppendText(b []byte) []byte {
 		b = appendUint(b, n)
 		b = append(b, '\n')
 	}
-	b = metric(b, "nproxy_http_sent_bytes_total", "counter", "Bytes of response heads and bodies sent to clients.", s.Sent)
+	b = metric(b, "nproxy_http_response_body_bytes_total", "counter", "Response body bytes sent to clients (nginx's $body_bytes_sent).", s.BodyBytes)
 	b = metric(b, "nproxy_connections_accepted_total", "counter", "Client connections accepted.", s.Accepted)
 	b = metric(b, "nproxy_connections_active", "gauge", "Client connections open.", uint64(s.Active))
 	b = metric(b, "nproxy_proxy_requests_total", "counter", "Requests passed to the reverse proxy.", s.Proxied)

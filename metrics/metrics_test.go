@@ -29,7 +29,6 @@ func TestAppendText(t *testing.T) {
 	b.Proxied(502)
 	b.Proxied(504)
 	a.Limited()
-	a.Sent(1000)
 
 	text := string(tb.AppendText(nil))
 	for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
@@ -43,7 +42,7 @@ func TestAppendText(t *testing.T) {
 		`nproxy_http_requests_total{code="2xx"} 2` + "\n",
 		`nproxy_http_requests_total{code="4xx"} 1` + "\n",
 		`nproxy_http_requests_total{code="5xx"} 1` + "\n",
-		"nproxy_http_sent_bytes_total 1168\n",
+		"nproxy_http_response_body_bytes_total 168\n",
 		"nproxy_connections_accepted_total 3\n",
 		"# TYPE nproxy_connections_active gauge\nnproxy_connections_active 2\n",
 		"nproxy_proxy_requests_total 3\n",

@@ -23,6 +23,7 @@ var (
 func (c *conn) Hijack(st http.Stream) http.Client {
 	c.stream = st
 	c.state = stTakeover
+	c.startStream(c.s.x.Req, c.s.x.Buf) // the head is valid during Serve
 	c.rc.SetTimeout(0)
 	return c
 }
@@ -33,6 +34,7 @@ func (c *conn) Send(b []byte) (bool, error) {
 		return false, reactor.ErrClosed
 	}
 	done, err := c.rc.Send(b)
+	c.streamSent(b)
 	if err == nil && !done {
 		c.streamSending = true
 	}
@@ -84,6 +86,7 @@ func (c *conn) Release(keepAlive bool) {
 	}
 	c.stream = nil
 	c.streamSending = false
+	c.endStream()
 	c.state = stRead
 	if !keepAlive || c.s.draining || c.readClosed {
 		c.closeAfter = true

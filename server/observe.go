@@ -1,0 +1,253 @@
+//go:build linux
+
+package server
+
+import (
+	"bytes"
+	"net/netip"
+	"unsafe"
+
+	"github.com/nproxy/nproxy/accesslog"
+	"github.com/nproxy/nproxy/http"
+	"golang.org/x/sys/unix"
+)
+
+// This file is what the server records about each request: the metrics
+// counters and the access log line. Both are off (nil) unless the
+// configuration enables them, and then cost no allocation and no system
+// call per request.
+
+// observed is a connection's part of it: the client address, looked up
+// on first need, and the streamed response being followed. A connection
+// takes one from the server's pool when a feature first needs it, so
+// connections of a server without these features carry only a nil
+// pointer.
+type observed struct {
+	peer      netip.Addr
+	peerKnown bool
+	stream    *streamObs
+}
+
+// observed returns c's observation state, taking it from the pool.
+func (c *conn) observed() *observed {
+	if c.obsv == nil {
+		s := c.s
+		if n := len(s.obsvFree); n > 0 {
+			c.obsv = s.obsvFree[n-1]
+			s.obsvFree = s.obsvFree[:n-1]
+		} else {
+			c.obsv = new(observed)
+		}
+	}
+	return c.obsv
+}
+
+// peerAddr returns the client's IP address, asked of the kernel
+// (getpeername) once per connection and only when a feature needs it (the
+// rate limit, the access log); the zero Addr if the kernel cannot say.
+func (c *conn) peerAddr() netip.Addr {
+	o := c.observed()
+	if o.peerKnown {
+		return o.peer
+	}
+	o.peerKnown = true
+	var sa unix.RawSockaddrAny
+	n := uint32(unix.SizeofSockaddrAny)
+	_, _, e := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(c.rc.Fd()), uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&n)))
+	if e != 0 {
+		return o.peer
+	}
+	switch sa.Addr.Family {
+	case unix.AF_INET:
+		p := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
+		o.peer = netip.AddrFrom4(p.Addr)
+	case unix.AF_INET6:
+		p := (*unix.RawSockaddrInet6)(unsafe.Pointer(&sa))
+		o.peer = netip.AddrFrom16(p.Addr).Unmap()
+	}
+	return o.peer
+}
+
+// connOpened counts an accepted connection.
+func (s *Server) connOpened() {
+	if s.counters != nil {
+		s.counters.Accepted()
+	}
+}
+
+// connClosed records a closing connection: the end of a stream it was
+// following, and the active connection count.
+func (c *conn) connClosed() {
+	if o := c.obsv; o != nil {
+		c.endStream()
+		*o = observed{}
+		c.s.obsvFree = append(c.s.obsvFree, o)
+		c.obsv = nil
+	}
+	if c.s.counters != nil {
+		c.s.counters.Closed()
+	}
+}
+
+// observe records a response the server queued itself (head: the request
+// was HEAD). req is nil for a request whose head could not be parsed.
+func (c *conn) observe(req *http.Request, buf []byte, r *http.Response, head bool) {
+	if c.s.counters != nil || c.vh.alog != nil {
+		c.record(req, buf, r.Status, bodyBytes(r, head))
+	}
+}
+
+// bodyBytes is the size of the body the server sends for r (what queue
+// sends: nothing for HEAD, 1xx, 204 and 304).
+func bodyBytes(r *http.Response, head bool) int64 {
+	if head || r.Status < 200 || r.Status == 204 || r.Status == 304 {
+		return 0
+	}
+	switch r.Kind {
+	case http.BodyBytes:
+		return int64(len(r.Body))
+	case http.BodyFile:
+		return r.FileLen
+	}
+	return 0
+}
+
+func (c *conn) record(req *http.Request, buf []byte, status int, body int64) {
+	s := c.s
+	if s.counters != nil {
+		s.counters.Response(status, body)
+	}
+	if al := c.vh.alog; al != nil {
+		e := &s.entry
+		*e = accesslog.Entry{Addr: c.peerAddr(), Time: s.x.Now, Status: status, BodyBytes: body}
+		if req != nil {
+			e.Request = requestLine(req, buf)
+			e.Referer, _ = req.Header(buf, "Referer")
+			e.UserAgent, _ = req.Header(buf, "User-Agent")
+		}
+		s.logWrite(al, e)
+		*e = accesslog.Entry{}
+	}
+}
+
+// requestLine returns the request line as received, without its CRLF.
+func requestLine(req *http.Request, buf []byte) []byte {
+	start := int(req.MethodSpan.Off)
+	end := start + bytes.IndexByte(buf[start:], '\n')
+	if end < start {
+		return nil
+	}
+	if end > start && buf[end-1] == '\r' {
+		end--
+	}
+	return buf[start:end]
+}
+
+// streamObs follows a response that a streaming step (the reverse proxy)
+// sends itself through Client.Send: its status from the status line, its
+// body bytes after the head, and what the access log line needs of the
+// request, copied out of the request buffer (valid only during Serve).
+type streamObs struct {
+	status int
+	sent   int64 // every byte sent: head and body
+	body   int64
+	crlf   uint8 // progress through the "\r\n\r\n" that ends the head
+	inBody bool
+	rec    []byte // request line, Referer, User-Agent, one after the other
+	nReq   int
+	nRef   int
+}
+
+// startStream begins following the response of a request that a step
+// took over; called from serve while the request head is still valid.
+func (c *conn) startStream(req *http.Request, buf []byte) {
+	s := c.s
+	if s.counters == nil && c.vh.alog == nil {
+		return
+	}
+	var o *streamObs
+	if n := len(s.obsFree); n > 0 {
+		o = s.obsFree[n-1]
+		s.obsFree = s.obsFree[:n-1]
+	} else {
+		o = new(streamObs)
+	}
+	*o = streamObs{rec: o.rec[:0]}
+	if c.vh.alog != nil {
+		c.peerAddr() // now, while the client is surely connected
+		line := requestLine(req, buf)
+		ref, _ := req.Header(buf, "Referer")
+		ua, _ := req.Header(buf, "User-Agent")
+		o.rec = append(append(append(o.rec, line...), ref...), ua...)
+		o.nReq, o.nRef = len(line), len(ref)
+	}
+	c.observed().stream = o
+}
+
+// streamSent notes bytes a stream sent to the client.
+func (c *conn) streamSent(b []byte) {
+	if c.obsv == nil || c.obsv.stream == nil {
+		return
+	}
+	o := c.obsv.stream
+	if o.sent == 0 && len(b) >= 12 && string(b[:7]) == "HTTP/1." {
+		o.status = int(b[9]-'0')*100 + int(b[10]-'0')*10 + int(b[11]-'0')
+	}
+	o.sent += int64(len(b))
+	if o.inBody {
+		o.body += int64(len(b))
+		return
+	}
+	const end = "\r\n\r\n"
+	for i, ch := range b {
+		switch {
+		case ch == end[o.crlf]:
+			o.crlf++
+		case ch == '\r':
+			o.crlf = 1
+		default:
+			o.crlf = 0
+		}
+		if o.crlf == 4 {
+			o.inBody = true
+			o.body += int64(len(b) - i - 1)
+			return
+		}
+	}
+}
+
+// endStream records a streamed exchange once the stream is done with the
+// connection (Release, Abort, or the connection closing). A client that
+// went away before any response is logged 499, as nginx does.
+func (c *conn) endStream() {
+	if c.obsv == nil || c.obsv.stream == nil {
+		return
+	}
+	o := c.obsv.stream
+	c.obsv.stream = nil
+	s := c.s
+	status := o.status
+	if status == 0 {
+		status = 499
+	}
+	if s.counters != nil {
+		s.counters.Response(status, o.body)
+		s.counters.Proxied(status)
+	}
+	if al := c.vh.alog; al != nil {
+		e := &s.entry
+		*e = accesslog.Entry{Addr: c.peerAddr(), Time: s.loop.Now(), Status: status, BodyBytes: o.body,
+			Request: o.rec[:o.nReq], Referer: o.rec[o.nReq : o.nReq+o.nRef], UserAgent: o.rec[o.nReq+o.nRef:]}
+		s.logWrite(al, e)
+		*e = accesslog.Entry{}
+	}
+	s.obsFree = append(s.obsFree, o)
+}
+
+// logWrite writes one access log line, reporting a failed flush to the
+// error log.
+func (s *Server) logWrite(al *accesslog.Log, e *accesslog.Entry) {
+	if err := al.Write(e); err != nil {
+		s.log.Errorf("%s: %v", al.Path(), err)
+	}
+}
