@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -240,4 +241,38 @@ func newBackend(t *testing.T, body string) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
+}
+
+// TestAccessLogReopen rotates the log as logrotate does (rename, then
+// SIGUSR1) and checks that later lines go to a new file at the path.
+func TestAccessLogReopen(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		logPath := filepath.Join(t.TempDir(), "access.log")
+		ts := startServer(t, backend, "access_log = "+logPath+"\n")
+		ts.roundTrip(t, get("/before"))
+		waitFor(t, "the first line", func() bool {
+			b, _ := os.ReadFile(logPath)
+			return strings.Contains(string(b), "/before")
+		})
+		if err := os.Rename(logPath, logPath+".1"); err != nil {
+			t.Fatal(err)
+		}
+		// The server watches SIGUSR1 while it has an access log, so the
+		// signal cannot kill the test process.
+		if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the log to be reopened", func() bool {
+			_, err := os.Stat(logPath)
+			return err == nil
+		})
+		ts.roundTrip(t, get("/after"))
+		waitFor(t, "the line after the reopen", func() bool {
+			b, _ := os.ReadFile(logPath)
+			return strings.Contains(string(b), "/after")
+		})
+		if b, _ := os.ReadFile(logPath + ".1"); strings.Contains(string(b), "/after") {
+			t.Error("a line after the reopen went to the rotated file")
+		}
+	})
 }

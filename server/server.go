@@ -46,10 +46,11 @@ type Server struct {
 	table    *metrics.Table
 	counters *metrics.Counters
 	// Access logs by path, shared by the blocks that name the same file.
-	logs     map[string]*accesslog.Log
-	entry    accesslog.Entry // scratch for one line
-	obsFree  []*streamObs
-	obsvFree []*observed
+	logs       map[string]*accesslog.Log
+	entry      accesslog.Entry // scratch for one line
+	obsFree    []*streamObs
+	obsvFree   []*observed
+	stopReopen func() // stops the SIGUSR1 watch of the access logs
 
 	draining bool
 	onIdle   func() // called when draining and the last connection closed
@@ -108,6 +109,7 @@ func New(cfg *config.Config, loop *reactor.Loop, log *logging.Logger) (*Server, 
 	}
 	if len(s.logs) > 0 {
 		loop.AddTicker(s.tickLogs)
+		s.stopReopen = watchReopen(loop, s.ReopenLogs)
 	}
 	return s, nil
 }
@@ -285,6 +287,10 @@ func (s *Server) liveConns() []*conn {
 // Close releases the static file caches and the proxy pools, and flushes
 // and closes the access logs.
 func (s *Server) Close() {
+	if s.stopReopen != nil {
+		s.stopReopen()
+		s.stopReopen = nil
+	}
 	for path, al := range s.logs {
 		if err := al.Close(); err != nil {
 			s.log.Errorf("%s: %v", path, err)
