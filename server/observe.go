@@ -149,9 +149,9 @@ func requestLine(req *http.Request, buf []byte) []byte {
 // request, copied out of the request buffer (valid only during Serve).
 type streamObs struct {
 	status int
-	sent   int64 // every byte sent: head and body
 	body   int64
 	crlf   uint8 // progress through the "\r\n\r\n" that ends the head
+	atHead bool  // the next byte sent starts a response head
 	inBody bool
 	rec    []byte // request line, Referer, User-Agent, one after the other
 	nReq   int
@@ -172,7 +172,7 @@ func (c *conn) startStream(req *http.Request, buf []byte) {
 	} else {
 		o = new(streamObs)
 	}
-	*o = streamObs{rec: o.rec[:0]}
+	*o = streamObs{rec: o.rec[:0], atHead: true}
 	if c.vh.alog != nil {
 		c.peerAddr() // now, while the client is surely connected
 		line := requestLine(req, buf)
@@ -184,20 +184,41 @@ func (c *conn) startStream(req *http.Request, buf []byte) {
 	c.observed().stream = o
 }
 
-// streamSent notes bytes a stream sent to the client.
+// streamSent notes bytes a stream sent to the client. Interim 1xx
+// responses (100 Continue) before the final head are skipped; 101
+// Switching Protocols is final (the tunnel's bytes count as its body).
 func (c *conn) streamSent(b []byte) {
 	if c.obsv == nil || c.obsv.stream == nil {
 		return
 	}
 	o := c.obsv.stream
-	if o.sent == 0 && len(b) >= 12 && string(b[:7]) == "HTTP/1." {
-		o.status = int(b[9]-'0')*100 + int(b[10]-'0')*10 + int(b[11]-'0')
+	for len(b) > 0 {
+		if o.inBody {
+			o.body += int64(len(b))
+			return
+		}
+		if o.atHead {
+			o.atHead = false
+			if len(b) >= 12 && string(b[:7]) == "HTTP/1." {
+				o.status = int(b[9]-'0')*100 + int(b[10]-'0')*10 + int(b[11]-'0')
+			}
+		}
+		n := o.scanHead(b)
+		if n < 0 {
+			return
+		}
+		b = b[n:]
+		if o.status >= 100 && o.status < 200 && o.status != 101 {
+			*o = streamObs{rec: o.rec, nReq: o.nReq, nRef: o.nRef, atHead: true}
+			continue
+		}
+		o.inBody = true
 	}
-	o.sent += int64(len(b))
-	if o.inBody {
-		o.body += int64(len(b))
-		return
-	}
+}
+
+// scanHead looks for the "\r\n\r\n" that ends the head, across calls; it
+// returns the number of bytes of b up to and including it, or -1.
+func (o *streamObs) scanHead(b []byte) int {
 	const end = "\r\n\r\n"
 	for i, ch := range b {
 		switch {
@@ -209,11 +230,11 @@ func (c *conn) streamSent(b []byte) {
 			o.crlf = 0
 		}
 		if o.crlf == 4 {
-			o.inBody = true
-			o.body += int64(len(b) - i - 1)
-			return
+			o.crlf = 0
+			return i + 1
 		}
 	}
+	return -1
 }
 
 // endStream records a streamed exchange once the stream is done with the
