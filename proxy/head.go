@@ -16,9 +16,12 @@ const maxRespHead = 64 << 10
 // hopByHop are the connection-specific header fields of RFC 9110 §7.6.1
 // that a proxy must not forward, plus the de-facto Proxy-Connection and
 // Keep-Alive. Transfer-Encoding and Upgrade are re-added by the proxy when
-// it forwards a chunked body or an upgrade.
+// it forwards a chunked body or an upgrade. Trailer is not among them: a
+// chunked body is forwarded with its framing, trailer section included,
+// so its announcement goes along (and is dropped where the proxy
+// de-chunks, since the trailer fields are then dropped too).
 var hopByHop = []string{
-	"connection", "keep-alive", "proxy-connection", "te", "trailer",
+	"connection", "keep-alive", "proxy-connection", "te",
 	"transfer-encoding", "upgrade", "proxy-authenticate", "proxy-authorization",
 }
 
@@ -87,6 +90,8 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 		switch {
 		case isHopByHop(name), listedIn(connValue, name):
 			continue
+		case equalFold(name, "trailer") && !req.Chunked:
+			continue
 		case equalFold(name, "x-forwarded-for"):
 			xff = h.Value.Bytes(buf)
 			continue
@@ -141,6 +146,7 @@ type respHead struct {
 	headLen       int
 	contentLength int64 // -1 if absent
 	chunked       bool
+	te            bool // a Transfer-Encoding header (Content-Length is then ignored)
 	close         bool // the upstream closes after this response
 	minor         int
 	conn          []byte // Connection value (for listed hop-by-hop names)
@@ -189,7 +195,8 @@ func parseRespHead(b []byte) (h respHead, ok bool, err error) {
 			}
 			h.contentLength, seenCL = n, true
 		case equalFold(name, "transfer-encoding"):
-			h.chunked = bytes.HasSuffix(bytes.ToLower(value), []byte("chunked"))
+			h.te = true
+			h.chunked = len(value) >= 7 && equalFold(value[len(value)-7:], "chunked")
 			if !h.chunked {
 				h.close = true // unknown coding: delimited by close
 			}
@@ -202,7 +209,7 @@ func parseRespHead(b []byte) (h respHead, ok bool, err error) {
 			}
 		}
 	}
-	if h.chunked {
+	if h.te {
 		h.contentLength = -1 // Transfer-Encoding wins (RFC 9112 §6.3)
 	}
 	return h, true, nil
@@ -234,6 +241,14 @@ func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient,
 		name := line[:colon]
 		switch {
 		case equalFold(name, "transfer-encoding"):
+			if !h.chunked || dechunk {
+				continue
+			}
+		case equalFold(name, "content-length"):
+			if h.te {
+				continue // never both to the client (RFC 9112 §6.1)
+			}
+		case equalFold(name, "trailer"):
 			if !h.chunked || dechunk {
 				continue
 			}

@@ -40,21 +40,26 @@ type session struct {
 	cl http.Client
 	up *upConn
 	b  *backend
+	x  *http.Exchange // set only while start runs (inside Serve)
 
-	tried uint64
-	tries int
+	tried  uint64
+	tries  int
+	status int // the answer if no backend is left: 502, or 504 after a timeout
 
 	// request: client → upstream
 	idempotent bool
 	hasBody    bool
 	reqBuf     []byte // head + body bytes for upstream (pooled)
 	replayable bool   // reqBuf holds the request from its first byte
+	held       bool   // reqBuf is all sent, kept only to replay it on a retry
+	connected  bool   // the upstream connection is up (bytes may have reached it)
 	reqLeft    int64  // Content-Length bytes still to take
 	reqChunked bool
 	reqChunk   *http.ChunkedDecoder
 	reqDone    bool // the whole request body is taken from the client
 	upSending  bool
 	clientEOF  bool
+	inData     bool // inside ClientData
 
 	// response: upstream → client
 	rbuf          []byte // upstream bytes not yet forwarded (pooled)
@@ -80,9 +85,10 @@ var _ http.Stream = (*session)(nil)
 func (s *session) loop() *reactor.Loop { return s.h.loop }
 
 // start prepares the exchange from the request head (valid only during
-// this call) and hijacks the client connection. It returns false after
-// answering with an error response instead.
-func (s *session) start(x *http.Exchange) bool {
+// this call), hijacks the client connection and starts connecting. The
+// exchange may end within the call (no backend reachable: an error
+// response); the server copes with a stream released inside Serve.
+func (s *session) start(x *http.Exchange) {
 	req := x.Req
 	m := req.Method
 	s.idempotent = m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions ||
@@ -111,10 +117,11 @@ func (s *session) start(x *http.Exchange) bool {
 		s.reqBuf = make([]byte, 0, need)
 	}
 	var peer [64]byte
-	s.reqBuf = appendRequestHead(s.reqBuf, x, s.cl.PeerAddr(peer[:0]), "")
+	s.reqBuf = appendRequestHead(s.reqBuf, x, s.cl.PeerAddr(peer[:0]), s.h.backends[0].addr)
 	s.replayable = true
+	s.x = x
 	s.connect()
-	return true
+	s.x = nil
 }
 
 // connect picks a backend and gets a connection to it.
@@ -130,6 +137,7 @@ func (s *session) connect() {
 		u, reused, err := s.h.getConn(b, s)
 		if err != nil {
 			b.failed(now)
+			s.status = 502
 			s.h.log.Errorf("proxy: connect to %s: %v", b.addr, err)
 			continue
 		}
@@ -140,7 +148,10 @@ func (s *session) connect() {
 		}
 		return
 	}
-	s.fail(502)
+	if s.status == 0 {
+		s.status = 502
+	}
+	s.respondError(s.status)
 }
 
 // upConnected continues once the connection to the backend is up.
@@ -150,6 +161,7 @@ func (s *session) upConnected(err error) {
 		s.retry(502, true)
 		return
 	}
+	s.connected = true
 	s.up.rc.StartRecv()
 	s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
 	s.sendUp()
@@ -201,29 +213,49 @@ func (s *session) takeBody(b []byte) int {
 }
 
 // ClientData takes request body bytes (or tunnel bytes) from the client.
+// It refills reqBuf from b itself while sends finish at once: the bytes
+// it leaves are appended to the server's buffer only after it returns, so
+// afterUpSend must not look at Buffered (or resume reading) meanwhile.
 func (s *session) ClientData(b []byte) int {
-	if s.mode == modeTunnel {
-		return s.tunnelIn(b)
-	}
-	n := s.takeBody(b)
-	if s.cl == nil {
-		return n
-	}
-	if n < len(b) && !s.reqDone {
-		s.cl.PauseRecv()
-	}
-	if s.up != nil && s.up.rc != nil && !s.upSending && s.up.rc.Open() && len(s.reqBuf) > 0 && !s.connecting() {
+	s.inData = true
+	n := s.take(b)
+	for s.cl != nil && s.connected && !s.upSending && len(s.reqBuf) > 0 && !s.held {
 		s.sendUp()
+		if s.cl == nil || n == len(b) {
+			break
+		}
+		n += s.take(b[n:])
+	}
+	s.inData = false
+	if s.cl != nil {
+		if s.mode == modeTunnel {
+			s.cl.SetTimeout(s.h.cfg.ProxyTimeout)
+		}
+		if n < len(b) {
+			// Body bytes beyond the buffer, or the next pipelined
+			// request: the server keeps them; stop reading until they
+			// are wanted (afterUpSend takes them with Buffered).
+			s.cl.PauseRecv()
+		}
 	}
 	return n
 }
 
-func (s *session) connecting() bool { return s.up == nil || s.up.rc == nil }
+// take moves client bytes into reqBuf as the mode allows.
+func (s *session) take(b []byte) int {
+	if s.mode == modeTunnel {
+		if s.up != nil && s.up.rc != nil {
+			s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
+		}
+		return s.takeTunnel(b)
+	}
+	return s.takeBody(b)
+}
 
 // sendUp sends reqBuf to the backend, then refills it from the client
 // until the request is complete or a send has to wait.
 func (s *session) sendUp() {
-	for !s.upSending && s.up != nil && len(s.reqBuf) > 0 {
+	for !s.upSending && s.up != nil && len(s.reqBuf) > 0 && !s.held {
 		done, err := s.up.rc.Send(s.reqBuf)
 		if err != nil {
 			s.upFailed(err)
@@ -232,6 +264,11 @@ func (s *session) sendUp() {
 		if !done {
 			s.upSending = true
 			return
+		}
+		if s.mode != modeTunnel {
+			// proxy_timeout runs between two successful operations, so a
+			// long upload to a slow reader is not cut short.
+			s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
 		}
 		if !s.afterUpSend() {
 			return
@@ -246,7 +283,7 @@ func (s *session) afterUpSend() bool {
 		// The whole request is out; keep reqBuf for a retry until the
 		// response starts, but send nothing more.
 		if s.replayable {
-			s.reqBuf = s.reqBuf[:len(s.reqBuf):len(s.reqBuf)]
+			s.held = true
 			return false
 		}
 		s.reqBuf = s.reqBuf[:0]
@@ -254,17 +291,16 @@ func (s *session) afterUpSend() bool {
 	}
 	s.replayable = false
 	s.reqBuf = s.reqBuf[:0]
-	if s.cl == nil {
-		return false
+	if s.cl == nil || s.inData {
+		return false // ClientData refills from its own bytes
 	}
-	if s.mode == modeTunnel {
-		if buf := s.cl.Buffered(); len(buf) > 0 {
-			s.cl.Consume(s.takeTunnel(buf))
-		}
-	} else if buf := s.cl.Buffered(); len(buf) > 0 {
-		s.cl.Consume(s.takeBody(buf))
+	if buf := s.cl.Buffered(); len(buf) > 0 {
+		s.cl.Consume(s.take(buf))
 	}
-	if s.cl != nil && !s.reqDone || s.mode == modeTunnel {
+	// Read more only once the server holds nothing for us: input that
+	// arrives while it does is appended to its buffer, which would then
+	// grow with the peer's speed instead of ours.
+	if s.cl != nil && (!s.reqDone || s.mode == modeTunnel) && len(s.cl.Buffered()) == 0 {
 		s.cl.ResumeRecv()
 	}
 	return len(s.reqBuf) > 0
@@ -277,6 +313,9 @@ func (s *session) upSent(err error) {
 		s.upFailed(err)
 		return
 	}
+	if s.mode != modeTunnel {
+		s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
+	}
 	if s.afterUpSend() {
 		s.sendUp()
 	}
@@ -286,28 +325,38 @@ func (s *session) upSent(err error) {
 func (s *session) upRecv(data []byte) {
 	s.gotBytes = true
 	s.rbuf = appendBuf(s.loop(), s.rbuf, data)
+	s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
 	if len(s.rbuf) >= pauseAt {
 		s.up.rc.StopRecv()
 	}
-	s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
 	s.pump()
 }
 
-// pump forwards what the backend sent to the client: the head (once),
-// then body bytes, as the framing allows.
+// recvUp resumes reading from the backend when there is room.
+func (s *session) recvUp() {
+	if s.up != nil && s.up.rc != nil && len(s.rbuf) < pauseAt && !s.upEOF {
+		s.up.rc.StartRecv()
+	}
+}
+
+// pump forwards what the backend sent to the client: interim heads, the
+// final head (once), then body bytes, as the framing allows. A head and
+// the body bytes after it leave in one send.
 func (s *session) pump() {
-	for s.cl != nil {
+	for s.cl != nil && !s.clientSending {
 		if !s.headDone {
-			if !s.readHead() {
+			progress := s.readHead()
+			if s.cl == nil {
 				return
 			}
-			continue
-		}
-		if s.clientSending {
-			return
-		}
-		if len(s.rbuf) > 0 && !s.respDone {
+			if progress && s.headDone && s.mode != modeTunnel {
+				continue // add the first body bytes to the head
+			}
+		} else if len(s.rbuf) > 0 && !s.respDone {
 			s.moveBody()
+			if s.cl == nil {
+				return
+			}
 		}
 		if len(s.cbuf) > 0 {
 			done, err := s.cl.Send(s.cbuf)
@@ -323,9 +372,20 @@ func (s *session) pump() {
 			s.cbuf = s.cbuf[:0]
 			continue
 		}
+		if !s.headDone {
+			if s.upEOF {
+				s.upClosedMidResponse()
+				return
+			}
+			s.recvUp()
+			return
+		}
 		if s.respDone {
 			s.finish()
 			return
+		}
+		if len(s.rbuf) > 0 {
+			continue // framing consumed without output (dechunking)
 		}
 		if s.upEOF {
 			if s.mode == modeTunnel {
@@ -335,9 +395,7 @@ func (s *session) pump() {
 			}
 			return
 		}
-		if s.up != nil && s.up.rc != nil {
-			s.up.rc.StartRecv()
-		}
+		s.recvUp()
 		return
 	}
 }
@@ -404,7 +462,7 @@ func (s *session) readHead() bool {
 	s.respDone = s.mode == modeNone || s.mode == modeLength && s.respLeft == 0
 	// The response has started: the request can no longer be retried.
 	if s.replayable && s.reqDone {
-		s.replayable = false
+		s.replayable, s.held = false, false
 		s.reqBuf = s.reqBuf[:0]
 	}
 	if upgrade {
@@ -490,9 +548,7 @@ func (s *session) ClientSent(err error) {
 	}
 	s.cl.SetTimeout(0)
 	s.cbuf = s.cbuf[:0]
-	if s.up != nil && s.up.rc != nil && len(s.rbuf) < pauseAt && !s.upEOF {
-		s.up.rc.StartRecv()
-	}
+	s.recvUp()
 	s.pump()
 }
 
@@ -523,16 +579,19 @@ func (s *session) release(keepClient bool) {
 	s.reqBuf, s.rbuf, s.cbuf = nil, nil, nil
 	cl := s.cl
 	s.cl = nil
-	h := s.h
-	h.putSession(s)
+	// Release may serve a pipelined request at once, and that request
+	// must not get this session while a caller up the stack still looks
+	// at it (it sees cl == nil and stops): recycle s afterwards.
 	if cl != nil {
 		cl.Release(keepClient)
 	}
+	s.h.putSession(s)
 }
 
-// upFailed handles a broken backend connection.
+// upFailed handles a broken backend connection (a failed send).
 func (s *session) upFailed(err error) {
 	if !s.gotBytes {
+		s.h.log.Errorf("proxy: %s: %v", s.b.addr, err)
 		s.retry(502, !s.up.reused)
 		return
 	}
@@ -550,9 +609,14 @@ func (s *session) upClosed(err error) {
 		return
 	}
 	if !s.gotBytes {
-		// Closed before any response byte: a stale keep-alive connection
-		// (retry without blaming the backend) or a failure.
-		s.retry(502, err != nil || !s.up.reused)
+		// Closed before any response byte: on a pooled connection the
+		// backend most likely closed it while idle, a race every
+		// keep-alive client has (retry without blaming the backend);
+		// on a fresh one it is a failure.
+		if !s.up.reused {
+			s.h.log.Errorf("proxy: %s closed the connection before responding (%v)", s.b.addr, err)
+		}
+		s.retry(502, !s.up.reused)
 		return
 	}
 	if s.headDone && s.mode == modeClose {
@@ -562,9 +626,12 @@ func (s *session) upClosed(err error) {
 }
 
 // upClosedMidResponse ends a response the backend cut short: the client
-// cannot be told in-band, so its connection is closed.
+// cannot be told in-band once the head is out, so its connection is
+// closed; before that it gets a 502.
 func (s *session) upClosedMidResponse() {
 	if !s.headDone {
+		s.h.log.Errorf("proxy: %s closed the connection in the response head", s.b.addr)
+		s.b.failed(s.loop().NowNano())
 		s.respondError(502)
 		return
 	}
@@ -572,43 +639,42 @@ func (s *session) upClosedMidResponse() {
 	s.abort()
 }
 
-// upTimeout handles proxy_connect_timeout and proxy_timeout.
+// upTimeout handles proxy_connect_timeout and proxy_timeout. As in nginx,
+// a timeout answers 504, and a request that can be replayed is first
+// tried on the next backend (proxy_next_upstream error timeout).
 func (s *session) upTimeout() {
 	if s.mode == modeTunnel {
 		s.endTunnel()
 		return
 	}
-	s.h.log.Errorf("proxy: %s: upstream timed out", s.b.addr)
-	if s.connecting() || s.up.rc.Open() && !s.gotBytes && s.isConnecting() {
+	if !s.connected {
+		s.h.log.Errorf("proxy: connect to %s timed out", s.b.addr)
 		s.retry(504, true)
 		return
 	}
+	s.h.log.Errorf("proxy: %s: upstream timed out", s.b.addr)
 	if s.headDone {
 		s.abort()
 		return
 	}
-	s.b.failed(s.loop().NowNano())
-	s.closeUp()
-	s.respondError(504)
+	s.retry(504, true)
 }
 
-func (s *session) isConnecting() bool {
-	return !s.upSending && len(s.reqBuf) > 0 && s.replayable && !s.up.reused
-}
-
-// retry tries the next backend when the request can be replayed (nothing
-// of the response seen, the request still whole in reqBuf, and idempotent
-// or sent on a reused connection that may have been stale); otherwise it
-// answers status.
+// retry tries the next backend when the request can be replayed: nothing
+// of the response seen, the request still whole in reqBuf, and either
+// nothing sent yet (a failed connect), an idempotent method, or a reused
+// connection that was most likely stale. Otherwise it answers status.
 func (s *session) retry(status int, blame bool) {
 	now := s.loop().NowNano()
 	reused := s.up != nil && s.up.reused
+	sent := s.connected
 	if blame {
 		s.b.failed(now)
 	}
+	s.status = status
 	s.closeUp()
-	s.upSending = false
-	if s.replayable && !s.gotBytes && (s.idempotent || reused || !s.hasBody) {
+	s.upSending, s.connected, s.held = false, false, false
+	if s.replayable && !s.gotBytes && (!sent || s.idempotent || reused) {
 		if !blame && reused {
 			s.tries-- // a stale pooled connection is not a try
 			s.tried &^= 1 << uint(s.b.index)
@@ -627,14 +693,19 @@ func (s *session) closeUp() {
 	}
 }
 
-// fail answers status when no backend could be reached.
-func (s *session) fail(status int) { s.respondError(status) }
-
 // respondError sends an error response to the client (if nothing of the
 // response was sent yet) and releases everything.
 func (s *session) respondError(status int) {
 	s.closeUp()
 	if s.cl == nil {
+		return
+	}
+	if s.x != nil {
+		// Still inside Serve (no backend could be dialed): answer the
+		// ordinary way, so that the server discards the body and keeps
+		// or closes the connection as for any other response.
+		s.x.Resp.Error(status)
+		s.release(true)
 		return
 	}
 	if s.headDone || s.clientSending || len(s.cbuf) > 0 {

@@ -16,7 +16,9 @@ func (s *session) startTunnel() {
 	if buf := s.cl.Buffered(); len(buf) > 0 {
 		s.cl.Consume(s.takeTunnel(buf))
 	}
-	s.cl.ResumeRecv()
+	if len(s.cl.Buffered()) == 0 {
+		s.cl.ResumeRecv()
+	}
 	if len(s.reqBuf) > 0 {
 		s.sendUp()
 	}
@@ -33,22 +35,6 @@ func (s *session) takeTunnel(b []byte) int {
 	}
 	s.reqBuf = append(s.reqBuf, b...)
 	return len(b)
-}
-
-// tunnelIn takes client bytes and sends them to the backend.
-func (s *session) tunnelIn(b []byte) int {
-	n := s.takeTunnel(b)
-	if s.cl != nil {
-		s.cl.SetTimeout(s.h.cfg.ProxyTimeout)
-		if n < len(b) {
-			s.cl.PauseRecv()
-		}
-	}
-	if s.up != nil && s.up.rc != nil {
-		s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
-	}
-	s.sendUp()
-	return n
 }
 
 // endTunnel closes both sides.

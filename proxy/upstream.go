@@ -16,9 +16,13 @@ import (
 // Passive health tracking, nginx's defaults: one failure (a refused or
 // timed-out connect, a connection that breaks before the response) marks
 // a backend down for failTimeout; then it is tried again.
+const maxFails = 1
+
+// failTimeout is how long a failed backend stays down (nginx's
+// fail_timeout default); a variable so that tests can shorten it.
+var failTimeout = 10 * time.Second
+
 const (
-	maxFails    = 1
-	failTimeout = 10 * time.Second
 	// maxIdlePerBackend bounds the idle keep-alive connections a worker
 	// keeps per backend (nginx's "keepalive 32" is the usual setting).
 	maxIdlePerBackend = 64
@@ -34,6 +38,7 @@ type backend struct {
 	addr   string
 	sa     unix.Sockaddr
 	weight int
+	single bool // the only backend: never marked down by failures
 
 	current   int   // smooth round-robin state
 	active    int   // requests in flight (least_conn)
@@ -48,7 +53,7 @@ func (b *backend) up(now int64) bool { return now >= b.downUntil }
 // failed records a failure; maxFails in a row marks the backend down.
 func (b *backend) failed(now int64) {
 	b.fails++
-	if b.fails >= maxFails {
+	if b.fails >= maxFails && !b.single {
 		b.downUntil = now + int64(failTimeout)
 	}
 }
