@@ -31,8 +31,8 @@
 // Each worker runs one reactor loop (Worker) on one locked OS thread,
 // pinned by the master to CPU i mod the CPUs it may use (the spawning
 // thread sets its own affinity before the fork; the child inherits it
-// for all its threads), with GOMAXPROCS=1 and GOGC=400 unless the
-// environment sets them: see workermain.go for the measurements.
+// for all its threads), with GOMAXPROCS=1 unless the environment sets it:
+// see workermain.go for the measurements.
 //
 // # Supervision
 //

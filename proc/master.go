@@ -63,7 +63,6 @@ func IsWorker() bool { return os.Getenv(roleEnv) == "worker" }
 type generation struct {
 	id      int
 	cfg     *config.Config
-	src     ConfigSource
 	backend string   // resolved: "epoll" or "io_uring"
 	cfgFile *os.File // sealed memfd with the validated bytes
 	addrs   []string
@@ -113,6 +112,7 @@ type event struct {
 // master is the supervisor. Its fields are owned by the loop goroutine
 // (RunMaster's); other goroutines only send events.
 type master struct {
+	src    ConfigSource // what a reload reads again
 	exe    string
 	log    *logging.Logger
 	pid    *pidFile
@@ -153,6 +153,7 @@ func RunMaster(o MasterOptions) error {
 		return err
 	}
 	m := &master{
+		src:    o.Source,
 		log:    log,
 		cpus:   workerCPUs(),
 		events: make(chan event, 64),
@@ -179,7 +180,7 @@ func RunMaster(o MasterOptions) error {
 	defer signal.Stop(sigs)
 
 	m.spawn = newSpawner()
-	g, err := m.newGeneration(cfg, o.Source, data, backend, nil)
+	g, err := m.newGeneration(cfg, data, backend, nil)
 	if err != nil {
 		return err
 	}
@@ -235,7 +236,7 @@ func (m *master) signal(sig syscall.Signal) {
 		if m.stopping {
 			return
 		}
-		m.log.Infof("SIGHUP: reloading %s", m.cur.src.Name())
+		m.log.Infof("SIGHUP: reloading %s", m.src.Name())
 		m.reload()
 	case syscall.SIGTERM:
 		m.log.Infof("SIGTERM: graceful shutdown (drain up to %v)", DrainTimeout)
@@ -334,8 +335,7 @@ func (m *master) reload() {
 		m.log.Infof("reload: a reload is in progress; another follows it")
 		return
 	}
-	src := m.cur.src
-	cfg, data, err := src.Load()
+	cfg, data, err := m.src.Load()
 	if err != nil {
 		var probs config.Errors
 		if errors.As(err, &probs) {
@@ -355,7 +355,7 @@ func (m *master) reload() {
 			return
 		}
 	}
-	g, err := m.newGeneration(cfg, src, data, backend, m.cur)
+	g, err := m.newGeneration(cfg, data, backend, m.cur)
 	if err != nil {
 		m.log.Errorf("reload failed: %v: keeping the running configuration", err)
 		return
@@ -479,9 +479,9 @@ func (m *master) shutdown(immediate bool) {
 // newGeneration prepares the descriptors of a generation running cfg:
 // the config memfd and a socket per (address, slot), reusing prev's where
 // the address and slot remain.
-func (m *master) newGeneration(cfg *config.Config, src ConfigSource, data []byte, backend string, prev *generation) (*generation, error) {
+func (m *master) newGeneration(cfg *config.Config, data []byte, backend string, prev *generation) (*generation, error) {
 	m.genSeq++
-	g := &generation{id: m.genSeq, cfg: cfg, src: src, backend: backend, socks: map[string][]*os.File{}}
+	g := &generation{id: m.genSeq, cfg: cfg, backend: backend, socks: map[string][]*os.File{}}
 	var err error
 	if g.cfgFile, err = configMemfd(data); err != nil {
 		return nil, err
@@ -550,7 +550,7 @@ func (m *master) startWorker(g *generation, i int) error {
 		return err
 	}
 	defer readyW.Close()
-	spec := workerSpec{Slot: i, Master: os.Getpid(), File: g.src.File, Backend: g.backend}
+	spec := workerSpec{Slot: i, Master: os.Getpid(), File: m.src.File, Backend: g.backend}
 	socks := make([]*os.File, len(g.addrs))
 	for j, addr := range g.addrs {
 		spec.Listen = append(spec.Listen, specSocket{Addr: addr})

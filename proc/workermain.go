@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"syscall"
@@ -23,21 +22,26 @@ import (
 )
 
 // Runtime settings of a worker process, applied unless the user's
-// environment sets GOMAXPROCS or GOGC itself. Measured on the 2-core
-// development machine with compare.sh static (64 keep-alive connections,
-// 1 KiB file), see the package documentation and BENCHMARKS.md.
+// environment sets GOMAXPROCS itself. Measured on the 2-core development
+// machine (both workers on CPU 0 as compare.sh pins them, wrk on CPU 1,
+// 1 KiB file, 64 keep-alive connections, 3 alternated 5 s rounds):
+//
+//	GOMAXPROCS=1  26.7k 25.8k 33.3k req/s
+//	GOMAXPROCS=2  22.7k 17.2k 11.9k req/s
+//
+// The reactor is one locked thread and the hot path allocates nothing per
+// request, so a second P only lets the runtime's own threads (GC workers,
+// sysmon handing the P back and forth around epoll_wait) compete with the
+// next worker for its core.
+//
+// GOGC and GOMEMLIMIT keep the runtime's defaults (100, no limit): under
+// that load a worker ran zero GC cycles in 5 s at 38k req/s with GOGC=100
+// as with GOGC=400 (GODEBUG=gctrace=1), so a higher GOGC would buy
+// nothing and only raise the heap peak of allocation bursts (reload,
+// thousands of idle connections). A memory limit would need a number
+// nproxy cannot know; set GOMEMLIMIT in the environment to have one.
 const (
-	// workerMaxProcs: the reactor is one locked thread, and the hot path
-	// allocates nothing per request, so a second P only gives the garbage
-	// collector and the runtime's goroutines (signals, timers) a CPU
-	// that, on a machine running one worker per core, belongs to the
-	// next worker.
 	workerMaxProcs = 1
-	// workerGCPercent: the live heap of a worker is small (the static file
-	// cache and connection buffers are off-heap or long-lived), so a
-	// higher GOGC costs little memory and makes the rare collections
-	// rarer.
-	workerGCPercent = 400
 	// ppidPoll is how often a worker checks that its master is alive, in
 	// case the parent-death signal was lost (it is armed per thread).
 	ppidPoll = 500 * time.Millisecond
@@ -155,15 +159,11 @@ func readConfig(src ConfigSource) (*config.Config, error) {
 	return src.parse(data)
 }
 
-// tuneRuntime applies workerMaxProcs and workerGCPercent unless the
-// environment chose otherwise (GOMAXPROCS, GOGC, GOMEMLIMIT are read by
-// the runtime itself).
+// tuneRuntime applies workerMaxProcs unless the environment sets
+// GOMAXPROCS (the runtime reads it, and GOGC and GOMEMLIMIT, itself).
 func tuneRuntime() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(workerMaxProcs)
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(workerGCPercent)
 	}
 }
 
