@@ -54,7 +54,7 @@ type proxyServer struct {
 
 // startProxy runs a worker on backend with the [server] keys extra (listen
 // is filled in; static_root too when extra names "STATIC").
-func startProxy(t *testing.T, backend, extra string) *proxyServer {
+func startProxy(t testing.TB, backend, extra string) *proxyServer {
 	t.Helper()
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "index.html"), []byte("static home\n"), 0o644)

@@ -42,6 +42,8 @@ type session struct {
 	b  *backend
 	x  *http.Exchange // set only while start runs (inside Serve)
 
+	peer [64]byte // scratch for the client's address text
+
 	tried  uint64
 	tries  int
 	status int // the answer if no backend is left: 502, or 504 after a timeout
@@ -116,8 +118,9 @@ func (s *session) start(x *http.Exchange) {
 	if cap(s.reqBuf) < need {
 		s.reqBuf = make([]byte, 0, need)
 	}
-	var peer [64]byte
-	s.reqBuf = appendRequestHead(s.reqBuf, x, s.cl.PeerAddr(peer[:0]), s.h.backends[0].addr)
+	// The scratch lives in the (pooled) session: a local array would
+	// escape through the interface call and cost an allocation.
+	s.reqBuf = appendRequestHead(s.reqBuf, x, s.cl.PeerAddr(s.peer[:0]), s.h.backends[0].addr)
 	s.replayable = true
 	s.x = x
 	s.connect()

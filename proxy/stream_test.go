@@ -23,10 +23,21 @@ import (
 )
 
 const (
-	bigSize   = 100 << 20
-	maxGrowth = 48 << 20 // RSS growth allowed while 100 MiB stream through
-	slowFor   = 500 * time.Millisecond
+	bigSize = 100 << 20
+	slowFor = 500 * time.Millisecond
 )
+
+// maxGrowth is the RSS growth allowed while 100 MiB stream through. epoll
+// stays near 2 MiB; io_uring near 30 MiB, because its StopRecv is lazy:
+// what the multishot receive still delivers (up to the 8 MiB provided-
+// buffer ring) is stashed and then handed to the proxy in one piece. The
+// race detector's shadow memory doubles that.
+func maxGrowth() int64 {
+	if raceEnabled {
+		return 96 << 20
+	}
+	return 48 << 20
+}
 
 // pattern is a deterministic stream of n bytes: a random 64 KiB block
 // stamped with its index, so that lost, duplicated or reordered blocks
@@ -149,8 +160,8 @@ func TestLargeBodies(t *testing.T) {
 			if got := fmt.Sprintf("%d %s", bigSize, want); res.status != 200 || string(res.body) != got {
 				t.Fatalf("upload: %d %q, want %q", res.status, res.body, got)
 			}
-			if g := peak() - base; g > maxGrowth {
-				t.Errorf("RSS grew %d MiB during the upload, want < %d", g>>20, maxGrowth>>20)
+			if g := peak() - base; g > maxGrowth() {
+				t.Errorf("RSS grew %d MiB during the upload, want < %d", g>>20, maxGrowth()>>20)
 			} else {
 				t.Logf("upload: RSS growth %.1f MiB", float64(g)/(1<<20))
 			}
@@ -177,8 +188,8 @@ func TestLargeBodies(t *testing.T) {
 			if err != nil || n != bigSize || hex.EncodeToString(h.Sum(nil)) != want {
 				t.Fatalf("download: %d bytes, err %v, checksum ok %v", n, err, hex.EncodeToString(h.Sum(nil)) == want)
 			}
-			if g := peak() - base; g > maxGrowth {
-				t.Errorf("RSS grew %d MiB during the download, want < %d", g>>20, maxGrowth>>20)
+			if g := peak() - base; g > maxGrowth() {
+				t.Errorf("RSS grew %d MiB during the download, want < %d", g>>20, maxGrowth()>>20)
 			} else {
 				t.Logf("download: RSS growth %.1f MiB", float64(g)/(1<<20))
 			}

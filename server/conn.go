@@ -4,6 +4,7 @@ package server
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/nproxy/nproxy/http"
@@ -59,6 +60,8 @@ type conn struct {
 	closeAfter  bool // close once everything queued is sent
 	lingerAfter bool
 	readClosed  bool
+
+	peer netip.Addr // the client's address, once PeerAddr has asked
 
 	obsv *observed // access log and metrics (observe.go); nil when unused
 }
