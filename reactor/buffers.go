@@ -3,6 +3,8 @@
 package reactor
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -51,6 +53,19 @@ func (p *bufPool) get(size int) []byte {
 		*list = append(*list, slab[off:off+size:off+size])
 	}
 	return slab[0:0:size]
+}
+
+// owns reports whether ptr points into one of the pool's slabs (off-heap
+// memory that never moves or goes away while the loop runs).
+func (p *bufPool) owns(ptr *byte) bool {
+	a := uintptr(unsafe.Pointer(ptr))
+	for _, s := range p.slabs {
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+		if a >= base && a < base+uintptr(len(s)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *bufPool) put(b []byte) {

@@ -16,8 +16,7 @@ import (
 // uringBackend comment in uring_linux.go).
 
 func (u *uringBackend) startRecv(c *Conn) {
-	s := u.slot(c)
-	if len(s.stash) > 0 || s.readEnd {
+	if s := u.peek(c); s != nil && (len(s.stash) > 0 || s.readEnd) {
 		u.queue(c)
 		return // armed after the stash is delivered
 	}
@@ -68,14 +67,18 @@ func (u *uringBackend) onRecv(c *Conn, cqe *ring.CQE) {
 	case res == 0:
 		u.readEnd(c, nil)
 		return
-	case res == -int32(unix.ECANCELED), res == -int32(unix.ENOBUFS):
-		// Our own cancel (StopRecv or a race with it), or the buffer ring
-		// ran dry: re-arm below if receiving is wanted.
+	case res == -int32(unix.ENOBUFS):
+		// The published buffers ran dry: publish more (doubling, up to
+		// the ring), then re-arm below.
+		u.br.Grow(u.br.Published())
+	case res == -int32(unix.ECANCELED):
+		// Our own cancel (StopRecv or a race with it): re-arm below if
+		// receiving is wanted.
 	case res < 0:
 		u.readEnd(c, os.NewSyscallError("recv", unix.Errno(-res)))
 		return
 	}
-	if c.gen == gen && c.flags&flagRecv != 0 && u.slot(c).stash == nil {
+	if c.gen == gen && c.flags&flagRecv != 0 && !u.stashed(c) {
 		u.armRecv(c)
 	}
 }
@@ -83,11 +86,11 @@ func (u *uringBackend) onRecv(c *Conn, cqe *ring.CQE) {
 // input takes received bytes: to the handler when it wants them and
 // nothing older waits, else into the stash (and the kernel is told to stop).
 func (u *uringBackend) input(c *Conn, data []byte) {
-	s := u.slot(c)
-	if c.flags&flagRecv != 0 && len(s.stash) == 0 {
+	if c.flags&flagRecv != 0 && !u.stashed(c) {
 		c.H.OnRecv(c, data)
 		return
 	}
+	s := u.slot(c)
 	s.stash = u.appendStash(s.stash, data)
 	if c.flags&flagRecv != 0 {
 		u.deliver(c)
@@ -116,12 +119,12 @@ func (u *uringBackend) appendStash(stash, data []byte) []byte {
 
 // readEnd reports EOF (err nil) or a read error, after stashed input.
 func (u *uringBackend) readEnd(c *Conn, err error) {
-	s := u.slot(c)
-	if c.flags&flagRecv != 0 && len(s.stash) == 0 {
+	if c.flags&flagRecv != 0 && !u.stashed(c) {
 		c.flags |= flagReadClosed
 		c.H.OnReadClosed(c, err)
 		return
 	}
+	s := u.slot(c)
 	s.readEnd, s.readErr = true, err
 	if c.flags&flagRecv != 0 {
 		u.deliver(c)
@@ -155,4 +158,11 @@ func (u *uringBackend) deliver(c *Conn) {
 		return
 	}
 	u.armRecv(c)
+}
+
+// stashed reports whether input that arrived while receiving was stopped
+// still waits for the handler.
+func (u *uringBackend) stashed(c *Conn) bool {
+	s := u.peek(c)
+	return s != nil && len(s.stash) > 0
 }

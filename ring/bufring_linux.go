@@ -35,6 +35,7 @@ type BufRing struct {
 	entries []bufRingEntry
 	tail    uint16 // last published tail
 	staged  uint16 // entries written after tail, not yet published
+	fresh   uint32 // buffers ever published: ids [0, fresh) are in use
 	closed  bool
 }
 
@@ -45,6 +46,16 @@ const maxBufRingEntries = 1 << 15
 // two, at most 32768) of size bytes each, and publishes all of them: buffer
 // id i is Buf(i). The ring is closed with Ring.Close if not before.
 func (r *Ring) NewBufRing(group uint16, entries, size uint32) (*BufRing, error) {
+	return r.NewBufRingPartial(group, entries, size, entries)
+}
+
+// NewBufRingPartial is NewBufRing publishing only the first initial
+// buffers; Grow publishes more. The buffers' memory is reserved at once but
+// a page is only touched when the kernel first writes into it, so a ring
+// that starts small and grows when receives run dry (ENOBUFS) keeps the
+// resident memory of a quiet server small while a busy one still gets the
+// whole ring.
+func (r *Ring) NewBufRingPartial(group uint16, entries, size, initial uint32) (*BufRing, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
@@ -81,16 +92,33 @@ func (r *Ring) NewBufRing(group uint16, entries, size uint32) (*BufRing, error) 
 		unix.Munmap(ringMem)
 		return nil, err
 	}
-	for i := range entries {
-		b.Recycle(uint16(i))
+	if initial == 0 || initial > entries {
+		initial = entries
 	}
-	b.Advance(int(entries))
+	b.Grow(int(initial))
 	if r.bufRings == nil {
 		r.bufRings = make(map[uint16]*BufRing)
 	}
 	r.bufRings[group] = b
 	return b, nil
 }
+
+// Grow publishes up to n buffers never published before and returns how
+// many it added (0 once every buffer of the ring is in use).
+func (b *BufRing) Grow(n int) int {
+	total := uint32(b.mask) + 1
+	added := 0
+	for ; added < n && b.fresh < total; added++ {
+		b.Recycle(uint16(b.fresh))
+		b.fresh++
+	}
+	b.Advance(added)
+	return added
+}
+
+// Published returns how many buffers of the ring are in use (published at
+// least once).
+func (b *BufRing) Published() int { return int(b.fresh) }
 
 // Group returns the buffer group id to pass to SetBufferGroup/RecvMultishot.
 func (b *BufRing) Group() uint16 { return b.group }

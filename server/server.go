@@ -92,6 +92,14 @@ func New(cfg *config.Config, loop *reactor.Loop, log *logging.Logger) (*Server, 
 			s.counters = s.table.Attach(0)
 		}
 	}
+	// A closed connection leaves the loop's count only when its backend
+	// is done with it (io_uring: after the last completion), so a drain
+	// also re-checks after every poll.
+	loop.AddTicker(func(int64) {
+		if s.draining {
+			s.checkIdle()
+		}
+	})
 	for _, sc := range cfg.Servers {
 		vh, err := s.newVhost(sc)
 		if err != nil {
