@@ -14,6 +14,7 @@ import (
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/logging"
+	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 )
 
@@ -130,6 +131,10 @@ type master struct {
 	immediate    bool
 	reloadAgain  bool
 	err          error // returned by RunMaster
+	// metrics is the shared table every worker counts into (one slot per
+	// worker slot), so that /metrics on any worker sums them all; it
+	// outlives workers, respawns and reloads.
+	metrics *os.File
 }
 
 // RunMaster runs the master in the foreground: it opens the listening
@@ -163,6 +168,12 @@ func RunMaster(o MasterOptions) error {
 	// /proc/self/exe, not os.Executable's path: the workers run the very
 	// binary the master runs even when the file was replaced on disk.
 	m.exe = "/proc/self/exe"
+	if f, err := metrics.Create(); err == nil {
+		m.metrics = f
+		defer f.Close()
+	} else {
+		log.Warnf("metrics: %v: /metrics shows one worker at a time", err)
+	}
 	if cfg.PIDFile != "" {
 		if m.pid, err = createPIDFile(cfg.PIDFile); err != nil {
 			return err
@@ -556,7 +567,7 @@ func (m *master) startWorker(g *generation, i int) error {
 		spec.Listen = append(spec.Listen, specSocket{Addr: addr})
 		socks[j] = g.socks[addr][i]
 	}
-	cmd, err := workerCmd(m.exe, spec, g.cfgFile, readyW, socks)
+	cmd, err := workerCmd(m.exe, spec, g.cfgFile, readyW, socks, m.metrics)
 	if err != nil {
 		readyR.Close()
 		return err

@@ -654,3 +654,48 @@ func TestDefaultConfig(t *testing.T) {
 		t.Fatalf("exit code %d after SIGINT, want 0", code)
 	}
 }
+
+// TestMetricsSumWorkers checks that /metrics on any worker counts the
+// requests of every worker (the master's shared table).
+func TestMetricsSumWorkers(t *testing.T) {
+	dir := t.TempDir()
+	in := &instance{t: t, dir: dir, conf: filepath.Join(dir, "nproxy.ini"), pidFile: filepath.Join(dir, "nproxy.pid"),
+		addr: freeAddr(t), logPath: filepath.Join(dir, "stderr.log"), done: make(chan struct{})}
+	root := in.root("a", "A\n")
+	writeConfig(t, in.conf, in.addr, root, 2, "pid_file = "+in.pidFile)
+	f, err := os.OpenFile(in.conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("metrics = on\n")
+	f.Close()
+	in.run("-c", in.conf)
+	in.waitServing()
+	in.waitChildren(2, 5*time.Second)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	const n = 100
+	for range n {
+		res, err := c.Get("http://" + in.addr + "/index.html")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	re := regexp.MustCompile(`(?m)^nproxy_http_requests_total\{code="2xx"\} (\d+)$`)
+	for i := 0; i < 4; i++ { // whichever worker answers, it sees all of them
+		res, err := c.Get("http://" + in.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		m := re.FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("no 2xx counter in:\n%s", body)
+		}
+		if got, _ := strconv.Atoi(string(m[1])); got < n {
+			t.Fatalf("2xx counter %d after %d requests over 2 workers:\n%s", got, n, body)
+		}
+	}
+}

@@ -44,6 +44,9 @@ type workerSpec struct {
 	File    string       `json:"file"`    // config file name, "" for the embedded default
 	Backend string       `json:"backend"` // the backend the master resolved: "epoll" or "io_uring"
 	Listen  []specSocket `json:"listen"`
+	// MetricsFD is the shared /metrics table (package metrics), after the
+	// sockets; 0 when there is none.
+	MetricsFD int `json:"metrics_fd,omitempty"`
 }
 
 type specSocket struct {
@@ -174,11 +177,15 @@ func configMemfd(data []byte) (*os.File, error) {
 
 // workerCmd builds the command for one worker: this binary, its role and
 // spec in the environment, its descriptors as extra files.
-func workerCmd(exe string, spec workerSpec, cfgFile, ready *os.File, socks []*os.File) (*exec.Cmd, error) {
+func workerCmd(exe string, spec workerSpec, cfgFile, ready *os.File, socks []*os.File, metricsFile *os.File) (*exec.Cmd, error) {
 	files := []*os.File{cfgFile, ready}
 	for i, f := range socks {
 		spec.Listen[i].FD = firstSockFD + i
 		files = append(files, f)
+	}
+	if metricsFile != nil {
+		spec.MetricsFD = firstSockFD + len(socks)
+		files = append(files, metricsFile)
 	}
 	js, err := json.Marshal(spec)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/logging"
+	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 	"github.com/nproxy/nproxy/server"
 )
@@ -29,6 +30,10 @@ type WorkerOptions struct {
 	// Ready, if set, is called on the loop thread once the worker
 	// accepts connections.
 	Ready func()
+	// Metrics, if set, is the table shared by the master's workers;
+	// this worker counts into slot Slot of it.
+	Metrics *metrics.Table
+	Slot    int
 }
 
 // Worker is one reactor loop serving the configuration: the unit the
@@ -72,6 +77,9 @@ func (w *Worker) Run() error {
 	}
 	w.srv = srv
 	defer srv.Close()
+	if w.opts.Metrics != nil {
+		srv.UseMetrics(w.opts.Metrics, w.opts.Slot)
+	}
 	started := false
 	w.loop.Post(func() {
 		for _, l := range w.opts.Listeners {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/logging"
+	"github.com/nproxy/nproxy/metrics"
 )
 
 // Runtime settings of a worker process, applied unless the user's
@@ -93,11 +94,20 @@ func WorkerMain() int {
 		ls = append(ls, Listener{Addr: s.Addr, Fd: s.FD})
 	}
 	ready := os.NewFile(readyFD, "ready")
+	var table *metrics.Table
+	if spec.MetricsFD > 0 {
+		if table, err = metrics.Map(spec.MetricsFD); err != nil {
+			log.Warnf("worker %d: %v: /metrics shows this worker only", spec.Slot, err)
+		}
+		unix.Close(spec.MetricsFD)
+	}
 	w, err := NewWorker(WorkerOptions{
 		Config:    cfg,
 		Listeners: ls,
 		Backend:   cfg.Backend,
 		Log:       log,
+		Metrics:   table,
+		Slot:      spec.Slot,
 		Ready: func() {
 			ready.Write([]byte{1})
 			ready.Close()
