@@ -414,6 +414,11 @@ func (c *conn) flush() {
 		if c.sending || c.rc == nil || !c.rc.Open() {
 			return
 		}
+		if len(c.out) > 0 && c.body != nil && c.body.kind == http.BodyFile {
+			// The head goes out with the file's first segments.
+			n := c.rc.SendHead(c.out)
+			c.out = c.out[:copy(c.out, c.out[n:])]
+		}
 		if len(c.out) > 0 {
 			c.rc.SetTimeout(c.vh.cfg.SendTimeout)
 			done, err := c.rc.Send(c.out)
