@@ -16,6 +16,10 @@ type Exchange struct {
 	// segments resolved, duplicate slashes merged); it always starts with
 	// '/'. Rewrite rules replace it; the static step serves it.
 	Path []byte
+	// Rewritten reports that a rewrite rule replaced Path: the reverse
+	// proxy then forwards Path (re-encoded, with the original query)
+	// instead of the client's request-target, as nginx does.
+	Rewritten bool
 
 	Now  time.Time
 	Date []byte // current Date header value (RFC 1123, GMT)

@@ -265,7 +265,7 @@ func (c *conn) serve(buf []byte) {
 			x.Resp.Error(400)
 			closeConn = true
 		} else {
-			x.Path = p
+			x.Path, x.Rewritten = p, false
 			x.Takeover = c
 			for _, step := range vh.chain {
 				if step.Serve(x) {

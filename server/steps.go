@@ -37,6 +37,7 @@ func (r *rewriteStep) Serve(x *http.Exchange) bool {
 	if ok {
 		r.path = p[:0]
 		x.Path = p
+		x.Rewritten = true
 	}
 	return false
 }
