@@ -2,7 +2,11 @@
 
 package http
 
-import "time"
+import (
+	"time"
+
+	"github.com/nproxy/nproxy/reactor"
+)
 
 // Exchange is one request on its way through the routing chain, and the
 // response a step answers it with. The server reuses one Exchange for every
@@ -64,6 +68,11 @@ type Client interface {
 	// Send writes b to the client; done=false means ClientSent follows,
 	// and b must stay untouched until then.
 	Send(b []byte) (done bool, err error)
+	// SpliceFrom moves n bytes from src (a connection of the same loop,
+	// an upstream) to the client with splice(2), never through user
+	// space; see reactor.Conn.Splice. The end is reported by ClientSent,
+	// always after SpliceFrom returns (done is true only for n == 0).
+	SpliceFrom(src *reactor.Conn, n int64) (done bool, err error)
 	// PauseRecv stops ClientData calls (backpressure); ResumeRecv
 	// restarts them. Bytes the server still holds are not offered again:
 	// the stream takes them with Buffered and Consume when it is ready,

@@ -11,3 +11,12 @@ func SetFailTimeout(d time.Duration) (restore func()) {
 	failTimeout = d
 	return func() { failTimeout = old }
 }
+
+// OnSplice makes f run (on a worker's loop thread) whenever a response
+// body starts being spliced; the returned function removes it. Call it
+// before starting a worker.
+func OnSplice(f func()) (restore func()) {
+	old := testHookSplice
+	testHookSplice = f
+	return func() { testHookSplice = old }
+}

@@ -49,6 +49,16 @@ type Backend interface {
 	send(c *Conn, b []byte) (done bool, err error)
 	// sendFile writes n bytes of file from off, like sendfile(2).
 	sendFile(c *Conn, file int, off int64, n int64) (done bool, err error)
+	// splice starts the transfer c.sp, c being its destination (see
+	// Conn.Splice); its end is reported by c's OnSendDone from the loop.
+	splice(c *Conn)
+	// spliceWait arranges for sp to run again (Loop.runSplice) when the
+	// socket it blocked on is ready: flagReadReady of sp.src or
+	// flagWriteReady of sp.dst was cleared by an EAGAIN.
+	spliceWait(sp *splice)
+	// kick serves c again from the loop soon: a transfer that spent its
+	// budget or ended inside Splice.
+	kick(c *Conn)
 	// connect starts a non-blocking connect; OnConnect follows.
 	connect(c *Conn, sa unix.Sockaddr) error
 	// close forgets c and closes its socket; no callback for c follows.

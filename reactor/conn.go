@@ -39,6 +39,9 @@ type Conn struct {
 	fileOff int64
 	fileN   int64
 
+	// The Splice this conn is the source or the destination of.
+	sp *splice
+
 	// Backend scratch: io_uring keeps its pending-operation count and
 	// buffer id here; epoll keeps readiness bits in flags.
 	inflight uint16
@@ -74,12 +77,13 @@ func (c *Conn) Index() uint32 { return c.idx }
 // Open reports whether the connection has not been closed.
 func (c *Conn) Open() bool { return c.flags&flagOpen != 0 && c.flags&flagClosing == 0 }
 
-// Sending reports whether a Send or SendFile is still in flight.
+// Sending reports whether a Send, SendFile or Splice is still in flight.
 func (c *Conn) Sending() bool { return c.flags&flagSending != 0 }
 
 // StartRecv asks for OnRecv calls (the default after Attach is stopped).
+// It is ignored while c is the source of a Splice.
 func (c *Conn) StartRecv() {
-	if c.flags&flagRecv != 0 || !c.Open() {
+	if c.flags&flagRecv != 0 || !c.Open() || c.splicingFrom() {
 		return
 	}
 	c.flags |= flagRecv

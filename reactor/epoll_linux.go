@@ -219,6 +219,17 @@ func (e *epollBackend) sendFileMore(c *Conn) (bool, error) {
 	return false, nil
 }
 
+// splice runs the transfer at once as far as the sockets take it; the
+// edges of both sockets (registered for input and output at attach) drive
+// the rest through service.
+func (e *epollBackend) splice(c *Conn) { e.l.runSplice(c.sp, false) }
+
+// spliceWait has nothing to arm: the EAGAIN that blocked the transfer
+// guarantees an edge when its socket is ready again.
+func (e *epollBackend) spliceWait(sp *splice) {}
+
+func (e *epollBackend) kick(c *Conn) { e.pending = append(e.pending, tagOf(c)) }
+
 var errFileShrunk = errors.New("reactor: sendfile: file shorter than announced")
 
 // flush continues a pending send when the socket is writable.
@@ -324,7 +335,9 @@ func (e *epollBackend) finishConnect(c *Conn) {
 	c.H.OnConnect(c, err)
 }
 
-// service does the work an event (or the pending list) calls for.
+// service does the work an event (or the pending list) calls for. A conn
+// in a Splice (as source or destination) runs the transfer instead of its
+// input (source) or its output (destination).
 func (e *epollBackend) service(c *Conn, events uint32) {
 	gen := c.gen
 	if c.flags&flagListener != 0 {
@@ -351,7 +364,13 @@ func (e *epollBackend) service(c *Conn, events uint32) {
 			return
 		}
 	}
-	if c.flags&(flagSending|flagWriteReady) == flagSending|flagWriteReady {
+	if sp := c.sp; sp != nil {
+		e.l.runSplice(sp, true)
+		if c.gen != gen || !c.Open() {
+			return
+		}
+	}
+	if c.flags&(flagSending|flagWriteReady) == flagSending|flagWriteReady && !c.splicingTo() {
 		e.flush(c)
 		if c.gen != gen || !c.Open() {
 			return

@@ -52,6 +52,7 @@ type Loop struct {
 	acceptRetry  int64 // when a backed-off accept may retry (UnixNano)
 
 	bufs    bufPool
+	splices []*splice // idle splices with their (empty) pipes
 	tickers []func(now int64)
 
 	mu      sync.Mutex
@@ -210,6 +211,9 @@ func (l *Loop) closeConn(c *Conn) {
 	l.wheel.remove(c)
 	c.flags |= flagClosing
 	c.flags &^= flagRecv
+	if c.sp != nil {
+		l.spliceClosing(c)
+	}
 	l.b.close(c) // the backend calls release when it holds no reference
 }
 
@@ -346,6 +350,7 @@ func (l *Loop) Run() error {
 			c.Close()
 		}
 	}
+	l.closeSplices()
 	return nil
 }
 

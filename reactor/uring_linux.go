@@ -58,6 +58,10 @@ import (
 //     non-blocking, until EAGAIN or a 8 MiB budget, and a one-shot POLL_ADD
 //     (POLLOUT) waits for room: the epoll backend's cost, with the wait
 //     batched into the ring.
+//   - splice (Conn.Splice): the same way as sendfile, for the same reason:
+//     splice(2) calls here, non-blocking, and a one-shot POLL_ADD on the
+//     side that blocked (POLLOUT on the destination, POLLIN on the source);
+//     see uring_splice_linux.go.
 //   - connect: CONNECT with the sockaddr in ring-owned memory.
 //   - wake: a READ of the eventfd into an off-heap word, re-armed per wake.
 //
@@ -111,6 +115,7 @@ const (
 	ukAcceptCancel             // listener: and its cancel was submitted
 	ukListening                // listener: between listen and unlisten
 	ukQueued                   // in the work list
+	ukPollIn                   // a POLL_ADD (POLLIN) for a splice source is in flight
 )
 
 // user_data op codes.
@@ -122,6 +127,7 @@ const (
 	opPollOut
 	opConnect
 	opCancel
+	opPollIn
 )
 
 const (
@@ -430,7 +436,14 @@ func (u *uringBackend) sendFileMore(c *Conn) (bool, error) {
 	return c.fileN == 0, nil
 }
 
+// armPollOut waits for room in c's socket. One poll at most is in flight
+// per conn: onPollOut continues whatever output is pending when it fires
+// (a sendfile, a splice), so a poll left over from a transfer that ended
+// serves the next one.
 func (u *uringBackend) armPollOut(c *Conn) {
+	if c.bk&ukPollOut != 0 {
+		return
+	}
 	s := u.sqe()
 	s.PollAdd(int(c.fd), unix.POLLOUT)
 	s.SetUserData(userData(c, opPollOut))
@@ -471,6 +484,9 @@ func (u *uringBackend) close(c *Conn) {
 	}
 	if c.bk&ukPollOut != 0 {
 		u.cancel(c, opPollOut)
+	}
+	if c.bk&ukPollIn != 0 {
+		u.cancel(c, opPollIn)
 	}
 	if c.bk&ukConnect != 0 {
 		u.cancel(c, opConnect)
@@ -557,6 +573,13 @@ func (u *uringBackend) serveWork() {
 			u.resumeAccepting(c)
 			continue
 		}
+		if c.splicingTo() && c.flags&flagClosing == 0 {
+			gen := c.gen
+			u.runSplice(c.sp, true)
+			if c.gen != gen || !c.Open() {
+				continue
+			}
+		}
 		if c.flags&flagRecv != 0 && c.flags&flagClosing == 0 {
 			u.deliver(c)
 		}
@@ -610,6 +633,13 @@ func (u *uringBackend) dispatch(cqe *ring.CQE) {
 		u.onAccept(c, cqe)
 	case opRecv:
 		u.onRecv(c, cqe)
+		if c != nil && c.splicingFrom() && c.bk&ukRecvArmed == 0 {
+			// The receive cancelled by Splice has ended: its last bytes
+			// are stashed, and the transfer can start after them.
+			u.runSplice(c.sp, true)
+		}
+	case opPollIn:
+		u.onPollIn(c, cqe)
 	case opSend:
 		u.onSend(c, cqe)
 	case opPollOut:
@@ -700,6 +730,15 @@ func (u *uringBackend) onPollOut(c *Conn, cqe *ring.CQE) {
 	if c.flags&flagClosing != 0 {
 		u.maybeRelease(c)
 		return
+	}
+	if c.splicingTo() {
+		// An error shows in the splice(2) that follows.
+		c.flags |= flagWriteReady
+		u.runSplice(c.sp, true)
+		return
+	}
+	if c.flags&flagSending == 0 || c.fileFd < 0 {
+		return // left over from a transfer that ended: nothing waits
 	}
 	if cqe.Res < 0 {
 		u.finishSend(c, os.NewSyscallError("poll", unix.Errno(-cqe.Res)))

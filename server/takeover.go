@@ -41,6 +41,25 @@ func (c *conn) Send(b []byte) (bool, error) {
 	return done, err
 }
 
+// SpliceFrom moves n bytes from src to the client for the stream. They
+// count as body bytes sent (the head went out with Send before).
+func (c *conn) SpliceFrom(src *reactor.Conn, n int64) (bool, error) {
+	if c.rc == nil {
+		return false, reactor.ErrClosed
+	}
+	done, err := c.rc.Splice(src, n)
+	if err != nil {
+		return false, err
+	}
+	if o := c.obsv; o != nil && o.stream != nil {
+		o.stream.body += n
+	}
+	if !done {
+		c.streamSending = true
+	}
+	return done, nil
+}
+
 // PauseRecv stops client input (backpressure from the upstream side).
 func (c *conn) PauseRecv() {
 	if c.rc != nil {
