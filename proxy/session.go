@@ -86,6 +86,7 @@ type session struct {
 	reqBuf     []byte // head + body bytes for upstream (pooled)
 	replayable bool   // reqBuf holds the request from its first byte
 	held       bool   // reqBuf is all sent, kept only to replay it on a retry
+	sentOff    int    // bytes at the start of reqBuf already sent upstream
 	connected  bool   // the upstream connection is up (bytes may have reached it)
 	reqLeft    int64  // Content-Length bytes still to take
 	reqChunked bool
@@ -256,7 +257,7 @@ func (s *session) takeBody(b []byte) int {
 func (s *session) ClientData(b []byte) int {
 	s.inData = true
 	n := s.take(b)
-	for s.cl != nil && s.connected && !s.upSending && len(s.reqBuf) > 0 && !s.held {
+	for s.cl != nil && s.connected && !s.upSending && len(s.reqBuf) > s.sentOff && !s.held {
 		s.sendUp()
 		if s.cl == nil || n == len(b) {
 			break
@@ -292,8 +293,8 @@ func (s *session) take(b []byte) int {
 // sendUp sends reqBuf to the backend, then refills it from the client
 // until the request is complete or a send has to wait.
 func (s *session) sendUp() {
-	for !s.upSending && s.up != nil && len(s.reqBuf) > 0 && !s.held {
-		done, err := s.up.rc.Send(s.reqBuf)
+	for !s.upSending && s.up != nil && len(s.reqBuf) > s.sentOff && !s.held {
+		done, err := s.up.rc.Send(s.reqBuf[s.sentOff:])
 		if err != nil {
 			s.upFailed(err)
 			return
@@ -316,6 +317,7 @@ func (s *session) sendUp() {
 // afterUpSend handles a finished send to the backend; it reports whether
 // there is more to send now.
 func (s *session) afterUpSend() bool {
+	s.sentOff = len(s.reqBuf)
 	if s.reqDone && s.mode != modeTunnel {
 		// The whole request is out; keep reqBuf for a retry until the
 		// response starts, but send nothing more.
@@ -323,11 +325,19 @@ func (s *session) afterUpSend() bool {
 			s.held = true
 			return false
 		}
-		s.reqBuf = s.reqBuf[:0]
+		s.reqBuf, s.sentOff = s.reqBuf[:0], 0
 		return false
 	}
-	s.replayable = false
-	s.reqBuf = s.reqBuf[:0]
+	// While the request so far still fits, the body is appended after
+	// what was sent, so the whole request stays replayable: a head sent
+	// at once on a pooled connection the backend had just closed is
+	// retried with its body on a fresh one (the body usually arrives an
+	// instant after the head). Only a body bigger than the buffer makes
+	// the request one that cannot be replayed.
+	if !s.replayable || s.mode == modeTunnel || cap(s.reqBuf)-len(s.reqBuf) < minReplayRoom {
+		s.replayable = false
+		s.reqBuf, s.sentOff = s.reqBuf[:0], 0
+	}
 	if s.cl == nil || s.inData {
 		return false // ClientData refills from its own bytes
 	}
@@ -340,8 +350,13 @@ func (s *session) afterUpSend() bool {
 	if s.cl != nil && (!s.reqDone || s.mode == modeTunnel) && len(s.cl.Buffered()) == 0 {
 		s.cl.ResumeRecv()
 	}
-	return len(s.reqBuf) > 0
+	return len(s.reqBuf) > s.sentOff
 }
+
+// minReplayRoom is the room reqBuf must have left for the body to be
+// appended after the bytes already sent (else the buffer is reused from
+// its start and the request is no longer replayable).
+const minReplayRoom = 1024
 
 // upSent continues after a send to the backend that had to wait.
 func (s *session) upSent(err error) {
@@ -551,7 +566,7 @@ func (s *session) readHead() bool {
 	s.respDone = s.mode == modeNone || s.mode == modeLength && s.respLeft == 0
 	// The response has started: the request can no longer be retried.
 	if s.replayable && s.reqDone {
-		s.replayable, s.held = false, false
+		s.replayable, s.held, s.sentOff = false, false, 0
 		s.reqBuf = s.reqBuf[:0]
 	}
 	if upgrade {
@@ -766,7 +781,7 @@ func (s *session) retry(status int, blame bool) {
 	}
 	s.status = status
 	s.closeUp()
-	s.upSending, s.connected, s.held = false, false, false
+	s.upSending, s.connected, s.held, s.sentOff = false, false, false, 0
 	if s.replayable && !s.gotBytes && (!sent || s.idempotent || reused) {
 		if !blame && reused {
 			s.tries-- // a stale pooled connection is not a try

@@ -10,7 +10,7 @@ package proxy
 // startTunnel switches the session to tunnel mode.
 func (s *session) startTunnel() {
 	s.keepClient, s.keepUp = false, false
-	s.reqBuf = s.reqBuf[:0]
+	s.reqBuf, s.sentOff = s.reqBuf[:0], 0
 	s.replayable = false
 	s.cl.SetTimeout(s.h.cfg.ProxyTimeout)
 	if buf := s.cl.Buffered(); len(buf) > 0 {
