@@ -81,7 +81,7 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 	dst = append(dst, req.MethodSpan.Bytes(buf)...)
 	dst = append(dst, ' ')
 	if x.Rewritten {
-		dst = appendEscapedPath(dst, x.Path)
+		dst = http.AppendEscapedPath(dst, x.Path)
 		if !req.Query.Empty() {
 			dst = append(dst, '?')
 			dst = append(dst, req.Query.Bytes(buf)...)
@@ -279,31 +279,4 @@ func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient,
 		dst = append(dst, "Connection: keep-alive\r\n"...)
 	}
 	return append(dst, "\r\n"...)
-}
-
-// appendEscapedPath appends p percent-encoded for a request-target path:
-// unreserved characters, sub-delims, ':', '@' and '/' stay as they are
-// (RFC 3986 §3.3), every other byte becomes %XX.
-func appendEscapedPath(dst, p []byte) []byte {
-	const hex = "0123456789ABCDEF"
-	for _, c := range p {
-		if pathChar(c) {
-			dst = append(dst, c)
-			continue
-		}
-		dst = append(dst, '%', hex[c>>4], hex[c&15])
-	}
-	return dst
-}
-
-func pathChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '-', '.', '_', '~', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@', '/':
-		return true
-	}
-	return false
 }

@@ -343,34 +343,11 @@ func redirectDir(x *http.Exchange, p []byte) {
 	r := &x.Resp
 	r.SetBody(301, "text/html", movedBody)
 	r.Header = append(r.Header, "Location: "...)
-	r.Header = appendEscapedPath(r.Header, p)
+	r.Header = http.AppendEscapedPath(r.Header, p)
 	r.Header = append(r.Header, '/')
 	if q := x.Req.Query; !q.Empty() {
 		r.Header = append(r.Header, '?')
 		r.Header = append(r.Header, q.Bytes(x.Buf)...)
 	}
 	r.Header = append(r.Header, "\r\n"...)
-}
-
-// appendEscapedPath appends the decoded path p percent-encoded again where
-// a URI path may not hold the byte as is (RFC 3986 pchar plus '/').
-func appendEscapedPath(b, p []byte) []byte {
-	const hex = "0123456789ABCDEF"
-	for _, c := range p {
-		if pathByte(c) {
-			b = append(b, c)
-			continue
-		}
-		b = append(b, '%', hex[c>>4], hex[c&15])
-	}
-	return b
-}
-
-// pathByte reports whether c may appear unescaped in a URI path.
-func pathByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0
 }
