@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -113,9 +114,9 @@ func (l *Log) append(b []byte, e *Entry) []byte {
 	b = append(b, "] \""...)
 	b = appendEscaped(b, e.Request)
 	b = append(b, "\" "...)
-	b = appendInt(b, int64(e.Status))
+	b = strconv.AppendInt(b, int64(e.Status), 10)
 	b = append(b, ' ')
-	b = appendInt(b, e.BodyBytes)
+	b = strconv.AppendInt(b, e.BodyBytes, 10)
 	b = append(b, " \""...)
 	b = appendEscaped(b, e.Referer)
 	b = append(b, "\" \""...)
@@ -201,22 +202,4 @@ func appendEscaped(b, s []byte) []byte {
 		b = append(b, c)
 	}
 	return b
-}
-
-func appendInt(b []byte, v int64) []byte {
-	if v < 0 {
-		b = append(b, '-')
-		v = -v
-	}
-	var tmp [20]byte
-	i := len(tmp)
-	for {
-		i--
-		tmp[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
-	}
-	return append(b, tmp[i:]...)
 }

@@ -27,6 +27,7 @@ package metrics
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -205,7 +206,7 @@ func (t *Table) AppendText(b []byte) []byte {
 		b = append(b, `nproxy_http_requests_total{code="`...)
 		b = append(b, byte('1'+i), 'x', 'x')
 		b = append(b, `"} `...)
-		b = appendUint(b, n)
+		b = strconv.AppendUint(b, n, 10)
 		b = append(b, '\n')
 	}
 	b = metric(b, "nproxy_http_response_body_bytes_total", "counter", "Response body bytes sent to clients (nginx's $body_bytes_sent).", s.BodyBytes)
@@ -233,20 +234,6 @@ func metric(b []byte, name, typ, help string, v uint64) []byte {
 	b = header(b, name, typ, help)
 	b = append(b, name...)
 	b = append(b, ' ')
-	b = appendUint(b, v)
+	b = strconv.AppendUint(b, v, 10)
 	return append(b, '\n')
-}
-
-func appendUint(b []byte, v uint64) []byte {
-	var tmp [20]byte
-	i := len(tmp)
-	for {
-		i--
-		tmp[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
-	}
-	return append(b, tmp[i:]...)
 }

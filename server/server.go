@@ -5,6 +5,7 @@ package server
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -405,30 +406,16 @@ func (h healthz) Serve(x *http.Exchange) bool {
 	}
 	s := h.s
 	b := append(s.body[:0], `{"status":"ok","pid":`...)
-	b = appendInt(b, int64(os.Getpid()))
+	b = strconv.AppendInt(b, int64(os.Getpid()), 10)
 	b = append(b, `,"uptime_seconds":`...)
-	b = appendInt(b, int64(x.Now.Sub(s.started)/time.Second))
+	b = strconv.AppendInt(b, int64(x.Now.Sub(s.started)/time.Second), 10)
 	b = append(b, `,"connections":`...)
-	b = appendInt(b, int64(s.loop.Active()))
+	b = strconv.AppendInt(b, int64(s.loop.Active()), 10)
 	b = append(b, `,"requests":`...)
-	b = appendInt(b, int64(s.served))
+	b = strconv.AppendInt(b, int64(s.served), 10)
 	b = append(b, "}\n"...)
 	s.body = b
 	x.Resp.AddHeaderString("Cache-Control", "no-store")
 	x.Resp.SetBody(200, "application/json", b)
 	return true
-}
-
-func appendInt(b []byte, v int64) []byte {
-	var tmp [20]byte
-	i := len(tmp)
-	if v == 0 {
-		return append(b, '0')
-	}
-	for v > 0 {
-		i--
-		tmp[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(b, tmp[i:]...)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/ratelimit"
 	"github.com/nproxy/nproxy/rewrite"
+	"strconv"
 )
 
 // The routing steps before /healthz: rewrite rules, the rate limit and
@@ -61,7 +62,7 @@ func (ls *limitStep) Serve(x *http.Exchange) bool {
 		m.Limited()
 	}
 	var num [20]byte
-	x.Resp.AddHeader("Retry-After", appendInt(num[:0], ratelimit.RetryAfter(wait)))
+	x.Resp.AddHeader("Retry-After", strconv.AppendInt(num[:0], ratelimit.RetryAfter(wait), 10))
 	x.Resp.Error(429)
 	return true
 }
