@@ -1,0 +1,301 @@
+//go:build linux
+
+package proxy
+
+import (
+	"errors"
+
+	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/reactor"
+)
+
+// The response direction of a session: bytes from the backend, the
+// response head rewritten for the client, the body forwarded by copy
+// within its framing or spliced, and the client's send completions.
+
+// upRecv takes bytes from the backend.
+func (s *session) upRecv(data []byte) {
+	s.gotBytes = true
+	s.rbuf = appendBuf(s.loop(), s.rbuf, data)
+	s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
+	if len(s.rbuf) >= pauseAt {
+		s.up.rc.StopRecv()
+	}
+	s.pump()
+}
+
+// recvUp resumes reading from the backend when there is room.
+func (s *session) recvUp() {
+	if s.up != nil && s.up.rc != nil && len(s.rbuf) < pauseAt && !s.upEOF {
+		s.up.rc.StartRecv()
+	}
+}
+
+// pump forwards what the backend sent to the client: interim heads, the
+// final head (once), then body bytes, as the framing allows. A head and
+// the body bytes after it leave in one send.
+func (s *session) pump() {
+	for s.cl != nil && !s.clientSending {
+		if !s.headDone {
+			progress := s.readHead()
+			if s.cl == nil {
+				return
+			}
+			if progress && s.headDone && s.mode != modeTunnel {
+				continue // add the first body bytes to the head
+			}
+		} else if len(s.rbuf) > 0 && !s.respDone {
+			s.moveBody()
+			if s.cl == nil {
+				return
+			}
+		}
+		if len(s.cbuf) > 0 {
+			done, err := s.cl.Send(s.cbuf)
+			if err != nil {
+				s.abort()
+				return
+			}
+			if !done {
+				s.clientSending = true
+				s.cl.SetTimeout(s.h.cfg.SendTimeout)
+				return
+			}
+			s.cbuf = s.cbuf[:0]
+			continue
+		}
+		if !s.headDone {
+			if s.upEOF {
+				s.upClosedMidResponse()
+				return
+			}
+			s.recvUp()
+			return
+		}
+		if s.respDone {
+			s.finish()
+			return
+		}
+		if len(s.rbuf) > 0 {
+			continue // framing consumed without output (dechunking)
+		}
+		if s.upEOF {
+			if s.mode == modeTunnel {
+				s.endTunnel()
+			} else {
+				s.upClosedMidResponse()
+			}
+			return
+		}
+		if s.spliceBody {
+			if testHookSplice != nil {
+				testHookSplice()
+			}
+			s.splice()
+			return
+		}
+		s.recvUp()
+		return
+	}
+}
+
+// splice sends the next piece of the body straight from the upstream
+// socket to the client's (rbuf and cbuf are empty: what was buffered went
+// first). spliced continues when it is done.
+func (s *session) splice() {
+	n := min(s.respLeft, splicePiece)
+	s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
+	s.cl.SetTimeout(s.h.cfg.SendTimeout)
+	done, err := s.cl.SpliceFrom(s.up.rc, n)
+	if err != nil {
+		s.h.log.Errorf("proxy: %s: splice: %v", s.b.addr, err)
+		s.abort()
+		return
+	}
+	if done { // only for n == 0, which respLeft > 0 rules out
+		s.spliced(n, nil)
+		return
+	}
+	s.clientSending, s.splicing = true, n
+}
+
+// spliced continues after a piece of the body was spliced to the client.
+func (s *session) spliced(n int64, err error) {
+	s.clientSending, s.splicing = false, 0
+	if err != nil {
+		if errors.Is(err, reactor.ErrShortSplice) {
+			s.h.log.Errorf("proxy: %s closed the connection mid-response", s.b.addr)
+		}
+		// Otherwise the client went away, or the upstream broke: the
+		// copy path does not log a failed send to the client either.
+		s.abort()
+		return
+	}
+	s.respLeft -= n
+	if s.respLeft > 0 {
+		s.splice()
+		return
+	}
+	s.respDone = true
+	s.cl.SetTimeout(0)
+	s.pump()
+}
+
+// readHead parses the upstream response head in rbuf and queues the
+// client's head in cbuf. It reports whether it made progress.
+func (s *session) readHead() bool {
+	if s.clientSending {
+		return false
+	}
+	h, ok, err := parseRespHead(s.rbuf)
+	if err != nil {
+		s.h.log.Errorf("proxy: %s: %v", s.b.addr, err)
+		s.b.failed(s.loop().NowNano())
+		s.keepUp = false
+		s.respondError(502)
+		return false
+	}
+	if !ok {
+		return false
+	}
+	if s.cbuf == nil {
+		s.cbuf = s.loop().GetBuf(h.headLen + 256)
+	}
+	if h.status >= 100 && h.status < 200 && h.status != 101 {
+		// Interim response (100 Continue, 103): forward, then wait for
+		// the final one.
+		s.cbuf = append(s.cbuf, s.rbuf[:h.headLen]...)
+		s.consumeR(h.headLen)
+		return true
+	}
+	s.headDone = true
+	s.b.succeeded()
+	upgrade := h.status == 101 && s.upgradeReq
+	switch {
+	case upgrade:
+		s.mode = modeTunnel
+	case s.headReq || h.status == 204 || h.status == 304 || h.status < 200:
+		s.mode = modeNone
+	case h.chunked:
+		s.mode = modeChunked
+		if s.respChunk == nil {
+			s.respChunk = new(http.ChunkedDecoder)
+		}
+		s.respChunk.Reset()
+		s.dechunk = s.client10
+	case h.contentLength >= 0:
+		s.mode, s.respLeft = modeLength, h.contentLength
+		// Only once the request is all sent: the upstream conn then
+		// has nothing else to do than feed the splice.
+		s.spliceBody = h.contentLength >= spliceThreshold && s.reqDone && !s.upSending
+	default:
+		s.mode = modeClose
+	}
+	s.keepUp = !h.close && s.mode != modeClose && s.mode != modeTunnel
+	if s.mode == modeClose || s.dechunk || h.status == 101 && !upgrade {
+		s.keepClient = false
+	}
+	if !s.reqDone && s.mode != modeTunnel {
+		// The backend answered before taking the whole body: the rest
+		// of the body is never read, so neither connection is reusable.
+		s.keepClient, s.keepUp = false, false
+	}
+	closeClient := !s.keepClient && !upgrade
+	s.cbuf = appendClientHead(s.cbuf, s.rbuf, &h, s.cl.Date(), closeClient, s.client10 && s.keepClient, upgrade, s.dechunk)
+	s.consumeR(h.headLen)
+	s.respDone = s.mode == modeNone || s.mode == modeLength && s.respLeft == 0
+	// The response has started: the request can no longer be retried.
+	if s.replayable && s.reqDone {
+		s.replayable, s.held, s.sentOff = false, false, 0
+		s.reqBuf = s.reqBuf[:0]
+	}
+	if upgrade {
+		s.startTunnel()
+	}
+	return true
+}
+
+// moveBody moves body bytes from rbuf to cbuf within the framing.
+func (s *session) moveBody() {
+	room := cap(s.cbuf) - len(s.cbuf)
+	if s.cbuf == nil || room < 1024 {
+		if s.cbuf == nil {
+			s.cbuf = s.loop().GetBuf(reactor.SmallBuf)
+			room = cap(s.cbuf)
+		} else if len(s.cbuf) > 0 {
+			return // send what is there first
+		}
+	}
+	b := s.rbuf
+	if len(b) > room {
+		b = b[:room]
+	}
+	switch s.mode {
+	case modeTunnel, modeClose:
+		s.cbuf = append(s.cbuf, b...)
+		s.consumeR(len(b))
+	case modeLength:
+		n := int64(len(b))
+		if n > s.respLeft {
+			n = s.respLeft
+		}
+		s.cbuf = append(s.cbuf, b[:n]...)
+		s.respLeft -= n
+		s.consumeR(int(n))
+		if s.respLeft == 0 {
+			s.respDone = true
+		}
+	case modeChunked:
+		pos := 0
+		for pos < len(b) {
+			n, data, done, err := s.respChunk.Next(b[pos:])
+			if err != nil {
+				s.h.log.Errorf("proxy: %s: bad chunked response: %v", s.b.addr, err)
+				s.keepUp = false
+				s.abort()
+				return
+			}
+			if s.dechunk {
+				s.cbuf = append(s.cbuf, data...)
+			} else {
+				s.cbuf = append(s.cbuf, b[pos:pos+n]...)
+			}
+			pos += n
+			if done {
+				s.respDone = true
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		s.consumeR(pos)
+	}
+	if s.respDone && len(s.rbuf) > 0 {
+		s.keepUp = false // bytes after the response: not reusable
+		s.rbuf = s.rbuf[:0]
+	}
+}
+
+// consumeR drops n bytes from the front of rbuf.
+func (s *session) consumeR(n int) {
+	k := copy(s.rbuf, s.rbuf[n:])
+	s.rbuf = s.rbuf[:k]
+}
+
+// ClientSent continues after a send to the client that had to wait.
+func (s *session) ClientSent(err error) {
+	if s.splicing > 0 {
+		s.spliced(s.splicing, err)
+		return
+	}
+	s.clientSending = false
+	if err != nil {
+		s.abort()
+		return
+	}
+	s.cl.SetTimeout(0)
+	s.cbuf = s.cbuf[:0]
+	s.recvUp()
+	s.pump()
+}
