@@ -1,0 +1,61 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestCommandLine checks the CLI's answers that need no running server:
+// exit codes and messages of CONTRACT.md.
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.ini")
+	bad := filepath.Join(dir, "bad.ini")
+	os.WriteFile(good, []byte("[server]\nlisten = 127.0.0.1:8080\nstatic_root = .\n"), 0o644)
+	os.WriteFile(bad, []byte("worker_processes = 0\n[server]\nlisten = 127.0.0.1:99999\n"), 0o644)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // regexp
+		stderr string // regexp
+	}{
+		{name: "test good", args: []string{"-t", "-c", good}, code: 0, stdout: `^configuration ok\n$`},
+		{name: "test good, double dash", args: []string{"--t", "--c", good}, code: 0, stdout: `^configuration ok\n$`},
+		{name: "test embedded default", args: []string{"-t"}, code: 0, stdout: `^configuration ok\n$`},
+		{name: "test bad", args: []string{"-t", "-c", bad}, code: 1,
+			stderr: `(?m)^.*bad\.ini:1: worker_processes: .*\n.*bad\.ini:3: listen: .*port out of range`},
+		{name: "missing file", args: []string{"-t", "-c", filepath.Join(dir, "nope.ini")}, code: 1, stderr: `nope\.ini`},
+		{name: "bad backend", args: []string{"--backend", "kqueue"}, code: 2, stderr: `--backend "kqueue"`},
+		{name: "bad workers", args: []string{"--workers", "100"}, code: 2, stderr: `--workers 100`},
+		{name: "unknown flag", args: []string{"--frobnicate"}, code: 2, stderr: `frobnicate`},
+		{name: "stray argument", args: []string{"-c", good, "extra"}, code: 2, stderr: `unexpected argument "extra"`},
+		{name: "signal without pid file", args: []string{"-s", "reload", "-c", good}, code: 1, stderr: `pid_file`},
+		{name: "bad signal", args: []string{"-s", "hup", "-c", good}, code: 1, stderr: `stop, quit, reload or reopen`},
+		{name: "version", args: []string{"-V"}, code: 0, stdout: `(?s)^nproxy .*go1\.\d+.*backends: epoll: yes`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(tt.args, &out, &errb)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out.String(), errb.String())
+			}
+			if tt.stdout != "" && !regexp.MustCompile(tt.stdout).MatchString(out.String()) {
+				t.Errorf("stdout %q does not match %q", out.String(), tt.stdout)
+			}
+			if tt.stderr != "" && !regexp.MustCompile(tt.stderr).MatchString(errb.String()) {
+				t.Errorf("stderr %q does not match %q", errb.String(), tt.stderr)
+			}
+			if tt.code != 0 && strings.Contains(out.String(), "configuration ok") {
+				t.Errorf("failure printed configuration ok")
+			}
+		})
+	}
+}
