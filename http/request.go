@@ -119,6 +119,10 @@ func (r *Request) Header(buf []byte, name string) ([]byte, bool) {
 // HasBody reports whether a body follows the head.
 func (r *Request) HasBody() bool { return r.Chunked || r.ContentLength > 0 }
 
+// EqualFold reports whether b equals the ASCII string s ignoring case: the
+// comparison of header names and tokens everywhere in nproxy.
+func EqualFold(b []byte, s string) bool { return equalFold(b, s) }
+
 // equalFold reports whether b equals the ASCII string s ignoring case.
 func equalFold(b []byte, s string) bool {
 	if len(b) != len(s) {

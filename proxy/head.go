@@ -27,7 +27,7 @@ var hopByHop = []string{
 
 func isHopByHop(name []byte) bool {
 	for _, h := range hopByHop {
-		if equalFold(name, h) {
+		if http.EqualFold(name, h) {
 			return true
 		}
 	}
@@ -45,30 +45,11 @@ func listedIn(conn, name []byte) bool {
 		} else {
 			conn = nil
 		}
-		if equalFold(bytes.TrimSpace(tok), string(name)) {
+		if http.EqualFold(bytes.TrimSpace(tok), string(name)) {
 			return true
 		}
 	}
 	return false
-}
-
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 32
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 32
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // appendRequestHead appends the request head sent upstream: the client's
@@ -98,15 +79,15 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 		switch {
 		case isHopByHop(name), listedIn(connValue, name):
 			continue
-		case equalFold(name, "trailer") && !req.Chunked:
+		case http.EqualFold(name, "trailer") && !req.Chunked:
 			continue
-		case equalFold(name, "x-forwarded-for"):
+		case http.EqualFold(name, "x-forwarded-for"):
 			xff = h.Value.Bytes(buf)
 			continue
-		case equalFold(name, "via"):
+		case http.EqualFold(name, "via"):
 			via = h.Value.Bytes(buf)
 			continue
-		case equalFold(name, "x-forwarded-proto"), equalFold(name, "x-forwarded-host"):
+		case http.EqualFold(name, "x-forwarded-proto"), http.EqualFold(name, "x-forwarded-host"):
 			continue // set by us: a client must not choose them
 		}
 		dst = append(dst, name...)
@@ -196,19 +177,19 @@ func parseRespHead(b []byte) (h respHead, ok bool, err error) {
 		}
 		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
 		switch {
-		case equalFold(name, "content-length"):
+		case http.EqualFold(name, "content-length"):
 			n, perr := strconv.ParseInt(string(value), 10, 64)
 			if perr != nil || n < 0 || (seenCL && n != h.contentLength) {
 				return h, false, errBadResponse
 			}
 			h.contentLength, seenCL = n, true
-		case equalFold(name, "transfer-encoding"):
+		case http.EqualFold(name, "transfer-encoding"):
 			h.te = true
-			h.chunked = len(value) >= 7 && equalFold(value[len(value)-7:], "chunked")
+			h.chunked = len(value) >= 7 && http.EqualFold(value[len(value)-7:], "chunked")
 			if !h.chunked {
 				h.close = true // unknown coding: delimited by close
 			}
-		case equalFold(name, "connection"):
+		case http.EqualFold(name, "connection"):
 			h.conn = value
 			if listedIn(value, []byte("close")) {
 				h.close = true
@@ -248,23 +229,23 @@ func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient,
 		colon := bytes.IndexByte(line, ':')
 		name := line[:colon]
 		switch {
-		case equalFold(name, "transfer-encoding"):
+		case http.EqualFold(name, "transfer-encoding"):
 			if !h.chunked || dechunk {
 				continue
 			}
-		case equalFold(name, "content-length"):
+		case http.EqualFold(name, "content-length"):
 			if h.te {
 				continue // never both to the client (RFC 9112 §6.1)
 			}
-		case equalFold(name, "trailer"):
+		case http.EqualFold(name, "trailer"):
 			if !h.chunked || dechunk {
 				continue
 			}
-		case equalFold(name, "upgrade"):
+		case http.EqualFold(name, "upgrade"):
 			if !upgrade {
 				continue
 			}
-		case isHopByHop(name), listedIn(h.conn, name), equalFold(name, "date"), equalFold(name, "server"):
+		case isHopByHop(name), listedIn(h.conn, name), http.EqualFold(name, "date"), http.EqualFold(name, "server"):
 			continue
 		}
 		dst = append(dst, line...)

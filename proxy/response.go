@@ -16,7 +16,7 @@ import (
 // upRecv takes bytes from the backend.
 func (s *session) upRecv(data []byte) {
 	s.gotBytes = true
-	s.rbuf = appendBuf(s.loop(), s.rbuf, data)
+	s.rbuf = s.loop().AppendBuf(s.rbuf, data)
 	s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
 	if len(s.rbuf) >= pauseAt {
 		s.up.rc.StopRecv()

@@ -582,24 +582,3 @@ func (s *session) ClientClosed(err error) {
 
 // ClientTimeout handles send_timeout towards the client.
 func (s *session) ClientTimeout() { s.abort() }
-
-// appendBuf appends data to a pooled buffer, growing it (pool classes,
-// then the heap for a burst that arrived after reading stopped).
-func appendBuf(l *reactor.Loop, b, data []byte) []byte {
-	if len(b)+len(data) <= cap(b) {
-		return append(b, data...)
-	}
-	need := len(b) + len(data)
-	var nb []byte
-	if need <= reactor.LargeBuf {
-		nb = l.GetBuf(need)
-	} else {
-		nb = make([]byte, 0, need)
-	}
-	nb = append(nb, b...)
-	nb = append(nb, data...)
-	if b != nil {
-		l.PutBuf(b[:0:cap(b)])
-	}
-	return nb
-}

@@ -77,6 +77,28 @@ func (p *bufPool) put(b []byte) {
 	}
 }
 
+// AppendBuf appends data to b, a buffer from GetBuf (or nil), and returns
+// the result: in place while it fits, else in a larger pooled buffer (b
+// goes back to the pool), else, past LargeBuf (a burst that arrived after
+// receiving stopped), on the heap with room to double. Loop thread only.
+func (l *Loop) AppendBuf(b, data []byte) []byte {
+	need := len(b) + len(data)
+	if need <= cap(b) {
+		return append(b, data...)
+	}
+	var nb []byte
+	if need <= LargeBuf {
+		nb = l.GetBuf(need)
+	} else {
+		nb = make([]byte, 0, 2*need)
+	}
+	nb = append(append(nb, b...), data...)
+	if b != nil {
+		l.PutBuf(b)
+	}
+	return nb
+}
+
 // GetBuf returns an empty buffer with capacity at least size (SmallBuf or
 // LargeBuf; larger requests get LargeBuf). Loop thread only.
 func (l *Loop) GetBuf(size int) []byte { return l.bufs.get(size) }

@@ -91,7 +91,7 @@ func (u *uringBackend) input(c *Conn, data []byte) {
 		return
 	}
 	s := u.slot(c)
-	s.stash = u.appendStash(s.stash, data)
+	s.stash = u.l.AppendBuf(s.stash, data)
 	if c.flags&flagRecv != 0 {
 		u.deliver(c)
 		return
@@ -100,21 +100,6 @@ func (u *uringBackend) input(c *Conn, data []byte) {
 		u.cancel(c, opRecv)
 		c.bk |= ukRecvCancel
 	}
-}
-
-func (u *uringBackend) appendStash(stash, data []byte) []byte {
-	if len(stash)+len(data) <= cap(stash) {
-		return append(stash, data...)
-	}
-	nb := u.l.GetBuf(len(stash) + len(data))
-	if cap(nb) < len(stash)+len(data) {
-		nb = make([]byte, 0, 2*(len(stash)+len(data)))
-	}
-	nb = append(append(nb, stash...), data...)
-	if stash != nil {
-		u.l.PutBuf(stash)
-	}
-	return nb
 }
 
 // readEnd reports EOF (err nil) or a read error, after stashed input.

@@ -69,7 +69,7 @@ func (u *uringBackend) takeStash(sp *splice) {
 	s.stash = nil
 	n := int64(len(buf))
 	if n > sp.left {
-		s.stash = u.appendStash(nil, buf[sp.left:])
+		s.stash = u.l.AppendBuf(nil, buf[sp.left:])
 		n = sp.left
 	}
 	sp.pre, sp.preBuf = buf[:n], buf

@@ -117,18 +117,18 @@ func (c *conn) OnRecv(rc *reactor.Conn, data []byte) {
 		return
 	case c.state == stTakeover:
 		if len(c.in) > 0 || c.stream == nil {
-			c.in = c.appendIn(c.in, data) // the stream pulls it (Buffered)
+			c.in = c.s.loop.AppendBuf(c.in, data) // the stream pulls it (Buffered)
 			return
 		}
 		if n := c.stream.ClientData(data); n < len(data) && c.rc != nil && c.state == stTakeover {
-			c.in = c.appendIn(c.in, data[n:])
+			c.in = c.s.loop.AppendBuf(c.in, data[n:])
 		}
 		return
 	case c.sending || c.closeAfter:
 		if c.closeAfter {
 			return // nothing after a closing request is answered
 		}
-		c.in = c.appendIn(c.in, data)
+		c.in = c.s.loop.AppendBuf(c.in, data)
 		if len(c.in) >= reactor.LargeBuf {
 			rc.StopRecv() // pipelining faster than we send: push back
 		}
@@ -136,27 +136,6 @@ func (c *conn) OnRecv(rc *reactor.Conn, data []byte) {
 	}
 	c.process(data)
 	c.flush()
-}
-
-// appendIn appends data to the input buffer, taking or growing a pooled
-// buffer as needed.
-func (c *conn) appendIn(in, data []byte) []byte {
-	if len(in)+len(data) <= cap(in) {
-		return append(in, data...)
-	}
-	need := len(in) + len(data)
-	var nb []byte
-	if need <= reactor.LargeBuf {
-		nb = c.s.loop.GetBuf(need)
-	} else {
-		nb = make([]byte, 0, need) // a flood past what we read ahead: rare
-	}
-	nb = append(nb, in...)
-	nb = append(nb, data...)
-	if in != nil {
-		c.s.loop.PutBuf(in)
-	}
-	return nb
 }
 
 // process parses and answers every complete request in c.in followed by
@@ -167,7 +146,7 @@ func (c *conn) process(data []byte) {
 	src := data
 	fromIn := len(c.in) > 0
 	if fromIn {
-		c.in = c.appendIn(c.in, data)
+		c.in = c.s.loop.AppendBuf(c.in, data)
 		src = c.in
 	}
 	pos := 0
@@ -233,7 +212,7 @@ func (c *conn) process(data []byte) {
 			c.in = nil
 		}
 	} else if len(rest) > 0 {
-		c.in = c.appendIn(nil, rest)
+		c.in = c.s.loop.AppendBuf(nil, rest)
 	}
 }
 
@@ -604,8 +583,6 @@ func (c *conn) closeNow() {
 	rc.Close()
 	s.checkIdle()
 }
-
-func (c *conn) close() { c.closeNow() }
 
 func (s *Server) getParsing() *parsing {
 	var ps *parsing

@@ -226,28 +226,6 @@ func (s *Server) Serve(fd int, addr string) error {
 	return err
 }
 
-// Addrs returns the listen addresses the configuration names.
-func (s *Server) Addrs() []string {
-	var out []string
-	for _, sc := range s.cfg.Servers {
-		for _, a := range sc.Listen {
-			if !contains(out, a) {
-				out = append(out, a)
-			}
-		}
-	}
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Drain stops accepting and closes idle keep-alive connections; busy ones
 // finish their current request and close (Connection: close). onIdle runs
 // on the loop thread once no connection is left. Loop thread only.
@@ -267,7 +245,7 @@ func (s *Server) Drain(onIdle func()) {
 	s.flushLogs()
 	for _, c := range s.liveConns() {
 		if c.idle() {
-			c.close()
+			c.closeNow()
 		}
 	}
 	s.checkIdle()
@@ -340,7 +318,7 @@ func (g *addrGroup) pickVhost(host []byte) *vhost {
 				if len(h) > len(suffix) && hasSuffixFold(h, suffix) && len(suffix) > bestLen {
 					best, bestLen = vh, len(suffix)
 				}
-			} else if equalFoldBytes(h, name) {
+			} else if http.EqualFold(h, name) {
 				return vh
 			}
 		}
@@ -371,27 +349,8 @@ func lastColon(h []byte) int {
 	return -1
 }
 
-func equalFoldBytes(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		if lower(b[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 func hasSuffixFold(b []byte, suffix string) bool {
-	return len(b) >= len(suffix) && equalFoldBytes(b[len(b)-len(suffix):], suffix)
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 32
-	}
-	return c
+	return len(b) >= len(suffix) && http.EqualFold(b[len(b)-len(suffix):], suffix)
 }
 
 // healthz answers GET /healthz with a small JSON body: always present,
