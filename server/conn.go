@@ -169,9 +169,9 @@ func (c *conn) process(data []byte) {
 		if c.state != stRead || c.closeAfter || c.body != nil || len(c.out) >= flushAt {
 			break
 		}
-		if c.ps == nil {
+		fresh := c.ps == nil
+		if fresh {
 			c.ps = c.s.getParsing()
-			c.rc.SetTimeout(c.vh.cfg.HeaderTimeout)
 		}
 		done, err := c.ps.p.Parse(src[pos:], &c.ps.req)
 		if err != nil {
@@ -180,6 +180,11 @@ func (c *conn) process(data []byte) {
 			break
 		}
 		if !done {
+			// header_timeout runs from the first byte of a head that
+			// did not arrive whole (a complete one needs no timer).
+			if fresh {
+				c.rc.SetTimeout(c.vh.cfg.HeaderTimeout)
+			}
 			break
 		}
 		n := c.ps.req.HeadLen
@@ -398,21 +403,22 @@ func (c *conn) flush() {
 			n := c.rc.SendHead(c.out)
 			c.out = c.out[:copy(c.out, c.out[n:])]
 		}
+		// send_timeout is armed only for a send that has to wait: one
+		// that finishes at once needs no timer.
 		if len(c.out) > 0 {
-			c.rc.SetTimeout(c.vh.cfg.SendTimeout)
 			done, err := c.rc.Send(c.out)
 			if err != nil {
 				c.closeNow()
 				return
 			}
 			if !done {
+				c.rc.SetTimeout(c.vh.cfg.SendTimeout)
 				c.sending, c.sendingOut = true, true
 				return
 			}
 			c.out = c.out[:0]
 		}
 		if b := c.body; b != nil {
-			c.rc.SetTimeout(c.vh.cfg.SendTimeout)
 			var done bool
 			var err error
 			if b.kind == http.BodyFile {
@@ -425,6 +431,7 @@ func (c *conn) flush() {
 				return
 			}
 			if !done {
+				c.rc.SetTimeout(c.vh.cfg.SendTimeout)
 				c.sending, c.sendingOut = true, false
 				return
 			}
