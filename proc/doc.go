@@ -57,6 +57,9 @@
 //	SIGINT   immediate stop
 //	SIGUSR1  reopen log files, in the master and every worker
 //
-// The master writes pid_file at start and holds an flock on it while it
-// runs; `nproxy -s stop|quit|reload|reopen` signals the pid it names.
+// The master catches these four before anything else, pid file and
+// workers included, so a signal sent the moment the pid file appears is
+// handled, not fatal. It writes pid_file at start and holds an flock on
+// it while it runs; `nproxy -s stop|quit|reload|reopen` signals the pid
+// it names.
 package proc

@@ -142,6 +142,16 @@ type master struct {
 // (SIGHUP reload, SIGTERM graceful stop, SIGINT immediate stop, SIGUSR1
 // reopen logs) until the last worker exits. It does no request handling.
 func RunMaster(o MasterOptions) error {
+	// Signals are caught first, before the pid file exists and before any
+	// worker does: `nproxy -s` signals the pid it reads from that file, and
+	// Go's default action for an uncaught SIGHUP, SIGTERM, SIGINT or
+	// SIGUSR1 ends the process. Caught this early, a signal waits in sigs
+	// until the loop runs (a reload asked for during the start follows
+	// it; a Ctrl-C is a clean stop). Finding 14 of issue 9.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, caughtSignals...)
+	defer signal.Stop(sigs)
+
 	cfg, data := o.Config, o.ConfigData
 	if data == nil || cfg == nil {
 		var err error
@@ -184,12 +194,6 @@ func RunMaster(o MasterOptions) error {
 	if err != nil {
 		return err
 	}
-	// Signals are caught before any worker exists, so a Ctrl-C during
-	// start is a clean stop.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
-	defer signal.Stop(sigs)
-
 	m.spawn = newSpawner()
 	g, err := m.newGeneration(cfg, data, backend, nil)
 	if err != nil {
@@ -198,6 +202,10 @@ func RunMaster(o MasterOptions) error {
 	m.startGeneration(g)
 	return m.loop(sigs)
 }
+
+// caughtSignals are the signals the master handles (see master.signal);
+// every one of them is caught before the pid file is written.
+var caughtSignals = []os.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1}
 
 // resolveBackend picks the backend once, in the master, and logs the choice
 // once (as CONTRACT.md words it); workers are told the result, so they

@@ -84,13 +84,22 @@ func writeConfig(t *testing.T, path, addr, root string, workers int, extraGlobal
 // root holding index.html = "A\n", and waits until it answers.
 func start(t *testing.T, workers int) *instance {
 	t.Helper()
+	in := newInstance(t, workers)
+	in.run("-c", in.conf)
+	in.waitServing()
+	return in
+}
+
+// newInstance prepares, without running it, a master with a config of
+// workers workers and a pid file, serving a fresh root holding
+// index.html = "A\n".
+func newInstance(t *testing.T, workers int) *instance {
+	t.Helper()
 	dir := t.TempDir()
 	in := &instance{t: t, dir: dir, conf: filepath.Join(dir, "nproxy.ini"), pidFile: filepath.Join(dir, "nproxy.pid"),
 		addr: freeAddr(t), logPath: filepath.Join(dir, "stderr.log"), done: make(chan struct{})}
 	root := in.root("a", "A\n")
 	writeConfig(t, in.conf, in.addr, root, workers, "pid_file = "+in.pidFile)
-	in.run("-c", in.conf)
-	in.waitServing()
 	return in
 }
 
@@ -658,11 +667,7 @@ func TestDefaultConfig(t *testing.T) {
 // TestMetricsSumWorkers checks that /metrics on any worker counts the
 // requests of every worker (the master's shared table).
 func TestMetricsSumWorkers(t *testing.T) {
-	dir := t.TempDir()
-	in := &instance{t: t, dir: dir, conf: filepath.Join(dir, "nproxy.ini"), pidFile: filepath.Join(dir, "nproxy.pid"),
-		addr: freeAddr(t), logPath: filepath.Join(dir, "stderr.log"), done: make(chan struct{})}
-	root := in.root("a", "A\n")
-	writeConfig(t, in.conf, in.addr, root, 2, "pid_file = "+in.pidFile)
+	in := newInstance(t, 2)
 	f, err := os.OpenFile(in.conf, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
