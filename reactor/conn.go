@@ -55,10 +55,12 @@ const (
 	flagRecv                   // the handler wants OnRecv
 	flagReadReady              // epoll: input may be pending (edge seen, not drained)
 	flagWriteReady             // epoll: the socket accepted all we wrote
-	flagSending                // a send or sendfile is in flight
+	flagSending                // a send, sendfile or splice is in flight
 	flagConnecting             // a connect is in flight
 	flagReadClosed             // EOF or read error already reported
 	flagClosing                // Close called; slot freed when the backend is done
+	flagShutWrite              // ShutdownWrite waits for the pending output to end
+	flagRdHup                  // epoll: the peer's half close (EPOLLRDHUP) was seen
 )
 
 // Fd is the connection's socket.
@@ -166,9 +168,30 @@ func (c *Conn) Close() {
 	c.loop.closeConn(c)
 }
 
-// ShutdownWrite half-closes the connection (FIN after pending data).
+// ShutdownWrite half-closes the connection: the peer reads everything
+// sent so far, then the end of the stream. While a Send, SendFile or
+// Splice is pending, the shutdown waits for it: it runs when the output
+// has ended, before OnSendDone reports it (shutdown(2) at once would
+// overtake the bytes the backend has not written yet: an io_uring SEND
+// still queued in the ring, or the rest of a partial write on epoll, which
+// would then fail with EPIPE). Nothing may be sent after ShutdownWrite.
 func (c *Conn) ShutdownWrite() {
-	if c.Open() {
+	switch {
+	case !c.Open():
+	case c.flags&flagSending != 0:
+		c.flags |= flagShutWrite
+	default:
+		unix.Shutdown(int(c.fd), unix.SHUT_WR)
+	}
+}
+
+// outputDone ends c's pending output (a Send, SendFile or Splice, finished
+// or failed): the backends call it just before OnSendDone. A half-close
+// that ShutdownWrite deferred runs now, behind the last byte.
+func (c *Conn) outputDone() {
+	c.flags &^= flagSending
+	if c.flags&flagShutWrite != 0 {
+		c.flags &^= flagShutWrite
 		unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	}
 }

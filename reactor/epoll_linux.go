@@ -41,8 +41,6 @@ const (
 	sendfileChunk = 1 << 20
 	// acceptBudget bounds the accepts of one listener per turn.
 	acceptBudget = 64
-	// epoll event flag for a peer's half close (EPOLLRDHUP).
-	flagRdHup = flagClosing << 1
 )
 
 // NewEpoll returns the epoll backend. Its kernel objects are created when
@@ -260,8 +258,8 @@ func (e *epollBackend) flush(c *Conn) {
 	if !done && err == nil {
 		return
 	}
-	c.flags &^= flagSending
 	c.out, c.fileFd = nil, -1
+	c.outputDone()
 	c.H.OnSendDone(c, err)
 }
 

@@ -273,8 +273,8 @@ func (l *Loop) endSplice(sp *splice) {
 		sp.src.sp = nil
 	}
 	dst.sp = nil
-	dst.flags &^= flagSending
 	l.putSplice(sp)
+	dst.outputDone()
 	dst.H.OnSendDone(dst, err)
 }
 

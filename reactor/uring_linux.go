@@ -712,12 +712,12 @@ func (u *uringBackend) onSend(c *Conn, cqe *ring.CQE) {
 }
 
 func (u *uringBackend) finishSend(c *Conn, err error) {
-	c.flags &^= flagSending
 	c.out, c.fileFd = nil, -1
 	if s := u.peek(c); s != nil && s.pinned {
 		s.pin.Unpin()
 		s.pinned = false
 	}
+	c.outputDone()
 	c.H.OnSendDone(c, err)
 }
 
