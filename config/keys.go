@@ -110,14 +110,14 @@ var serverKeys = map[string]serverKey{
 	},
 	"keepalive_timeout": func(_ *loader, s *Server, v string) (err error) {
 		// 0 turns keep-alive off, as in nginx.
-		s.KeepaliveTimeout, err = parseDuration(v)
+		s.KeepaliveTimeout, err = parseDuration(v, maxClientTimeout)
 		return err
 	},
-	"header_timeout":        positiveDuration(func(s *Server) *time.Duration { return &s.HeaderTimeout }),
-	"body_timeout":          positiveDuration(func(s *Server) *time.Duration { return &s.BodyTimeout }),
-	"send_timeout":          positiveDuration(func(s *Server) *time.Duration { return &s.SendTimeout }),
-	"proxy_connect_timeout": positiveDuration(func(s *Server) *time.Duration { return &s.ProxyConnectTimeout }),
-	"proxy_timeout":         positiveDuration(func(s *Server) *time.Duration { return &s.ProxyTimeout }),
+	"header_timeout":        positiveDuration(maxClientTimeout, func(s *Server) *time.Duration { return &s.HeaderTimeout }),
+	"body_timeout":          positiveDuration(maxClientTimeout, func(s *Server) *time.Duration { return &s.BodyTimeout }),
+	"send_timeout":          positiveDuration(maxClientTimeout, func(s *Server) *time.Duration { return &s.SendTimeout }),
+	"proxy_connect_timeout": positiveDuration(maxConnectTimeout, func(s *Server) *time.Duration { return &s.ProxyConnectTimeout }),
+	"proxy_timeout":         positiveDuration(maxProxyTimeout, func(s *Server) *time.Duration { return &s.ProxyTimeout }),
 	"max_body_size": func(_ *loader, s *Server, v string) (err error) {
 		s.MaxBodySize, err = parseSize(v)
 		return err
@@ -163,13 +163,46 @@ var serverKeys = map[string]serverKey{
 // maxRateBurst bounds rate_burst; a larger burst is no limit at all.
 const maxRateBurst = 1 << 30
 
+// Upper bounds of the duration keys (finding 15 of issue 9). Every armed
+// timeout becomes a deadline in UnixNano on the reactor's timing wheel,
+// and one near the int64 limit (keepalive_timeout = 100000d) wrapped
+// around to the past and fired at the next 10 ms tick. The wheel itself
+// has no horizon (an entry keeps its absolute tick and waits out as many
+// turns as it needs), so the bounds only have to keep now+d far from
+// overflow, which any of them does by centuries; each is chosen instead as
+// the longest value that still means something for its key, so that a
+// typo in a unit (100000d for 100000ms) is an error at -t, not a silent
+// "never".
+const (
+	// maxClientTimeout bounds keepalive_timeout, header_timeout,
+	// body_timeout and send_timeout: a client idle or stalled for a day
+	// only holds a connection slot (nginx's defaults are 60-75 s).
+	maxClientTimeout = 24 * time.Hour
+
+	// maxConnectTimeout bounds proxy_connect_timeout: with Linux's
+	// default tcp_syn_retries (6) the kernel gives up on a connect after
+	// about two minutes whatever the timeout says; ten minutes leaves
+	// room for raised retries.
+	maxConnectTimeout = 10 * time.Minute
+
+	// maxProxyTimeout bounds proxy_timeout, also the idle timeout of an
+	// upgraded (WebSocket) tunnel and of long-poll or streaming
+	// responses, which may legitimately sit idle for long: a week.
+	maxProxyTimeout = 7 * day
+
+	// maxHealthEvery bounds the health_check interval: a backend probed
+	// less than daily is not being checked.
+	maxHealthEvery = 24 * time.Hour
+)
+
 // repeatable lists the keys that may appear more than once in a section.
 var repeatable = map[string]bool{"rewrite": true}
 
-// positiveDuration returns the serverKey for a timeout that must be > 0.
-func positiveDuration(field func(*Server) *time.Duration) serverKey {
+// positiveDuration returns the serverKey for a timeout that must be > 0
+// and at most max.
+func positiveDuration(max time.Duration, field func(*Server) *time.Duration) serverKey {
 	return func(_ *loader, s *Server, v string) error {
-		d, err := parseDuration(v)
+		d, err := parseDuration(v, max)
 		if err != nil {
 			return err
 		}

@@ -61,32 +61,64 @@ func parseSwitch(v string) (bool, error) {
 	return false, fmt.Errorf("%q: must be on or off", v)
 }
 
-// parseDuration parses a duration: a bare integer is seconds (nginx),
-// otherwise Go syntax (75s, 500ms, 1m30s, 1.5h) or nginx's days (2d).
-// Negative durations are refused.
-func parseDuration(v string) (time.Duration, error) {
+// parseDuration parses a duration of at most max: a bare integer is
+// seconds (nginx), otherwise Go syntax (75s, 500ms, 1m30s, 1.5h) or nginx's
+// days (2d). Negative durations are refused, and so is one past max,
+// including one too long for a time.Duration (about 292 years), which is
+// reported the same way rather than wrapped around.
+func parseDuration(v string, max time.Duration) (time.Duration, error) {
+	tooLong := fmt.Errorf("%q: must be at most %s", v, formatBound(max))
 	if isDigits(v) {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n > math.MaxInt64/int64(time.Second) {
-			return 0, fmt.Errorf("%q: too long", v)
+		if err != nil || n > int64(max/time.Second) {
+			return 0, tooLong
 		}
 		return time.Duration(n) * time.Second, nil
 	}
 	if days, ok := strings.CutSuffix(v, "d"); ok && isDigits(days) {
 		n, err := strconv.ParseInt(days, 10, 64)
-		if err != nil || n > math.MaxInt64/int64(24*time.Hour) {
-			return 0, fmt.Errorf("%q: too long", v)
+		if err != nil || n > int64(max/day) {
+			return 0, tooLong
 		}
-		return time.Duration(n) * 24 * time.Hour, nil
+		return time.Duration(n) * day, nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%q: not a duration (use e.g. 60s, 500ms, 1m)", v)
-	}
-	if d < 0 {
+	switch {
+	case err != nil && goDuration.MatchString(v) && strings.HasPrefix(v, "-"):
 		return 0, fmt.Errorf("%q: must not be negative", v)
+	case err != nil && goDuration.MatchString(v):
+		// Well formed, so time.ParseDuration refused it for overflowing
+		// int64 nanoseconds.
+		return 0, tooLong
+	case err != nil:
+		return 0, fmt.Errorf("%q: not a duration (use e.g. 60s, 500ms, 1m)", v)
+	case d < 0:
+		return 0, fmt.Errorf("%q: must not be negative", v)
+	case d > max:
+		return 0, tooLong
 	}
 	return d, nil
+}
+
+// day is nginx's "d" unit.
+const day = 24 * time.Hour
+
+// goDuration matches the syntax time.ParseDuration accepts, so that its
+// one error for both bad syntax and overflow can be told apart.
+var goDuration = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// formatBound writes a bound in the largest unit that holds it exactly,
+// as a config file would: 7d, 24h, 10m, 30s (days only from two on).
+func formatBound(d time.Duration) string {
+	for _, u := range []struct {
+		unit   time.Duration
+		suffix string
+	}{{day, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if d%u.unit == 0 && (u.unit != day || d >= 2*day) {
+			return strconv.FormatInt(int64(d/u.unit), 10) + u.suffix
+		}
+	}
+	return d.String()
 }
 
 // parseSize parses an nginx size: bytes, or a number with a k, m or g
@@ -441,7 +473,7 @@ func parseHealthCheck(v string) (string, time.Duration, error) {
 	}
 	every := defaultHealthEvery
 	if len(f) == 2 {
-		d, err := parseDuration(f[1])
+		d, err := parseDuration(f[1], maxHealthEvery)
 		if err != nil {
 			return "", 0, err
 		}
