@@ -25,6 +25,11 @@ const (
 	DefaultTimeout           = 60 * time.Second // every other timeout, as nginx
 	DefaultMaxBodySize       = 1 << 20          // nginx client_max_body_size 1m
 	DefaultHealthEvery       = 5 * time.Second  // health_check without an interval
+
+	// DefaultRateLimitIPv6Prefix is rate_limit_ipv6_prefix's default: a
+	// /64 is the smallest IPv6 subnet a site or a home gets (RFC 6177),
+	// so one client can use every address in it.
+	DefaultRateLimitIPv6Prefix = 64
 )
 
 // defaultHealthEvery is DefaultHealthEvery for the parsers.
@@ -82,9 +87,23 @@ type Server struct {
 	Metrics   bool
 	RateLimit float64 // requests per second, 0 = off
 	RateBurst int     // requests allowed above the rate at once (nginx burst); the bucket holds RateBurst+1
-	Rewrites  []Rewrite
-	TLSCert   string // absolute path; set together with TLSKey
-	TLSKey    string
+	// RateLimitIPv6Prefix is the prefix length, 32..128 (default 64),
+	// that keys an IPv6 client in the rate limiter: every address in one
+	// such prefix shares one bucket, since a client typically holds a
+	// whole /64 and could otherwise pick a fresh address per request.
+	// IPv4 clients are keyed by their full address.
+	RateLimitIPv6Prefix int
+	// UnderscoresInHeaders is nginx's underscores_in_headers. Off (the
+	// default), request header fields whose name contains '_' are
+	// dropped, not forwarded: X_Forwarded_For and X-Forwarded-For may be
+	// one header to a backend that folds '_' into '-' (CGI, many
+	// frameworks), so a client could smuggle one past a proxy that only
+	// rewrites the other. On, they are forwarded like any other field.
+	UnderscoresInHeaders bool
+
+	Rewrites []Rewrite
+	TLSCert  string // absolute path; set together with TLSKey
+	TLSKey   string
 
 	nameLine int // line of server_name, for conflict messages
 }

@@ -65,7 +65,8 @@ func TestLoadFull(t *testing.T) {
 	if s.Line != 9 || !reflect.DeepEqual(s.Listen, []string{"127.0.0.1:8080", "[::1]:8080"}) ||
 		!reflect.DeepEqual(s.ServerNames, []string{"example.com", "*.example.com"}) ||
 		s.StaticRoot != filepath.Join(dir, "www") || s.AccessLog != filepath.Join(dir, "logs/access.log") ||
-		!s.Metrics || s.RateLimit != 10 || s.RateBurst != 10 || len(s.Rewrites) != 2 || s.HasProxy() {
+		!s.Metrics || s.RateLimit != 10 || s.RateBurst != 10 || s.RateLimitIPv6Prefix != 48 || !s.UnderscoresInHeaders ||
+		len(s.Rewrites) != 2 || s.HasProxy() {
 		t.Errorf("server 1: %+v", s)
 	}
 	if got := s.Rewrites[0].Regexp.ReplaceAllString("/old/x/y", s.Rewrites[0].Replacement); got != "/new/x/y" {
@@ -73,11 +74,11 @@ func TestLoadFull(t *testing.T) {
 	}
 	s = cfg.Servers[1]
 	want := []Upstream{{"127.0.0.1:9001", 3}, {"127.0.0.1:9002", 1}}
-	if s.Line != 22 || !s.HasProxy() || !reflect.DeepEqual(s.ProxyPass, want) || s.ProxyPrefix != "/api/" ||
+	if s.Line != 24 || !s.HasProxy() || !reflect.DeepEqual(s.ProxyPass, want) || s.ProxyPrefix != "/api/" ||
 		s.Balance != "least_conn" || s.HealthCheck != "/healthz" || s.HealthEvery != 2*time.Second ||
 		s.KeepaliveTimeout != 0 || s.HeaderTimeout != 10*time.Second || s.BodyTimeout != 500*time.Millisecond ||
 		s.SendTimeout != time.Minute || s.ProxyConnectTimeout != 5*time.Second || s.ProxyTimeout != time.Hour ||
-		s.MaxBodySize != 0 || s.StaticRoot != "" {
+		s.MaxBodySize != 0 || s.StaticRoot != "" || s.RateLimitIPv6Prefix != 64 || s.UnderscoresInHeaders {
 		t.Errorf("server 2: %+v", s)
 	}
 }

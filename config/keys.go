@@ -142,6 +142,14 @@ var serverKeys = map[string]serverKey{
 		s.RateBurst, err = parseCount(v, 0, maxRateBurst)
 		return err
 	},
+	"rate_limit_ipv6_prefix": func(_ *loader, s *Server, v string) (err error) {
+		s.RateLimitIPv6Prefix, err = parseCount(v, minRateLimitIPv6Prefix, 128)
+		return err
+	},
+	"underscores_in_headers": func(_ *loader, s *Server, v string) (err error) {
+		s.UnderscoresInHeaders, err = parseSwitch(v)
+		return err
+	},
 	"rewrite": func(_ *loader, s *Server, v string) error {
 		r, err := parseRewrite(v)
 		if err != nil {
@@ -162,6 +170,11 @@ var serverKeys = map[string]serverKey{
 
 // maxRateBurst bounds rate_burst; a larger burst is no limit at all.
 const maxRateBurst = 1 << 30
+
+// minRateLimitIPv6Prefix is the shortest rate_limit_ipv6_prefix: a /32 is
+// what a registry allocates to a whole provider (RFC 6177), so a shorter
+// prefix would put unrelated networks in one bucket.
+const minRateLimitIPv6Prefix = 32
 
 // Upper bounds of the duration keys (finding 15 of issue 9). Every armed
 // timeout becomes a deadline in UnixNano on the reactor's timing wheel,

@@ -121,10 +121,12 @@ func TestServerKeys(t *testing.T) {
 		{name: "defaults", want: func(s *Server) any {
 			return []any{s.Index, s.ProxyPrefix, s.Balance, s.KeepaliveTimeout, s.HeaderTimeout, s.BodyTimeout,
 				s.SendTimeout, s.ProxyConnectTimeout, s.ProxyTimeout, s.MaxBodySize, s.AccessLog, s.Metrics,
-				s.RateLimit, s.RateBurst, s.HealthCheck, s.HealthEvery, s.StaticRoot, s.HasProxy()}
+				s.RateLimit, s.RateBurst, s.HealthCheck, s.HealthEvery, s.StaticRoot, s.HasProxy(),
+				s.RateLimitIPv6Prefix, s.UnderscoresInHeaders}
 		}, wantVal: []any{[]string{"index.html"}, "/", "round_robin", 75 * time.Second, 60 * time.Second, 60 * time.Second,
 			60 * time.Second, 60 * time.Second, 60 * time.Second, int64(1 << 20), "", false,
-			0.0, 0, "", time.Duration(0), "", false}},
+			0.0, 0, "", time.Duration(0), "", false,
+			64, false}},
 
 		// listen
 		{name: "listen v4", keys: "listen = 10.0.0.1:80", want: lis, wantVal: []string{"10.0.0.1:80"}},
@@ -242,6 +244,21 @@ func TestServerKeys(t *testing.T) {
 		{name: "rate hour", keys: "rate_limit = 100r/h", wantErr: `not a rate`},
 		{name: "burst negative", keys: "rate_limit = 1r/s\nrate_burst = -1", wantErr: `rate_burst: "-1": must be 0..`},
 		{name: "burst alone", keys: "rate_burst = 5", wantErr: `t.ini:3: rate_burst: needs rate_limit in the same [server] (a burst needs a rate)`},
+		{name: "ipv6 prefix", keys: "rate_limit = 1r/s\nrate_limit_ipv6_prefix = 56", want: v6p, wantVal: 56},
+		{name: "ipv6 prefix 32", keys: "rate_limit = 1r/s\nrate_limit_ipv6_prefix = 32", want: v6p, wantVal: 32},
+		{name: "ipv6 prefix 128", keys: "rate_limit = 1r/s\nrate_limit_ipv6_prefix = 128", want: v6p, wantVal: 128},
+		{name: "ipv6 prefix 31", keys: "rate_limit = 1r/s\nrate_limit_ipv6_prefix = 31", wantErr: `t.ini:4: rate_limit_ipv6_prefix: "31": must be 32..128`},
+		{name: "ipv6 prefix 129", keys: "rate_limit = 1r/s\nrate_limit_ipv6_prefix = 129", wantErr: `rate_limit_ipv6_prefix: "129": must be 32..128`},
+		{name: "ipv6 prefix slash", keys: "rate_limit = 1r/s\nrate_limit_ipv6_prefix = /64", wantErr: `rate_limit_ipv6_prefix: "/64": not a whole number`},
+		{name: "ipv6 prefix alone", keys: "rate_limit_ipv6_prefix = 64", wantErr: `t.ini:3: rate_limit_ipv6_prefix: needs rate_limit in the same [server] (the prefix keys the rate limit)`},
+		{name: "ipv6 prefix misspelt", keys: "rate_limit_ipv6_prefx = 64", wantErr: "t.ini:3: rate_limit_ipv6_prefx: unknown key (did you mean rate_limit_ipv6_prefix?)"},
+
+		// headers
+		{name: "underscores on", keys: "underscores_in_headers = on", want: uih, wantVal: true},
+		{name: "underscores off", keys: "underscores_in_headers = off", want: uih, wantVal: false},
+		{name: "underscores yes", keys: "underscores_in_headers = yes", wantErr: `t.ini:3: underscores_in_headers: "yes": must be on or off`},
+		{name: "underscores misspelt", keys: "underscore_in_headers = on", wantErr: "t.ini:3: underscore_in_headers: unknown key (did you mean underscores_in_headers?)"},
+		{name: "underscores twice", keys: "underscores_in_headers = on\nunderscores_in_headers = off", wantErr: "t.ini:4: underscores_in_headers: set again (first set on line 3)"},
 
 		// rewrite
 		{name: "rewrite", keys: "rewrite = ^/old/(.*)$ /new/$1\nrewrite = ^/a$ /b", want: rw,
@@ -297,6 +314,8 @@ func pp(s *Server) any  { return s.ProxyPass }
 func mbs(s *Server) any { return s.MaxBodySize }
 func hc(s *Server) any  { return []any{s.HealthCheck, s.HealthEvery} }
 func rl(s *Server) any  { return []any{s.RateLimit, s.RateBurst} }
+func v6p(s *Server) any { return s.RateLimitIPv6Prefix }
+func uih(s *Server) any { return s.UnderscoresInHeaders }
 func rw(s *Server) any {
 	var out []string
 	for _, r := range s.Rewrites {

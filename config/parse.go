@@ -125,6 +125,7 @@ func newServer(line int) *Server {
 		ProxyConnectTimeout: DefaultTimeout,
 		ProxyTimeout:        DefaultTimeout,
 		MaxBodySize:         DefaultMaxBodySize,
+		RateLimitIPv6Prefix: DefaultRateLimitIPv6Prefix,
 	}
 }
 
@@ -293,6 +294,7 @@ func (l *loader) applyServer(sec *ini.Section, ss *scanSection) *Server {
 	}
 	needs := []struct{ key, needed, why string }{
 		{"rate_burst", "rate_limit", "a burst needs a rate"},
+		{"rate_limit_ipv6_prefix", "rate_limit", "the prefix keys the rate limit"},
 		{"try_files", "static_root", "try_files looks up files"},
 		{"health_check", "proxy_pass", "health_check probes the backends"},
 		{"tls_cert", "tls_key", "a certificate needs its key"},
