@@ -9,7 +9,7 @@ import (
 
 // TestAllowAllocs proves that charging a request allocates nothing.
 func TestAllowAllocs(t *testing.T) {
-	l := New(1000, 10, DefaultCapacity)
+	l := New(1000, 10, DefaultCapacity, DefaultIPv6Prefix)
 	k := key("198.51.100.7")
 	now := int64(time.Hour)
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -22,7 +22,7 @@ func TestAllowAllocs(t *testing.T) {
 }
 
 func BenchmarkAllow(b *testing.B) {
-	l := New(1e6, 10, DefaultCapacity)
+	l := New(1e6, 10, DefaultCapacity, DefaultIPv6Prefix)
 	keys := make([]Key, 1024)
 	for i := range keys {
 		keys[i] = Key{10: 0xff, 11: 0xff, 12: 10, 13: byte(i >> 8), 14: byte(i)}

@@ -1,38 +1,7 @@
-// Package ratelimit is the per-client request rate limit of a [server]
-// block (rate_limit, rate_burst): nginx's limit_req keyed by
-// $binary_remote_addr, with 429 instead of nginx's default 503.
-//
-// # Algorithm
-//
-// Each client IP has a token bucket that holds Burst+1 requests and
-// refills at Rate requests per second, kept in the equivalent "generic cell
-// rate algorithm" form: one theoretical arrival time (tat) per client. A
-// request at now is allowed when tat-now <= Burst*T (T = 1/Rate), and then
-// moves tat to max(tat, now)+T. So Burst+1 requests may arrive at once,
-// and after that one per T, exactly nginx's limit_req with burst=Burst
-// and nodelay (nginx's excess is tat-now measured in requests).
-//
-// # Table
-//
-// The buckets live in a fixed table (Capacity entries, 24 bytes each,
-// allocated once): set-associative, a client IP hashes to one set of
-// eight ways. A client whose bucket has refilled completely (tat <= now)
-// is indistinguishable from a new one, so its entry is free for reuse;
-// when every way of a set is busy the least recently refilled one is
-// evicted, which can only make the limit more lenient for that client,
-// never block a client wrongly. The table never grows, whatever the
-// number of clients, and a lookup allocates nothing.
-//
-// # Scope
-//
-// A Limiter belongs to one worker loop (no locks). With N worker processes
-// a client whose connections land on several workers (SO_REUSEPORT spreads
-// connections, not clients) can get up to N times the rate, as with nginx
-// limit_req without a shared zone. A keep-alive connection stays on one
-// worker, so a single connection sees the configured limit exactly.
 package ratelimit
 
 import (
+	"encoding/binary"
 	"math"
 	"time"
 )
@@ -41,10 +10,10 @@ import (
 // the same bytes as netip.Addr.As16.
 type Key [16]byte
 
-// ways is the associativity of the table: a lookup scans one set of ways
-// entries (two cache lines of keys), and an eviction picks the oldest of
-// them. Eight makes an unlucky eviction of a busy client rare without
-// making the scan long.
+// ways is the associativity of a set: a lookup scans the ways entries of
+// each of a client's two sets (three cache lines each). Eight ways with
+// two choices keep every busy client in the table until it is about two
+// thirds full (see doc.go) without making the scan long.
 const ways = 8
 
 // DefaultCapacity is the number of client entries of a Limiter. nginx's
@@ -52,9 +21,17 @@ const ways = 8
 // holds as many in 384 KiB per worker and limited [server] block.
 const DefaultCapacity = 16384
 
+// DefaultIPv6Prefix is the prefix length that makes an IPv6 address one
+// client when New is given none: a /64, the smallest network a subscriber
+// is normally given (RFC 6177), whose hosts choose their own interface
+// identifiers.
+const DefaultIPv6Prefix = 64
+
+// entry is one client's bucket. hi and lo are the client's address, masked
+// to its prefix for IPv6, as big-endian words.
 type entry struct {
-	key Key
-	tat int64 // theoretical arrival time, unix ns; <= now means idle
+	hi, lo uint64
+	tat    int64 // theoretical arrival time, unix ns; <= now means idle
 }
 
 // Limiter is the token-bucket table of one [server] block in one worker.
@@ -63,13 +40,22 @@ type Limiter struct {
 	interval  int64 // T: nanoseconds per request
 	tolerance int64 // Burst*T
 	mask      uint64
+	k0, k1    uint64 // SipHash key of the set index, secret
+	v6hi      uint64 // IPv6 prefix mask, first word
+	v6lo      uint64 // and second word
 	table     []entry
 }
 
 // New returns a limiter of rate requests per second with burst extra
 // requests at once, for up to capacity clients (rounded up to a power of
-// two, at least one set). rate must be > 0.
-func New(rate float64, burst, capacity int) *Limiter {
+// two, at least one set). An IPv6 client is the first ipv6Prefix bits of
+// its address: a value of 0 or less means DefaultIPv6Prefix, one above
+// 128 means 128 (every address its own client). IPv4 clients are always
+// whole addresses. rate must be > 0.
+//
+// Each Limiter hashes addresses under its own random key, so which
+// addresses share a set differs between workers and between runs.
+func New(rate float64, burst, capacity, ipv6Prefix int) *Limiter {
 	sets := 1
 	for sets*ways < capacity {
 		sets <<= 1
@@ -82,36 +68,63 @@ func New(rate float64, burst, capacity int) *Limiter {
 	if burst > 0 && tol/int64(burst) != interval { // overflow: no limit at all
 		tol = math.MaxInt64 / 2
 	}
-	return &Limiter{
+	l := &Limiter{
 		interval:  interval,
 		tolerance: tol,
 		mask:      uint64(sets - 1),
 		table:     make([]entry, sets*ways),
 	}
+	l.k0, l.k1 = sipKey()
+	l.v6hi, l.v6lo = prefixMask(ipv6Prefix)
+	return l
+}
+
+// prefixMask returns the two words of the mask of an IPv6 prefix of n
+// bits, n as New takes it.
+func prefixMask(n int) (hi, lo uint64) {
+	switch {
+	case n <= 0:
+		n = DefaultIPv6Prefix
+	case n > 128:
+		n = 128
+	}
+	if n < 64 {
+		return ^uint64(0) << (64 - n), 0
+	}
+	return ^uint64(0), ^uint64(0) << (128 - n) // a shift by 64 is 0 in Go
+}
+
+// v4Mapped is the second word of an IPv4-mapped address (::ffff:a.b.c.d)
+// with the IPv4 address zeroed; its first word is zero.
+const v4Mapped = 0xffff << 32
+
+// client returns the words that identify the client at address k: the
+// whole address for IPv4 (v4-mapped), its prefix for IPv6.
+func (l *Limiter) client(k *Key) (hi, lo uint64) {
+	hi = binary.BigEndian.Uint64(k[:8])
+	lo = binary.BigEndian.Uint64(k[8:])
+	if hi == 0 && lo&^0xffffffff == v4Mapped {
+		return hi, lo
+	}
+	return hi & l.v6hi, lo & l.v6lo
 }
 
 // Allow charges one request of client k at now (unix nanoseconds). It
 // reports whether the request may proceed and, when not, how long until
 // it would be allowed.
 func (l *Limiter) Allow(k Key, now int64) (ok bool, wait time.Duration) {
-	set := l.table[(hash(k)&l.mask)*ways:][:ways]
-	var e *entry
-	oldest := 0
-	for i := range set {
-		if set[i].key == k {
-			e = &set[i]
-			break
-		}
-		if set[i].tat < set[oldest].tat {
-			oldest = i
-		}
+	hi, lo := l.client(&k)
+	h := sipHash13(l.k0, l.k1, hi, lo)
+	a := l.table[(h&l.mask)*ways:][:ways]
+	b := l.table[(h>>32&l.mask)*ways:][:ways]
+	e := find(a, hi, lo)
+	if e == nil {
+		e = find(b, hi, lo)
 	}
 	if e == nil {
-		// New client, or one forgotten: a full bucket. The oldest way is
-		// idle if any is (tat <= now); else it is the busy client closest
-		// to idle.
-		e = &set[oldest]
-		e.key, e.tat = k, now
+		// A new client, or one forgotten: a full bucket.
+		e = place(a, b, now)
+		e.hi, e.lo, e.tat = hi, lo, now
 	}
 	tat := max(e.tat, now)
 	if over := tat - now - l.tolerance; over > 0 {
@@ -121,20 +134,43 @@ func (l *Limiter) Allow(k Key, now int64) (ok bool, wait time.Duration) {
 	return true, 0
 }
 
-// hash mixes the 16 key bytes into a set index: the two words are
-// multiplied by odd constants (splitmix64's) so that IPv4 keys, which
-// differ only in the last four bytes, still spread over every set.
-func hash(k Key) uint64 {
-	a := le64(k[0:8])
-	b := le64(k[8:16])
-	h := (a*0x9E3779B97F4A7C15 ^ b) * 0xBF58476D1CE4E5B9
-	return h ^ h>>31
+// find returns the entry of client (hi, lo) in set s, or nil.
+func find(s []entry, hi, lo uint64) *entry {
+	for i := range s {
+		if s[i].hi == hi && s[i].lo == lo {
+			return &s[i]
+		}
+	}
+	return nil
 }
 
-func le64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+// place returns the way that a new client, whose sets are a and b, takes:
+// in the set with fewer busy clients (the two-choice rule, which is what
+// keeps the sets evenly loaded), the fullest bucket, idle if the set has
+// an idle entry; when both sets are equally busy, the fuller of their
+// fullest buckets.
+func place(a, b []entry, now int64) *entry {
+	ea, na := fullest(a, now)
+	eb, nb := fullest(b, now)
+	if nb < na || nb == na && eb.tat < ea.tat {
+		return eb
+	}
+	return ea
+}
+
+// fullest returns the entry of set s with the lowest tat, that is the
+// fullest bucket, and the number of busy entries in s (tat > now).
+func fullest(s []entry, now int64) (e *entry, busy int) {
+	e = &s[0]
+	for i := range s {
+		if s[i].tat > now {
+			busy++
+		}
+		if s[i].tat < e.tat {
+			e = &s[i]
+		}
+	}
+	return e, busy
 }
 
 // RetryAfter returns the Retry-After header value for wait: whole

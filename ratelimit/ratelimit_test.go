@@ -52,7 +52,7 @@ func TestAllow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := New(tt.rate, tt.burst, 64)
+			l := New(tt.rate, tt.burst, 64, 0)
 			k := key("192.0.2.1")
 			for i, s := range tt.steps {
 				ok, wait := l.Allow(k, start+int64(s.at))
@@ -65,7 +65,7 @@ func TestAllow(t *testing.T) {
 }
 
 func TestClientsAreSeparate(t *testing.T) {
-	l := New(1, 0, 64)
+	l := New(1, 0, 64, 0)
 	now := int64(time.Hour)
 	for _, ip := range []string{"192.0.2.1", "192.0.2.2", "2001:db8::1", "::ffff:192.0.2.3"} {
 		if ok, _ := l.Allow(key(ip), now); !ok {
@@ -81,7 +81,7 @@ func TestClientsAreSeparate(t *testing.T) {
 // never grows, and a client evicted under pressure is only ever treated
 // more leniently (as new), never refused without cause.
 func TestBounded(t *testing.T) {
-	l := New(1, 0, 64)
+	l := New(1, 0, 64, 0)
 	n := len(l.table)
 	if n != 64 {
 		t.Fatalf("table has %d entries, want 64", n)
@@ -119,7 +119,7 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func TestHugeBurst(t *testing.T) {
-	l := New(0.001, 1<<30, 8)
+	l := New(0.001, 1<<30, 8, 0)
 	for i := 0; i < 1000; i++ {
 		if ok, _ := l.Allow(key("192.0.2.9"), 0); !ok {
 			t.Fatalf("request %d refused under a huge burst", i)

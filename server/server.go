@@ -187,7 +187,7 @@ func (s *Server) newVhost(sc *config.Server) (*vhost, error) {
 		vh.chain = append(vh.chain, &rewriteStep{rules: rules, path: make([]byte, 0, 256)})
 	}
 	if sc.RateLimit > 0 {
-		vh.chain = append(vh.chain, &limitStep{s: s, l: ratelimit.New(sc.RateLimit, sc.RateBurst, ratelimit.DefaultCapacity)})
+		vh.chain = append(vh.chain, &limitStep{s: s, l: ratelimit.New(sc.RateLimit, sc.RateBurst, ratelimit.DefaultCapacity, sc.RateLimitIPv6Prefix)})
 	}
 	if sc.Metrics {
 		vh.chain = append(vh.chain, metricsStep{s})
