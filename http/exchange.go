@@ -40,24 +40,39 @@ type Exchange struct {
 // reverse proxy, a tunnel). Hijack, called from Serve, hands the client
 // connection to st once Serve returns true: the server stops parsing
 // requests and routes the connection's events to st until st calls
-// Client.Release. The request head in Exchange.Buf is valid only during
-// Serve: st copies what it needs there.
+// Client.Release or Client.Abort. The request head in Exchange.Buf is
+// valid only during Serve: st copies what it needs there.
 type Takeover interface {
 	Hijack(st Stream) Client
 }
 
 // Stream receives a hijacked client connection's events (on the loop
 // thread).
+//
+// Control runs one way. The connection drives the stream through these
+// calls; the stream answers through their results and through the
+// Client's request methods (Release, Abort, ResumeRecv), which only record
+// what the stream wants: the connection applies it once the Stream call
+// (or, for a call the stream makes from one of its own events, the
+// current event) has returned. So no Stream method ever runs inside
+// another, no connection state changes under a caller that is still
+// looking at it, and no Client method hands a stream the connection's
+// input while the connection is iterating over it.
 type Stream interface {
 	// ClientData offers bytes received from the client after the request
-	// head (body, tunnel data). It returns how many it took; the rest
-	// stays with the server (see Client.Buffered), and what is left at
-	// Release is parsed as the next request.
+	// head (body, tunnel data). It returns how many it took. Taking fewer
+	// than len(b) means the stream is full: the connection keeps the
+	// rest, stops reading, and offers it again only after the stream
+	// calls Client.ResumeRecv (from a later event: a ResumeRecv made
+	// inside ClientData before a short return is overridden by it). What
+	// is left at Release is parsed as the next request.
 	ClientData(b []byte) int
-	// ClientClosed reports the client's EOF (err nil) or a read error.
+	// ClientClosed reports the client's EOF (err nil), after every byte
+	// received before it was offered, or a read error or the connection
+	// closing (err non-nil). No Stream call follows a non-nil err.
 	ClientClosed(err error)
-	// ClientSent reports that a Client.Send that did not finish at once
-	// is done.
+	// ClientSent reports that a Client.Send or SpliceFrom that did not
+	// finish at once is done.
 	ClientSent(err error)
 	// ClientTimeout reports that the timer set with SetTimeout expired.
 	ClientTimeout()
@@ -73,26 +88,26 @@ type Client interface {
 	// space; see reactor.Conn.Splice. The end is reported by ClientSent,
 	// always after SpliceFrom returns (done is true only for n == 0).
 	SpliceFrom(src *reactor.Conn, n int64) (done bool, err error)
-	// PauseRecv stops ClientData calls (backpressure); ResumeRecv
-	// restarts them. Bytes the server still holds are not offered again:
-	// the stream takes them with Buffered and Consume when it is ready,
-	// so that no Stream method is ever re-entered.
+	// PauseRecv stops ClientData calls (backpressure). ResumeRecv asks
+	// for them again: bytes the connection already holds are offered
+	// first, never inside the ResumeRecv call itself.
 	PauseRecv()
 	ResumeRecv()
-	// Buffered returns the client bytes the server holds (not taken by
-	// ClientData); valid until the next Client call.
-	Buffered() []byte
-	// Consume drops the first n bytes of Buffered.
-	Consume(n int)
 	// SetTimeout arms the client connection's timer (ClientTimeout).
 	SetTimeout(d time.Duration)
+	// SetResult records the status of the final response the stream
+	// sends and the body bytes sent so far, for the access log and the
+	// metrics; the last values recorded before Release, Abort or the
+	// connection closing are the ones logged. Status 0 logs as 499.
+	SetResult(status int, bodyBytes int64)
 	// Release gives the connection back: with keepAlive the server reads
 	// the next request, else it closes the connection once output is
-	// sent. No Stream call follows Release.
+	// sent. Abort closes it at once. Both are applied after the current
+	// call or event returns; no Stream call follows either.
 	Release(keepAlive bool)
-	// Abort closes the client connection at once (no Stream call follows).
 	Abort()
-	// ShutdownWrite half-closes the client connection (tunnels).
+	// ShutdownWrite half-closes the client connection (tunnels), after
+	// any output still in flight.
 	ShutdownWrite()
 	// PeerAddr appends the client's IP address in text form to b.
 	PeerAddr(b []byte) []byte

@@ -38,8 +38,8 @@ func (s *session) pump() {
 	for s.cl != nil && !s.clientSending {
 		if !s.headDone {
 			progress := s.readHead()
-			if s.cl == nil {
-				return
+			if s.cl == nil || s.clientSending {
+				return // ended, or an error answer is on its way
 			}
 			if progress && s.headDone && s.mode != modeTunnel {
 				continue // add the first body bytes to the head
@@ -132,6 +132,7 @@ func (s *session) spliced(n int64, err error) {
 		return
 	}
 	s.respLeft -= n
+	s.bodyOut += n
 	if s.respLeft > 0 {
 		s.splice()
 		return
@@ -168,9 +169,19 @@ func (s *session) readHead() bool {
 		s.consumeR(h.headLen)
 		return true
 	}
+	if h.status == 101 && !s.upgradeReq {
+		// Switching protocols on a request that did not ask to: the
+		// connection now speaks something else, and the next client's
+		// request must never go down it.
+		s.h.log.Errorf("proxy: %s: 101 Switching Protocols to a request without Upgrade", s.b.addr)
+		s.keepUp = false
+		s.respondError(502)
+		return false
+	}
 	s.headDone = true
+	s.respStatus = h.status
 	s.b.succeeded()
-	upgrade := h.status == 101 && s.upgradeReq
+	upgrade := h.status == 101
 	switch {
 	case upgrade:
 		s.mode = modeTunnel
@@ -192,7 +203,7 @@ func (s *session) readHead() bool {
 		s.mode = modeClose
 	}
 	s.keepUp = !h.close && s.mode != modeClose && s.mode != modeTunnel
-	if s.mode == modeClose || s.dechunk || h.status == 101 && !upgrade {
+	if s.mode == modeClose || s.dechunk {
 		s.keepClient = false
 	}
 	if !s.reqDone && s.mode != modeTunnel {
@@ -230,6 +241,8 @@ func (s *session) moveBody() {
 	if len(b) > room {
 		b = b[:room]
 	}
+	before := len(s.cbuf)
+	defer func() { s.bodyOut += int64(len(s.cbuf) - before) }()
 	switch s.mode {
 	case modeTunnel, modeClose:
 		s.cbuf = append(s.cbuf, b...)

@@ -4,6 +4,8 @@ package proxy
 
 import (
 	"errors"
+	"strconv"
+	"unsafe"
 
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/reactor"
@@ -83,7 +85,9 @@ type session struct {
 	// request: client → upstream
 	idempotent bool
 	hasBody    bool
-	reqBuf     []byte // head + body bytes for upstream (pooled)
+	reqBuf     []byte // head + body bytes for upstream (pooled unless reqHeap)
+	reqHeap    bool   // reqBuf is a heap slice (a head that outgrew the largest pooled buffer)
+	sentAny    bool   // some of the request was handed to an upstream send
 	replayable bool   // reqBuf holds the request from its first byte
 	held       bool   // reqBuf is all sent, kept only to replay it on a retry
 	sentOff    int    // bytes at the start of reqBuf already sent upstream
@@ -115,6 +119,10 @@ type session struct {
 	upEOF         bool
 	spliceBody    bool  // the rest of the body goes by splice once rbuf is out
 	splicing      int64 // bytes of the Splice in flight (clientSending is set)
+
+	// What the access log and metrics record (Client.SetResult).
+	respStatus int   // status of the final response head sent to the client
+	bodyOut    int64 // response body bytes handed to the client
 }
 
 var _ http.Stream = (*session)(nil)
@@ -148,15 +156,26 @@ func (s *session) start(x *http.Exchange) {
 		s.reqChunk.Reset()
 	}
 	s.cl = x.Takeover.Hijack(s)
-	need := len(x.Buf) + 512
-	s.reqBuf = s.loop().GetBuf(need)
-	if cap(s.reqBuf) < need {
-		s.reqBuf = make([]byte, 0, need)
-	}
+	l := s.loop()
+	// The head sent upstream is the client's plus Host again
+	// (X-Forwarded-Host), the forwarding headers and the framing.
+	buf := l.GetBuf(len(x.Buf) + int(x.Req.Host.Len) + 512)
 	// The scratch lives in the (pooled) session: a local array would
 	// escape through the interface call and cost an allocation.
-	s.reqBuf = appendRequestHead(s.reqBuf, x, s.cl.PeerAddr(s.peer[:0]), s.h.backends[0].addr)
+	s.reqBuf = appendRequestHead(buf, x, s.cl.PeerAddr(s.peer[:0]), s.h.backends[0].addr, s.h.cfg.UnderscoresInHeaders)
+	if cap(s.reqBuf) != cap(buf) || unsafe.SliceData(s.reqBuf) != unsafe.SliceData(buf) {
+		// The head outgrew the largest pooled buffer and append moved
+		// it to the heap: the pooled one goes back now, the heap one
+		// is never put.
+		l.PutBuf(buf)
+		s.reqHeap = true
+	}
 	s.replayable = true
+	if !s.reqDone {
+		// body_timeout runs while the client owes body bytes
+		// (between two reads, as nginx's client_body_timeout).
+		s.cl.SetTimeout(s.h.cfg.BodyTimeout)
+	}
 	s.x = x
 	s.connect()
 	s.x = nil
@@ -226,19 +245,39 @@ func (s *session) takeBody(b []byte) int {
 		s.reqDone = s.reqLeft == 0
 		return int(n)
 	}
+	// A chunked body is decoded and framed again by us: what reaches
+	// the backend is exactly the chunks the client's bytes mean (chunk
+	// extensions and trailer fields are dropped, as nginx drops them),
+	// never bytes whose meaning the backend might read differently.
 	pos := 0
 	for pos < len(b) {
-		n, _, done, err := s.reqChunk.Next(b[pos:])
+		room := cap(s.reqBuf) - len(s.reqBuf) - chunkOverhead
+		if room <= 0 {
+			break
+		}
+		in := b[pos:]
+		if len(in) > room {
+			in = in[:room]
+		}
+		n, data, done, err := s.reqChunk.Next(in)
 		pos += n
 		if err != nil {
-			s.abort()
+			s.h.log.Infof("proxy: bad chunked request body from %s: %v", s.cl.PeerAddr(s.peer[:0]), err)
+			s.clientError(400)
 			return 0
 		}
 		if max := s.h.cfg.MaxBodySize; max > 0 && s.reqChunk.Payload() > max {
-			s.abort()
+			s.clientError(413)
 			return 0
 		}
+		if len(data) > 0 {
+			s.reqBuf = strconv.AppendInt(s.reqBuf, int64(len(data)), 16)
+			s.reqBuf = append(s.reqBuf, "\r\n"...)
+			s.reqBuf = append(s.reqBuf, data...)
+			s.reqBuf = append(s.reqBuf, "\r\n"...)
+		}
 		if done {
+			s.reqBuf = append(s.reqBuf, "0\r\n\r\n"...)
 			s.reqDone = true
 			break
 		}
@@ -246,8 +285,21 @@ func (s *session) takeBody(b []byte) int {
 			break
 		}
 	}
-	s.reqBuf = append(s.reqBuf, b[:pos]...)
 	return pos
+}
+
+// chunkOverhead is the room kept in reqBuf for the framing of one
+// re-encoded chunk (16 hex digits, two CRLFs) and the last chunk.
+const chunkOverhead = 16 + 4 + 5
+
+// clientError ends an exchange whose request body the client framed
+// badly (400) or made too large (413): the backend is not to blame, and
+// the client gets the status if no response has started, else a close.
+func (s *session) clientError(status int) {
+	s.keepClient, s.keepUp = false, false
+	s.reqDone = true
+	s.replayable = false
+	s.respondError(status)
 }
 
 // ClientData takes request body bytes (or tunnel bytes) from the client.
@@ -266,15 +318,25 @@ func (s *session) ClientData(b []byte) int {
 	}
 	s.inData = false
 	if s.cl != nil {
-		if s.mode == modeTunnel {
+		switch {
+		case s.mode == modeTunnel:
 			s.cl.SetTimeout(s.h.cfg.ProxyTimeout)
+		case s.reqDone:
+			if !s.clientSending {
+				s.cl.SetTimeout(0)
+			}
+		case n < len(b):
+			// Full: the client waits for the backend, which
+			// proxy_timeout watches; the client is not late.
+			if !s.clientSending {
+				s.cl.SetTimeout(0)
+			}
+		case n > 0:
+			s.cl.SetTimeout(s.h.cfg.BodyTimeout)
 		}
-		if n < len(b) {
-			// Body bytes beyond the buffer, or the next pipelined
-			// request: the server keeps them; stop reading until they
-			// are wanted (afterUpSend takes them with Buffered).
-			s.cl.PauseRecv()
-		}
+		// Taking fewer than len(b) (body bytes beyond the buffer, or
+		// the next pipelined request) makes the server keep the rest
+		// and stop reading until afterUpSend asks with ResumeRecv.
 	}
 	return n
 }
@@ -299,6 +361,7 @@ func (s *session) sendUp() {
 			s.upFailed(err)
 			return
 		}
+		s.sentAny = true
 		if !done {
 			s.upSending = true
 			return
@@ -341,13 +404,12 @@ func (s *session) afterUpSend() bool {
 	if s.cl == nil || s.inData {
 		return false // ClientData refills from its own bytes
 	}
-	if buf := s.cl.Buffered(); len(buf) > 0 {
-		s.cl.Consume(s.take(buf))
-	}
-	// Read more only once the server holds nothing for us: input that
-	// arrives while it does is appended to its buffer, which would then
-	// grow with the peer's speed instead of ours.
-	if s.cl != nil && (!s.reqDone || s.mode == modeTunnel) && len(s.cl.Buffered()) == 0 {
+	if !s.reqDone || s.mode == modeTunnel {
+		// Ask for more: the server offers what it holds through
+		// ClientData once this event's handlers have returned.
+		if s.mode != modeTunnel && !s.clientSending {
+			s.cl.SetTimeout(s.h.cfg.BodyTimeout)
+		}
 		s.cl.ResumeRecv()
 	}
 	return len(s.reqBuf) > s.sentOff
@@ -391,20 +453,33 @@ func (s *session) finish() {
 // release gives buffers back, hands the client connection back to the
 // server and recycles the session. s must not be used afterwards.
 func (s *session) release(keepClient bool) {
+	s.releaseAs(keepClient, false)
+}
+
+// releaseAs ends the session: buffers back, the result recorded, the
+// client connection released (or aborted), s recycled. The server
+// applies Release and Abort only after the current call returns, so a
+// caller up the stack sees cl == nil and stops.
+func (s *session) releaseAs(keepClient, abort bool) {
 	l := s.loop()
-	for _, b := range [][]byte{s.reqBuf, s.rbuf, s.cbuf} {
+	if s.reqBuf != nil && !s.reqHeap {
+		l.PutBuf(s.reqBuf[:0:cap(s.reqBuf)])
+	}
+	for _, b := range [][]byte{s.rbuf, s.cbuf} {
 		if b != nil {
 			l.PutBuf(b[:0:cap(b)])
 		}
 	}
-	s.reqBuf, s.rbuf, s.cbuf = nil, nil, nil
+	s.reqBuf, s.rbuf, s.cbuf, s.reqHeap = nil, nil, nil, false
 	cl := s.cl
 	s.cl = nil
-	// Release may serve a pipelined request at once, and that request
-	// must not get this session while a caller up the stack still looks
-	// at it (it sees cl == nil and stops): recycle s afterwards.
 	if cl != nil {
-		cl.Release(keepClient)
+		cl.SetResult(s.respStatus, s.bodyOut)
+		if abort {
+			cl.Abort()
+		} else {
+			cl.Release(keepClient)
+		}
 	}
 	s.h.putSession(s)
 }
@@ -473,6 +548,12 @@ func (s *session) upTimeout() {
 		s.retry(504, true)
 		return
 	}
+	if !s.reqDone && !s.upSending && !s.gotBytes {
+		// The backend waits for body bytes the client has not sent:
+		// body_timeout on the client side decides, not this timer.
+		s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
+		return
+	}
 	s.h.log.Errorf("proxy: %s: upstream timed out", s.b.addr)
 	if s.headDone {
 		s.abort()
@@ -488,14 +569,17 @@ func (s *session) upTimeout() {
 func (s *session) retry(status int, blame bool) {
 	now := s.loop().NowNano()
 	reused := s.up != nil && s.up.reused
-	sent := s.connected
+	sent := s.sentAny
 	if blame {
 		s.b.failed(now)
 	}
 	s.status = status
 	s.closeUp()
-	s.upSending, s.connected, s.held, s.sentOff = false, false, false, 0
-	if s.replayable && !s.gotBytes && (!sent || s.idempotent || reused) {
+	s.upSending, s.connected, s.held, s.sentOff, s.sentAny = false, false, false, 0, false
+	// nginx's rule: a request whose method is not idempotent is never
+	// sent twice, even when the backend closed without answering (it
+	// may have acted on it).
+	if s.replayable && !s.gotBytes && (!sent || s.idempotent) {
 		if !blame && reused {
 			s.tries-- // a stale pooled connection is not a try
 			s.tried &^= 1 << uint(s.b.index)
@@ -541,8 +625,10 @@ func (s *session) respondError(status int) {
 	r := http.Response{Status: status, ContentLength: -1}
 	r.SetBody(status, "text/html", http.ErrorBody(status))
 	s.cbuf = http.AppendHead(s.cbuf, &r, s.cl.Date(), !keep, s.client10 && keep)
+	s.respStatus = status
 	if !s.headReq {
 		s.cbuf = append(s.cbuf, r.Body...)
+		s.bodyOut = int64(len(r.Body))
 	}
 	s.keepClient = keep
 	s.pump()
@@ -551,12 +637,7 @@ func (s *session) respondError(status int) {
 // abort closes both connections at once.
 func (s *session) abort() {
 	s.closeUp()
-	cl := s.cl
-	s.cl = nil
-	s.release(false)
-	if cl != nil {
-		cl.Abort()
-	}
+	s.releaseAs(false, true)
 }
 
 // ClientClosed handles the client's EOF or error.
@@ -580,5 +661,15 @@ func (s *session) ClientClosed(err error) {
 	// response; the connection closes after it.
 }
 
-// ClientTimeout handles send_timeout towards the client.
-func (s *session) ClientTimeout() { s.abort() }
+// ClientTimeout handles the client's timer: body_timeout while the
+// client owes request body bytes and nothing of the response has gone
+// out (408, and the backend is not blamed: nginx's client_body_timeout),
+// else send_timeout.
+func (s *session) ClientTimeout() {
+	if !s.reqDone && !s.headDone && !s.clientSending && len(s.cbuf) == 0 && s.mode != modeTunnel {
+		s.h.log.Infof("proxy: client %s timed out sending the request body", s.cl.PeerAddr(s.peer[:0]))
+		s.clientError(408)
+		return
+	}
+	s.abort()
+}

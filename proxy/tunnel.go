@@ -13,15 +13,9 @@ func (s *session) startTunnel() {
 	s.reqBuf, s.sentOff = s.reqBuf[:0], 0
 	s.replayable = false
 	s.cl.SetTimeout(s.h.cfg.ProxyTimeout)
-	if buf := s.cl.Buffered(); len(buf) > 0 {
-		s.cl.Consume(s.takeTunnel(buf))
-	}
-	if len(s.cl.Buffered()) == 0 {
-		s.cl.ResumeRecv()
-	}
-	if len(s.reqBuf) > 0 {
-		s.sendUp()
-	}
+	// Client bytes that came after the request (the first frames) are
+	// offered through ClientData once this event has been handled.
+	s.cl.ResumeRecv()
 }
 
 // takeTunnel appends client bytes to reqBuf as far as it has room.

@@ -55,6 +55,9 @@ type Loop struct {
 	splices []*splice // idle splices with their (empty) pipes
 	tickers []func(now int64)
 
+	deferred  []Deferred // loop-thread work for the end of this turn
+	deferring []Deferred // the batch being run
+
 	mu      sync.Mutex
 	posted  []func()
 	running []func()
@@ -287,6 +290,34 @@ func (l *Loop) accepted(fd int) {
 	}
 }
 
+// Deferred is work a loop-thread caller hands back to the loop to run
+// once the current event's handlers have returned (nginx's posted
+// events): a state change that must not run while the object it changes
+// is still on the stack.
+type Deferred interface {
+	// RunDeferred runs on the loop thread, with no handler on the stack.
+	RunDeferred()
+}
+
+// DeferOnLoop queues d to run after the current completion batch, before
+// the loop waits again (the wait does not block while work is queued).
+// Loop thread only; it does not allocate once the queue has grown.
+func (l *Loop) DeferOnLoop(d Deferred) { l.deferred = append(l.deferred, d) }
+
+// runDeferred runs the queued deferred work; work queued meanwhile waits
+// for the next turn, whose poll then does not block.
+func (l *Loop) runDeferred() {
+	if len(l.deferred) == 0 {
+		return
+	}
+	l.deferring, l.deferred = l.deferred, l.deferring[:0]
+	for i, d := range l.deferring {
+		l.deferring[i] = nil
+		d.RunDeferred()
+	}
+	l.deferring = l.deferring[:0]
+}
+
 // Post runs f on the loop thread soon; safe from any goroutine.
 func (l *Loop) Post(f func()) {
 	l.mu.Lock()
@@ -329,7 +360,11 @@ func (l *Loop) Run() error {
 	l.mu.Unlock()
 	l.runPosted()
 	for !l.stop.Load() {
-		if err := l.b.poll(l.wheel.next(l.now)); err != nil {
+		wait := l.wheel.next(l.now)
+		if len(l.deferred) > 0 {
+			wait = 0
+		}
+		if err := l.b.poll(wait); err != nil {
 			return fmt.Errorf("reactor: %s poll: %w", l.b.Name(), err)
 		}
 		l.now = time.Now().UnixNano()
@@ -338,6 +373,7 @@ func (l *Loop) Run() error {
 			l.resumeAccept()
 		}
 		l.runPosted()
+		l.runDeferred()
 		for _, f := range l.tickers {
 			f(l.now)
 		}

@@ -16,6 +16,20 @@ import (
 // stRead, WRITING_RESPONSE and SENDFILE are stRead with a send in flight
 // (responses are queued in order, so pipelined requests keep being read),
 // PROXYING and TUNNEL are stTakeover.
+//
+// Transitions:
+//
+//	stRead     -> stBody      a request answered before its body: discard it
+//	stBody     -> stRead      the discarded body ended
+//	stRead     -> stTakeover  a step hijacked the connection (Hijack)
+//	stTakeover -> stRead      the stream's Release was applied (settle)
+//	any        -> stLinger    last response sent with input still coming
+//	any        -> stClosed    closeNow; terminal
+//
+// stClosed is entered at once, but the conn is torn down (buffers given
+// back, struct zeroed and recycled, socket closed) only when no conn
+// method is on the stack (depth 0): a caller up the stack that still
+// looks at the conn sees stClosed, never a zeroed or reused struct.
 type connState uint8
 
 const (
@@ -23,6 +37,18 @@ const (
 	stBody                      // discarding the body of a request already answered
 	stLinger                    // closing: output shut down, input discarded until EOF
 	stTakeover                  // a streaming step (proxy, tunnel) owns the connection
+	stClosed                    // closed; torn down once depth is 0
+)
+
+// streamWant is what the stream asked of the connection through Release
+// or Abort, applied by settle once the stream's call has returned.
+type streamWant uint8
+
+const (
+	wantNothing streamWant = iota
+	wantKeep               // Release(true)
+	wantClose              // Release(false)
+	wantAbort              // Abort
 )
 
 // lingerTimeout bounds how long a closing connection waits for the
@@ -36,13 +62,21 @@ const flushAt = reactor.SmallBuf / 2
 // conn is the HTTP state of one client connection. An idle keep-alive
 // connection holds no buffer: in, out and req are taken when there is work
 // and given back when it is done.
+//
+// Re-entrancy rule: every entry from outside (the reactor's callbacks, the
+// loop's deferred run) goes through enter/leave; closeNow inside them only
+// marks the conn stClosed, and the outermost leave tears it down. The
+// stream attached in stTakeover never changes the conn's state from inside
+// a call: its Release, Abort and ResumeRecv are recorded (want, feed) and
+// applied by settle after the Stream call returns, or from the loop's
+// deferred run when the stream acted on an event of its own.
 type conn struct {
 	s  *Server
 	rc *reactor.Conn
 	g  *addrGroup
 	vh *vhost
 
-	in   []byte   // received, not yet processed (pooled)
+	in   []byte   // received, not yet processed (pooled; owned by the conn)
 	out  []byte   // responses queued or in flight (pooled)
 	ps   *parsing // the request whose head is being parsed (pooled)
 	body *pending // the last response's body when it is not in out (pooled)
@@ -50,16 +84,25 @@ type conn struct {
 	discard int64                // Content-Length body bytes still to discard
 	chunk   *http.ChunkedDecoder // chunked body being discarded
 
-	stream        http.Stream // the step that hijacked the connection
-	streamSending bool        // a Client.Send of the stream is in flight
-	busy          bool        // inside process: Release must not re-enter it
+	state     connState
+	depth     uint8  // conn entries on the stack (enter/leave)
+	seq       uint32 // bumped at teardown: deferred references to an older use are stale
+	inProcess bool   // inside process: a Release is applied there, not by flush
 
-	state       connState
+	sending     bool // the conn's own output is in flight
 	sendingOut  bool // out is in flight (else the body is, when sending)
-	sending     bool
 	closeAfter  bool // close once everything queued is sent
 	lingerAfter bool
 	readClosed  bool
+
+	// The stream (stTakeover) and what it asked for.
+	stream        http.Stream
+	streamSending bool       // a Send or SpliceFrom of the stream is in flight
+	streamQueued  []byte     // a stream Send waiting for the conn's own output
+	want          streamWant // Release/Abort recorded, applied by settle
+	feed          bool       // the stream wants ClientData
+	eofTold       bool       // the stream was told of the client's EOF
+	posted        bool       // waiting in the server's deferred list
 
 	peer netip.Addr // the client's address, once PeerAddr has asked
 
@@ -95,7 +138,7 @@ func (s *Server) accept(rc *reactor.Conn, g *addrGroup) error {
 	} else {
 		c = new(conn)
 	}
-	*c = conn{s: s, rc: rc, g: g, vh: g.vhosts[0]}
+	*c = conn{s: s, rc: rc, g: g, vh: g.vhosts[0], seq: c.seq}
 	rc.H, rc.Ctx = c, c
 	s.connOpened()
 	rc.SetTimeout(c.vh.cfg.HeaderTimeout)
@@ -109,20 +152,41 @@ func (c *conn) idle() bool {
 	return c.state == stRead && c.ps == nil && len(c.in) == 0 && !c.sending && len(c.out) == 0
 }
 
+// enter and leave bracket every entry into the conn from outside; the
+// outermost leave tears down a conn that closed meanwhile.
+func (c *conn) enter() { c.depth++ }
+
+func (c *conn) leave() {
+	c.depth--
+	if c.depth == 0 && c.state == stClosed {
+		c.teardown()
+	}
+}
+
 // OnRecv takes input: processed at once when nothing is being sent,
 // buffered otherwise (responses must leave in request order).
 func (c *conn) OnRecv(rc *reactor.Conn, data []byte) {
+	c.enter()
+	c.recv(data)
+	c.leave()
+}
+
+func (c *conn) recv(data []byte) {
 	switch {
-	case c.state == stLinger:
+	case c.state == stLinger || c.state == stClosed:
 		return
 	case c.state == stTakeover:
-		if len(c.in) > 0 || c.stream == nil {
-			c.in = c.s.loop.AppendBuf(c.in, data) // the stream pulls it (Buffered)
-			return
-		}
-		if n := c.stream.ClientData(data); n < len(data) && c.rc != nil && c.state == stTakeover {
+		if !c.feed || len(c.in) > 0 {
+			c.in = c.s.loop.AppendBuf(c.in, data)
+			if !c.feed || len(c.in) >= reactor.LargeBuf {
+				c.rc.StopRecv()
+			}
+		} else if n := c.stream.ClientData(data); n < len(data) {
 			c.in = c.s.loop.AppendBuf(c.in, data[n:])
+			c.feed = false
+			c.rc.StopRecv()
 		}
+		c.settle()
 		return
 	case c.sending || c.closeAfter:
 		if c.closeAfter {
@@ -130,7 +194,7 @@ func (c *conn) OnRecv(rc *reactor.Conn, data []byte) {
 		}
 		c.in = c.s.loop.AppendBuf(c.in, data)
 		if len(c.in) >= reactor.LargeBuf {
-			rc.StopRecv() // pipelining faster than we send: push back
+			c.rc.StopRecv() // pipelining faster than we send: push back
 		}
 		return
 	}
@@ -139,10 +203,11 @@ func (c *conn) OnRecv(rc *reactor.Conn, data []byte) {
 }
 
 // process parses and answers every complete request in c.in followed by
-// data, queueing the responses in c.out.
+// data, queueing the responses in c.out. It owns c.in while it runs: no
+// stream call can touch it (streams get bytes only through ClientData).
 func (c *conn) process(data []byte) {
-	c.busy = true
-	defer func() { c.busy = false }()
+	c.inProcess = true
+	defer func() { c.inProcess = false }()
 	src := data
 	fromIn := len(c.in) > 0
 	if fromIn {
@@ -194,19 +259,22 @@ func (c *conn) process(data []byte) {
 			c.ps = nil
 		}
 		pos += n
-		if c.state == stTakeover && pos < len(src) {
+		if c.state == stTakeover && pos < len(src) && c.want == wantNothing {
 			// The body (or tunnel data) that came with the head.
-			pos += c.stream.ClientData(src[pos:])
+			k := c.stream.ClientData(src[pos:])
+			pos += k
+			if pos < len(src) {
+				c.feed = false
+				c.rc.StopRecv()
+			}
 		}
-		if c.rc == nil {
-			return // the stream aborted the connection
-		}
-		if c.state == stTakeover {
+		c.applyWant()
+		if c.state == stClosed || c.state == stTakeover {
 			break
 		}
 	}
 	rest := src[pos:]
-	if c.state == stLinger {
+	if c.state == stLinger || c.state == stClosed {
 		rest = nil
 	}
 	if fromIn {
@@ -258,6 +326,16 @@ func (c *conn) serve(buf []byte) {
 				}
 			}
 			x.Takeover = nil
+			if c.state == stTakeover && (c.want == wantKeep || c.want == wantClose) {
+				// The stream gave the connection back within Serve (it
+				// answered in x.Resp, the ordinary way).
+				if c.want == wantClose {
+					closeConn = true
+				}
+				c.want = wantNothing
+				c.detachStream()
+				c.state = stRead
+			}
 			if c.state == stTakeover {
 				s.hdr = x.Resp.Header[:0]
 				return
@@ -395,7 +473,7 @@ func (c *conn) fail(err error) {
 // to reading (keep-alive) or closes.
 func (c *conn) flush() {
 	for {
-		if c.sending || c.rc == nil || !c.rc.Open() {
+		if c.sending || c.state == stClosed || !c.rc.Open() {
 			return
 		}
 		if len(c.out) > 0 && c.body != nil && c.body.kind == http.BodyFile {
@@ -442,15 +520,24 @@ func (c *conn) flush() {
 			c.s.loop.PutBuf(c.out)
 			c.out = nil
 		}
+		if c.state == stTakeover {
+			// Responses queued before the takeover are out: the
+			// stream's first send may have waited for them.
+			c.sendQueued()
+			return
+		}
 		if c.closeAfter {
 			c.finish()
 			return
 		}
-		if len(c.in) == 0 || c.state == stTakeover {
+		if len(c.in) == 0 {
 			break
 		}
 		// Pipelined requests wait in c.in.
 		c.process(nil)
+		if c.state == stClosed {
+			return
+		}
 		if len(c.out) == 0 && c.body == nil && !c.closeAfter {
 			break
 		}
@@ -460,15 +547,15 @@ func (c *conn) flush() {
 
 // waitRequest arms the right timer for a connection with nothing to send.
 func (c *conn) waitRequest() {
-	if c.state == stTakeover {
+	switch c.state {
+	case stTakeover, stClosed, stLinger:
 		return // the stream owns the connection's input and timer
-	}
-	switch {
-	case c.state == stBody:
+	case stBody:
 		c.rc.SetTimeout(c.vh.cfg.BodyTimeout)
-	case c.ps != nil || len(c.in) > 0:
-		// A partial head keeps the timer it got at its first byte.
 	default:
+		if c.ps != nil || len(c.in) > 0 {
+			break // a partial head keeps the timer it got at its first byte
+		}
 		if c.s.draining {
 			c.closeNow()
 			return
@@ -512,9 +599,19 @@ func (c *conn) finish() {
 
 // OnSendDone continues after a send that could not finish at once.
 func (c *conn) OnSendDone(rc *reactor.Conn, err error) {
-	if c.streamSending {
+	c.enter()
+	c.sendDone(err)
+	c.leave()
+}
+
+func (c *conn) sendDone(err error) {
+	if c.state == stClosed {
+		return
+	}
+	if c.streamSending && !c.sending {
 		c.streamSending = false
 		c.stream.ClientSent(err)
+		c.settle()
 		return
 	}
 	c.sending = false
@@ -533,9 +630,23 @@ func (c *conn) OnSendDone(rc *reactor.Conn, err error) {
 // OnReadClosed handles the client's EOF: answered requests are still sent
 // (a client may half-close after its last request).
 func (c *conn) OnReadClosed(rc *reactor.Conn, err error) {
+	c.enter()
+	c.readEnd(err)
+	c.leave()
+}
+
+func (c *conn) readEnd(err error) {
 	c.readClosed = true
-	if c.state == stTakeover {
-		c.stream.ClientClosed(err)
+	switch {
+	case c.state == stClosed:
+		return
+	case c.state == stTakeover:
+		if err != nil || len(c.in) == 0 {
+			// Bytes still held are offered first (settle), then the EOF.
+			c.eofTold = true
+			c.stream.ClientClosed(err)
+		}
+		c.settle()
 		return
 	}
 	if err != nil || c.state == stLinger || c.idle() || (c.ps != nil && !c.sending) {
@@ -554,18 +665,40 @@ func (c *conn) OnConnect(rc *reactor.Conn, err error) {}
 // OnTimeout closes the connection: a header, body, send, keep-alive or
 // linger timeout all end it (nginx answers none of them).
 func (c *conn) OnTimeout(rc *reactor.Conn) {
-	if c.state == stTakeover {
+	c.enter()
+	switch c.state {
+	case stClosed:
+	case stTakeover:
 		c.stream.ClientTimeout()
-		return
+		c.settle()
+	default:
+		c.closeNow()
 	}
-	c.closeNow()
+	c.leave()
 }
 
-// closeNow closes the connection and gives every buffer back.
+// closeNow closes the connection: the state becomes stClosed at once, and
+// the conn is torn down now if no conn method is on the stack, else by the
+// outermost leave. An attached stream is told (and anything it asks in
+// return is ignored: the conn is closed).
 func (c *conn) closeNow() {
-	if c.rc == nil {
+	if c.state == stClosed || c.rc == nil {
 		return
 	}
+	c.state = stClosed
+	if st := c.stream; st != nil {
+		c.stream = nil
+		st.ClientClosed(reactor.ErrClosed)
+		c.endStream()
+	}
+	if c.depth == 0 {
+		c.teardown()
+	}
+}
+
+// teardown gives every buffer back, closes the socket and recycles the
+// conn. Only closeNow and leave call it, with depth 0.
+func (c *conn) teardown() {
 	s := c.s
 	c.releaseBody()
 	if c.in != nil {
@@ -580,12 +713,9 @@ func (c *conn) closeNow() {
 	if c.chunk != nil {
 		s.putChunk(c.chunk)
 	}
-	if c.stream != nil {
-		c.stream.ClientClosed(reactor.ErrClosed)
-	}
 	c.connClosed()
 	rc := c.rc
-	*c = conn{}
+	*c = conn{seq: c.seq + 1, state: stClosed}
 	s.connFree = append(s.connFree, c)
 	rc.Close()
 	s.checkIdle()

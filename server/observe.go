@@ -144,15 +144,12 @@ func requestLine(req *http.Request, buf []byte) []byte {
 }
 
 // streamObs follows a response that a streaming step (the reverse proxy)
-// sends itself through Client.Send: its status from the status line, its
-// body bytes after the head, and what the access log line needs of the
-// request, copied out of the request buffer (valid only during Serve).
+// sends itself: its status and body bytes, as the step reports them
+// (Client.SetResult), and what the access log line needs of the request,
+// copied out of the request buffer (valid only during Serve).
 type streamObs struct {
 	status int
 	body   int64
-	crlf   uint8 // progress through the "\r\n\r\n" that ends the head
-	atHead bool  // the next byte sent starts a response head
-	inBody bool
 	rec    []byte // request line, Referer, User-Agent, one after the other
 	nReq   int
 	nRef   int
@@ -172,7 +169,7 @@ func (c *conn) startStream(req *http.Request, buf []byte) {
 	} else {
 		o = new(streamObs)
 	}
-	*o = streamObs{rec: o.rec[:0], atHead: true}
+	*o = streamObs{rec: o.rec[:0]}
 	if c.vh.alog != nil {
 		c.peerAddr() // now, while the client is surely connected
 		line := requestLine(req, buf)
@@ -182,59 +179,6 @@ func (c *conn) startStream(req *http.Request, buf []byte) {
 		o.nReq, o.nRef = len(line), len(ref)
 	}
 	c.observed().stream = o
-}
-
-// streamSent notes bytes a stream sent to the client. Interim 1xx
-// responses (100 Continue) before the final head are skipped; 101
-// Switching Protocols is final (the tunnel's bytes count as its body).
-func (c *conn) streamSent(b []byte) {
-	if c.obsv == nil || c.obsv.stream == nil {
-		return
-	}
-	o := c.obsv.stream
-	for len(b) > 0 {
-		if o.inBody {
-			o.body += int64(len(b))
-			return
-		}
-		if o.atHead {
-			o.atHead = false
-			if len(b) >= 12 && string(b[:7]) == "HTTP/1." {
-				o.status = int(b[9]-'0')*100 + int(b[10]-'0')*10 + int(b[11]-'0')
-			}
-		}
-		n := o.scanHead(b)
-		if n < 0 {
-			return
-		}
-		b = b[n:]
-		if o.status >= 100 && o.status < 200 && o.status != 101 {
-			*o = streamObs{rec: o.rec, nReq: o.nReq, nRef: o.nRef, atHead: true}
-			continue
-		}
-		o.inBody = true
-	}
-}
-
-// scanHead looks for the "\r\n\r\n" that ends the head, across calls; it
-// returns the number of bytes of b up to and including it, or -1.
-func (o *streamObs) scanHead(b []byte) int {
-	const end = "\r\n\r\n"
-	for i, ch := range b {
-		switch {
-		case ch == end[o.crlf]:
-			o.crlf++
-		case ch == '\r':
-			o.crlf = 1
-		default:
-			o.crlf = 0
-		}
-		if o.crlf == 4 {
-			o.crlf = 0
-			return i + 1
-		}
-	}
-	return -1
 }
 
 // endStream records a streamed exchange once the stream is done with the

@@ -38,9 +38,14 @@ type Server struct {
 	parseFree []*parsing
 	pendFree  []*pending
 	connFree  []*conn
-	chunkFree []*http.ChunkedDecoder
-	started   time.Time
-	served    uint64
+
+	// Conns whose streams asked for something from outside a conn
+	// method, settled by RunDeferred (takeover.go).
+	ready, readyRun []connRef
+	readyQueued     bool
+	chunkFree       []*http.ChunkedDecoder
+	started         time.Time
+	served          uint64
 
 	// Metrics: counters is nil unless a [server] block has metrics = on;
 	// table is the worker table /metrics sums (UseMetrics).

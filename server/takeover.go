@@ -3,6 +3,7 @@
 package server
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 	"unsafe"
@@ -23,36 +24,66 @@ var (
 func (c *conn) Hijack(st http.Stream) http.Client {
 	c.stream = st
 	c.state = stTakeover
+	c.want, c.feed, c.eofTold = wantNothing, true, false
 	c.startStream(c.s.x.Req, c.s.x.Buf) // the head is valid during Serve
 	c.rc.SetTimeout(0)
 	return c
 }
 
-// Send writes b to the client for the stream.
+// errStreamBusy is returned to a stream that sends while its previous
+// send is still in flight: a bug in the stream, reported rather than
+// letting two sends share the connection.
+var errStreamBusy = errors.New("server: stream send while the previous one is in flight")
+
+// Send writes b to the client for the stream. While the conn's own
+// output (responses to earlier pipelined requests) is still in flight, b
+// waits for it: responses leave in request order.
 func (c *conn) Send(b []byte) (bool, error) {
-	if c.rc == nil {
+	if c.state != stTakeover {
 		return false, reactor.ErrClosed
 	}
+	if c.streamSending {
+		return false, errStreamBusy
+	}
+	if c.sending {
+		c.streamQueued, c.streamSending = b, true
+		return false, nil
+	}
 	done, err := c.rc.Send(b)
-	c.streamSent(b)
 	if err == nil && !done {
 		c.streamSending = true
 	}
 	return done, err
 }
 
-// SpliceFrom moves n bytes from src to the client for the stream. They
-// count as body bytes sent (the head went out with Send before).
+// sendQueued sends the stream's Send that waited for the conn's own
+// output, once that is out; called by flush, a conn method.
+func (c *conn) sendQueued() {
+	b := c.streamQueued
+	if b == nil {
+		return
+	}
+	c.streamQueued = nil
+	done, err := c.rc.Send(b)
+	if err == nil && !done {
+		return // ClientSent follows from OnSendDone
+	}
+	c.streamSending = false
+	c.stream.ClientSent(err)
+	c.settle()
+}
+
+// SpliceFrom moves n bytes from src to the client for the stream.
 func (c *conn) SpliceFrom(src *reactor.Conn, n int64) (bool, error) {
-	if c.rc == nil {
+	if c.state != stTakeover {
 		return false, reactor.ErrClosed
+	}
+	if c.sending || c.streamSending {
+		return false, errStreamBusy
 	}
 	done, err := c.rc.Splice(src, n)
 	if err != nil {
 		return false, err
-	}
-	if o := c.obsv; o != nil && o.stream != nil {
-		o.stream.body += n
 	}
 	if !done {
 		c.streamSending = true
@@ -62,23 +93,168 @@ func (c *conn) SpliceFrom(src *reactor.Conn, n int64) (bool, error) {
 
 // PauseRecv stops client input (backpressure from the upstream side).
 func (c *conn) PauseRecv() {
-	if c.rc != nil {
+	if c.state == stTakeover {
+		c.feed = false
 		c.rc.StopRecv()
 	}
 }
 
-// ResumeRecv restarts client input.
+// ResumeRecv asks for client input again: bytes the conn holds are
+// offered by settle, after the caller has returned.
 func (c *conn) ResumeRecv() {
-	if c.rc != nil && !c.readClosed {
+	if c.state != stTakeover {
+		return
+	}
+	c.feed = true
+	if len(c.in) > 0 || c.readClosed && !c.eofTold {
+		c.post()
+		return
+	}
+	if !c.readClosed {
 		c.rc.StartRecv()
 	}
 }
 
-// Buffered returns the client bytes the stream has not taken.
-func (c *conn) Buffered() []byte { return c.in }
+// SetTimeout arms the client connection's timer for the stream.
+func (c *conn) SetTimeout(d time.Duration) {
+	if c.state == stTakeover {
+		c.rc.SetTimeout(d)
+	}
+}
 
-// Consume drops n bytes of Buffered.
-func (c *conn) Consume(n int) {
+// SetResult records the streamed response's status and body bytes.
+func (c *conn) SetResult(status int, body int64) {
+	if o := c.obsv; o != nil && o.stream != nil {
+		o.stream.status, o.stream.body = status, body
+	}
+}
+
+// Release records that the stream gives the connection back; settle
+// applies it.
+func (c *conn) Release(keepAlive bool) {
+	if c.state != stTakeover || c.want != wantNothing {
+		return
+	}
+	c.want = wantClose
+	if keepAlive {
+		c.want = wantKeep
+	}
+	c.post()
+}
+
+// Abort records that the stream wants the connection closed; settle
+// applies it.
+func (c *conn) Abort() {
+	if c.state != stTakeover {
+		return
+	}
+	c.want = wantAbort
+	c.post()
+}
+
+// post makes sure settle runs: when a conn method is on the stack it
+// runs settle before returning; otherwise the stream acted on an event of
+// its own, and the loop runs it once that event's handlers have returned.
+func (c *conn) post() {
+	if c.depth > 0 || c.posted {
+		return
+	}
+	c.posted = true
+	s := c.s
+	s.ready = append(s.ready, connRef{c: c, seq: c.seq})
+	if !s.readyQueued {
+		s.readyQueued = true
+		s.loop.DeferOnLoop(s)
+	}
+}
+
+// connRef names one use of a recycled conn.
+type connRef struct {
+	c   *conn
+	seq uint32
+}
+
+// RunDeferred settles the conns whose streams asked for something from
+// outside a conn method (reactor.Deferred).
+func (s *Server) RunDeferred() {
+	s.readyQueued = false
+	s.readyRun, s.ready = s.ready, s.readyRun[:0]
+	for i, r := range s.readyRun {
+		s.readyRun[i] = connRef{}
+		c := r.c
+		if c.seq != r.seq || c.state == stClosed {
+			continue
+		}
+		c.posted = false
+		c.enter()
+		c.settle()
+		c.leave()
+	}
+	s.readyRun = s.readyRun[:0]
+}
+
+// settle applies what the stream asked for during the Stream call that
+// just returned (or since it was posted): Abort closes, Release hands the
+// connection back to request parsing, and input the stream asked for is
+// offered from c.in, then the EOF that followed it. A conn method only.
+func (c *conn) settle() {
+	for c.state == stTakeover {
+		if c.want != wantNothing {
+			c.applyWant()
+			if c.state == stRead && !c.inProcess {
+				c.flush()
+			}
+			return
+		}
+		switch {
+		case c.feed && len(c.in) > 0:
+			n := c.stream.ClientData(c.in)
+			c.consumeIn(n)
+			if len(c.in) > 0 {
+				c.feed = false
+				c.rc.StopRecv()
+			} else if !c.readClosed {
+				c.rc.StartRecv()
+			}
+		case c.readClosed && !c.eofTold && len(c.in) == 0:
+			c.eofTold = true
+			c.stream.ClientClosed(nil)
+		default:
+			return
+		}
+	}
+}
+
+// applyWant applies a recorded Release or Abort.
+func (c *conn) applyWant() {
+	switch c.want {
+	case wantNothing:
+		return
+	case wantAbort:
+		c.want = wantNothing
+		c.detachStream()
+		c.closeNow()
+	default:
+		keep := c.want == wantKeep
+		c.want = wantNothing
+		c.detachStream()
+		c.state = stRead
+		if !keep || c.s.draining || c.readClosed {
+			c.closeAfter = true
+		}
+	}
+}
+
+// detachStream ends the takeover's bookkeeping: no Stream call follows.
+func (c *conn) detachStream() {
+	c.stream = nil
+	c.streamSending, c.streamQueued = false, nil
+	c.feed, c.eofTold = false, false
+	c.endStream()
+}
+
+// consumeIn drops the first n bytes of c.in.
+func (c *conn) consumeIn(n int) {
 	if n <= 0 || c.in == nil {
 		return
 	}
@@ -90,41 +266,9 @@ func (c *conn) Consume(n int) {
 	}
 }
 
-// SetTimeout arms the client connection's timer for the stream.
-func (c *conn) SetTimeout(d time.Duration) {
-	if c.rc != nil {
-		c.rc.SetTimeout(d)
-	}
-}
-
-// Release ends the takeover: the connection reads its next request, or
-// closes once its output is sent.
-func (c *conn) Release(keepAlive bool) {
-	if c.rc == nil {
-		return
-	}
-	c.stream = nil
-	c.streamSending = false
-	c.endStream()
-	c.state = stRead
-	if !keepAlive || c.s.draining || c.readClosed {
-		c.closeAfter = true
-	}
-	if c.busy {
-		return // process goes on with the next request itself
-	}
-	c.flush()
-}
-
-// Abort closes the client connection for the stream.
-func (c *conn) Abort() {
-	c.stream = nil
-	c.closeNow()
-}
-
 // ShutdownWrite half-closes the client connection.
 func (c *conn) ShutdownWrite() {
-	if c.rc != nil {
+	if c.state == stTakeover {
 		c.rc.ShutdownWrite()
 	}
 }
