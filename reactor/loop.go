@@ -405,3 +405,12 @@ func (l *Loop) logf(format string, args ...any) {
 		l.opts.Logf(format, args...)
 	}
 }
+
+// mappedBytes counts the off-heap buffer memory mapped by every loop's
+// pool of this process (see MappedBufferBytes).
+var mappedBytes atomic.Int64
+
+// MappedBufferBytes returns the off-heap buffer memory the loops of this
+// process have mapped: it grows with peak concurrency and never with the
+// number of requests served.
+func MappedBufferBytes() int64 { return mappedBytes.Load() }
