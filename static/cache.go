@@ -5,23 +5,24 @@ package static
 import (
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/nproxy/nproxy/http"
 )
 
-// Cache limits, per Handler (that is, per worker loop).
+// Cache limits, per Handler (that is, per worker loop and server block).
 const (
 	// validFor is how long a cached lookup is trusted before the path is
 	// opened and stat'ed again: nginx's open_file_cache_valid 1s. A file
 	// changed on disk is therefore seen at most about a second late.
 	validFor = int64(time.Second)
 
-	// maxEntries bounds the number of cached paths (nginx's
-	// open_file_cache max=10000 in the usual tuning guides). Each file
-	// entry above smallFileMax holds one descriptor, so this also bounds
-	// the descriptors a worker keeps open for the cache.
+	// maxEntries bounds the number of cached files and directories
+	// (nginx's open_file_cache max=10000 in the usual tuning guides).
+	// Each file entry above smallFileMax holds one descriptor, so this
+	// also bounds the descriptors a worker keeps open for the cache.
 	maxEntries = 10000
 
 	// smallFileMax is the largest file kept in memory. Up to this size the
@@ -32,9 +33,32 @@ const (
 	// maxBodyBytes bounds the memory of cached small-file bodies, so that
 	// 10000 entries of 16 KiB (160 MiB) cannot be reached per worker.
 	maxBodyBytes = 64 << 20
+
+	// maxMetaBytes bounds the rest of the memory of file and directory
+	// entries (see entryBytes). A tree's own paths are short, so
+	// maxEntries binds first; this binds when paths are long, as in a
+	// tree with a symlink to a parent directory, through which a client
+	// can name the same directories by many distinct paths up to
+	// PATH_MAX.
+	maxMetaBytes = 16 << 20
+
+	// maxNegativeBytes bounds the memory of negative entries (paths that
+	// are missing, forbidden or refused; see entryBytes). Their paths
+	// are the client's to invent, up to http.MaxURILen each, and a
+	// negative entry only saves a failed open when the same path comes
+	// back within validFor, so the budget is sized for the missing
+	// paths a site sees in a second (1 MiB holds thousands of ordinary
+	// ones), not for what a client scanning for paths can send.
+	maxNegativeBytes = 1 << 20
+
+	// entryOverhead is the memory of an entry besides its path and header
+	// bytes: the struct, plus a slot in the map's table (a string header
+	// and a pointer) counted twice over for the slack a map keeps to grow.
+	entryOverhead = int64(unsafe.Sizeof(entry{})) + 2*(16+8)
 )
 
-// entryKind is what a path turned out to be.
+// entryKind is what a path turned out to be. The kinds of negative
+// entries come first (see (*entry).negative).
 type entryKind uint8
 
 const (
@@ -45,7 +69,7 @@ const (
 )
 
 // entry is one cached lookup of a path under static_root, nginx's
-// ngx_cached_open_file. Apart from its validation time, its LRU links and
+// ngx_cached_open_file. Apart from its validation time, its list links and
 // its reference count, an entry never changes after it is built: when the
 // file changes a new entry replaces it, so a response still sending from
 // the old one keeps consistent bytes and a valid descriptor.
@@ -79,7 +103,7 @@ type entry struct {
 
 	body []byte // the whole file when size <= smallFileMax, else nil
 
-	prev, next *entry // LRU list; nil when not in the cache
+	prev, next *entry // list of the cache (see cache); nil when not in it
 }
 
 var _ http.Releaser = (*entry)(nil)
@@ -94,6 +118,20 @@ func (e *entry) Release() {
 	}
 }
 
+// negative reports whether e records a path that is not served
+// (missing, forbidden or refused): a negative entry. Clients can make any
+// number of those, so they have their own budget (see cache).
+func (e *entry) negative() bool {
+	return e.kind <= kindForbidden
+}
+
+// entryBytes is the memory e costs the cache, its body aside: the path,
+// the header lines and entryOverhead. It is an estimate: the allocator
+// rounds each allocation up to its size class, by at most an eighth.
+func (e *entry) entryBytes() int64 {
+	return entryOverhead + int64(len(e.key)) + int64(cap(e.header))
+}
+
 // fresh reports whether e was validated less than validFor before now. A
 // clock that went backwards makes the entry stale rather than fresh
 // forever.
@@ -102,20 +140,37 @@ func (e *entry) fresh(now int64) bool {
 	return d >= 0 && d < validFor
 }
 
-// cache is an open-file cache: a map by path plus an LRU list for
-// eviction. It is used by one loop thread only and has no lock.
+// cache is an open-file cache: a map by path plus two lists for eviction.
+// It is used by one loop thread only and has no lock.
+//
+// Files and directories are kept in least-recently-used order and
+// bounded by count (max), body bytes (maxBody) and other bytes (maxMeta).
+// Negative entries, which cost a client nothing to create, are kept apart
+// so that they never push out files: in the order they were last
+// validated, bounded by bytes (maxNeg) and dropped once older than
+// validFor, oldest first, since after that they would be checked again
+// anyway.
 type cache struct {
-	m         map[string]*entry
-	lru       entry // sentinel: lru.next is the most recent, lru.prev the oldest
-	max       int
-	maxBody   int64
+	m   map[string]*entry
+	lru entry // sentinel of files and directories: lru.next the most recently used, lru.prev the least
+	neg entry // sentinel of negative entries: neg.next the last validated, neg.prev the first
+
+	max     int   // files and directories
+	maxBody int64 // bytes of small-file bodies
+	maxMeta int64 // entryBytes of files and directories
+	maxNeg  int64 // entryBytes of negative entries
+
+	positives int // files and directories cached
 	bodyBytes int64
+	metaBytes int64
+	negBytes  int64
 }
 
-func (c *cache) init(max int, maxBody int64) {
+func (c *cache) init() {
 	c.m = make(map[string]*entry)
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
-	c.max, c.maxBody = max, maxBody
+	c.neg.next, c.neg.prev = &c.neg, &c.neg
+	c.max, c.maxBody, c.maxMeta, c.maxNeg = maxEntries, maxBodyBytes, maxMetaBytes, maxNegativeBytes
 }
 
 // get returns the entry for path p, or nil. The string conversion in the
@@ -124,35 +179,69 @@ func (c *cache) get(p []byte) *entry {
 	return c.m[string(p)]
 }
 
-// touch makes e the most recently used entry.
+// touch records a use of e: a file or directory becomes the most recently
+// used; a negative entry keeps its place, which is by validation time.
 func (c *cache) touch(e *entry) {
-	if c.lru.next == e {
+	if e.negative() || c.lru.next == e {
 		return
 	}
 	e.prev.next, e.next.prev = e.next, e.prev
-	c.pushFront(e)
+	c.pushFront(&c.lru, e)
 }
 
-func (c *cache) pushFront(e *entry) {
-	e.prev, e.next = &c.lru, c.lru.next
-	c.lru.next.prev = e
-	c.lru.next = e
+// pushFront puts e at the head of the list whose sentinel is l.
+func (c *cache) pushFront(l, e *entry) {
+	e.prev, e.next = l, l.next
+	l.next.prev = e
+	l.next = e
+}
+
+// revalidated records that e was found unchanged at now, and drops the
+// negative entries that went stale meanwhile.
+func (c *cache) revalidated(e *entry, now int64) {
+	e.checked = now
+	if !e.negative() {
+		c.touch(e)
+	} else if c.neg.next != e {
+		e.prev.next, e.next.prev = e.next, e.prev
+		c.pushFront(&c.neg, e)
+	}
+	c.trim(now, e)
 }
 
 // add inserts e (holding its cache reference), replacing an entry with the
-// same key, then evicts the oldest entries past the limits.
+// same key, then evicts past the limits (see trim).
 func (c *cache) add(e *entry) {
 	if old := c.m[e.key]; old != nil {
 		c.remove(old)
 	}
 	c.m[e.key] = e
-	c.pushFront(e)
-	c.bodyBytes += int64(len(e.body))
-	for len(c.m) > c.max || c.bodyBytes > c.maxBody {
-		if c.lru.prev == e {
-			break // e alone is over the limit; keep it until the next add
+	if e.negative() {
+		c.pushFront(&c.neg, e)
+		c.negBytes += e.entryBytes()
+	} else {
+		c.pushFront(&c.lru, e)
+		c.positives++
+		c.bodyBytes += int64(len(e.body))
+		c.metaBytes += e.entryBytes()
+	}
+	c.trim(e.checked, e)
+}
+
+// trim drops the negative entries that are stale at now or over the
+// negative budget, oldest first, and the least recently used files and
+// directories past their limits. It keeps entry keep, just added, even
+// if it alone is over a limit, until the next add.
+func (c *cache) trim(now int64, keep *entry) {
+	for old := c.neg.prev; old != &c.neg && old != keep && (c.negBytes > c.maxNeg || !old.fresh(now)); old = c.neg.prev {
+		c.remove(old)
+	}
+	for c.positives > c.max || c.bodyBytes > c.maxBody || c.metaBytes > c.maxMeta {
+		old := c.lru.prev
+		if old == keep || old == &c.lru {
+			break
 		}
-		c.remove(c.lru.prev)
+		c.remove(old)
 	}
 }
 
@@ -164,12 +253,19 @@ func (c *cache) remove(e *entry) {
 	}
 	e.prev.next, e.next.prev = e.next, e.prev
 	e.prev, e.next = nil, nil
-	c.bodyBytes -= int64(len(e.body))
+	if e.negative() {
+		c.negBytes -= e.entryBytes()
+	} else {
+		c.positives--
+		c.bodyBytes -= int64(len(e.body))
+		c.metaBytes -= e.entryBytes()
+	}
 	e.Release()
 }
 
-// evictOldest removes up to n least recently used entries, to give back
-// descriptors when the process runs out of them.
+// evictOldest removes up to n least recently used files and directories,
+// to give back descriptors when the process runs out of them (negative
+// entries hold none).
 func (c *cache) evictOldest(n int) {
 	for ; n > 0 && c.lru.prev != &c.lru; n-- {
 		c.remove(c.lru.prev)
@@ -178,5 +274,8 @@ func (c *cache) evictOldest(n int) {
 
 // clear removes every entry.
 func (c *cache) clear() {
-	c.evictOldest(len(c.m))
+	c.evictOldest(c.positives)
+	for c.neg.prev != &c.neg {
+		c.remove(c.neg.prev)
+	}
 }

@@ -171,8 +171,11 @@ func TestCacheBounds(t *testing.T) {
 	for _, p := range []string{"/hello.txt", "/page.html", "/noext", "/missing", "/sub/"} {
 		get(t, h, p, t0)
 	}
-	if n := len(h.cache.m); n != 3 {
-		t.Errorf("%d entries, want 3", n)
+	if n := h.cache.positives; n != 3 {
+		t.Errorf("%d files and directories, want 3", n)
+	}
+	if h.cache.get([]byte("/missing")) == nil {
+		t.Error("a negative entry was evicted by the count of files")
 	}
 	if h.cache.get([]byte("/big.bin")) != nil {
 		t.Error("the least recently used entry was not evicted")
@@ -194,6 +197,18 @@ func TestCacheBounds(t *testing.T) {
 	if h.cache.get([]byte("/hello.txt")) != nil || h.cache.bodyBytes > 30 {
 		t.Errorf("body budget not enforced: %d bytes cached", h.cache.bodyBytes)
 	}
+
+	// So does the budget of the other bytes of files and directories.
+	h.cache.clear()
+	h.cache.max, h.cache.maxBody = 100, maxBodyBytes
+	h.cache.maxMeta = 2*entryOverhead + 400 // two file entries (header and path), not three
+	for _, p := range []string{"/hello.txt", "/page.html", "/noext"} {
+		get(t, h, p, t0)
+	}
+	if h.cache.positives != 2 || h.cache.get([]byte("/hello.txt")) != nil || h.cache.metaBytes > h.cache.maxMeta {
+		t.Errorf("byte budget not enforced: %d entries, %d bytes cached", h.cache.positives, h.cache.metaBytes)
+	}
+	h.cache.maxMeta = maxMetaBytes
 
 	// A recently used entry survives.
 	h.cache.clear()

@@ -64,12 +64,17 @@
 // modification time are unchanged. A changed file gets a new entry; a file
 // edited on disk is therefore seen at most about a second late.
 //
-// The cache holds at most 10000 entries and 64 MiB of file contents per
-// Handler and evicts the least recently used. Entries are reference
-// counted: a response sending from a descriptor holds a reference, handed
-// to the server as Response.Release, so a descriptor whose entry was
-// evicted or replaced stays open until that response is done. Close clears
-// the cache the same way.
+// The cache holds at most 10000 files and directories, 64 MiB of file
+// contents and 16 MiB of the rest per Handler, and evicts the least
+// recently used. Negative results, whose paths a client can invent
+// without end, have a budget of their own that never pushes files out:
+// 1 MiB of paths and entries per Handler, each dropped once older than
+// its second of validity, oldest first (see cache.go).
+//
+// Entries are reference counted: a response sending from a descriptor
+// holds a reference, handed to the server as Response.Release, so a
+// descriptor whose entry was evicted or replaced stays open until that
+// response is done. Close clears the cache the same way.
 //
 // A request answered from a fresh cache entry, 200, 206 or 304, allocates
 // nothing (see alloc_test.go).

@@ -90,7 +90,7 @@ func New(cfg *config.Server) (*Handler, error) {
 		tryBuf:   make([]byte, 0, 256),
 		idxBuf:   make([]byte, 0, 256),
 	}
-	h.cache.init(maxEntries, maxBodyBytes)
+	h.cache.init()
 	return h, nil
 }
 

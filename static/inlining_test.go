@@ -22,6 +22,7 @@ func TestInlining(t *testing.T) {
 	}
 	want := []string{
 		"(*entry).fresh",
+		"(*entry).negative",
 		"(*cache).get",
 		"(*cache).touch",
 		"(*cache).pushFront",

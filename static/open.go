@@ -109,7 +109,7 @@ func (h *Handler) openStat(p []byte) probe {
 	if err == unix.EMFILE || err == unix.ENFILE {
 		// Out of descriptors: give some back from the cache and retry
 		// once (responses in flight keep theirs until released).
-		h.cache.evictOldest(len(h.cache.m)/8 + 1)
+		h.cache.evictOldest(h.cache.positives/8 + 1)
 		fd, err = h.openBeneath(string(p[1:]))
 	}
 	if err != nil {
@@ -257,8 +257,7 @@ func (h *Handler) lookup(p []byte, now int64) *entry {
 		if r.fd >= 0 {
 			unix.Close(r.fd)
 		}
-		e.checked = now
-		h.cache.touch(e)
+		h.cache.revalidated(e, now)
 		return e
 	}
 	e = newEntry(p, &r, k, now)
