@@ -14,6 +14,9 @@
 //	      for the embedded default the worker loads the default)
 //	fd 4  the write end of a readiness pipe: one byte once it accepts
 //	fd 5… one listening socket per address
+//	then  the shared metrics table, then the TLS session ticket key
+//	      region, each when the master has one (the spec names their
+//	      descriptors)
 //
 // Sockets: the master opens one SO_REUSEPORT socket per worker slot per
 // address, and worker i inherits the sockets of slot i only. The kernel
@@ -44,6 +47,17 @@
 // forked from one locked thread with PR_SET_PDEATHSIG=SIGINT, because the
 // kernel sends that signal when the forking thread exits; they also poll
 // getppid, so no worker outlives its master.
+//
+// # TLS session tickets
+//
+// The master makes the session ticket keys, not each worker, so that a
+// client resuming a session on another worker (SO_REUSEPORT spreads its
+// connections) resumes: one shared page, written by the master under a
+// seqlock and mapped read-only by every worker, holds the current,
+// previous and next keys. The master rotates them every hour; each worker
+// checks the page once a second on its loop and hands changed keys to its
+// server. The page outlives reloads, so sessions survive a SIGHUP; a new
+// master makes new keys. See tickets.go for the layout.
 //
 // # Signals
 //

@@ -26,4 +26,8 @@ var (
 	// master hands its workers is missing or malformed (for example when
 	// NPROXY_ROLE=worker is set by hand).
 	ErrWorkerSpec = errors.New("proc: bad worker environment")
+
+	// ErrTicketKeys is returned by OpenTicketKeys when the descriptor is
+	// not a session ticket key region of the size the master makes.
+	ErrTicketKeys = errors.New("proc: bad session ticket key region")
 )

@@ -135,6 +135,11 @@ type master struct {
 	// worker slot), so that /metrics on any worker sums them all; it
 	// outlives workers, respawns and reloads.
 	metrics *os.File
+	// tickets is the TLS session ticket key region every worker maps
+	// (tickets.go); like metrics it outlives reloads, so sessions resume
+	// across them. rotateC fires every ticketKeyRotation.
+	tickets *ticketKeyWriter
+	rotateC <-chan time.Time
 }
 
 // RunMaster runs the master in the foreground: it opens the listening
@@ -184,6 +189,15 @@ func RunMaster(o MasterOptions) error {
 	} else {
 		log.Warnf("metrics: %v: /metrics shows one worker at a time", err)
 	}
+	if w, err := newTicketKeyWriter(); err == nil {
+		m.tickets = w
+		defer w.close()
+		rotate := time.NewTicker(ticketKeyRotation)
+		defer rotate.Stop()
+		m.rotateC = rotate.C
+	} else {
+		log.Warnf("tls session tickets: %v: each worker has its own keys, a session resumes on its own worker only", err)
+	}
 	if cfg.PIDFile != "" {
 		if m.pid, err = createPIDFile(cfg.PIDFile); err != nil {
 			return err
@@ -227,6 +241,9 @@ func (m *master) loop(sigs <-chan os.Signal) error {
 			m.signal(sig.(syscall.Signal))
 		case e := <-m.events:
 			m.event(e)
+		case <-m.rotateC:
+			m.tickets.rotate()
+			m.log.Debugf("tls session ticket keys rotated")
 		case <-m.readyC:
 			m.abortPending(fmt.Sprintf("workers not ready after %v", readyTimeout))
 		case <-m.killC:
@@ -575,7 +592,11 @@ func (m *master) startWorker(g *generation, i int) error {
 		spec.Listen = append(spec.Listen, specSocket{Addr: addr})
 		socks[j] = g.socks[addr][i]
 	}
-	cmd, err := workerCmd(m.exe, spec, g.cfgFile, readyW, socks, m.metrics)
+	var tickets *os.File
+	if m.tickets != nil {
+		tickets = m.tickets.file
+	}
+	cmd, err := workerCmd(m.exe, spec, g.cfgFile, readyW, socks, m.metrics, tickets)
 	if err != nil {
 		readyR.Close()
 		return err

@@ -30,7 +30,9 @@ const (
 
 // Descriptors every worker inherits, in exec.Cmd.ExtraFiles order (the
 // first extra file is descriptor 3): the configuration, the readiness
-// pipe, then one listening socket per address.
+// pipe, one listening socket per address, then the metrics table and the
+// session ticket key region when the master has them (their descriptors
+// are in the spec: MetricsFD, TicketsFD).
 const (
 	configFD    = 3
 	readyFD     = 4
@@ -47,6 +49,9 @@ type workerSpec struct {
 	// MetricsFD is the shared /metrics table (package metrics), after the
 	// sockets; 0 when there is none.
 	MetricsFD int `json:"metrics_fd,omitempty"`
+	// TicketsFD is the TLS session ticket key region (tickets.go), after
+	// the metrics table; 0 when there is none.
+	TicketsFD int `json:"tickets_fd,omitempty"`
 }
 
 type specSocket struct {
@@ -177,7 +182,7 @@ func configMemfd(data []byte) (*os.File, error) {
 
 // workerCmd builds the command for one worker: this binary, its role and
 // spec in the environment, its descriptors as extra files.
-func workerCmd(exe string, spec workerSpec, cfgFile, ready *os.File, socks []*os.File, metricsFile *os.File) (*exec.Cmd, error) {
+func workerCmd(exe string, spec workerSpec, cfgFile, ready *os.File, socks []*os.File, metricsFile, ticketsFile *os.File) (*exec.Cmd, error) {
 	files := []*os.File{cfgFile, ready}
 	for i, f := range socks {
 		spec.Listen[i].FD = firstSockFD + i
@@ -186,6 +191,10 @@ func workerCmd(exe string, spec workerSpec, cfgFile, ready *os.File, socks []*os
 	if metricsFile != nil {
 		spec.MetricsFD = firstSockFD + len(socks)
 		files = append(files, metricsFile)
+	}
+	if ticketsFile != nil {
+		spec.TicketsFD = 3 + len(files)
+		files = append(files, ticketsFile)
 	}
 	js, err := json.Marshal(spec)
 	if err != nil {

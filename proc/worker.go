@@ -34,6 +34,11 @@ type WorkerOptions struct {
 	// this worker counts into slot Slot of it.
 	Metrics *metrics.Table
 	Slot    int
+	// TicketKeys, if set, is the master's TLS session ticket key region:
+	// the worker hands its keys to the server and follows its rotations.
+	// Without it the worker makes keys of its own, so that a session
+	// resumes on the worker that issued its ticket only.
+	TicketKeys *TicketKeys
 }
 
 // Worker is one reactor loop serving the configuration: the unit the
@@ -80,6 +85,7 @@ func (w *Worker) Run() error {
 	if w.opts.Metrics != nil {
 		srv.UseMetrics(w.opts.Metrics, w.opts.Slot)
 	}
+	w.useTicketKeys(srv)
 	started := false
 	w.loop.Post(func() {
 		for _, l := range w.opts.Listeners {

@@ -101,13 +101,21 @@ func WorkerMain() int {
 		}
 		unix.Close(spec.MetricsFD)
 	}
+	var tickets *TicketKeys
+	if spec.TicketsFD > 0 {
+		if tickets, err = OpenTicketKeys(spec.TicketsFD); err != nil {
+			log.Warnf("worker %d: tls session tickets: %v: a session resumes on this worker only", spec.Slot, err)
+		}
+		unix.Close(spec.TicketsFD)
+	}
 	w, err := NewWorker(WorkerOptions{
-		Config:    cfg,
-		Listeners: ls,
-		Backend:   cfg.Backend,
-		Log:       log,
-		Metrics:   table,
-		Slot:      spec.Slot,
+		Config:     cfg,
+		Listeners:  ls,
+		Backend:    cfg.Backend,
+		Log:        log,
+		Metrics:    table,
+		Slot:       spec.Slot,
+		TicketKeys: tickets,
 		Ready: func() {
 			ready.Write([]byte{1})
 			ready.Close()
