@@ -52,6 +52,13 @@ type Config struct {
 	LogLevel          string // "error", "warn", "info" or "debug"
 
 	Servers []*Server
+
+	// Warnings are what is questionable but not wrong, such as a
+	// certificate that expires within 30 days: each one line
+	// "FILE:LINE: warning: MESSAGE", in line order. They never stop a
+	// configuration from loading; `nproxy -t` prints them to stderr and
+	// still says "configuration ok".
+	Warnings []string
 }
 
 // Server is one [server] section.
@@ -102,14 +109,68 @@ type Server struct {
 	UnderscoresInHeaders bool
 
 	Rewrites []Rewrite
-	TLSCert  string // absolute path; set together with TLSKey
-	TLSKey   string
 
-	nameLine int // line of server_name, for conflict messages
+	// TLSCerts are the tls_cert/tls_key pairs in file order, each
+	// checked at load: the certificate file parses, the key parses and
+	// matches the certificate. Several pairs (an ECDSA and an RSA
+	// certificate, as nginx allows) let crypto/tls pick the one the
+	// client supports. Empty when the server does not speak TLS.
+	TLSCerts []CertPair
+	// TLSCert and TLSKey are TLSCerts[0], kept for code written when a
+	// server had one pair; "" without TLS.
+	TLSCert string
+	TLSKey  string
+	// TLSMinVersion and TLSMaxVersion are the lowest and highest
+	// versions tls_protocols lists, as crypto/tls constants: default
+	// tls.VersionTLS12 and tls.VersionTLS13.
+	TLSMinVersion uint16
+	TLSMaxVersion uint16
+	// TLSClientCA is tls_client_ca, an absolute path to a PEM bundle:
+	// when set, clients must present a certificate signed by one of its
+	// certificates (mutual TLS). "" when clients are not asked for one.
+	TLSClientCA string
+	// TLSSessionTickets is tls_session_tickets (default on): whether the
+	// server issues and accepts session tickets.
+	TLSSessionTickets bool
+
+	// ProxyTLS is true when the proxy_pass backends are https:// ones:
+	// the proxy speaks TLS to every backend (one proxy_pass never mixes
+	// plain and TLS backends).
+	ProxyTLS bool
+	// ProxyTLSCA is proxy_tls_ca, an absolute path to a PEM bundle that
+	// backends' certificates are verified against; "" for the system
+	// roots.
+	ProxyTLSCA string
+	// ProxyTLSServerName is the name sent as SNI to the backends and
+	// verified in their certificates: proxy_tls_server_name, by default
+	// the host of the first backend when it is a name. "" when the first
+	// backend is an IP address: no SNI is sent, and its certificate is
+	// verified against the IP address the proxy connects to.
+	ProxyTLSServerName string
+	// ProxyTLSVerify is proxy_tls_verify (default on); off accepts any
+	// backend certificate.
+	ProxyTLSVerify bool
+
+	nameLine   int      // line of server_name, for conflict messages
+	listenLine int      // line of listen, for conflict messages
+	tlsLine    int      // line of the first tls_cert, 0 without one
+	tlsCertAt  []pathAt // every tls_cert, in order, until paired
+	tlsKeyAt   []pathAt // every tls_key, in order, until paired
+	proxyHosts []string // host name of each backend, "" for an address
 }
 
 // HasProxy reports whether s forwards requests to backends (proxy_pass).
 func (s *Server) HasProxy() bool { return len(s.ProxyPass) > 0 }
+
+// HasTLS reports whether s's listeners speak TLS (tls_cert and tls_key).
+func (s *Server) HasTLS() bool { return len(s.TLSCerts) > 0 }
+
+// CertPair is one tls_cert with the tls_key of the same rank.
+type CertPair struct {
+	Cert string // absolute path of the PEM certificate chain, leaf first
+	Key  string // absolute path of the PEM private key
+	Line int    // line of the tls_cert, for messages
+}
 
 // Upstream is one proxy_pass backend.
 type Upstream struct {

@@ -41,8 +41,15 @@ var (
 	// directory that does not exist or cannot be used.
 	ErrFile = errors.New("config: bad path")
 
+	// ErrCertificate is returned when a file named by tls_cert, tls_key,
+	// tls_client_ca or proxy_tls_ca can be read but does not hold what
+	// the key needs (PEM certificates, an unencrypted private key), or
+	// when a tls_key is not the key of its tls_cert.
+	ErrCertificate = errors.New("config: bad certificate or key")
+
 	// ErrConflict is returned when two servers claim the same listen
-	// address and server name.
+	// address and server name, or share a listen address and do not
+	// agree on TLS.
 	ErrConflict = errors.New("config: conflicting servers")
 
 	// ErrNotImplemented is returned for a key listed in NotImplemented.

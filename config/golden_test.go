@@ -109,9 +109,11 @@ func TestErrorKinds(t *testing.T) {
 			t.Errorf("problems out of line order: %d after %d", errs[i].Line, errs[i-1].Line)
 		}
 	}
-	_, err = Load("testdata/notimpl.ini")
+	defer func(saved map[string]string) { NotImplemented = saved }(NotImplemented)
+	NotImplemented = map[string]string{"metrics": "metrics"}
+	_, err = Parse("x.ini", []byte("[server]\nlisten = 127.0.0.1:1\nmetrics = on\n"))
 	if !errors.Is(err, ErrNotImplemented) {
-		t.Errorf("notimpl.ini: errors.Is(err, ErrNotImplemented) = false: %v", err)
+		t.Errorf("errors.Is(err, ErrNotImplemented) = false: %v", err)
 	}
 }
 
@@ -121,16 +123,12 @@ func TestNotImplementedMap(t *testing.T) {
 	_, err := Parse("x.ini", []byte("[server]\nlisten = 127.0.0.1:1\nmetrics = on\n"))
 	checkErr(t, err, "x.ini:3: metrics: metrics is not available in this build")
 
-	// With TLS built, the pair and file checks apply.
-	NotImplemented = map[string]string{}
-	dir := testDir(t)
-	_, err = parseIn(dir, "[server]\nlisten = 127.0.0.1:1\ntls_cert = cert.pem\n")
-	checkErr(t, err, "t.ini:3: tls_cert: needs tls_key in the same [server]")
-	_, err = parseIn(dir, "[server]\nlisten = 127.0.0.1:1\ntls_cert = cert.pem\ntls_key = www\n")
-	checkErr(t, err, `t.ini:4: tls_key: "www": not a regular file`)
-	cfg, err := parseIn(dir, "[server]\nlisten = 127.0.0.1:1\ntls_cert = cert.pem\ntls_key = cert.pem\n")
-	if checkErr(t, err, "") && cfg.Servers[0].TLSKey != filepath.Join(dir, "cert.pem") {
-		t.Errorf("TLSKey = %q", cfg.Servers[0].TLSKey)
+	// A repeatable key is refused once, at its first line.
+	NotImplemented = map[string]string{"rewrite": "rewriting"}
+	_, err = Parse("x.ini", []byte("[server]\nlisten = 127.0.0.1:1\nrewrite = ^/a /b\nrewrite = ^/c /d\n"))
+	checkErr(t, err, "x.ini:3: rewrite: rewriting is not available in this build")
+	if strings.Contains(err.Error(), "x.ini:4") {
+		t.Errorf("refused twice:\n%v", err)
 	}
 }
 

@@ -13,10 +13,7 @@ import (
 // "KEY: FEATURE is not available in this build" instead of being accepted
 // and ignored, so `nproxy -t` fails honestly. Remove a key from the map in
 // the change that implements its feature.
-var NotImplemented = map[string]string{
-	"tls_cert": "TLS",
-	"tls_key":  "TLS",
-}
+var NotImplemented = map[string]string{}
 
 // globalKey applies one global key's value to c.
 type globalKey func(l *loader, c *Config, v string) error
@@ -90,7 +87,7 @@ var serverKeys = map[string]serverKey{
 		return err
 	},
 	"proxy_pass": func(_ *loader, s *Server, v string) (err error) {
-		s.ProxyPass, err = parseProxyPass(v)
+		s.ProxyPass, s.ProxyTLS, s.proxyHosts, err = parseProxyPass(v)
 		return err
 	},
 	"proxy_prefix": func(_ *loader, s *Server, v string) error {
@@ -158,14 +155,14 @@ var serverKeys = map[string]serverKey{
 		s.Rewrites = append(s.Rewrites, r)
 		return nil
 	},
-	"tls_cert": func(l *loader, s *Server, v string) (err error) {
-		s.TLSCert, err = l.readableFile(v)
-		return err
-	},
-	"tls_key": func(l *loader, s *Server, v string) (err error) {
-		s.TLSKey, err = l.readableFile(v)
-		return err
-	},
+}
+
+func init() {
+	// The TLS keys live in tls.go, beside the checks that pair and load
+	// them.
+	for k, f := range tlsKeys {
+		serverKeys[k] = f
+	}
 }
 
 // maxRateBurst bounds rate_burst; a larger burst is no limit at all.
@@ -209,7 +206,9 @@ const (
 )
 
 // repeatable lists the keys that may appear more than once in a section.
-var repeatable = map[string]bool{"rewrite": true}
+// tls_cert and tls_key repeat in pairs, one per certificate (ECDSA and
+// RSA at once, as nginx allows).
+var repeatable = map[string]bool{"rewrite": true, "tls_cert": true, "tls_key": true}
 
 // positiveDuration returns the serverKey for a timeout that must be > 0
 // and at most max.

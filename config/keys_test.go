@@ -190,7 +190,8 @@ func TestServerKeys(t *testing.T) {
 		{name: "proxy weight 101", keys: "proxy_pass = 127.0.0.1:9000 weight=101", wantErr: `weight must be 1..100`},
 		{name: "proxy weight first", keys: "proxy_pass = weight=2 127.0.0.1:9000", wantErr: `"weight=2": weight=N must follow a backend`},
 		{name: "proxy weight twice", keys: "proxy_pass = 127.0.0.1:9000 weight=2 weight=3", wantErr: `"weight=3": weight=N must follow a backend`},
-		{name: "proxy https", keys: "proxy_pass = https://10.0.0.1", wantErr: `"https://10.0.0.1": https upstreams are not supported`},
+		{name: "proxy https", keys: "proxy_pass = https://10.0.0.1", want: pp, wantVal: []Upstream{{"10.0.0.1:443", 1}}},
+		{name: "proxy scheme", keys: "proxy_pass = ftp://10.0.0.1", wantErr: `proxy_pass: "ftp://10.0.0.1": unsupported scheme "ftp://" (use http:// or https://)`},
 		{name: "proxy path", keys: "proxy_pass = http://10.0.0.1:80/api", wantErr: `a path after host:port is not supported`},
 		{name: "proxy port", keys: "proxy_pass = 10.0.0.1:70000", wantErr: `proxy_pass: "10.0.0.1:70000": port out of range`},
 		{name: "proxy split port", keys: "proxy_pass = 127.0.0.1 9000", wantErr: `proxy_pass: "9000": missing host`},
@@ -276,9 +277,6 @@ func TestServerKeys(t *testing.T) {
 
 		{name: "rewrite quoted empty", keys: "rewrite = \"\" ; none\nrewrite = ^/(c /d", wantErr: `t.ini:4: rewrite: "^/(c": bad regex`},
 		{name: "rewrite comment after", keys: "rewrite = ^/a /b  # old urls", want: rw, wantVal: []string{"^/a /b"}},
-
-		// tls (not built yet)
-		{name: "tls not built", keys: "tls_cert = cert.pem", wantErr: "t.ini:3: tls_cert: TLS is not available in this build"},
 
 		// key placement and repeats
 		{name: "global key in server", keys: "worker_processes = 2", wantErr: "t.ini:3: worker_processes: a global key: put it before the first section"},

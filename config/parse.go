@@ -1,10 +1,12 @@
 package config
 
 import (
+	"crypto/tls"
 	_ "embed"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -77,7 +79,31 @@ func LoadDefault() (*Config, error) {
 type loader struct {
 	file     string // name for messages
 	base     string // directory relative paths resolve against
+	line     int    // line of the value being applied, for keys that keep it
 	problems Errors
+	warnings []warning
+}
+
+// warning is a Config.Warnings entry before it is formatted.
+type warning struct {
+	line int
+	msg  string
+}
+
+// warnf records a formatted warning at line.
+func (l *loader) warnf(line int, format string, args ...any) {
+	l.warnings = append(l.warnings, warning{line, fmt.Sprintf(format, args...)})
+}
+
+// formatWarnings returns l's warnings as Config.Warnings: in line order,
+// each "FILE:LINE: warning: MESSAGE".
+func (l *loader) formatWarnings() []string {
+	sort.SliceStable(l.warnings, func(i, j int) bool { return l.warnings[i].line < l.warnings[j].line })
+	var out []string
+	for _, w := range l.warnings {
+		out = append(out, l.file+":"+strconv.Itoa(w.line)+": warning: "+w.msg)
+	}
+	return out
 }
 
 // add records a problem at line.
@@ -126,6 +152,10 @@ func newServer(line int) *Server {
 		ProxyTimeout:        DefaultTimeout,
 		MaxBodySize:         DefaultMaxBodySize,
 		RateLimitIPv6Prefix: DefaultRateLimitIPv6Prefix,
+		TLSMinVersion:       tls.VersionTLS12,
+		TLSMaxVersion:       tls.VersionTLS13,
+		TLSSessionTickets:   true,
+		ProxyTLSVerify:      true,
 	}
 }
 
@@ -141,6 +171,7 @@ func parse(name, base string, data []byte) (*Config, error) {
 		l.problems.sortByLine()
 		return nil, l.problems
 	}
+	cfg.Warnings = l.formatWarnings()
 	return cfg, nil
 }
 
@@ -277,12 +308,16 @@ func (l *loader) applyServer(sec *ini.Section, ss *scanSection) *Server {
 		}
 		v, line, ok := l.keyValue(k, ss)
 		present[name] = line
-		if name == "server_name" {
+		switch name {
+		case "server_name":
 			srv.nameLine = line
+		case "listen":
+			srv.listenLine = line
 		}
 		if !ok {
 			continue
 		}
+		l.line = line
 		if err := apply(l, srv, v); err != nil {
 			l.addValue(line, name, err)
 		}
@@ -297,8 +332,9 @@ func (l *loader) applyServer(sec *ini.Section, ss *scanSection) *Server {
 		{"rate_limit_ipv6_prefix", "rate_limit", "the prefix keys the rate limit"},
 		{"try_files", "static_root", "try_files looks up files"},
 		{"health_check", "proxy_pass", "health_check probes the backends"},
-		{"tls_cert", "tls_key", "a certificate needs its key"},
-		{"tls_key", "tls_cert", "a key needs its certificate"},
+		{"tls_protocols", "tls_cert", "TLS settings need a certificate"},
+		{"tls_client_ca", "tls_cert", "clients are asked for a certificate during a TLS handshake"},
+		{"tls_session_tickets", "tls_cert", "TLS settings need a certificate"},
 	}
 	for _, n := range needs {
 		line, has := present[n.key]
@@ -307,6 +343,7 @@ func (l *loader) applyServer(sec *ini.Section, ss *scanSection) *Server {
 			l.addf(line, ErrMissing, "%s: needs %s in the same [server] (%s)", n.key, n.needed, n.why)
 		}
 	}
+	l.checkServerTLS(srv, present)
 	if len(srv.Listen) == 0 {
 		return nil
 	}
@@ -331,12 +368,14 @@ func (l *loader) applyRepeated(k *ini.Key, ss *scanSection, srv *Server, apply s
 			l.addf(kl.line, ErrValue, "%s: missing value", name)
 			continue
 		}
+		l.line = kl.line
 		if err := apply(l, srv, strings.TrimSpace(values[vi])); err != nil {
 			l.addValue(kl.line, name, err)
 		}
 		vi++
 	}
 	for ; vi < len(values); vi++ { // only if scan and ini.v1 disagree
+		l.line = firstLine(ss, name)
 		if err := apply(l, srv, strings.TrimSpace(values[vi])); err != nil {
 			l.addValue(firstLine(ss, name), name, err)
 		}
@@ -365,9 +404,28 @@ func isBlankValue(raw string) bool {
 // checkConflicts reports two servers on one listen address with the same
 // server name (or both without one): the second could never be chosen.
 // nginx warns and ignores the second; a silent dead server is worse.
+// Servers on one address must also agree on TLS: a connection is TLS or
+// not before any name is known, so an address is a TLS one (its servers
+// chosen by SNI) or a plain one.
 func (l *loader) checkConflicts(servers []*Server) {
 	type claim struct{ addr, name string }
 	first := map[claim]*Server{}
+	byAddr := map[string]*Server{} // first server on each address
+	for _, s := range servers {
+		for _, addr := range s.Listen {
+			prev, seen := byAddr[addr]
+			switch {
+			case !seen:
+				byAddr[addr] = s
+			case (prev.tlsLine != 0) != (s.tlsLine != 0):
+				with, without := prev, s
+				if s.tlsLine != 0 {
+					with, without = s, prev
+				}
+				l.addf(s.listenLine, ErrConflict, "listen %s: TLS on one [server] of this address and not on another (the [server] on line %d has tls_cert, the one on line %d has none)", addr, with.Line, without.Line)
+			}
+		}
+	}
 	for _, s := range servers {
 		names := s.ServerNames
 		if len(names) == 0 {

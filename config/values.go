@@ -178,6 +178,11 @@ var errNeedsBrackets = errors.New("an IPv6 address needs brackets, e.g. [::1]:80
 // splitAddr splits "host:port", "[v6]:port", "host" or "port" (digits
 // only). A missing port is defaultPort.
 func splitAddr(s string) (host string, port uint16, err error) {
+	return splitAddrPort(s, defaultPort)
+}
+
+// splitAddrPort is splitAddr with def for a missing port.
+func splitAddrPort(s string, def uint16) (host string, port uint16, err error) {
 	portText := ""
 	switch {
 	case isDigits(s):
@@ -209,7 +214,7 @@ func splitAddr(s string) (host string, port uint16, err error) {
 	if portText == "" && (strings.HasSuffix(s, ":")) {
 		return "", 0, errors.New("missing port after ':'")
 	}
-	port = defaultPort
+	port = def
 	if portText != "" {
 		if !isDigits(portText) {
 			return "", 0, fmt.Errorf("port %q is not a number", portText)
@@ -385,76 +390,91 @@ func isNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
-// parseUpstream parses one proxy_pass backend: an optional http://, then
-// host[:port] where host is an IP, [IPv6], localhost or a DNS name.
-func parseUpstream(s string) (string, error) {
-	if strings.HasPrefix(s, "https://") {
-		return "", errors.New("https upstreams are not supported")
+// parseUpstream parses one proxy_pass backend: an optional http:// or
+// https://, then host[:port] where host is an IP, [IPv6], localhost or a
+// DNS name. The port defaults to 80, or 443 after https://. name is the
+// host when it is a name (lower case; "localhost" stays a name although
+// the address becomes 127.0.0.1), "" when it is an IP address.
+func parseUpstream(s string) (addr, name string, https bool, err error) {
+	port := uint16(defaultPort)
+	if rest, ok := strings.CutPrefix(s, "https://"); ok {
+		s, https, port = rest, true, defaultTLSPort
+	} else if scheme, _, ok := strings.Cut(s, "://"); ok && scheme != "http" {
+		return "", "", false, fmt.Errorf("unsupported scheme %q (use http:// or https://)", scheme+"://")
 	}
 	s = strings.TrimPrefix(s, "http://")
 	if i := strings.IndexByte(s, '/'); i >= 0 {
-		return "", errors.New("a path after host:port is not supported (use proxy_prefix or rewrite)")
+		return "", "", false, errors.New("a path after host:port is not supported (use proxy_prefix or rewrite)")
 	}
-	host, port, err := splitAddr(s)
+	host, port, err := splitAddrPort(s, port)
 	if err != nil {
-		return "", err
+		return "", "", false, err
 	}
 	if host == "" {
-		return "", errors.New("missing host")
+		return "", "", false, errors.New("missing host")
 	}
 	if strings.EqualFold(host, "localhost") {
-		host = "127.0.0.1"
+		host, name = "127.0.0.1", "localhost"
 	}
 	if ip, ok := parseIP(host); ok {
 		if ip.IsUnspecified() {
-			return "", errors.New("cannot connect to an unspecified address")
+			return "", "", false, errors.New("cannot connect to an unspecified address")
 		}
-		return netip.AddrPortFrom(ip, port).String(), nil
+		return netip.AddrPortFrom(ip, port).String(), name, https, nil
 	}
 	host = strings.ToLower(host)
 	if !validHostname(host) || isDigits(host[strings.LastIndexByte(host, '.')+1:]) {
-		return "", errors.New("host must be an IP address, [IPv6] or a host name")
+		return "", "", false, errors.New("host must be an IP address, [IPv6] or a host name")
 	}
-	return host + ":" + strconv.Itoa(int(port)), nil
+	return host + ":" + strconv.Itoa(int(port)), host, https, nil
 }
 
+// defaultTLSPort is the port of an https:// upstream given without one.
+const defaultTLSPort = 443
+
 // parseProxyPass parses the proxy_pass list: backends separated by commas
-// or spaces, each optionally followed by "weight=N".
-func parseProxyPass(v string) ([]Upstream, error) {
-	var out []Upstream
+// or spaces, each optionally followed by "weight=N". useTLS reports
+// https:// backends: all of them are, or none (one pool speaks one
+// protocol). hosts holds each backend's host name, "" for an address.
+func parseProxyPass(v string) (out []Upstream, useTLS bool, hosts []string, err error) {
 	weighted := false
 	for _, tok := range strings.Fields(strings.ReplaceAll(v, ",", " ")) {
 		if w, ok := strings.CutPrefix(tok, "weight="); ok {
 			if len(out) == 0 || weighted {
-				return nil, fmt.Errorf("%q: weight=N must follow a backend", tok)
+				return nil, false, nil, fmt.Errorf("%q: weight=N must follow a backend", tok)
 			}
 			n, err := parseCount(w, 1, maxWeight)
 			if err != nil {
-				return nil, fmt.Errorf("%q: weight must be 1..%d", tok, maxWeight)
+				return nil, false, nil, fmt.Errorf("%q: weight must be 1..%d", tok, maxWeight)
 			}
 			out[len(out)-1].Weight = n
 			weighted = true
 			continue
 		}
-		addr, err := parseUpstream(tok)
+		addr, name, https, err := parseUpstream(tok)
 		if err != nil {
-			return nil, fmt.Errorf("%q: %w", tok, err)
+			return nil, false, nil, fmt.Errorf("%q: %w", tok, err)
 		}
+		if len(out) > 0 && https != useTLS {
+			return nil, false, nil, fmt.Errorf("%q: https:// and plain backends in one proxy_pass (all backends use https://, or none)", tok)
+		}
+		useTLS = https
 		for _, u := range out {
 			if u.Addr == addr {
-				return nil, fmt.Errorf("%q: listed twice (use weight=N instead)", tok)
+				return nil, false, nil, fmt.Errorf("%q: listed twice (use weight=N instead)", tok)
 			}
 		}
 		if len(out) == MaxBackends {
-			return nil, fmt.Errorf("more than %d backends", MaxBackends)
+			return nil, false, nil, fmt.Errorf("more than %d backends", MaxBackends)
 		}
 		out = append(out, Upstream{Addr: addr, Weight: 1})
+		hosts = append(hosts, name)
 		weighted = false
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%q: no backend", v)
+		return nil, false, nil, fmt.Errorf("%q: no backend", v)
 	}
-	return out, nil
+	return out, useTLS, hosts, nil
 }
 
 // maxWeight is the largest upstream weight. Smooth weighted round-robin
