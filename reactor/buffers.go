@@ -24,7 +24,13 @@ const (
 // kernel may read or write it after an io_uring submission without the
 // buffer moving or being freed under it. Buffers are recycled LIFO, so the
 // buffer a connection gets is usually still in cache.
+//
+// A buffer has one owner at a time: the pool while it is in a free list,
+// else whoever got it, until PutBuf. Built with the nproxydebug tag, the
+// pool checks that rule (see buffers_debug.go); otherwise dbg is empty and
+// its calls compile to nothing.
 type bufPool struct {
+	dbg          bufDebug
 	small, large [][]byte
 	slabs        [][]byte
 }
@@ -39,6 +45,7 @@ func (p *bufPool) get(size int) []byte {
 	if n := len(*list); n > 0 {
 		b := (*list)[n-1]
 		*list = (*list)[:n-1]
+		p.dbg.taken(b)
 		return b[:0]
 	}
 	slab, err := unix.Mmap(-1, 0, slabSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
@@ -46,13 +53,20 @@ func (p *bufPool) get(size int) []byte {
 		// Out of address space: fall back to the heap rather than fail
 		// the request; io_uring users pin nothing extra because the
 		// slice stays referenced until its completion.
-		return make([]byte, 0, size)
+		b := make([]byte, 0, size)
+		p.dbg.handedOut(b)
+		return b
 	}
 	p.slabs = append(p.slabs, slab)
+	mappedBytes.Add(slabSize)
 	for off := slabSize - size; off > 0; off -= size {
-		*list = append(*list, slab[off:off+size:off+size])
+		b := slab[off : off+size : off+size]
+		p.dbg.freed(b)
+		*list = append(*list, b)
 	}
-	return slab[0:0:size]
+	b := slab[0:0:size]
+	p.dbg.handedOut(b)
+	return b
 }
 
 // owns reports whether ptr points into one of the pool's slabs (off-heap
@@ -68,7 +82,10 @@ func (p *bufPool) owns(ptr *byte) bool {
 	return false
 }
 
+// put takes b back into its free list. A buffer of another capacity (the
+// heap buffer AppendBuf grows past LargeBuf) is left to the collector.
 func (p *bufPool) put(b []byte) {
+	p.dbg.returned(p, b)
 	switch cap(b) {
 	case SmallBuf:
 		p.small = append(p.small, b[:0])
@@ -103,5 +120,12 @@ func (l *Loop) AppendBuf(b, data []byte) []byte {
 // LargeBuf; larger requests get LargeBuf). Loop thread only.
 func (l *Loop) GetBuf(size int) []byte { return l.bufs.get(size) }
 
-// PutBuf gives a buffer from GetBuf back. Loop thread only.
+// PutBuf gives a buffer from GetBuf (or AppendBuf) back: the caller must
+// neither use it nor put it again afterwards. b may be resliced in length
+// (b[:0], b[:n]) but must start where the buffer starts and keep its
+// capacity. Loop thread only.
+//
+// The nproxydebug build enforces this: PutBuf panics on a buffer already
+// in the pool or one the pool did not hand out, and a buffer in the pool
+// can be neither read nor written (see buffers_debug.go).
 func (l *Loop) PutBuf(b []byte) { l.bufs.put(b) }

@@ -106,7 +106,8 @@ func (c *Conn) StopRecv() {
 func (c *Conn) Receiving() bool { return c.flags&flagRecv != 0 }
 
 // Send writes all of b. It returns done=true when everything went out at
-// once; otherwise OnSendDone follows and b must not change until then. Only
+// once; otherwise OnSendDone follows and b must not change until then (nor
+// go back to the pool: the nproxydebug build panics on a PutBuf of it). Only
 // one Send or SendFile may be in flight.
 func (c *Conn) Send(b []byte) (done bool, err error) {
 	if !c.Open() {
@@ -115,7 +116,11 @@ func (c *Conn) Send(b []byte) (done bool, err error) {
 	if c.flags&flagSending != 0 {
 		return false, ErrBusy
 	}
-	return c.loop.b.send(c, b)
+	done, err = c.loop.b.send(c, b)
+	if !done && err == nil {
+		c.loop.bufs.dbg.lend(c, b)
+	}
+	return done, err
 }
 
 // SendFile writes n bytes of the file fd from offset off, with the same
@@ -160,11 +165,13 @@ func (c *Conn) SetTimeout(d time.Duration) { c.loop.wheel.set(c, d) }
 func (c *Conn) ClearTimeout() { c.loop.wheel.remove(c) }
 
 // Close closes the socket and frees the slot. No completion reaches the
-// handler after Close; a send in flight is abandoned.
+// handler after Close; a send in flight is abandoned, and its buffer is the
+// caller's again (the backend no longer reads it once Close returns).
 func (c *Conn) Close() {
 	if !c.Open() {
 		return
 	}
+	c.loop.bufs.dbg.endLoan(c)
 	c.loop.closeConn(c)
 }
 
@@ -181,7 +188,7 @@ func (c *Conn) ShutdownWrite() {
 	case c.flags&flagSending != 0:
 		c.flags |= flagShutWrite
 	default:
-		unix.Shutdown(int(c.fd), unix.SHUT_WR)
+		c.shutdownWrite()
 	}
 }
 
@@ -190,8 +197,19 @@ func (c *Conn) ShutdownWrite() {
 // that ShutdownWrite deferred runs now, behind the last byte.
 func (c *Conn) outputDone() {
 	c.flags &^= flagSending
+	c.loop.bufs.dbg.endLoan(c)
 	if c.flags&flagShutWrite != 0 {
-		c.flags &^= flagShutWrite
-		unix.Shutdown(int(c.fd), unix.SHUT_WR)
+		c.shutdownWrite()
 	}
+}
+
+// shutdownWrite is shutdown(2) of the write side. An error (the peer
+// reset the connection first) leaves nothing to do. It stays out of line,
+// so that outputDone, run for every send that did not finish at once,
+// inlines.
+//
+//go:noinline
+func (c *Conn) shutdownWrite() {
+	c.flags &^= flagShutWrite
+	unix.Shutdown(int(c.fd), unix.SHUT_WR)
 }

@@ -80,14 +80,18 @@ func (h *echoHandler) appendBuf(e *echoConn, b, data []byte) []byte {
 	if len(b)+len(data) > cap(b) {
 		nb := make([]byte, len(b), 2*(len(b)+len(data)))
 		copy(nb, b)
-		h.put(b)
+		h.put(e, b)
 		b = nb
 	}
 	return append(b, data...)
 }
 
-func (h *echoHandler) put(b []byte) {
-	if cap(b) == reactor.SmallBuf {
+// put gives b back if it came from GetBuf: on an off-heap conn, a buffer
+// of SmallBuf capacity (one grown on the heap is at least twice that). A
+// heap conn's buffer may have that capacity too, but is not the pool's
+// (the nproxydebug build panics on it).
+func (h *echoHandler) put(e *echoConn, b []byte) {
+	if !e.heap && cap(b) == reactor.SmallBuf {
 		h.l.PutBuf(b)
 	}
 }
@@ -96,7 +100,7 @@ func (h *echoHandler) put(b []byte) {
 func (h *echoHandler) flush(c *reactor.Conn) {
 	e := c.Ctx.(*echoConn)
 	for len(e.next) > 0 {
-		h.put(e.out)
+		h.put(e, e.out)
 		e.out, e.next = e.next, nil
 		done, err := c.Send(e.out)
 		if err != nil {
@@ -139,8 +143,8 @@ func (h *echoHandler) closeConn(c *reactor.Conn) {
 		// The backend guarantees the kernel no longer reads e.out once
 		// Close returns, so the buffer may go back to the pool now.
 		c.Close()
-		h.put(e.out)
-		h.put(e.next)
+		h.put(e, e.out)
+		h.put(e, e.next)
 		c.Ctx = nil
 		return
 	}
