@@ -3,10 +3,13 @@ package config
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -187,4 +190,224 @@ func checkOutput(cfg *Config, err error) string {
 	}
 	b.WriteString("configuration ok\n")
 	return b.String()
+}
+
+// TestTLSKeys checks the Server fields each TLS key sets, with their
+// defaults, against one [server] holding the keys.
+func TestTLSKeys(t *testing.T) {
+	fixClock(t)
+	dir := tlsFixture(t)
+	abs := func(name string) string { return filepath.Join(dir, name) }
+	const ecPair = "tls_cert = ec.crt\ntls_key = ec.key\n"
+	tests := []struct {
+		name    string
+		keys    string // after "[server]\nlisten = 127.0.0.1:8443\n" (line 3 on)
+		want    func(*Server) any
+		wantVal any
+	}{
+		{name: "plain defaults", want: func(s *Server) any {
+			return []any{s.HasTLS(), s.TLSCerts, s.TLSCert, s.TLSKey, s.TLSMinVersion, s.TLSMaxVersion,
+				s.TLSClientCA, s.TLSSessionTickets, s.ProxyTLS, s.ProxyTLSCA, s.ProxyTLSServerName, s.ProxyTLSVerify}
+		}, wantVal: []any{false, []CertPair(nil), "", "", uint16(tls.VersionTLS12), uint16(tls.VersionTLS13),
+			"", true, false, "", "", true}},
+		{name: "one pair", keys: ecPair, want: func(s *Server) any {
+			return []any{s.HasTLS(), s.TLSCerts, s.TLSCert, s.TLSKey}
+		}, wantVal: []any{true, []CertPair{{abs("ec.crt"), abs("ec.key"), 3}}, abs("ec.crt"), abs("ec.key")}},
+		{name: "two pairs in order", keys: "tls_cert = rsa.crt\ntls_cert = ec.crt\ntls_key = rsa.key\ntls_key = ec-sec1.key\n",
+			want: func(s *Server) any { return []any{s.TLSCerts, s.TLSCert, s.TLSKey} },
+			wantVal: []any{[]CertPair{{abs("rsa.crt"), abs("rsa.key"), 3}, {abs("ec.crt"), abs("ec-sec1.key"), 4}},
+				abs("rsa.crt"), abs("rsa.key")}},
+		{name: "absolute paths", keys: "tls_cert = " + abs("chain.crt") + "\ntls_key = " + abs("chain.key") + "\n",
+			want: func(s *Server) any { return s.TLSCerts }, wantVal: []CertPair{{abs("chain.crt"), abs("chain.key"), 3}}},
+		{name: "pkcs8 rsa key", keys: "tls_cert = rsa.crt\ntls_key = rsa8.key\n",
+			want: func(s *Server) any { return s.TLSKey }, wantVal: abs("rsa8.key")},
+		{name: "certificate and key in one file", keys: "tls_cert = combined.pem\ntls_key = combined.pem\n",
+			want: func(s *Server) any { return s.TLSCerts }, wantVal: []CertPair{{abs("combined.pem"), abs("combined.pem"), 3}}},
+		{name: "protocols 1.3 only", keys: ecPair + "tls_protocols = TLSv1.3",
+			want: versions, wantVal: []uint16{tls.VersionTLS13, tls.VersionTLS13}},
+		{name: "protocols 1.2 only", keys: ecPair + "tls_protocols = TLSv1.2",
+			want: versions, wantVal: []uint16{tls.VersionTLS12, tls.VersionTLS12}},
+		{name: "protocols any order and case", keys: ecPair + "tls_protocols = tlsv1.3 TLSV1.2",
+			want: versions, wantVal: []uint16{tls.VersionTLS12, tls.VersionTLS13}},
+		{name: "client ca", keys: ecPair + "tls_client_ca = cas.pem",
+			want: func(s *Server) any { return s.TLSClientCA }, wantVal: abs("cas.pem")},
+		{name: "tickets off", keys: ecPair + "tls_session_tickets = off",
+			want: func(s *Server) any { return s.TLSSessionTickets }, wantVal: false},
+		{name: "https backend name", keys: "proxy_pass = https://API.internal:8443 weight=2, https://10.0.0.2",
+			want: proxyTLS, wantVal: []any{true, []Upstream{{"api.internal:8443", 2}, {"10.0.0.2:443", 1}}, "api.internal", true, ""}},
+		{name: "https backend address", keys: "proxy_pass = https://10.0.0.1, https://api.internal",
+			want: proxyTLS, wantVal: []any{true, []Upstream{{"10.0.0.1:443", 1}, {"api.internal:443", 1}}, "", true, ""}},
+		{name: "https localhost keeps its name", keys: "proxy_pass = https://localhost:8443",
+			want: proxyTLS, wantVal: []any{true, []Upstream{{"127.0.0.1:8443", 1}}, "localhost", true, ""}},
+		{name: "https ipv6", keys: "proxy_pass = https://[::1]",
+			want: proxyTLS, wantVal: []any{true, []Upstream{{"[::1]:443", 1}}, "", true, ""}},
+		{name: "http prefix stripped", keys: "proxy_pass = http://10.0.0.1, 10.0.0.2:81",
+			want: proxyTLS, wantVal: []any{false, []Upstream{{"10.0.0.1:80", 1}, {"10.0.0.2:81", 1}}, "", true, ""}},
+		{name: "proxy tls keys", keys: "proxy_tls_server_name = Backend.Example.\nproxy_pass = https://10.0.0.1\nproxy_tls_ca = ca.pem\nproxy_tls_verify = off",
+			want: proxyTLS, wantVal: []any{true, []Upstream{{"10.0.0.1:443", 1}}, "backend.example", false, abs("ca.pem")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseIn(dir, "[server]\nlisten = 127.0.0.1:8443\n"+tt.keys+"\n")
+			if !checkErr(t, err, "") {
+				return
+			}
+			if got := tt.want(cfg.Servers[0]); !reflect.DeepEqual(got, tt.wantVal) {
+				t.Errorf("got %#v\nwant %#v", got, tt.wantVal)
+			}
+		})
+	}
+}
+
+// Field getters for TestTLSKeys.
+func versions(s *Server) any { return []uint16{s.TLSMinVersion, s.TLSMaxVersion} }
+func proxyTLS(s *Server) any {
+	return []any{s.ProxyTLS, s.ProxyPass, s.ProxyTLSServerName, s.ProxyTLSVerify, s.ProxyTLSCA}
+}
+
+// TestTLSPairsLoad checks that what the configuration accepted, crypto/tls
+// loads: the data path can rely on a validated Config.
+func TestTLSPairsLoad(t *testing.T) {
+	fixClock(t)
+	dir := tlsFixture(t)
+	data, err := os.ReadFile("testdata/tls/ok.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parse("ok.ini", dir, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range cfg.Servers {
+		for _, p := range s.TLSCerts {
+			if _, err := tls.LoadX509KeyPair(p.Cert, p.Key); err != nil {
+				t.Errorf("line %d: %v", p.Line, err)
+			}
+			n++
+		}
+	}
+	if n != 6 {
+		t.Errorf("%d certificate pairs, want 6", n)
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings: %q", cfg.Warnings)
+	}
+}
+
+// TestTLSErrorKinds checks the kinds the TLS problems wrap, so callers can
+// tell a bad certificate from a missing file.
+func TestTLSErrorKinds(t *testing.T) {
+	fixClock(t)
+	dir := tlsFixture(t)
+	tests := []struct {
+		name string
+		keys string
+		kind error
+		msg  string
+	}{
+		{"unreadable", "tls_cert = nope.crt\ntls_key = ec.key", ErrFile, `t.ini:3: tls_cert: "nope.crt": no such file or directory`},
+		{"not a certificate", "tls_cert = garbage.pem\ntls_key = ec.key", ErrCertificate, `t.ini:3: tls_cert: "garbage.pem": no certificate in it`},
+		{"mismatch", "tls_cert = ec.crt\ntls_key = other.key", ErrCertificate, `t.ini:4: tls_key: "other.key": does not match the certificate in "ec.crt" (line 3)`},
+		{"unpaired", "tls_cert = ec.crt", ErrMissing, `t.ini:3: tls_cert: needs tls_key in the same [server]`},
+		{"old protocol", "tls_cert = ec.crt\ntls_key = ec.key\ntls_protocols = TLSv1.1 TLSv1.2", ErrValue, `t.ini:5: tls_protocols: "TLSv1.1": insecure and not supported`},
+		{"bad client ca", "tls_cert = ec.crt\ntls_key = ec.key\ntls_client_ca = ec.key", ErrCertificate, `t.ini:5: tls_client_ca: "ec.key": no certificate in it`},
+		{"proxy tls without https", "proxy_pass = 10.0.0.1\nproxy_tls_verify = off", ErrMissing, `t.ini:4: proxy_tls_verify: needs https:// backends, but proxy_pass on line 3 speaks plain HTTP`},
+		{"mixed backends", "proxy_pass = https://10.0.0.1 10.0.0.2", ErrValue, `t.ini:3: proxy_pass: "10.0.0.2": https:// and plain backends in one proxy_pass`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseIn(dir, "[server]\nlisten = 127.0.0.1:8443\n"+tt.keys+"\n")
+			if !errors.Is(err, tt.kind) || !errors.Is(err, ErrInvalid) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tt.kind)
+			}
+			checkErr(t, err, tt.msg)
+		})
+	}
+	_, err := parseIn(dir, "[server]\nlisten = 127.0.0.1:443\n[server]\nlisten = 127.0.0.1:443\nserver_name = b\ntls_cert = ec.crt\ntls_key = ec.key\n")
+	if !errors.Is(err, ErrConflict) {
+		t.Errorf("TLS and plain on one address: %v, want ErrConflict", err)
+	}
+	checkErr(t, err, "t.ini:4: listen 127.0.0.1:443: TLS on one [server] of this address and not on another")
+}
+
+// TestTLSSNIServers checks that servers on one TLS address with different
+// names load, in file order, the first being the address's default.
+func TestTLSSNIServers(t *testing.T) {
+	dir := tlsFixture(t)
+	cfg, err := parseIn(dir, `[server]
+listen = 0.0.0.0:443
+tls_cert = ec.crt
+tls_key = ec.key
+[server]
+listen = 0.0.0.0:443
+server_name = chain.example.com
+tls_cert = chain.crt
+tls_key = chain.key
+[server]
+listen = 0.0.0.0:443
+server_name = *.example.org
+tls_cert = rsa.crt
+tls_key = rsa.key
+`)
+	if !checkErr(t, err, "") {
+		return
+	}
+	var got []string
+	for _, s := range cfg.Servers {
+		got = append(got, strings.Join(s.ServerNames, " ")+"="+filepath.Base(s.TLSCert))
+	}
+	if want := []string{"=ec.crt", "chain.example.com=chain.crt", "*.example.org=rsa.crt"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("servers %q, want %q", got, want)
+	}
+}
+
+// TestTLSWarnings checks the expiry thresholds: 30 days and less warns,
+// more does not, and a warning leaves the configuration usable.
+func TestTLSWarnings(t *testing.T) {
+	fixClock(t)
+	dir := t.TempDir()
+	tests := []struct {
+		name     string
+		notAfter time.Time
+		want     string // "" for no warning
+	}{
+		{"a year", tlsNow.Add(365 * day), ""},
+		{"31 days", tlsNow.Add(31 * day), ""},
+		{"30 days", tlsNow.Add(30 * day), ""},
+		{"29 days", tlsNow.Add(29*day + time.Hour), `expires in 29 days, on 2040-06-30`},
+		{"one day", tlsNow.Add(day + time.Minute), `expires in 1 day, on 2040-06-02`},
+		{"an hour", tlsNow.Add(time.Hour), `expires in less than a day, on 2040-06-01`},
+		{"just expired", tlsNow.Add(-time.Hour), `expired less than a day ago, on 2040-06-01`},
+		{"long expired", tlsNow.Add(-400 * day), `expired 400 days ago, on 2039-04-28`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			certPath, keyPath := testcert.Write(t, dir, testcert.Options{NotAfter: tt.notAfter})
+			cfg, err := parseIn(dir, "[server]\nlisten = 127.0.0.1:8443\ntls_cert = "+certPath+"\ntls_key = "+keyPath+"\n")
+			if !checkErr(t, err, "") {
+				return
+			}
+			switch {
+			case tt.want == "" && len(cfg.Warnings) > 0:
+				t.Errorf("unexpected warnings: %q", cfg.Warnings)
+			case tt.want != "" && len(cfg.Warnings) != 1:
+				t.Errorf("warnings %q, want one", cfg.Warnings)
+			case tt.want != "":
+				prefix := filepath.Join(dir, "t.ini") + `:3: warning: tls_cert: "` + certPath + `": the certificate (localhost) `
+				if w := cfg.Warnings[0]; !strings.HasPrefix(w, prefix) || !strings.HasSuffix(w, tt.want) {
+					t.Errorf("warning %q\nwant %q...%q", w, prefix, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestTLSWarningsNeedNoTLS checks that a configuration without TLS has no
+// warnings (nil, so callers may range over it without a check).
+func TestTLSWarningsNeedNoTLS(t *testing.T) {
+	cfg, err := Parse("t.ini", []byte("[server]\nlisten = 127.0.0.1:8080\n"))
+	if err != nil || cfg.Warnings != nil {
+		t.Errorf("Warnings = %q, err = %v", cfg.Warnings, err)
+	}
 }
