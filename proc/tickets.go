@@ -290,22 +290,29 @@ func (p *ticketKeyPoller) pollOnLoop(now int64) {
 // keys off silently, which must not outlive the TLS change.
 type ticketKeySetter interface{ SetTicketKeys(keys [][32]byte) }
 
-// useTicketKeys gives srv its session ticket keys: the master's, when the
-// worker has the region, applied now and polled on the loop afterwards;
-// otherwise keys of its own, made once (a worker built in-process by a
-// test: resumption works within that worker only). It runs on the
-// goroutine that will run the loop, before the loop starts, so every
-// call to SetTicketKeys happens on the loop thread.
+// useTicketKeys gives srv its session ticket keys (startTicketKeys). It
+// runs on the goroutine that will run the loop, before the loop starts,
+// so every call to SetTicketKeys happens on the loop thread.
 func (w *Worker) useTicketKeys(srv *server.Server) {
 	ts, ok := any(srv).(ticketKeySetter)
 	if !ok {
 		return
 	}
-	if w.opts.TicketKeys == nil {
-		ts.SetTicketKeys([][32]byte{randomTicketKey()})
-		return
+	if poll := startTicketKeys(w.opts.TicketKeys, ts.SetTicketKeys); poll != nil {
+		w.loop.AddTicker(poll)
 	}
-	p := &ticketKeyPoller{keys: w.opts.TicketKeys, apply: ts.SetTicketKeys}
+}
+
+// startTicketKeys hands set its first keys and returns the loop ticker
+// that follows the region's rotations. Without a region (a worker built
+// in-process by a test) the keys are the worker's own, made once, and
+// resume sessions within that worker only; the ticker is then nil.
+func startTicketKeys(k *TicketKeys, set func(keys [][32]byte)) func(now int64) {
+	if k == nil {
+		set([][32]byte{randomTicketKey()})
+		return nil
+	}
+	p := &ticketKeyPoller{keys: k, apply: set}
 	p.pollOnLoop(time.Now().UnixNano())
-	w.loop.AddTicker(p.pollOnLoop)
+	return p.pollOnLoop
 }
