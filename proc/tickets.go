@@ -69,8 +69,9 @@ const (
 	// that key is the previous one, so a ticket lives at most two periods
 	// (at least one) whatever lifetime it advertises: this bounds how long
 	// a stolen key can decrypt recorded sessions (forward secrecy of
-	// resumed sessions). nginx keeps its ticket keys until a reload unless
-	// ssl_session_ticket_key files are rotated by hand.
+	// resumed sessions). nginx rotated its ticket keys only on a reload
+	// (or by hand, with ssl_session_ticket_key files) until 1.23.2; since
+	// then it rotates them on its own when ssl_session_cache is shared.
 	ticketKeyRotation = time.Hour
 
 	// ticketKeyPoll is how often a worker checks the sequence number; a
