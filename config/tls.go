@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -227,9 +228,9 @@ func orIPAddress(name string) string {
 // what is wrong with it, warns about certificates near or past their
 // expiry, and reports whether the pair is usable.
 func (l *loader) checkCertPair(cert, key pathAt) bool {
-	certPEM, err := os.ReadFile(cert.abs)
+	certPEM, err := readPEMFile(cert.abs)
 	if err != nil {
-		l.addf(cert.line, ErrFile, "tls_cert: %q: %v", cert.raw, unwrapPathError(err))
+		l.addf(cert.line, ErrFile, "tls_cert: %q: %v", cert.raw, err)
 		return false
 	}
 	chain, err := parseCertificates(certPEM)
@@ -237,9 +238,9 @@ func (l *loader) checkCertPair(cert, key pathAt) bool {
 		l.addf(cert.line, ErrCertificate, "tls_cert: %q: %v", cert.raw, err)
 		return false
 	}
-	keyPEM, err := os.ReadFile(key.abs)
+	keyPEM, err := readPEMFile(key.abs)
 	if err != nil {
-		l.addf(key.line, ErrFile, "tls_key: %q: %v", key.raw, unwrapPathError(err))
+		l.addf(key.line, ErrFile, "tls_key: %q: %v", key.raw, err)
 		return false
 	}
 	priv, err := parsePrivateKey(keyPEM)
@@ -268,9 +269,9 @@ func (l *loader) caBundle(key, p string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	data, err := os.ReadFile(abs)
+	data, err := readPEMFile(abs)
 	if err != nil {
-		return "", fileError(fmt.Sprintf("%q: %v", p, unwrapPathError(err)))
+		return "", fileError(fmt.Sprintf("%q: %v", p, err))
 	}
 	certs, err := parseCertificates(data)
 	if err != nil {
@@ -278,6 +279,29 @@ func (l *loader) caBundle(key, p string) (string, error) {
 	}
 	l.warnExpiry(l.line, key, p, certs)
 	return abs, nil
+}
+
+// maxPEMFile bounds the size of a certificate, key or CA file: the
+// largest real one, a system CA bundle, is a few hundred KiB, so a larger
+// file is a wrong path (a log, a disk image) that -t should not read.
+const maxPEMFile = 4 << 20
+
+// readPEMFile reads a file named by a TLS key, at most maxPEMFile bytes.
+// Its error leaves out the path, which the message names already.
+func readPEMFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPEMFile+1))
+	switch {
+	case err != nil:
+		return nil, unwrapPathError(err)
+	case len(data) > maxPEMFile:
+		return nil, fmt.Errorf("larger than %d MiB: not a PEM certificate or key file", maxPEMFile>>20)
+	}
+	return data, nil
 }
 
 // parseCertificates parses every CERTIFICATE block of a PEM file. Other

@@ -48,6 +48,7 @@ func fixClock(t *testing.T) {
 //	combined.pem            ec.crt and ec.key in one file
 //	cas.pem                 ca.pem and soon-ca.pem
 //	empty.pem, garbage.pem, der.crt, badblock.crt, encrypted.key, public.key
+//	big.pem                 one byte more than maxPEMFile (sparse)
 func tlsFixture(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -117,6 +118,10 @@ func tlsFixture(t *testing.T) string {
 		t.Fatal(err)
 	}
 	write("public.key", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))
+	write("big.pem")
+	if err := os.Truncate(filepath.Join(dir, "big.pem"), maxPEMFile+1); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Mkdir(filepath.Join(dir, "www"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -307,6 +312,8 @@ func TestTLSErrorKinds(t *testing.T) {
 		msg  string
 	}{
 		{"unreadable", "tls_cert = nope.crt\ntls_key = ec.key", ErrFile, `t.ini:3: tls_cert: "nope.crt": no such file or directory`},
+		{"too large", "tls_cert = big.pem\ntls_key = ec.key", ErrFile, `t.ini:3: tls_cert: "big.pem": larger than 4 MiB: not a PEM certificate or key file`},
+		{"too large ca", "tls_cert = ec.crt\ntls_key = ec.key\ntls_client_ca = big.pem", ErrFile, `t.ini:5: tls_client_ca: "big.pem": larger than 4 MiB`},
 		{"not a certificate", "tls_cert = garbage.pem\ntls_key = ec.key", ErrCertificate, `t.ini:3: tls_cert: "garbage.pem": no certificate in it`},
 		{"mismatch", "tls_cert = ec.crt\ntls_key = other.key", ErrCertificate, `t.ini:4: tls_key: "other.key": does not match the certificate in "ec.crt" (line 3)`},
 		{"unpaired", "tls_cert = ec.crt", ErrMissing, `t.ini:3: tls_cert: needs tls_key in the same [server]`},
