@@ -206,7 +206,11 @@ func (l *loader) checkProxyTLS(srv *Server, present map[string]int) {
 		srv.ProxyTLSServerName = srv.proxyHosts[0]
 		for _, h := range srv.proxyHosts[1:] {
 			if h != srv.ProxyTLSServerName {
-				l.warnf(passLine, "proxy_pass: the https backends have different host names; every backend is sent and verified as %s, the first one's (set proxy_tls_server_name to choose)", orIPAddress(srv.ProxyTLSServerName))
+				if srv.ProxyTLSServerName == "" {
+					l.warnf(passLine, "proxy_pass: the https backends mix host names and IP addresses; as the first is an address, no SNI is sent and each backend is verified against its own address (set proxy_tls_server_name to choose a name)")
+				} else {
+					l.warnf(passLine, "proxy_pass: the https backends have different host names; every backend is sent and verified as %q, the first one's (set proxy_tls_server_name to choose)", srv.ProxyTLSServerName)
+				}
 				break
 			}
 		}
@@ -214,14 +218,6 @@ func (l *loader) checkProxyTLS(srv *Server, present map[string]int) {
 	if caLine, hasCA := present["proxy_tls_ca"]; hasCA && !srv.ProxyTLSVerify {
 		l.warnf(caLine, "proxy_tls_ca: unused, since proxy_tls_verify = off accepts any backend certificate")
 	}
-}
-
-// orIPAddress describes a backend server name for a message.
-func orIPAddress(name string) string {
-	if name == "" {
-		return "its IP address"
-	}
-	return strconv.Quote(name)
 }
 
 // checkCertPair loads one tls_cert/tls_key pair as crypto/tls will, reports
