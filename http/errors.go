@@ -2,8 +2,9 @@
 
 package http
 
-// Error is a request the server refuses. Status is the response code to send
-// before closing the connection.
+// Error is a request the server refuses, or a response head a client
+// refuses. Status is the response code to send before closing the
+// connection (for a response, the 502 a proxy answers with).
 type Error struct {
 	Status int
 	Reason string
@@ -101,4 +102,50 @@ var (
 	// ErrBodyTooLarge (413) is returned by the server when a request body
 	// exceeds its configured maximum size; the parser never returns it.
 	ErrBodyTooLarge = &Error{413, "request body too large"}
+)
+
+// Response parse errors. Each is returned by ResponseParser.Parse for an
+// upstream (or server under test) response head that must not be relayed
+// or trusted; Status is 502, what a proxy answers its client instead. They
+// are sentinels, and after one of them the connection cannot be reused.
+var (
+	// ErrBadStatusLine (502) is returned when the status line is not
+	// HTTP/1.0 or HTTP/1.1, one SP, three digits from 100 to 599, and
+	// either CRLF or SP and a reason phrase free of control characters
+	// other than HTAB.
+	ErrBadStatusLine = &Error{502, "malformed response status line"}
+
+	// ErrBadResponseLineEnding (502) is returned for a bare CR or a bare
+	// LF anywhere in a response head: its lines must end in CRLF, and a
+	// bare one inside a value would split the header for a lenient client.
+	ErrBadResponseLineEnding = &Error{502, "response line not terminated by CRLF"}
+
+	// ErrBadResponseHeader (502) is returned when a response header name is
+	// not a token, whitespace stands between the name and the colon, the
+	// colon is missing, or the value holds NUL, DEL or a control character
+	// other than HTAB.
+	ErrBadResponseHeader = &Error{502, "malformed response header field"}
+
+	// ErrResponseObsFold (502) is returned for a response header line that
+	// starts with SP or HTAB (obsolete line folding, RFC 9112 §5.2).
+	ErrResponseObsFold = &Error{502, "obsolete line folding in response"}
+
+	// ErrBadResponseLength (502) is returned when a response's
+	// Content-Length is empty, holds anything but digits (a comma list of
+	// equal values at most: no sign, no inner space), overflows int64, or
+	// differs from another Content-Length of the head.
+	ErrBadResponseLength = &Error{502, "invalid response Content-Length"}
+
+	// ErrBadResponseTransferEncoding (502) is returned when a response's
+	// Transfer-Encoding is empty, is not a comma list of tokens, lists
+	// chunked twice, or comes with HTTP/1.0.
+	ErrBadResponseTransferEncoding = &Error{502, "invalid response Transfer-Encoding"}
+
+	// ErrResponseHeadTooLarge (502) is returned when the response head has
+	// not ended within MaxHeadLen bytes.
+	ErrResponseHeadTooLarge = &Error{502, "response head too large"}
+
+	// ErrResponseTooManyHeaders (502) is returned for a response head with
+	// more than MaxHeaders header fields.
+	ErrResponseTooManyHeaders = &Error{502, "too many response header fields"}
 )
