@@ -56,4 +56,3 @@ func (c *capture) Write(line []byte) (int, error) {
 	c.clientRandom = random
 	return len(line), nil
 }
-

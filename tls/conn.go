@@ -52,6 +52,12 @@ type Conn struct {
 	site   int
 	err    error // why the handshake failed, in stateFailed
 
+	// plainLeft: the last Read filled its buffer, so crypto/tls may hold
+	// more plaintext of that record. readErr: an error crypto/tls returned
+	// together with data, for the next Read.
+	plainLeft bool
+	readErr   error
+
 	config *ctls.Config // what crypto/tls is started with
 	tc     *ctls.Conn   // from the handshake's start until Close or EnableKTLS
 	lim    *handshakeLimiter
@@ -184,13 +190,24 @@ func (t *Conn) Read(p []byte) (int, error) {
 		return 0, t.recordsError()
 	}
 	t.markUsed()
+	if t.readErr != nil {
+		return 0, t.readErr
+	}
+	if !t.plainLeft && !t.p.hasRecord() {
+		// Nothing to decrypt: crypto/tls would only find that out at the
+		// cost of an allocation.
+		return 0, ErrWouldBlock
+	}
 	n, err := t.tc.Read(p)
-	if n > 0 || err == nil {
-		// An error with n > 0 is sticky inside crypto/tls (or temporary,
-		// and then meaningless): the next Read returns it.
+	t.plainLeft = n > 0 && n == len(p)
+	wouldBlock := errors.Is(err, errWouldBlock)
+	if n > 0 {
+		if err != nil && !wouldBlock {
+			t.readErr = err
+		}
 		return n, nil
 	}
-	if errors.Is(err, errWouldBlock) {
+	if wouldBlock {
 		return 0, ErrWouldBlock
 	}
 	return 0, err

@@ -69,13 +69,21 @@ type memPair struct {
 	tb             testing.TB
 	server, client *Conn
 	sw, cw         waker
+	buf            []byte // shuttle's scratch, so that moving bytes allocates nothing
 }
 
 func newMemPair(tb testing.TB, ctx *Context, cc *ClientContext) *memPair {
+	p := newMemPairNoCleanup(tb, ctx, cc)
+	tb.Cleanup(p.close)
+	return p
+}
+
+// newMemPairNoCleanup is newMemPair for callers that close the pair
+// themselves and must not have it kept reachable until the test ends.
+func newMemPairNoCleanup(tb testing.TB, ctx *Context, cc *ClientContext) *memPair {
 	p := &memPair{tb: tb, sw: newWaker(), cw: newWaker()}
 	p.server = ctx.Server(p.sw.fn())
 	p.client = cc.Client(p.cw.fn())
-	tb.Cleanup(p.close)
 	return p
 }
 
@@ -87,31 +95,34 @@ func (p *memPair) close() {
 // shuttle moves pending output both ways and reports whether any moved.
 func (p *memPair) shuttle() bool {
 	moved := false
-	if b := p.client.Output(nil); len(b) > 0 {
-		p.server.Feed(b)
+	if p.buf = p.client.Output(p.buf[:0]); len(p.buf) > 0 {
+		p.server.Feed(p.buf)
 		moved = true
 	}
-	if b := p.server.Output(nil); len(b) > 0 {
-		p.client.Feed(b)
+	if p.buf = p.server.Output(p.buf[:0]); len(p.buf) > 0 {
+		p.client.Feed(p.buf)
 		moved = true
 	}
 	return moved
 }
 
-// handshake drives both handshakes to the end, or to the first error.
+// handshake drives both handshakes to the end. When one side fails, the
+// other is given its alert and a moment to fail too (a side whose peer
+// failed silently would wait for ever, as it would on a socket until the
+// peer's close).
 func (p *memPair) handshake() (serverErr, clientErr error) {
 	p.tb.Helper()
 	deadline := time.After(testTimeout)
+	var grace <-chan time.Time
 	for {
 		moved := p.shuttle()
 		sd, serr := p.server.Handshake()
 		cd, cerr := p.client.Handshake()
-		if serr != nil || cerr != nil {
-			p.shuttle()
+		if (serr != nil || sd) && (cerr != nil || cd) && p.server.Pending() == 0 && p.client.Pending() == 0 {
 			return serr, cerr
 		}
-		if sd && cd && p.server.Pending() == 0 && p.client.Pending() == 0 {
-			return nil, nil
+		if (serr != nil || cerr != nil) && grace == nil {
+			grace = time.After(time.Second)
 		}
 		if moved {
 			continue
@@ -119,6 +130,8 @@ func (p *memPair) handshake() (serverErr, clientErr error) {
 		select {
 		case <-p.sw:
 		case <-p.cw:
+		case <-grace:
+			return serr, cerr
 		case <-deadline:
 			p.tb.Fatal("handshake stalled")
 		}
@@ -133,36 +146,44 @@ func (p *memPair) mustHandshake() {
 	}
 }
 
-// readFull reads exactly len(buf) bytes from dst, shuttling the peer's
-// output into it whenever it would block.
-func (p *memPair) readFull(dst *Conn, buf []byte) {
+// ping makes one small exchange.
+func (p *memPair) ping() {
 	p.tb.Helper()
-	for got := 0; got < len(buf); {
-		n, err := dst.Read(buf[got:])
-		got += n
+	p.roundTrip([]byte("ping"), []byte("pong"), make([]byte, 64), make([]byte, 64))
+}
+
+// readFull reads n bytes from dst into buf, which may be longer (as a
+// loop's read buffer is), shuttling the peer's output into dst whenever
+// it would block.
+func (p *memPair) readFull(dst *Conn, buf []byte, n int) {
+	p.tb.Helper()
+	for got := 0; got < n; {
+		m, err := dst.Read(buf[got:])
+		got += m
 		if errors.Is(err, ErrWouldBlock) {
 			if !p.shuttle() {
-				p.tb.Fatalf("read %d of %d bytes, and nothing more to deliver", got, len(buf))
+				p.tb.Fatalf("read %d of %d bytes, and nothing more to deliver", got, n)
 			}
 			continue
 		}
 		if err != nil {
-			p.tb.Fatalf("read: %v after %d of %d bytes", err, got, len(buf))
+			p.tb.Fatalf("read: %v after %d of %d bytes", err, got, n)
 		}
 	}
 }
 
-// roundTrip sends req from the client and resp back from the server.
+// roundTrip sends req from the client and resp back from the server;
+// the buffers must be longer than the messages.
 func (p *memPair) roundTrip(req, resp, reqBuf, respBuf []byte) {
 	p.tb.Helper()
 	if _, err := p.client.Write(req); err != nil {
 		p.tb.Fatal(err)
 	}
-	p.readFull(p.server, reqBuf[:len(req)])
+	p.readFull(p.server, reqBuf, len(req))
 	if _, err := p.server.Write(resp); err != nil {
 		p.tb.Fatal(err)
 	}
-	p.readFull(p.client, respBuf[:len(resp)])
+	p.readFull(p.client, respBuf, len(resp))
 }
 
 // sockLoop drives a server Conn over one end of a socket pair, as a
@@ -363,6 +384,28 @@ func exchangeOnce(tb testing.TB, ctx *Context, cfg *ctls.Config) exchange {
 	r := <-results
 	x.client, x.clientErr, x.response = r.state, r.err, r.resp
 	return x
+}
+
+// settledGoroutines waits until no handshake of the process limiter is
+// running (earlier tests' goroutines still exiting) and returns the
+// goroutine count, a baseline for waitGoroutines.
+func settledGoroutines(tb testing.TB) int {
+	tb.Helper()
+	waitSlotsFree(tb, processLimiter)
+	return runtime.NumGoroutine()
+}
+
+// waitSlotsFree polls until no slot of lim is taken: a handshake
+// goroutine releases its slot just before it exits.
+func waitSlotsFree(tb testing.TB, lim *handshakeLimiter) {
+	tb.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for lim.inUse() > 0 {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d handshake slots still taken", lim.inUse())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // waitGoroutines polls until at most n goroutines run.

@@ -10,6 +10,11 @@ import (
 const (
 	recordHeaderLen = 5 // type, legacy version, length
 
+	// maxCiphertext is the largest record body any version allows
+	// (TLS 1.2: 2^14 + 2048); crypto/tls refuses a longer one as soon as
+	// it has read the header.
+	maxCiphertext = 16384 + 2048
+
 	recordTypeChangeCipherSpec = 20
 	recordTypeAlert            = 21
 	recordTypeHandshake        = 22
@@ -58,15 +63,21 @@ func putBuffer(b *[]byte) {
 }
 
 // pipe is the net.Conn that crypto/tls reads ciphertext from and writes
-// ciphertext to. It has two modes:
+// ciphertext to. Its Read hands over at most the rest of the current
+// record, so crypto/tls never holds a byte of the next record; and it has
+// two modes:
 //
 //   - blocking, while the handshake goroutine owns crypto/tls: Read waits
-//     on cond until Feed delivers bytes or Close, and hands over at most
-//     the rest of the current record, so that crypto/tls never buffers a
-//     byte beyond the last handshake record (the kernel TLS hand-over
-//     relies on it); Write appends and calls wake.
+//     on cond until Feed delivers bytes or Close. Because of the record
+//     limit, crypto/tls holds no byte beyond the last handshake record
+//     when the handshake ends (the kernel TLS hand-over relies on it).
+//     Write appends and calls wake.
 //   - non-blocking, once the loop thread has seen the handshake finish:
-//     Read returns errWouldBlock when nothing is buffered; Write appends.
+//     Read starts a record only once all of it is buffered, and returns
+//     errWouldBlock otherwise; Write appends. So crypto/tls's input is
+//     empty between records, and Conn.Read can tell from the pipe alone
+//     whether crypto/tls would block (hasRecord), without calling it:
+//     crypto/tls allocates on every read that needs bytes.
 //
 // Everything is guarded by mu, because in blocking mode the handshake
 // goroutine and the loop thread both touch it; the loop thread's later
@@ -84,7 +95,7 @@ type pipe struct {
 	first    byte // the first byte fed, for LooksLikePlainHTTP
 	blocking bool // the handshake goroutine owns crypto/tls
 	closed   bool
-	recLeft  int // in blocking mode: bytes of the current record Read has not handed over
+	recLeft  int // bytes of the current record Read has not handed over yet
 
 	hsDone bool  // the handshake goroutine has finished
 	hsErr  error // its result
@@ -154,13 +165,7 @@ func (p *pipe) Read(b []byte) (int, error) {
 		if p.in != nil {
 			avail = len(*p.in) - p.inOff
 		}
-		if !p.blocking {
-			if avail == 0 {
-				return 0, errWouldBlock
-			}
-			return p.takeLocked(b, avail), nil
-		}
-		if p.recLeft == 0 && avail >= recordHeaderLen {
+		if p.recLeft == 0 && (p.blocking && avail >= recordHeaderLen || p.wholeRecordLocked(avail)) {
 			h := (*p.in)[p.inOff:]
 			p.recLeft = recordHeaderLen + (int(h[3])<<8 | int(h[4]))
 		}
@@ -169,8 +174,34 @@ func (p *pipe) Read(b []byte) (int, error) {
 			p.recLeft -= n
 			return n, nil
 		}
+		if !p.blocking {
+			return 0, errWouldBlock
+		}
 		p.cond.Wait()
 	}
+}
+
+// wholeRecordLocked reports whether the buffered input starts with a
+// whole record, or with a header crypto/tls will refuse by itself.
+func (p *pipe) wholeRecordLocked(avail int) bool {
+	if avail < recordHeaderLen {
+		return false
+	}
+	h := (*p.in)[p.inOff:]
+	n := int(h[3])<<8 | int(h[4])
+	return avail >= recordHeaderLen+n || n > maxCiphertext
+}
+
+// hasRecord reports whether Read would hand crypto/tls anything: the rest
+// of a record it has started, or a whole new one. Loop thread, after the
+// handshake.
+func (p *pipe) hasRecord() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.in == nil {
+		return false
+	}
+	return p.recLeft > 0 || p.wholeRecordLocked(len(*p.in)-p.inOff)
 }
 
 // takeLocked copies up to n buffered bytes into b and releases the input
@@ -287,9 +318,13 @@ func (p *pipe) takeCapture() *capture {
 }
 
 // shutdown closes the pipe: a Read blocked in the handshake goroutine
-// returns net.ErrClosed, the buffers go back to the pool, and once it
-// returns wake is never called again. Loop thread.
+// returns net.ErrClosed and the buffers go back to the pool. wake is
+// silenced first, waiting out a call in flight, so that the goroutine's
+// reaction to the close cannot wake the loop either. Loop thread.
 func (p *pipe) shutdown() {
+	p.wakeMu.Lock()
+	p.noWake = true
+	p.wakeMu.Unlock()
 	p.mu.Lock()
 	p.closed = true
 	p.cond.Broadcast()
@@ -303,9 +338,6 @@ func (p *pipe) shutdown() {
 	}
 	p.capture = nil
 	p.mu.Unlock()
-	p.wakeMu.Lock()
-	p.noWake = true
-	p.wakeMu.Unlock()
 }
 
 // Close is part of net.Conn; crypto/tls calls it only from its own Close,

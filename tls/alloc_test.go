@@ -1,0 +1,39 @@
+//go:build !race
+
+package tls
+
+import "testing"
+
+// recordAllocs is what one received record costs in allocations: the
+// 24-byte atLeastReader crypto/tls's readFromUntil makes (it escapes into
+// bytes.Buffer.ReadFrom) each time it needs bytes from the pipe. Nothing
+// else on the record path may allocate; a Read that would block returns
+// before reaching crypto/tls and costs nothing.
+const recordAllocs = 1
+
+// TestKeepAliveAllocs fails on any allocation beyond crypto/tls's one per
+// received record in a warm keep-alive exchange: Write, Output, Feed and
+// Read on both ends, two records received in all.
+func TestKeepAliveAllocs(t *testing.T) {
+	for _, v := range versions {
+		t.Run(v.name, func(t *testing.T) {
+			x := newKeepAliveExchange(t, v.version)
+			if n := testing.AllocsPerRun(200, x.run); n > 2*recordAllocs {
+				t.Errorf("%v allocations per exchange, want at most %d", n, 2*recordAllocs)
+			}
+		})
+	}
+}
+
+// TestWouldBlockAllocs checks that reading with nothing buffered, or with
+// only part of a record, allocates nothing.
+func TestWouldBlockAllocs(t *testing.T) {
+	x := newKeepAliveExchange(t, 0x0304)
+	buf := make([]byte, 4<<10)
+	x.p.server.Write(x.resp)
+	out := x.p.server.Output(nil)
+	x.p.client.Feed(out[:len(out)/2])
+	if n := testing.AllocsPerRun(200, func() { x.p.client.Read(buf) }); n != 0 {
+		t.Errorf("%v allocations per would-block Read, want 0", n)
+	}
+}
