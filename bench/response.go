@@ -2,21 +2,21 @@
 
 package bench
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/nproxy/nproxy/http"
+)
 
 // respState names where the response parser stands. The parser is resumable:
-// it can stop at any byte (the end of a read) and go on with the next read, so
-// a connection needs no buffer of its own, only this small state.
+// it can stop at any byte (the end of a read) and go on with the next read.
+// The head is parsed by http.ResponseParser, the one strict response-head
+// parser of the tree; body framing is skipped here by count.
 type respState uint8
 
 const (
-	stProto        respState = iota // "HTTP/1.x" up to the first space
-	stCode                          // the three status digits
-	stReason                        // the reason phrase, up to LF
-	stLineStart                     // first byte of a header line, or the CR/LF that ends the head
-	stHeadLF                        // CR of the empty line seen, LF expected
-	stName                          // header name, up to ':'
-	stValue                         // header value, up to LF
+	stHead         respState = iota // the status line and headers
 	stBody                          // Content-Length bytes remain in remaining
 	stChunkSize                     // hex chunk size
 	stChunkExt                      // chunk extension, up to LF
@@ -27,33 +27,20 @@ const (
 	stTrailer                       // trailer line, up to LF
 	stTrailerLF                     // CR of the final empty line seen, LF expected
 	stUntilClose                    // no length: the body ends when the server closes
+	stDone                          // a response without a body is complete
 )
-
-// hdrKind is the header whose value the parser is reading.
-type hdrKind uint8
-
-const (
-	hdrOther hdrKind = iota
-	hdrContentLength
-	hdrTransferEncoding
-	hdrConnection
-)
-
-// maxHeaderName is how much of a header name is kept for matching; the
-// longest name the parser cares about, "transfer-encoding", has 17 bytes.
-const maxHeaderName = 20
-
-// maxHeaderValue is how much of a Transfer-Encoding or Connection value is
-// kept to look for "chunked" or "close" in it.
-const maxHeaderValue = 32
-
-// maxResponseHead bounds a response head (status line and headers); longer
-// is treated as malformed rather than read forever.
-const maxResponseHead = 64 << 10
 
 // respParser reads HTTP/1.1 response framing: the status code, the body
 // length (Content-Length, chunked or close-delimited) and whether the server
-// will close. It skips body bytes without copying them and never allocates.
+// will close. It skips body bytes without copying them and allocates nothing
+// once warm.
+//
+// A head that arrives whole in one read is parsed where it lies. One split
+// across reads is gathered in head, a buffer the connection keeps for the
+// next time (it grows to the size of the longest split head, at most
+// http.MaxHeadLen+1 bytes), and parsed again from its start as it grows:
+// heads are small and seldom split, so that costs less than keeping a
+// 1 KiB http.ResponseHead per connection between reads.
 // The zero value is not ready: call reset first.
 type respParser struct {
 	state   respState
@@ -62,29 +49,18 @@ type respParser struct {
 	status        int
 	contentLength int64 // -1 when absent
 	chunked       bool
-	closing       bool  // Connection: close, or a close-delimited body
+	closing       bool  // the server closes after this response
 	bodyLen       int64 // body bytes seen (chunk payloads only, for chunked)
 	remaining     int64 // body or chunk bytes still to skip
-	headLen       int
+	digits        int   // digits of the chunk size seen
 
-	kind    hdrKind
-	name    [maxHeaderName]byte
-	nameLen int
-	val     [maxHeaderValue]byte
-	valLen  int
-	digits  int // digits of the status code or chunk size seen
+	head []byte // the start of a head split across reads
 }
 
-// reset prepares p for the next response on the connection.
+// reset prepares p for the next response on the connection. The head
+// buffer is kept for the next split head.
 func (p *respParser) reset() {
-	*p = respParser{contentLength: -1}
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + ('a' - 'A')
-	}
-	return c
+	*p = respParser{contentLength: -1, head: p.head[:0]}
 }
 
 func unhex(c byte) int64 {
@@ -101,8 +77,8 @@ func unhex(c byte) int64 {
 
 // feed parses b. It returns how many bytes belong to the current response and
 // whether that response is now complete; the caller reads the result fields,
-// calls reset and feeds the rest of b. A malformed response returns
-// ErrBadResponse.
+// calls reset and feeds the rest of b. A malformed response returns an error
+// wrapping ErrBadResponse (and, for the head, the http error saying why).
 func (p *respParser) feed(b []byte) (n int, done bool, err error) {
 	i := 0
 	if len(b) > 0 {
@@ -110,6 +86,19 @@ func (p *respParser) feed(b []byte) (n int, done bool, err error) {
 	}
 	for i < len(b) {
 		switch p.state {
+		case stHead:
+			k, err := p.readHead(b[i:])
+			i += k
+			if err != nil {
+				return i, false, err
+			}
+			if p.state == stHead {
+				return i, false, nil // k == len(b[i:]): all of it is head
+			}
+			if p.endHead() {
+				return i, true, nil
+			}
+			continue
 		case stBody:
 			k := int64(len(b) - i)
 			if k > p.remaining {
@@ -137,134 +126,25 @@ func (p *respParser) feed(b []byte) (n int, done bool, err error) {
 		case stUntilClose:
 			p.bodyLen += int64(len(b) - i)
 			return len(b), false, nil
-		case stReason, stChunkExt, stTrailer:
+		case stDone:
+			return i, true, nil // the caller resets before the next response
+		case stChunkExt, stTrailer:
 			j := bytes.IndexByte(b[i:], '\n')
 			if j < 0 {
-				p.headLen += len(b) - i
 				i = len(b)
 				continue
 			}
 			i += j + 1
-			p.headLen += j + 1
-			switch p.state {
-			case stReason:
-				p.state = stLineStart
-			case stChunkExt:
+			if p.state == stChunkExt {
 				p.startChunk()
-			default:
+			} else {
 				p.state = stTrailerStart
 			}
 			continue
 		}
 		c := b[i]
 		i++
-		p.headLen++
-		if p.headLen > maxResponseHead {
-			return i, false, ErrBadResponse
-		}
 		switch p.state {
-		case stProto:
-			if c == ' ' {
-				if p.digits < 8 { // "HTTP/1.1"
-					return i, false, ErrBadResponse
-				}
-				p.digits = 0
-				p.state = stCode
-				continue
-			}
-			p.digits++
-		case stCode:
-			if c >= '0' && c <= '9' && p.digits < 3 {
-				p.status = p.status*10 + int(c-'0')
-				p.digits++
-				continue
-			}
-			if p.digits != 3 {
-				return i, false, ErrBadResponse
-			}
-			switch c {
-			case ' ':
-				p.state = stReason
-			case '\r':
-				p.state = stReason // the LF follows
-			case '\n':
-				p.state = stLineStart
-			default:
-				return i, false, ErrBadResponse
-			}
-		case stLineStart:
-			switch c {
-			case '\r':
-				p.state = stHeadLF
-			case '\n':
-				if p.endHead() {
-					return i, true, nil
-				}
-			default:
-				p.state = stName
-				p.nameLen = 0
-				p.name[0] = lower(c)
-				p.nameLen = 1
-			}
-		case stHeadLF:
-			if c != '\n' {
-				return i, false, ErrBadResponse
-			}
-			if p.endHead() {
-				return i, true, nil
-			}
-		case stName:
-			if c == ':' {
-				p.kind = p.headerKind()
-				p.valLen = 0
-				p.digits = 0
-				if p.kind == hdrOther {
-					p.state = stReason // skip the value like a reason phrase
-					// stReason goes back to stLineStart at LF: what we want.
-				} else {
-					p.state = stValue
-				}
-				continue
-			}
-			if c == '\n' {
-				return i, false, ErrBadResponse
-			}
-			if p.nameLen < maxHeaderName {
-				p.name[p.nameLen] = lower(c)
-			}
-			p.nameLen++
-		case stValue:
-			if c == '\n' {
-				if err := p.endValue(); err != nil {
-					return i, false, err
-				}
-				p.state = stLineStart
-				continue
-			}
-			if c == '\r' {
-				continue
-			}
-			if p.kind == hdrContentLength {
-				switch {
-				case c >= '0' && c <= '9':
-					if p.digits == 0 {
-						p.contentLength = 0
-					}
-					p.contentLength = p.contentLength*10 + int64(c-'0')
-					p.digits++
-					if p.digits > 18 {
-						return i, false, ErrBadResponse
-					}
-				case c == ' ' || c == '\t':
-				default:
-					return i, false, ErrBadResponse
-				}
-				continue
-			}
-			if p.valLen < maxHeaderValue {
-				p.val[p.valLen] = lower(c)
-				p.valLen++
-			}
 		case stChunkSize:
 			if v := unhex(c); v >= 0 {
 				p.remaining = p.remaining<<4 | v
@@ -315,6 +195,38 @@ func (p *respParser) feed(b []byte) (n int, done bool, err error) {
 	return i, false, nil
 }
 
+// readHead parses the head from b, joined to the start of it that earlier
+// reads left in p.head, and returns how many bytes of b belong to the head.
+// Once the head is complete it records the status and framing and leaves
+// stHead; before that, all of b is head.
+func (p *respParser) readHead(b []byte) (int, error) {
+	old := len(p.head)
+	buf := b
+	if old > 0 {
+		// Past MaxHeadLen+1 bytes the parser refuses the head whatever
+		// follows: no need to keep more.
+		buf = append(p.head, b[:min(len(b), http.MaxHeadLen+1-old)]...)
+		p.head = buf
+	}
+	var hp http.ResponseParser
+	var h http.ResponseHead
+	done, err := hp.Parse(buf, &h)
+	if err != nil {
+		return len(b), fmt.Errorf("%w: %w", ErrBadResponse, err)
+	}
+	if !done {
+		if old == 0 {
+			p.head = append(p.head, b...)
+		}
+		return len(b), nil
+	}
+	p.head = p.head[:0]
+	p.status, p.contentLength, p.chunked = h.Status, h.ContentLength, h.Chunked
+	p.closing = h.Close
+	p.state = stDone // endHead moves on to the body, if there is one
+	return h.HeadLen - old, nil
+}
+
 func (p *respParser) beginChunkSize() {
 	p.state = stChunkSize
 	p.remaining = 0
@@ -328,40 +240,6 @@ func (p *respParser) startChunk() {
 		return
 	}
 	p.state = stChunkData
-}
-
-func (p *respParser) headerKind() hdrKind {
-	if p.nameLen > maxHeaderName {
-		return hdrOther
-	}
-	switch string(p.name[:p.nameLen]) { // no allocation: compared in place
-	case "content-length":
-		return hdrContentLength
-	case "transfer-encoding":
-		return hdrTransferEncoding
-	case "connection":
-		return hdrConnection
-	}
-	return hdrOther
-}
-
-func (p *respParser) endValue() error {
-	v := p.val[:p.valLen]
-	switch p.kind {
-	case hdrContentLength:
-		if p.digits == 0 {
-			return ErrBadResponse
-		}
-	case hdrTransferEncoding:
-		if bytes.Contains(v, []byte("chunked")) {
-			p.chunked = true
-		}
-	case hdrConnection:
-		if bytes.Contains(v, []byte("close")) {
-			p.closing = true
-		}
-	}
-	return nil
 }
 
 // endHead decides how the body is framed (RFC 9112 section 6.3) once the

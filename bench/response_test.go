@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -58,8 +59,25 @@ func TestResponseParser(t *testing.T) {
 			want: []parsed{{200, 13, true}}},
 		{name: "connection close", stream: "HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n",
 			want: []parsed{{200, 0, true}}},
-		{name: "bare LF", stream: "HTTP/1.1 200 OK\nContent-Length: 1\n\nx",
-			want: []parsed{{200, 1, false}}},
+		// The head parser is http's, as strict as the proxy's: a server
+		// ending lines in bare LF is counted as malformed.
+		{name: "bare LF", stream: "HTTP/1.1 200 OK\nContent-Length: 1\n\nx", wantErr: true},
+		{name: "HTTP/1.0 closes", stream: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+			want: []parsed{{200, 2, true}}},
+		{name: "HTTP/1.0 keep-alive", stream: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhiHTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx",
+			want: []parsed{{200, 2, false}, {200, 1, false}}},
+		{name: "length list", stream: "HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nhi",
+			want: []parsed{{200, 2, false}}},
+		{name: "transfer-encoding wins over length", stream: "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+			want: []parsed{{200, 2, false}}},
+		{name: "unknown coding is close-delimited", stream: "HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+			want: []parsed{{200, 12, true}}},
+		{name: "head over many reads", stream: "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Pad: 0123456789abcdef\r\n", 40) + "Content-Length: 3\r\n\r\nabcHTTP/1.1 204 No Content\r\n\r\n",
+			want: []parsed{{200, 3, false}, {204, 0, false}}},
+		{name: "close substring", stream: "HTTP/1.1 200 OK\r\nConnection: closed\r\nContent-Length: 0\r\n\r\n",
+			want: []parsed{{200, 0, false}}},
+		{name: "signed length", stream: "HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\nx", wantErr: true},
+		{name: "NUL in header", stream: "HTTP/1.1 200 OK\r\nX: \x00\r\nContent-Length: 1\r\n\r\nx", wantErr: true},
 		{name: "no reason", stream: "HTTP/1.1 304\r\nETag: x\r\n\r\n",
 			want: []parsed{{304, 0, false}}},
 		{name: "long header", stream: "HTTP/1.1 200 OK\r\nX-A-Very-Long-Header-Name-Indeed: v\r\nContent-Length: 1\r\n\r\nx",

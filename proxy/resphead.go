@@ -1,0 +1,124 @@
+//go:build linux
+
+package proxy
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/nproxy/nproxy/http"
+)
+
+// The upstream response head: parsed by http.ResponseParser (strict: a
+// head it refuses is answered 502), checked for what the proxy cannot relay,
+// and rebuilt for the client from the parsed spans only, so that no byte
+// the parser did not validate reaches the client.
+
+// respHead is an upstream response head: the parsed head, and the facts
+// readHead decides the response's framing and the connections' fate on.
+type respHead struct {
+	status        int
+	headLen       int
+	contentLength int64 // -1 if absent or overridden by Transfer-Encoding
+	chunked       bool
+	close         bool // the upstream closes after this response
+
+	head http.ResponseHead
+}
+
+// parseRespHead parses the response head at the start of b. ok is false
+// while the head is incomplete; err reports a head that must not be
+// relayed (the client gets 502).
+//
+// It parses from the first byte on every call, with a parser on the stack:
+// it is called each time more of the head arrives, and the session keeps no
+// parser state between calls. A head fits in rbuf, so that costs little and
+// allocates nothing.
+func parseRespHead(b []byte) (h respHead, ok bool, err error) {
+	var p http.ResponseParser
+	done, err := p.Parse(b, &h.head)
+	if err != nil {
+		return h, false, fmt.Errorf("%w: %w", errBadResponse, err)
+	}
+	if !done {
+		return h, false, nil
+	}
+	r := &h.head
+	if r.TE && !r.Chunked {
+		// The body would run to the close in a coding the proxy does
+		// not know the end of ("xchunked") or would have to drop from
+		// the head ("gzip" alone): refused, as nginx does ("upstream
+		// sent unknown Transfer-Encoding").
+		return h, false, fmt.Errorf("%w: Transfer-Encoding does not end in chunked", errBadResponse)
+	}
+	h.status, h.headLen = r.Status, r.HeadLen
+	h.contentLength, h.chunked, h.close = r.ContentLength, r.Chunked, r.Close
+	return h, true, nil
+}
+
+// appendClientHead appends the response head sent to the client, rebuilt
+// from h's spans of upHead: the upstream's status line as HTTP/1.1, its
+// headers without hop-by-hop ones (and without Date and Server, which
+// nproxy sets, as nginx does), one Content-Length with the parsed value
+// (however the upstream spelled it: "5, 5" or twice), then Connection as
+// the client connection needs it.
+func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient, keepAlive10, upgrade, dechunk bool) []byte {
+	r := &h.head
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(r.Status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, r.Reason.Bytes(upHead)...)
+	dst = append(dst, "\r\nServer: nproxy\r\nDate: "...)
+	dst = append(dst, date...)
+	dst = append(dst, "\r\n"...)
+	for i := 0; i < r.NumHeaders; i++ {
+		f := &r.Headers[i]
+		name := f.Name.Bytes(upHead)
+		switch {
+		case http.EqualFold(name, "content-length"):
+			continue // written once below
+		case http.EqualFold(name, "transfer-encoding"), http.EqualFold(name, "trailer"):
+			if !r.Chunked || dechunk {
+				continue
+			}
+		case http.EqualFold(name, "upgrade"):
+			if !upgrade {
+				continue
+			}
+		case isHopByHop(name), listedInConnection(upHead, r, name),
+			http.EqualFold(name, "date"), http.EqualFold(name, "server"):
+			continue
+		}
+		dst = append(dst, name...)
+		dst = append(dst, ": "...)
+		dst = append(dst, f.Value.Bytes(upHead)...)
+		dst = append(dst, "\r\n"...)
+	}
+	if r.ContentLength >= 0 { // never beside Transfer-Encoding (RFC 9112 §6.1)
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, r.ContentLength, 10)
+		dst = append(dst, "\r\n"...)
+	}
+	switch {
+	case upgrade:
+		dst = append(dst, "Connection: upgrade\r\n"...)
+	case closeClient:
+		dst = append(dst, "Connection: close\r\n"...)
+	case keepAlive10:
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// listedInConnection reports whether name is an option of any Connection
+// field of r: the list may be split over several fields (RFC 9110 §5.3),
+// and every field it names is hop-by-hop.
+func listedInConnection(buf []byte, r *http.ResponseHead, name []byte) bool {
+	for i := 0; i < r.NumHeaders; i++ {
+		f := &r.Headers[i]
+		if http.EqualFold(f.Name.Bytes(buf), "connection") && listedIn(f.Value.Bytes(buf), name) {
+			return true
+		}
+	}
+	return false
+}
