@@ -218,12 +218,11 @@ func (c *Context) configForClient(hello *ctls.ClientHelloInfo) (*ctls.Config, er
 	i := c.pickSite(hello.ServerName)
 	cfg := c.sites[i].config
 	if p, ok := hello.Conn.(*pipe); ok {
-		p.setSite(i)
-		if p.capture != nil {
+		if c := p.setSite(i); c != nil {
 			// The key log is per Config, so a connection whose secrets
 			// are captured gets its own shallow copy.
 			cfg = cfg.Clone()
-			cfg.KeyLogWriter = p.capture
+			cfg.KeyLogWriter = c
 		}
 	}
 	return cfg, nil

@@ -94,6 +94,9 @@
 // most one record at a time, so no application data is ever buffered
 // inside crypto/tls where neither the kernel nor this package could reach
 // it. Whenever the state cannot be known exactly EnableKTLS refuses and
-// the connection stays in userspace. KTLSAvailable says whether the
-// kernel has the offload at all.
+// the connection stays in userspace: client connections, ChaCha20-
+// Poly1305, resumed TLS 1.2 sessions (crypto/tls logs no master secret
+// for them), and a client whose first request arrived in the same read
+// as its Finished. KTLSAvailable says whether the kernel has the offload
+// at all.
 package tls

@@ -220,11 +220,18 @@ func socketPair(tb testing.TB) (a, b net.Conn) {
 	return conns[0], conns[1]
 }
 
-// newSockLoop starts a server connection of ctx; the returned net.Conn is
-// the client's end.
+// newSockLoop starts a server connection of ctx over a socket pair; the
+// returned net.Conn is the client's end.
 func newSockLoop(tb testing.TB, ctx *Context) (*sockLoop, net.Conn) {
 	tb.Helper()
 	serverEnd, clientEnd := socketPair(tb)
+	return newSockLoopOn(tb, ctx, serverEnd, clientEnd), clientEnd
+}
+
+// newSockLoopOn starts a server connection of ctx on serverEnd; both ends
+// are closed when the test ends.
+func newSockLoopOn(tb testing.TB, ctx *Context, serverEnd, clientEnd net.Conn) *sockLoop {
+	tb.Helper()
 	l := &sockLoop{tb: tb, sock: serverEnd, in: make(chan []byte, 64), wake: newWaker(), done: make(chan struct{})}
 	l.conn = ctx.Server(l.wake.fn())
 	go func() {
@@ -249,7 +256,7 @@ func newSockLoop(tb testing.TB, ctx *Context) (*sockLoop, net.Conn) {
 		}
 		<-l.done
 	})
-	return l, clientEnd
+	return l
 }
 
 // flush sends the connection's output.

@@ -300,11 +300,14 @@ func (p *pipe) result() (done bool, site int, err error) {
 	return true, p.site, p.hsErr
 }
 
-// setSite records the site SNI chose. Handshake goroutine.
-func (p *pipe) setSite(i int) {
+// setSite records the site SNI chose and returns the capture the
+// handshake's secrets go to (nil if none, or if Close already ran).
+// Handshake goroutine.
+func (p *pipe) setSite(i int) *capture {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.site = i
-	p.mu.Unlock()
+	return p.capture
 }
 
 // takeCapture hands the captured handshake over (nil if none) and stops
