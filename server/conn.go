@@ -700,6 +700,11 @@ func (c *conn) closeNow() {
 // conn. Only closeNow and leave call it, with depth 0.
 func (c *conn) teardown() {
 	s := c.s
+	rc := c.rc
+	// Close first: a send still in flight stops reading its buffer when
+	// Close returns (reactor.Conn.Close), and only then do the buffers go
+	// back to the pools.
+	rc.Close()
 	c.releaseBody()
 	if c.in != nil {
 		s.loop.PutBuf(c.in)
@@ -714,10 +719,8 @@ func (c *conn) teardown() {
 		s.putChunk(c.chunk)
 	}
 	c.connClosed()
-	rc := c.rc
 	*c = conn{seq: c.seq + 1, state: stClosed}
 	s.connFree = append(s.connFree, c)
-	rc.Close()
 	s.checkIdle()
 }
 
