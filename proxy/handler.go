@@ -105,6 +105,14 @@ func (h *Handler) getConn(b *backend, s *session) (*upConn, bool, error) {
 		if u.rc == nil || !u.rc.Open() {
 			continue
 		}
+		if !s.idempotent && peerClosed(u.rc.Fd()) {
+			// A request that must not be sent twice cannot be retried
+			// if the backend turns out to have closed this connection:
+			// check for its FIN first (one recv, only for such
+			// requests), as the race is then ours to lose.
+			u.close()
+			continue
+		}
 		u.s = s
 		u.rc.ClearTimeout()
 		return u, true, nil

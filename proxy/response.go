@@ -18,15 +18,25 @@ func (s *session) upRecv(data []byte) {
 	s.gotBytes = true
 	s.rbuf = s.loop().AppendBuf(s.rbuf, data)
 	s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
-	if len(s.rbuf) >= pauseAt {
+	if len(s.rbuf) >= s.readLimit() {
 		s.up.rc.StopRecv()
 	}
 	s.pump()
 }
 
+// readLimit is how much upstream data rbuf may hold before reading
+// pauses: a whole response head (up to http.MaxHeadLen) until the head
+// is parsed, then pauseAt.
+func (s *session) readLimit() int {
+	if s.headDone {
+		return pauseAt
+	}
+	return http.MaxHeadLen
+}
+
 // recvUp resumes reading from the backend when there is room.
 func (s *session) recvUp() {
-	if s.up != nil && s.up.rc != nil && len(s.rbuf) < pauseAt && !s.upEOF {
+	if s.up != nil && s.up.rc != nil && len(s.rbuf) < s.readLimit() && !s.upEOF {
 		s.up.rc.StartRecv()
 	}
 }

@@ -166,3 +166,13 @@ func (u *upConn) close() {
 	}
 	u.s, u.probe = nil, nil
 }
+
+// peerClosed reports whether the peer of the idle connection fd has
+// closed it or sent something (either makes it unusable): a
+// non-blocking peek that finds EOF, data or an error rather than
+// EAGAIN.
+func peerClosed(fd int) bool {
+	var b [1]byte
+	n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	return err != unix.EAGAIN || n > 0
+}
