@@ -30,8 +30,12 @@ var (
 	// (the HTTP/2 connection preface, RFC 9113 §3.4).
 	ErrBadMethod = &Error{400, "malformed method"}
 
-	// ErrBadURI (400) is returned when the request-target is empty or holds a
-	// byte outside visible ASCII (controls, DEL and bytes >= 0x80 included).
+	// ErrBadURI (400) is returned when the request-target is empty, holds a
+	// byte outside visible ASCII (controls, DEL and bytes >= 0x80
+	// included), or is in no form its method may use: origin-form
+	// ("/path"), absolute-form with scheme http or https and a valid
+	// authority, "*" for OPTIONS, "host:port" for CONNECT (RFC 9112 §3.2).
+	// "@evil/x" and "evil:80/x" are refused here.
 	ErrBadURI = &Error{400, "malformed request-target"}
 
 	// ErrURITooLong (414) is returned when the request-target is longer than
@@ -69,6 +73,13 @@ var (
 	// Host header (RFC 9112 §3.2).
 	ErrMissingHost = &Error{400, "missing Host header"}
 
+	// ErrBadHost (400) is returned for a Host header that is neither empty
+	// nor host [":" port] of RFC 3986: a reg-name, IPv4 address or
+	// bracketed IPv6 literal, then optionally a port of digits up to 65535.
+	// Userinfo ("user@host"), '/', spaces and other bytes that could change
+	// what a backend takes the host to be are refused.
+	ErrBadHost = &Error{400, "invalid Host header"}
+
 	// ErrDuplicateHost (400) is returned for a request with more than one
 	// Host header (RFC 9112 §3.2).
 	ErrDuplicateHost = &Error{400, "more than one Host header"}
@@ -83,15 +94,22 @@ var (
 	// §6.3: a request smuggling vector).
 	ErrConflictingLength = &Error{400, "conflicting message length"}
 
-	// ErrBadTransferEncoding (400) is returned when chunked is not the final
-	// transfer coding or appears twice, when Transfer-Encoding is empty or
-	// malformed, and for Transfer-Encoding in an HTTP/1.0 request, whose
-	// sender cannot know chunked framing (a request smuggling defence).
+	// ErrBadTransferEncoding (400) is returned when chunked appears twice,
+	// when Transfer-Encoding is empty or malformed (parameters, quotes),
+	// and for Transfer-Encoding in an HTTP/1.0 request, whose sender
+	// cannot know chunked framing (a request smuggling defence).
 	ErrBadTransferEncoding = &Error{400, "invalid Transfer-Encoding"}
 
-	// ErrNotImplemented (501) is returned for a transfer coding the server
-	// does not know (RFC 9112 §6.1).
-	ErrNotImplemented = &Error{501, "unknown transfer coding"}
+	// ErrNotImplemented (501) is returned for any transfer coding but
+	// chunked, known ones such as gzip included (RFC 9112 §6.1, as nginx):
+	// the body is re-framed on its way upstream, and a coding the proxy
+	// does not apply itself would be lost.
+	ErrNotImplemented = &Error{501, "unsupported transfer coding"}
+
+	// ErrMethodNotAllowed (405) is returned once the head of a CONNECT
+	// request is complete: nproxy opens no tunnels, and answers as nginx
+	// does. (A CONNECT target that is not "host:port" is ErrBadURI.)
+	ErrMethodNotAllowed = &Error{405, "CONNECT not allowed"}
 
 	// ErrBadChunk (400) is returned by ChunkedDecoder.Next for malformed
 	// chunked framing: a bad or overflowing chunk size, a malformed or

@@ -3,6 +3,7 @@
 package http
 
 import (
+	"bytes"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ import (
 // whole, one byte at a time and in three uneven pieces gives the same
 // outcome to the last field. The seeds are in testdata/fuzz/FuzzParser.
 func FuzzParser(f *testing.F) {
-	for _, tc := range parserCases {
+	for _, tc := range allParserCases() {
 		if len(tc.in) < 1024 {
 			f.Add([]byte(tc.in))
 		}
@@ -63,6 +64,51 @@ func checkInvariants(t *testing.T, in []byte, req *Request, done bool, err error
 	}
 	if req.Major != 1 || req.Minor > 1 {
 		t.Fatalf("version %d.%d", req.Major, req.Minor)
+	}
+	checkTargetInvariants(t, in, req)
+	underscore := false
+	for i := 0; i < req.NumHeaders; i++ {
+		if bytes.IndexByte(req.Headers[i].Name.Bytes(in), '_') >= 0 {
+			underscore = true
+		}
+	}
+	if req.HasUnderscoreHeader != underscore {
+		t.Fatalf("HasUnderscoreHeader = %v, names say %v", req.HasUnderscoreHeader, underscore)
+	}
+}
+
+// checkTargetInvariants checks what a proxy relies on of a request it
+// routes and forwards: what Path, Query and Host may be for each form of
+// request-target.
+func checkTargetInvariants(t *testing.T, in []byte, req *Request) {
+	t.Helper()
+	if req.Method == MethodConnect {
+		t.Fatal("CONNECT parsed to the end")
+	}
+	uri, path := req.URI.Bytes(in), req.Path.Bytes(in)
+	inURI := func(s Span) bool { return s.Off >= req.URI.Off && s.Off+s.Len <= req.URI.Off+req.URI.Len }
+	if !inURI(req.Path) || !inURI(req.Query) {
+		t.Fatalf("Path %+v or Query %+v outside URI %+v", req.Path, req.Query, req.URI)
+	}
+	switch {
+	case req.Absolute:
+		if !inURI(req.Host) || req.Host.Empty() {
+			t.Fatalf("absolute-form Host %+v not in URI %+v", req.Host, req.URI)
+		}
+		if len(path) > 0 && path[0] != '/' {
+			t.Fatalf("absolute-form path %q", path)
+		}
+	case string(uri) == "*":
+		if req.Method != MethodOptions {
+			t.Fatalf("asterisk-form with method %v", req.Method)
+		}
+	case len(path) == 0 || path[0] != '/':
+		t.Fatalf("origin-form path %q", path)
+	}
+	if h := req.Host.Bytes(in); len(h) > 0 {
+		if _, ok := authority(h); !ok {
+			t.Fatalf("Host %q is no authority", h)
+		}
 	}
 }
 

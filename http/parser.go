@@ -25,13 +25,26 @@ import (
 //   - empty lines (CRLF) before the request line are skipped (RFC 9112 §2.2);
 //   - the request line is method SP request-target SP HTTP-version, with
 //     exactly one SP each time and no trailing whitespace;
+//   - the request-target is origin-form ("/path?query") or absolute-form
+//     ("http://authority/path?query", scheme http or https in any case);
+//     asterisk-form ("*") only for OPTIONS and authority-form ("host:port")
+//     only for CONNECT (RFC 9112 §3.2). An absolute-form target's authority
+//     is the request's Host (RFC 9112 §3.2.2), whatever the Host header
+//     says, and its path and query are what is routed and forwarded;
+//   - Host, and the authority of a target, is RFC 3986's host [":" port]:
+//     a reg-name, IPv4 address or bracketed IPv6 literal, and a port of
+//     digits up to 65535; userinfo ("user@host"), '/', spaces and the like
+//     are refused. An empty Host header is allowed (RFC 9112 §3.2);
 //   - header names are tokens with no whitespace before the colon, values are
 //     visible ASCII, obs-text, SP and HTAB, and obs-fold is refused;
 //   - Content-Length is digits (a list of equal values at most), never beside
-//     Transfer-Encoding; chunked must be the last coding and appear once;
-//     unknown codings get 501; Transfer-Encoding from HTTP/1.0 is refused;
+//     Transfer-Encoding; chunked is the only transfer coding accepted, once
+//     (any other gets 501, as in nginx: a proxy that re-frames the body
+//     cannot keep a coding it does not apply); Transfer-Encoding from
+//     HTTP/1.0 is refused;
 //   - any token is a method (a proxy passes extension methods on), except
-//     PRI, the HTTP/2 preface;
+//     PRI, the HTTP/2 preface; CONNECT parses but is answered 405 once its
+//     head is complete, as nginx does, since nproxy opens no tunnels;
 //   - the framing headers (Content-Length, Transfer-Encoding, Host) are
 //     checked as each header line ends, the rest when the head ends.
 
@@ -189,7 +202,9 @@ func (p *Parser) Parse(buf []byte, req *Request) (done bool, err error) {
 			default:
 				return p.fail(ErrBadURI)
 			}
-			p.setTarget(buf, pos, req)
+			if e := p.setTarget(buf, pos, req); e != nil {
+				return p.fail(e)
+			}
 			pos++
 			p.mark = pos
 			p.state = stVersion
@@ -296,8 +311,17 @@ func (p *Parser) Parse(buf []byte, req *Request) (done bool, err error) {
 			}
 
 		case stName:
+			// The loop stops at '_' too, so that the request can say
+			// whether any name has one without a second scan.
 			lim := min(end, p.mark+MaxHeaderLen)
-			for pos < lim && charClass[buf[pos]]&isToken != 0 {
+			for {
+				for pos < lim && charClass[buf[pos]]&isNameChar != 0 {
+					pos++
+				}
+				if pos == lim || buf[pos] != '_' {
+					break
+				}
+				req.HasUnderscoreHeader = true
 				pos++
 			}
 			if pos == end {
@@ -407,18 +431,130 @@ func setMethod(buf []byte, from, to int, req *Request) *Error {
 	return nil
 }
 
-// setTarget records the request-target that ends at end.
-func (p *Parser) setTarget(buf []byte, end int, req *Request) {
-	req.URI = spanOf(p.mark, end)
-	q := bytes.IndexByte(buf[p.mark:end], '?')
-	if q < 0 {
-		req.Path = req.URI
-		req.Query = spanOf(end, end)
-		return
+// setTarget records the request-target that ends at end and checks that
+// its form is one the method may use (RFC 9112 §3.2): origin-form for any
+// method but CONNECT, absolute-form likewise, asterisk-form for OPTIONS and
+// authority-form, with a port, for CONNECT alone.
+func (p *Parser) setTarget(buf []byte, end int, req *Request) *Error {
+	start := p.mark
+	req.URI = spanOf(start, end)
+	t := buf[start:end] // never empty: stTargetHead saw its first byte
+	switch {
+	case req.Method == MethodConnect:
+		if port, ok := authority(t); !ok || port < 0 {
+			return ErrBadURI
+		}
+		req.Path, req.Query = req.URI, spanOf(end, end)
+		return nil
+	case t[0] == '/':
+	case len(t) == 1 && t[0] == '*' && req.Method == MethodOptions:
+		req.Path, req.Query = req.URI, spanOf(end, end)
+		return nil
+	default:
+		n := schemeLen(t)
+		if n == 0 {
+			return ErrBadURI // "@evil/x", "evil:80/x", "ftp://x/"
+		}
+		a := n
+		for a < len(t) && t[a] != '/' && t[a] != '?' {
+			a++
+		}
+		if _, ok := authority(t[n:a]); !ok {
+			return ErrBadURI
+		}
+		req.Host = spanOf(start+n, start+a)
+		req.Absolute = true
+		start += a // the path, possibly empty, and the query follow
 	}
-	q += p.mark
-	req.Path = spanOf(p.mark, q)
+	q := bytes.IndexByte(buf[start:end], '?')
+	if q < 0 {
+		req.Path = spanOf(start, end)
+		req.Query = spanOf(end, end)
+		return nil
+	}
+	q += start
+	req.Path = spanOf(start, q)
 	req.Query = spanOf(q+1, end)
+	return nil
+}
+
+// schemeLen returns the length of t's "http://" or "https://" prefix (the
+// scheme in any case), or 0 when t has neither.
+func schemeLen(t []byte) int {
+	switch {
+	case len(t) >= len("http://") && equalFold(t[:len("http://")], "http://"):
+		return len("http://")
+	case len(t) >= len("https://") && equalFold(t[:len("https://")], "https://"):
+		return len("https://")
+	}
+	return 0
+}
+
+// maxPort is the largest TCP port number.
+const maxPort = 65535
+
+// authority checks that a is host [":" port] of RFC 3986 §3.2.2-§3.2.3
+// with a non-empty host: a reg-name (unreserved, sub-delims and
+// percent-encoded bytes, which covers IPv4 addresses) or an IP literal in
+// brackets, and a port of one or more digits no larger than 65535. There
+// is no userinfo: RFC 9110 §4.2.4 makes it an error in an http(s) URI, and
+// in a Host header it can only mislead. port is the index of the colon
+// before the port, -1 without one.
+//
+// The IP literal is checked for its characters (hex digits, ':' and '.'),
+// not parsed: nproxy only routes and forwards it, and no byte that could
+// end the field or change its meaning gets through.
+func authority(a []byte) (port int, ok bool) {
+	i := 0
+	if len(a) > 0 && a[0] == '[' {
+		for i = 1; i < len(a) && charClass[a[i]]&isIPLiteral != 0; i++ {
+		}
+		if i == 1 || i == len(a) || a[i] != ']' {
+			return -1, false
+		}
+		i++
+	} else if i = regNameLen(a); i == 0 {
+		return -1, false
+	}
+	if i == len(a) {
+		return -1, true
+	}
+	if a[i] != ':' || i+1 == len(a) {
+		return -1, false
+	}
+	port = i
+	n := 0
+	for i++; i < len(a); i++ {
+		c := a[i]
+		if c < '0' || c > '9' {
+			return -1, false
+		}
+		if n = n*10 + int(c-'0'); n > maxPort {
+			return -1, false
+		}
+	}
+	return port, true
+}
+
+// regNameLen returns the length of the reg-name at the start of a.
+func regNameLen(a []byte) int {
+	i := 0
+	for i < len(a) {
+		switch c := a[i]; {
+		case charClass[c]&isRegName != 0:
+			i++
+		case c == '%' && i+2 < len(a) && isHex(a[i+1]) && isHex(a[i+2]):
+			i += 3
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// isHex reports whether c is a hexadecimal digit.
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'f'
 }
 
 // addHeader records the header line just ended and gathers what it says
@@ -440,7 +576,14 @@ func (p *Parser) addHeader(buf []byte, req *Request) *Error {
 				return ErrDuplicateHost
 			}
 			p.seen |= seenHost
-			req.Host = h.Value
+			if _, ok := authority(value); !ok && len(value) > 0 {
+				return ErrBadHost
+			}
+			// An absolute-form target's authority is the Host, and the
+			// header is ignored (RFC 9112 §3.2.2), once checked.
+			if !req.Absolute {
+				req.Host = h.Value
+			}
 		}
 	case len("range"):
 		if equalFold(name, "range") {
@@ -482,13 +625,9 @@ func (p *Parser) addHeader(buf []byte, req *Request) *Error {
 // finish checks what can only be checked once the head is complete and
 // derives the connection facts.
 func (p *Parser) finish(req *Request) *Error {
+	// RFC 9112 §3.2: even an absolute-form target needs the header.
 	if req.Minor == 1 && p.seen&seenHost == 0 {
 		return ErrMissingHost
-	}
-	// RFC 9112 §6.3: a request whose final transfer coding is not chunked
-	// has no determinable length.
-	if p.seen&seenTransferEncoding != 0 && !req.Chunked {
-		return ErrBadTransferEncoding
 	}
 	if p.seen&seenConnClose != 0 {
 		req.KeepAlive = false
@@ -496,6 +635,9 @@ func (p *Parser) finish(req *Request) *Error {
 		req.KeepAlive = req.Minor == 1 || p.seen&seenConnKeepAlive != 0
 	}
 	req.Upgrade = p.seen&seenConnUpgrade != 0 && p.seen&seenUpgrade != 0
+	if req.Method == MethodConnect {
+		return ErrMethodNotAllowed
+	}
 	return nil
 }
 
@@ -543,10 +685,12 @@ func (p *Parser) contentLength(v []byte, req *Request) *Error {
 
 const maxInt64 = 1<<63 - 1
 
-// transferEncoding checks a Transfer-Encoding value. Every coding must be
-// known (else 501, RFC 9112 §6.1) and chunked may only come last and once;
-// the check that it does come last waits for the end of the head, since a
-// later header line may add it.
+// transferEncoding checks a Transfer-Encoding value. The only coding
+// accepted is chunked, once (RFC 9110 §5.6.1: empty list elements are
+// ignored); any other gets 501 (RFC 9112 §6.1), as in nginx. A proxy that
+// decodes and re-frames the body could only forward "gzip, chunked" as
+// "chunked", dropping the gzip its upstream needed to know about. So
+// every Transfer-Encoding header that passes leaves req.Chunked set.
 func (p *Parser) transferEncoding(v []byte, req *Request) *Error {
 	// An HTTP/1.0 sender cannot know chunked framing: Transfer-Encoding
 	// from one is either a broken client or an attempt to desynchronise a
@@ -573,21 +717,16 @@ func (p *Parser) transferEncoding(v []byte, req *Request) *Error {
 			i = skipOWS(v, i+1)
 		}
 		if len(coding) == 0 {
-			continue // RFC 9110 §5.6.1: empty list elements are ignored
+			continue
 		}
 		codings++
-		if req.Chunked {
-			return ErrBadTransferEncoding // after chunked, or chunked twice
-		}
-		switch {
-		case equalFold(coding, "chunked"):
-			req.Chunked = true
-		case equalFold(coding, "gzip"), equalFold(coding, "deflate"),
-			equalFold(coding, "compress"), equalFold(coding, "x-gzip"),
-			equalFold(coding, "x-compress"):
-		default:
+		if !equalFold(coding, "chunked") {
 			return ErrNotImplemented
 		}
+		if req.Chunked {
+			return ErrBadTransferEncoding // chunked twice
+		}
+		req.Chunked = true
 	}
 	if codings == 0 {
 		return ErrBadTransferEncoding
@@ -638,10 +777,13 @@ func trimOWS(v []byte) []byte {
 
 // Byte classes of charClass.
 const (
-	isToken   = 1 << iota // tchar (RFC 9110 §5.6.2)
-	isTarget              // allowed in a request-target: visible ASCII
-	isValue               // field-vchar: visible ASCII and obs-text
-	isValueWS             // field-vchar, SP or HTAB: inside a field value
+	isToken     = 1 << iota // tchar (RFC 9110 §5.6.2)
+	isTarget                // allowed in a request-target: visible ASCII
+	isValue                 // field-vchar: visible ASCII and obs-text
+	isValueWS               // field-vchar, SP or HTAB: inside a field value
+	isNameChar              // tchar but '_': the header-name loop
+	isRegName               // unreserved or sub-delims (RFC 3986 §3.2.2)
+	isIPLiteral             // inside an IP literal's brackets: hex, ':', '.'
 )
 
 // charClass maps each byte to its classes. The request-target class is
@@ -669,6 +811,24 @@ var charClass = func() (t [256]uint8) {
 	}
 	for _, c := range "!#$%&'*+-.^_`|~" {
 		t[c] |= isToken
+	}
+	for c := range t {
+		if t[c]&isToken != 0 && c != '_' {
+			t[c] |= isNameChar
+		}
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] |= isRegName | isIPLiteral
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] |= isRegName
+		t[c-'a'+'A'] |= isRegName
+	}
+	for _, c := range "-._~!$&'()*+,;=" {
+		t[c] |= isRegName
+	}
+	for _, c := range "abcdefABCDEF:." {
+		t[c] |= isIPLiteral
 	}
 	return t
 }()

@@ -58,22 +58,36 @@ type Request struct {
 	Method     Method
 	MethodSpan Span
 	URI        Span // request-target as sent
-	Path       Span // URI up to '?' (still percent-encoded)
+	Path       Span // URI's path up to '?' (still percent-encoded)
 	Query      Span // after '?', without it; empty if none
 	Major      uint8
 	Minor      uint8
+
+	// Absolute reports an absolute-form request-target
+	// ("http://authority/path?query"): Host is then the target's
+	// authority, not the Host header (RFC 9112 §3.2.2), and Path and Query
+	// lie inside URI after it; Path may be empty ("http://a?q"). A proxy
+	// forwards the origin-form, Path (or "/") and Query.
+	Absolute bool
 
 	Headers    [MaxHeaders]Header
 	NumHeaders int
 
 	// Framing and connection facts, gathered while parsing so that the
 	// server never scans the headers again.
-	Host          Span  // Host header value (empty if absent)
+	Host          Span  // Host header value, or the target's authority if Absolute; may be empty
 	ContentLength int64 // -1 when there is no Content-Length
 	Chunked       bool  // Transfer-Encoding ends in chunked
 	KeepAlive     bool  // persistent per version and Connection header
 	Expect100     bool  // Expect: 100-continue
 	Upgrade       bool  // Connection: upgrade and an Upgrade header
+
+	// HasUnderscoreHeader reports that a header name holds '_'. Such
+	// names are dropped by a proxy by default (nginx's
+	// underscores_in_headers off), since a backend may read X_Forwarded_For
+	// as the X-Forwarded-For the proxy vouches for; the flag spares the
+	// proxy a scan of every name in the common case.
+	HasUnderscoreHeader bool
 
 	// Spans of headers the static and proxy paths consult.
 	IfNoneMatch     Span
@@ -95,10 +109,12 @@ func (r *Request) Reset() {
 	r.MethodSpan = Span{}
 	r.URI, r.Path, r.Query = Span{}, Span{}, Span{}
 	r.Major, r.Minor = 0, 0
+	r.Absolute = false
 	r.NumHeaders = 0
 	r.Host = Span{}
 	r.ContentLength = -1
 	r.Chunked, r.KeepAlive, r.Expect100, r.Upgrade = false, false, false, false
+	r.HasUnderscoreHeader = false
 	r.IfNoneMatch, r.IfModifiedSince, r.Range = Span{}, Span{}, Span{}
 	r.UpgradeProto, r.Connection = Span{}, Span{}
 	r.HeadLen = 0
