@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"bytes"
+	"strconv"
 
 	"github.com/nproxy/nproxy/http"
 )
@@ -40,59 +41,184 @@ func listedIn(conn, name []byte) bool {
 		} else {
 			conn = nil
 		}
-		if http.EqualFold(bytes.TrimSpace(tok), string(name)) {
+		if equalFoldBytes(bytes.TrimSpace(tok), name) {
 			return true
 		}
 	}
 	return false
 }
 
-// appendRequestHead appends the request head sent upstream: the client's
-// request line (as HTTP/1.1) and headers without the hop-by-hop ones, then
-// X-Forwarded-For/-Proto/-Host and Via. The client's Host is kept (as
-// HAProxy does; an HTTP/1.0 request without one gets the backend's
-// address).
-func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr string) []byte {
+// equalFoldBytes is http.EqualFold for two byte slices, without the
+// string conversion that allocates for names over 32 bytes.
+func equalFoldBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x != y && (x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldAction is what appendRequestHead does with a client's header.
+type fieldAction uint8
+
+const (
+	fieldForward fieldAction = iota // copied, unless a Connection option names it
+	fieldDrop                       // never copied: hop-by-hop, or nproxy writes its own
+	fieldTrailer                    // copied with a chunked body, whatever Connection says
+	fieldXFF                        // merged into nproxy's X-Forwarded-For
+	fieldVia                        // merged into nproxy's Via
+)
+
+// requestFields are the client headers appendRequestHead treats specially
+// beyond hopByHop. Host, Content-Length and Transfer-Encoding (in
+// hopByHop) are never copied: the head sent upstream carries the Host and
+// the framing nproxy computed and will enforce on the body (RFC 9112
+// §6.3, §3.2.2), so no client header or Connection option can make the
+// upstream frame the message differently from nproxy (request smuggling)
+// or see a Host nproxy did not route by.
+var requestFields = [...]struct {
+	name   string
+	action fieldAction
+}{
+	{"host", fieldDrop},
+	{"content-length", fieldDrop},
+	{"x-forwarded-proto", fieldDrop}, // set by us: a client must not choose them
+	{"x-forwarded-host", fieldDrop},
+	{"trailer", fieldTrailer},
+	{"x-forwarded-for", fieldXFF},
+	{"via", fieldVia},
+}
+
+// requestField returns what to do with the client header called name.
+func requestField(name []byte) fieldAction {
+	if isHopByHop(name) {
+		return fieldDrop
+	}
+	for i := range requestFields {
+		if http.EqualFold(name, requestFields[i].name) {
+			return requestFields[i].action
+		}
+	}
+	return fieldForward
+}
+
+// connOptions answers whether a request's Connection header lines name a
+// field. Request.Connection is the last line's value; the others are
+// looked up only in the rare request that has more than one.
+type connOptions struct {
+	req   *http.Request
+	buf   []byte
+	lines int // Connection header lines of req
+}
+
+func newConnOptions(req *http.Request, buf []byte) connOptions {
+	c := connOptions{req: req, buf: buf}
+	for i := 0; i < req.NumHeaders; i++ {
+		if http.EqualFold(req.Headers[i].Name.Bytes(buf), "connection") {
+			c.lines++
+		}
+	}
+	return c
+}
+
+// names reports whether name is an option of any Connection line.
+func (c *connOptions) names(name []byte) bool {
+	switch c.lines {
+	case 0:
+		return false
+	case 1:
+		return listedIn(c.req.Connection.Bytes(c.buf), name)
+	}
+	for i := 0; i < c.req.NumHeaders; i++ {
+		h := &c.req.Headers[i]
+		if http.EqualFold(h.Name.Bytes(c.buf), "connection") && listedIn(h.Value.Bytes(c.buf), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendRequestHead appends the request head sent upstream:
+//
+//   - the request line as HTTP/1.1, with the client's target in
+//     origin-form (an absolute-form target is sent as its path and query,
+//     RFC 9112 §3.2.2; a rewritten path is re-escaped);
+//   - Host: the request's (the authority of an absolute-form target, else
+//     the client's Host header), or backendAddr when it has none;
+//   - the client's headers, without the hop-by-hop ones, those a
+//     Connection option names, its Host, Content-Length and
+//     Transfer-Encoding, and names with '_' unless underscores is set
+//     (nginx's underscores_in_headers; a backend may take X_Forwarded_For
+//     for the X-Forwarded-For nproxy vouches for);
+//   - X-Forwarded-For (the client's chain, then peer), X-Forwarded-Proto,
+//     X-Forwarded-Host and Via;
+//   - the framing nproxy parsed and enforces on the body: Content-Length
+//     whenever the request had one (0 included), or Transfer-Encoding:
+//     chunked;
+//   - Connection: upgrade and Upgrade for an upgrade request.
+//
+// A Connection option naming a framing field, Host, Trailer or
+// Connection changes nothing: those the proxy writes itself are never
+// copied from the client, and Trailer goes with a chunked body.
+func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr string, underscores bool) []byte {
 	req, buf := x.Req, x.Buf
 	dst = append(dst, req.MethodSpan.Bytes(buf)...)
 	dst = append(dst, ' ')
-	if x.Rewritten {
+	switch {
+	case x.Rewritten:
 		dst = http.AppendEscapedPath(dst, x.Path)
 		if !req.Query.Empty() {
 			dst = append(dst, '?')
 			dst = append(dst, req.Query.Bytes(buf)...)
 		}
-	} else {
+	case req.Absolute:
+		dst = appendOriginForm(dst, req, buf)
+	default:
 		dst = append(dst, req.URI.Bytes(buf)...)
 	}
-	dst = append(dst, " HTTP/1.1\r\n"...)
-	connValue := req.Connection.Bytes(buf)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	if req.Host.Empty() {
+		dst = append(dst, backendAddr...)
+	} else {
+		dst = append(dst, req.Host.Bytes(buf)...)
+	}
+	dst = append(dst, "\r\n"...)
+	conn := newConnOptions(req, buf)
+	dropUnderscores := req.HasUnderscoreHeader && !underscores
 	var xff, via []byte
 	for i := 0; i < req.NumHeaders; i++ {
 		h := &req.Headers[i]
 		name := h.Name.Bytes(buf)
-		switch {
-		case isHopByHop(name), listedIn(connValue, name):
+		switch requestField(name) {
+		case fieldDrop:
 			continue
-		case http.EqualFold(name, "trailer") && !req.Chunked:
+		case fieldTrailer:
+			if !req.Chunked {
+				continue
+			}
+		case fieldXFF:
+			if !conn.names(name) {
+				xff = h.Value.Bytes(buf)
+			}
 			continue
-		case http.EqualFold(name, "x-forwarded-for"):
-			xff = h.Value.Bytes(buf)
+		case fieldVia:
+			if !conn.names(name) {
+				via = h.Value.Bytes(buf)
+			}
 			continue
-		case http.EqualFold(name, "via"):
-			via = h.Value.Bytes(buf)
-			continue
-		case http.EqualFold(name, "x-forwarded-proto"), http.EqualFold(name, "x-forwarded-host"):
-			continue // set by us: a client must not choose them
+		default:
+			if dropUnderscores && bytes.IndexByte(name, '_') >= 0 || conn.names(name) {
+				continue
+			}
 		}
 		dst = append(dst, name...)
 		dst = append(dst, ": "...)
 		dst = append(dst, h.Value.Bytes(buf)...)
-		dst = append(dst, "\r\n"...)
-	}
-	if req.Host.Empty() {
-		dst = append(dst, "Host: "...)
-		dst = append(dst, backendAddr...)
 		dst = append(dst, "\r\n"...)
 	}
 	dst = append(dst, "X-Forwarded-For: "...)
@@ -113,8 +239,13 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 		dst = append(dst, ", "...)
 	}
 	dst = append(dst, "1.1 nproxy\r\n"...)
-	if req.Chunked {
+	switch {
+	case req.Chunked:
 		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	case req.ContentLength >= 0:
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, req.ContentLength, 10)
+		dst = append(dst, "\r\n"...)
 	}
 	if req.Upgrade {
 		dst = append(dst, "Connection: upgrade\r\nUpgrade: "...)
@@ -122,4 +253,18 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 		dst = append(dst, "\r\n"...)
 	}
 	return append(dst, "\r\n"...)
+}
+
+// appendOriginForm appends the origin-form of an absolute-form target:
+// its path and query as sent ("/" when the path is empty), or "*" for an
+// OPTIONS request without either (RFC 9112 §3.2.4).
+func appendOriginForm(dst []byte, req *http.Request, buf []byte) []byte {
+	rest := buf[req.Path.Off : req.URI.Off+req.URI.Len] // path, then ?query
+	if len(rest) == 0 && req.Method == http.MethodOptions {
+		return append(dst, '*')
+	}
+	if len(rest) == 0 || rest[0] != '/' {
+		dst = append(dst, '/')
+	}
+	return append(dst, rest...)
 }

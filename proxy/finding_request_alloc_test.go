@@ -1,0 +1,33 @@
+//go:build linux && !race
+
+package proxy
+
+import (
+	"testing"
+
+	"github.com/nproxy/nproxy/http"
+)
+
+// TestAppendRequestHeadAllocs checks that rewriting a request head for
+// upstream allocates nothing once the destination has room, on the paths
+// the findings of issue 9 added: several Connection lines, a long
+// option name, underscores, an absolute-form target.
+func TestAppendRequestHeadAllocs(t *testing.T) {
+	in := []byte("POST http://x/a?b HTTP/1.1\r\nHost: y\r\nConnection: x-a-very-long-option-name-over-thirty-two-bytes\r\n" +
+		"X-A-Very-Long-Option-Name-Over-Thirty-Two-Bytes: 1\r\nConnection: keep-alive\r\nX_U: 1\r\n" +
+		"X-Forwarded-For: 10.0.0.1\r\nContent-Length: 3\r\n\r\nabc")
+	var p http.Parser
+	var req http.Request
+	req.Reset()
+	if done, err := p.Parse(in, &req); !done || err != nil {
+		t.Fatalf("done=%v err=%v", done, err)
+	}
+	x := &http.Exchange{Req: &req, Buf: in}
+	dst := make([]byte, 0, 4096)
+	peer := []byte(testPeer)
+	if n := testing.AllocsPerRun(100, func() {
+		dst = appendRequestHead(dst[:0], x, peer, testBackend, false)
+	}); n != 0 {
+		t.Errorf("appendRequestHead allocates %v per request", n)
+	}
+}
