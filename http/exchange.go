@@ -88,6 +88,9 @@ type Client interface {
 	// space; see reactor.Conn.Splice. The end is reported by ClientSent,
 	// always after SpliceFrom returns (done is true only for n == 0).
 	SpliceFrom(src *reactor.Conn, n int64) (done bool, err error)
+	// CanSplice reports whether SpliceFrom may be used (not over TLS,
+	// where every byte is encrypted in user space).
+	CanSplice() bool
 	// PauseRecv stops ClientData calls (backpressure). ResumeRecv asks
 	// for them again: bytes the connection already holds are offered
 	// first, never inside the ResumeRecv call itself.

@@ -284,22 +284,11 @@ func (p *ticketKeyPoller) pollOnLoop(now int64) {
 	p.apply(keys)
 }
 
-// ticketKeySetter is the server's entry for session ticket keys.
-//
-// TODO(issue 10): call server.Server.SetTicketKeys directly once it
-// exists; until then this assertion keeps the build green and turns the
-// keys off silently, which must not outlive the TLS change.
-type ticketKeySetter interface{ SetTicketKeys(keys [][32]byte) }
-
 // useTicketKeys gives srv its session ticket keys (startTicketKeys). It
 // runs on the goroutine that will run the loop, before the loop starts,
 // so every call to SetTicketKeys happens on the loop thread.
 func (w *Worker) useTicketKeys(srv *server.Server) {
-	ts, ok := any(srv).(ticketKeySetter)
-	if !ok {
-		return
-	}
-	if poll := startTicketKeys(w.opts.TicketKeys, ts.SetTicketKeys); poll != nil {
+	if poll := startTicketKeys(w.opts.TicketKeys, srv.SetTicketKeys); poll != nil {
 		w.loop.AddTicker(poll)
 	}
 }

@@ -208,7 +208,7 @@ func (s *session) readHead() bool {
 		s.mode, s.respLeft = modeLength, h.contentLength
 		// Only once the request is all sent: the upstream conn then
 		// has nothing else to do than feed the splice.
-		s.spliceBody = h.contentLength >= spliceThreshold && s.reqDone && !s.upSending
+		s.spliceBody = h.contentLength >= spliceThreshold && s.reqDone && !s.upSending && s.cl.CanSplice()
 	default:
 		s.mode = modeClose
 	}

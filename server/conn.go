@@ -104,6 +104,8 @@ type conn struct {
 	eofTold       bool       // the stream was told of the client's EOF
 	posted        bool       // waiting in the server's deferred list
 
+	tls *tlsConn // the TLS side (tlsconn.go); nil for a plain connection
+
 	peer netip.Addr // the client's address, once PeerAddr has asked
 
 	obsv *observed // access log and metrics (observe.go); nil when unused
@@ -140,6 +142,9 @@ func (s *Server) accept(rc *reactor.Conn, g *addrGroup) error {
 	}
 	*c = conn{s: s, rc: rc, g: g, vh: g.vhosts[0], seq: c.seq}
 	rc.H, rc.Ctx = c, c
+	if g.tls != nil {
+		c.startTLS()
+	}
 	s.connOpened()
 	rc.SetTimeout(c.vh.cfg.HeaderTimeout)
 	rc.StartRecv()
@@ -167,7 +172,11 @@ func (c *conn) leave() {
 // buffered otherwise (responses must leave in request order).
 func (c *conn) OnRecv(rc *reactor.Conn, data []byte) {
 	c.enter()
-	c.recv(data)
+	if c.tls != nil {
+		c.tlsInput(data)
+	} else {
+		c.recv(data)
+	}
 	c.leave()
 }
 
@@ -294,7 +303,17 @@ func (c *conn) process(data []byte) {
 func (c *conn) serve(buf []byte) {
 	s := c.s
 	req := &c.ps.req
-	vh := c.g.pickVhost(req.Host.Bytes(buf))
+	vh, named := c.g.pickVhost(req.Host.Bytes(buf))
+	misdirected := false
+	if c.tls != nil && c.tls.vh != nil && vh != c.tls.vh {
+		// The block SNI chose serves a Host no block names; a Host
+		// another block names was meant for a different certificate
+		// (RFC 9110 §15.5.20).
+		if named {
+			misdirected = true
+		}
+		vh = c.tls.vh
+	}
 	c.vh = vh
 	x := &s.x
 	x.Req, x.Buf = req, buf
@@ -305,7 +324,10 @@ func (c *conn) serve(buf []byte) {
 
 	closeConn := !req.KeepAlive || s.draining || vh.cfg.KeepaliveTimeout <= 0
 	answered := false
-	if max := vh.cfg.MaxBodySize; max > 0 && req.ContentLength > max {
+	if misdirected {
+		x.Resp.Error(421)
+		answered = true
+	} else if max := vh.cfg.MaxBodySize; max > 0 && req.ContentLength > max {
 		x.Resp.Error(413)
 		closeConn, answered = true, true
 		c.lingerAfter = true
@@ -478,13 +500,13 @@ func (c *conn) flush() {
 		}
 		if len(c.out) > 0 && c.body != nil && c.body.kind == http.BodyFile {
 			// The head goes out with the file's first segments.
-			n := c.rc.SendHead(c.out)
+			n := c.sendHead(c.out)
 			c.out = c.out[:copy(c.out, c.out[n:])]
 		}
 		// send_timeout is armed only for a send that has to wait: one
 		// that finishes at once needs no timer.
 		if len(c.out) > 0 {
-			done, err := c.rc.Send(c.out)
+			done, err := c.send(c.out)
 			if err != nil {
 				c.closeNow()
 				return
@@ -500,9 +522,9 @@ func (c *conn) flush() {
 			var done bool
 			var err error
 			if b.kind == http.BodyFile {
-				done, err = c.rc.SendFile(b.fd, b.off, b.n)
+				done, err = c.sendFile(b.fd, b.off, b.n)
 			} else {
-				done, err = c.rc.Send(b.ref)
+				done, err = c.send(b.ref)
 			}
 			if err != nil {
 				c.closeNow()
@@ -592,7 +614,7 @@ func (c *conn) finish() {
 		return
 	}
 	c.state = stLinger
-	c.rc.ShutdownWrite()
+	c.shutdownWrite()
 	c.rc.SetTimeout(lingerTimeout)
 	c.rc.StartRecv()
 }
@@ -600,7 +622,11 @@ func (c *conn) finish() {
 // OnSendDone continues after a send that could not finish at once.
 func (c *conn) OnSendDone(rc *reactor.Conn, err error) {
 	c.enter()
-	c.sendDone(err)
+	if c.tls == nil {
+		c.sendDone(err)
+	} else if mine, err := c.tlsSendDone(err); mine {
+		c.sendDone(err)
+	}
 	c.leave()
 }
 
@@ -718,6 +744,7 @@ func (c *conn) teardown() {
 	if c.chunk != nil {
 		s.putChunk(c.chunk)
 	}
+	c.releaseTLS()
 	c.connClosed()
 	*c = conn{seq: c.seq + 1, state: stClosed}
 	s.connFree = append(s.connFree, c)

@@ -19,6 +19,7 @@ import (
 	"github.com/nproxy/nproxy/reactor"
 	"github.com/nproxy/nproxy/rewrite"
 	"github.com/nproxy/nproxy/static"
+	nptls "github.com/nproxy/nproxy/tls"
 )
 
 // Server is the HTTP service of one worker: the connection state machine
@@ -60,6 +61,13 @@ type Server struct {
 
 	draining bool
 	onIdle   func() // called when draining and the last connection closed
+
+	// TLS: plaintext and file scratch of the record layer, the free
+	// list of per-connection TLS states, the shared ticket keys.
+	tlsPlain   []byte
+	tlsFile    []byte
+	tlsFree    []*tlsConn
+	ticketKeys [][32]byte
 }
 
 // addrGroup is the [server] blocks that share one listen address; the
@@ -67,6 +75,7 @@ type Server struct {
 type addrGroup struct {
 	addr   string
 	vhosts []*vhost
+	tls    *nptls.Context // nil for a plain address
 }
 
 // vhost is one [server] block with its routing chain.
@@ -119,6 +128,19 @@ func New(cfg *config.Config, loop *reactor.Loop, log *logging.Logger) (*Server, 
 				s.groups[addr] = g
 			}
 			g.vhosts = append(g.vhosts, vh)
+		}
+	}
+	for _, g := range s.groups {
+		if len(g.vhosts[0].cfg.TLSCerts) == 0 {
+			continue
+		}
+		if err := s.newTLSContext(g); err != nil {
+			s.Close()
+			return nil, err
+		}
+		if s.tlsPlain == nil {
+			s.tlsPlain = make([]byte, 16<<10)
+			s.tlsFile = make([]byte, tlsBatch)
 		}
 	}
 	if len(s.logs) > 0 {
@@ -305,10 +327,11 @@ func (s *Server) Close() {
 
 // pickVhost chooses the [server] block for the request's Host among those
 // on the connection's address: exact names first, then the longest
-// wildcard suffix, else the address's default (the first block).
-func (g *addrGroup) pickVhost(host []byte) *vhost {
+// wildcard suffix, else the address's default (the first block). named
+// reports that a block's server_name matched (not the default).
+func (g *addrGroup) pickVhost(host []byte) (vh *vhost, named bool) {
 	if len(g.vhosts) == 1 || len(host) == 0 {
-		return g.vhosts[0]
+		return g.vhosts[0], false
 	}
 	h := host
 	if i := lastColon(h); i >= 0 {
@@ -324,14 +347,14 @@ func (g *addrGroup) pickVhost(host []byte) *vhost {
 					best, bestLen = vh, len(suffix)
 				}
 			} else if http.EqualFold(h, name) {
-				return vh
+				return vh, true
 			}
 		}
 	}
 	if best != nil {
-		return best
+		return best, true
 	}
-	return g.vhosts[0]
+	return g.vhosts[0], false
 }
 
 func lastColon(h []byte) int {

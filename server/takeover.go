@@ -35,6 +35,13 @@ func (c *conn) Hijack(st http.Stream) http.Client {
 // letting two sends share the connection.
 var errStreamBusy = errors.New("server: stream send while the previous one is in flight")
 
+// errNoSplice is returned by SpliceFrom on a connection that cannot take
+// spliced bytes (TLS); streams ask CanSplice first.
+var errNoSplice = errors.New("server: splice into a TLS connection")
+
+// CanSplice reports whether SpliceFrom may be used.
+func (c *conn) CanSplice() bool { return c.canSplice() }
+
 // Send writes b to the client for the stream. While the conn's own
 // output (responses to earlier pipelined requests) is still in flight, b
 // waits for it: responses leave in request order.
@@ -49,7 +56,7 @@ func (c *conn) Send(b []byte) (bool, error) {
 		c.streamQueued, c.streamSending = b, true
 		return false, nil
 	}
-	done, err := c.rc.Send(b)
+	done, err := c.send(b)
 	if err == nil && !done {
 		c.streamSending = true
 	}
@@ -64,7 +71,7 @@ func (c *conn) sendQueued() {
 		return
 	}
 	c.streamQueued = nil
-	done, err := c.rc.Send(b)
+	done, err := c.send(b)
 	if err == nil && !done {
 		return // ClientSent follows from OnSendDone
 	}
@@ -81,7 +88,7 @@ func (c *conn) SpliceFrom(src *reactor.Conn, n int64) (bool, error) {
 	if c.sending || c.streamSending {
 		return false, errStreamBusy
 	}
-	done, err := c.rc.Splice(src, n)
+	done, err := c.spliceFrom(src, n)
 	if err != nil {
 		return false, err
 	}
@@ -269,7 +276,7 @@ func (c *conn) consumeIn(n int) {
 // ShutdownWrite half-closes the client connection.
 func (c *conn) ShutdownWrite() {
 	if c.state == stTakeover {
-		c.rc.ShutdownWrite()
+		c.shutdownWrite()
 	}
 }
 

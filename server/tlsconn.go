@@ -1,0 +1,358 @@
+//go:build linux
+
+package server
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/nproxy/nproxy/config"
+	nptls "github.com/nproxy/nproxy/tls"
+	"golang.org/x/sys/unix"
+)
+
+// TLS termination on the connection's transport (see transport.go). The
+// record layer sits between the reactor.Conn and the HTTP state machine:
+// ciphertext received is fed to the TLS engine and the plaintext it
+// yields goes to recv, as plain input does; everything sent is encrypted
+// into records first. The handshake runs in a bounded goroutine of the
+// engine (crypto/tls cannot resume a handshake on would-block); its
+// progress is posted back to the loop, where the rest of the connection
+// lives.
+
+// tlsBatch is the plaintext encrypted per send: three full records, so a
+// large body costs one send per 48 KiB and the ciphertext (with record
+// overhead) still fits a pooled 64 KiB buffer.
+const tlsBatch = 3 * 16 << 10
+
+// plainOnTLSResponse answers a plain-HTTP request on a TLS port, as nginx
+// does, before closing.
+const plainOnTLSResponse = "HTTP/1.1 400 Bad Request\r\nServer: nproxy\r\nContent-Type: text/html\r\n" +
+	"Content-Length: 189\r\nConnection: close\r\n\r\n" +
+	"<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n" +
+	"<center><h1>400 Bad Request</h1></center>\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n</body>\r\n</html>\r\n"
+
+// tlsConn is the TLS side of one client connection.
+type tlsConn struct {
+	t     *nptls.Conn
+	ready bool   // handshake done
+	vh    *vhost // the block SNI selected
+
+	inflight   []byte // ciphertext handed to the reactor (pooled)
+	rest       []byte // plaintext of the conn's last send still to encrypt
+	fileFd     int    // a file region still to read, encrypt and send
+	fileOff    int64
+	fileLeft   int64
+	wantDone   bool // the conn waits for OnSendDone of its last send
+	failed     bool // the handshake failed: close once its alert is out
+	plainReply bool // answering a plain-HTTP request in the clear
+}
+
+// newTLSContext builds the TLS context of one listen address, its
+// blocks being the SNI sites in order.
+func (s *Server) newTLSContext(g *addrGroup) error {
+	var sites []nptls.Site
+	for _, vh := range g.vhosts {
+		site, err := siteOf(vh.cfg)
+		if err != nil {
+			return err
+		}
+		sites = append(sites, site)
+	}
+	ctx, err := nptls.NewContext(sites)
+	if err != nil {
+		return fmt.Errorf("server: listen %s: %w", g.addr, err)
+	}
+	g.tls = ctx
+	if s.ticketKeys != nil {
+		ctx.SetTicketKeys(s.ticketKeys)
+	}
+	return nil
+}
+
+// siteOf loads a [server] block's certificates for its TLS site.
+func siteOf(sc *config.Server) (nptls.Site, error) {
+	var certs, keys []string
+	for _, p := range sc.TLSCerts {
+		certs, keys = append(certs, p.Cert), append(keys, p.Key)
+	}
+	site, err := nptls.LoadSite(certs, keys, sc.ServerNames)
+	if err != nil {
+		return site, fmt.Errorf("server: %w", err)
+	}
+	site.MinVersion, site.MaxVersion = sc.TLSMinVersion, sc.TLSMaxVersion
+	site.SessionTickets = sc.TLSSessionTickets
+	if sc.TLSClientCA != "" {
+		pem, err := os.ReadFile(sc.TLSClientCA)
+		if err != nil {
+			return site, fmt.Errorf("server: tls_client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return site, fmt.Errorf("server: tls_client_ca %s: no certificate", sc.TLSClientCA)
+		}
+		site.ClientCAs = pool
+	}
+	return site, nil
+}
+
+// SetTicketKeys hands every TLS address the session ticket keys the
+// master shares with all workers (the first encrypts, all decrypt), so
+// that a session resumes on any worker. Loop thread or before Serve.
+func (s *Server) SetTicketKeys(keys [][32]byte) {
+	s.ticketKeys = keys
+	for _, g := range s.groups {
+		if g.tls != nil {
+			g.tls.SetTicketKeys(keys)
+		}
+	}
+}
+
+// startTLS begins the handshake of a connection accepted on a TLS address.
+func (c *conn) startTLS() {
+	tc := c.s.getTLS()
+	s, seq := c.s, c.seq
+	tc.t = c.g.tls.Server(func() { s.loop.Post(func() { s.tlsWake(c, seq) }) })
+	c.tls = tc
+}
+
+// tlsWake continues a handshake whose goroutine made progress.
+func (s *Server) tlsWake(c *conn, seq uint32) {
+	if c.seq != seq || c.state == stClosed || c.tls == nil {
+		return
+	}
+	c.enter()
+	c.tlsProgress()
+	c.leave()
+}
+
+// tlsInput takes ciphertext from the socket.
+func (c *conn) tlsInput(data []byte) {
+	if c.state == stClosed || c.tls.failed {
+		return
+	}
+	c.tls.t.Feed(data)
+	c.tlsProgress()
+}
+
+// tlsProgress advances the handshake, then decrypts every record received
+// and hands the plaintext to recv.
+func (c *conn) tlsProgress() {
+	tc := c.tls
+	if !tc.ready {
+		if tc.t.LooksLikePlainHTTP() {
+			c.plainOnTLS()
+			return
+		}
+		done, err := tc.t.Handshake()
+		if err != nil {
+			c.s.log.Debugf("tls: handshake: %v", err)
+			tc.failed = true
+			if ok, _ := c.tlsPump(); ok {
+				c.closeNow()
+			}
+			return
+		}
+		if _, err := c.tlsPump(); err != nil {
+			c.closeNow()
+			return
+		}
+		if !done {
+			return
+		}
+		tc.ready = true
+		if i := tc.t.Site(); i >= 0 && i < len(c.g.vhosts) {
+			tc.vh = c.g.vhosts[i]
+			c.vh = tc.vh
+		}
+	}
+	buf := c.s.tlsPlain
+	for c.state != stClosed {
+		n, err := tc.t.Read(buf)
+		if n > 0 {
+			c.recv(buf[:n])
+			continue
+		}
+		switch {
+		case errors.Is(err, nptls.ErrWouldBlock):
+			return
+		case errors.Is(err, io.EOF):
+			c.readEnd(nil)
+		default:
+			c.s.log.Debugf("tls: read: %v", err)
+			c.readEnd(err)
+		}
+		return
+	}
+}
+
+// plainOnTLS answers a plain-HTTP request sent to a TLS port, in the
+// clear, and closes (nginx's answer).
+func (c *conn) plainOnTLS() {
+	tc := c.tls
+	tc.failed, tc.plainReply = true, true
+	done, err := c.rc.Send(plainOnTLSBytes)
+	switch {
+	case err != nil:
+		c.closeNow()
+	case done:
+		c.lingerClose()
+	}
+	// Else tlsSendDone closes once the answer is out.
+}
+
+// plainOnTLSBytes is plainOnTLSResponse, sent as is.
+var plainOnTLSBytes = []byte(plainOnTLSResponse)
+
+// lingerClose shuts the output down and drops input until the client's
+// EOF (or lingerTimeout), so that the answer is read before a reset.
+func (c *conn) lingerClose() {
+	c.state = stLinger
+	c.rc.ShutdownWrite()
+	c.rc.SetTimeout(lingerTimeout)
+	c.rc.StartRecv()
+}
+
+// send encrypts b and sends it; done=false means OnSendDone follows.
+func (tc *tlsConn) send(c *conn, b []byte) (bool, error) {
+	tc.rest = b
+	return tc.start(c)
+}
+
+// sendFile reads, encrypts and sends n bytes of fd from off.
+func (tc *tlsConn) sendFile(c *conn, fd int, off, n int64) (bool, error) {
+	tc.fileFd, tc.fileOff, tc.fileLeft = fd, off, n
+	return tc.start(c)
+}
+
+func (tc *tlsConn) start(c *conn) (bool, error) {
+	done, err := c.tlsPump()
+	if err == nil && !done {
+		tc.wantDone = true
+	}
+	return done, err
+}
+
+// closeNotify queues a close_notify alert before the half-close.
+func (tc *tlsConn) closeNotify(c *conn) {
+	if !tc.ready || tc.failed {
+		return
+	}
+	tc.t.CloseNotify()
+	c.tlsPump()
+}
+
+// tlsPump sends pending ciphertext, encrypting the rest of the conn's
+// send (bytes, then file) one batch at a time. It reports done when
+// nothing is left to send; false means a send is in flight.
+func (c *conn) tlsPump() (bool, error) {
+	tc := c.tls
+	l := c.s.loop
+	for {
+		if tc.inflight != nil {
+			return false, nil
+		}
+		if tc.t.Pending() == 0 {
+			switch {
+			case len(tc.rest) > 0:
+				k := min(len(tc.rest), tlsBatch)
+				if _, err := tc.t.Write(tc.rest[:k]); err != nil {
+					return false, err
+				}
+				tc.rest = tc.rest[k:]
+			case tc.fileLeft > 0:
+				buf := c.s.tlsFile[:min(int64(len(c.s.tlsFile)), tc.fileLeft)]
+				n, err := unix.Pread(tc.fileFd, buf, tc.fileOff)
+				if err != nil {
+					return false, os.NewSyscallError("pread", err)
+				}
+				if n == 0 {
+					return false, io.ErrUnexpectedEOF // the file shrank under us
+				}
+				if _, err := tc.t.Write(buf[:n]); err != nil {
+					return false, err
+				}
+				tc.fileOff += int64(n)
+				tc.fileLeft -= int64(n)
+			default:
+				return true, nil
+			}
+		}
+		out := tc.t.Output(l.GetBuf(tc.t.Pending()))
+		done, err := c.rc.Send(out)
+		if err != nil {
+			l.PutBuf(out)
+			return false, err
+		}
+		if !done {
+			tc.inflight = out
+			return false, nil
+		}
+		l.PutBuf(out)
+	}
+}
+
+// tlsSendDone handles the completion of a ciphertext send; it reports
+// whether the conn's own OnSendDone handling must run (its send is
+// complete, or failed), with the error to report.
+func (c *conn) tlsSendDone(err error) (bool, error) {
+	tc := c.tls
+	if tc.plainReply {
+		if err != nil {
+			c.closeNow()
+		} else {
+			c.lingerClose()
+		}
+		return false, nil
+	}
+	if tc.inflight != nil {
+		c.s.loop.PutBuf(tc.inflight)
+		tc.inflight = nil
+	}
+	if err == nil {
+		var done bool
+		done, err = c.tlsPump()
+		if err == nil && !done {
+			return false, nil
+		}
+	}
+	if tc.failed && err == nil {
+		c.closeNow() // the handshake's alert is out
+		return false, nil
+	}
+	if tc.wantDone {
+		tc.wantDone = false
+		return true, err
+	}
+	if err != nil {
+		c.closeNow()
+	}
+	return false, nil
+}
+
+// releaseTLS gives the TLS state back (teardown).
+func (c *conn) releaseTLS() {
+	tc := c.tls
+	if tc == nil {
+		return
+	}
+	c.tls = nil
+	tc.t.Close()
+	if tc.inflight != nil {
+		c.s.loop.PutBuf(tc.inflight)
+	}
+	*tc = tlsConn{}
+	c.s.tlsFree = append(c.s.tlsFree, tc)
+}
+
+func (s *Server) getTLS() *tlsConn {
+	if n := len(s.tlsFree); n > 0 {
+		tc := s.tlsFree[n-1]
+		s.tlsFree = s.tlsFree[:n-1]
+		return tc
+	}
+	return new(tlsConn)
+}
