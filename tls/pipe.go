@@ -95,7 +95,8 @@ type pipe struct {
 	first    byte // the first byte fed, for LooksLikePlainHTTP
 	blocking bool // the handshake goroutine owns crypto/tls
 	closed   bool
-	recLeft  int // bytes of the current record Read has not handed over yet
+	recLeft  int  // bytes of the current record Read has not handed over yet
+	starved  bool // the handshake goroutine waits in Read for input (tests ask)
 
 	hsDone bool  // the handshake goroutine has finished
 	hsErr  error // its result
@@ -177,8 +178,24 @@ func (p *pipe) Read(b []byte) (int, error) {
 		if !p.blocking {
 			return 0, errWouldBlock
 		}
+		p.starved = true
 		p.cond.Wait()
+		p.starved = false
 	}
+}
+
+// awaitingInput reports whether the handshake goroutine is blocked for
+// want of input, so that only a Feed can move it on (and not merely yet
+// to wake up for one).
+func (p *pipe) awaitingInput() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	avail := 0
+	if p.in != nil {
+		avail = len(*p.in) - p.inOff
+	}
+	canRead := p.recLeft > 0 && avail > 0 || p.recLeft == 0 && avail >= recordHeaderLen
+	return p.starved && !canRead && !p.closed
 }
 
 // wholeRecordLocked reports whether the buffered input starts with a
