@@ -88,9 +88,9 @@ var finding10Cases = []parserCase{
 // the one it understood: a list of equal lengths is one length, and
 // chunked is the only transfer coding.
 var finding13Cases = []parserCase{
-	{name: "length list of equal values", in: put11 + "Content-Length: 5, 5\r\n\r\n",
-		method: MethodPut, minor: 1, contentLength: 5, keepAlive: true},
-	{name: "length list of differing values", in: put11 + "Content-Length: 5, 6\r\n\r\n", err: ErrConflictingLength},
+	// A list is refused even when its values agree, as nginx and Go do.
+	{name: "length list of equal values", in: put11 + "Content-Length: 5, 5\r\n\r\n", err: ErrBadContentLength},
+	{name: "length list of differing values", in: put11 + "Content-Length: 5, 6\r\n\r\n", err: ErrBadContentLength},
 	{name: "gzip then chunked", in: put11 + "Transfer-Encoding: gzip, chunked\r\n\r\n", err: ErrNotImplemented},
 	{name: "gzip then chunked over two headers", in: put11 + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", err: ErrNotImplemented},
 	{name: "chunked then gzip", in: put11 + "Transfer-Encoding: chunked, gzip\r\n\r\n", err: ErrNotImplemented},

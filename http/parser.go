@@ -648,38 +648,27 @@ func (p *Parser) contentLength(v []byte, req *Request) *Error {
 	if p.seen&seenTransferEncoding != 0 {
 		return ErrConflictingLength
 	}
-	n := int64(-1)
-	for i := 0; ; {
-		start := i
-		var x int64
-		for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
-			d := int64(v[i] - '0')
-			if x > (maxInt64-d)/10 {
-				return ErrBadContentLength
-			}
-			x = x*10 + d
-		}
-		if i == start {
-			return ErrBadContentLength
-		}
-		if n >= 0 && x != n {
-			return ErrConflictingLength
-		}
-		n = x
-		i = skipOWS(v, i)
-		if i == len(v) {
-			break
-		}
-		if v[i] != ',' {
-			return ErrBadContentLength
-		}
-		i = skipOWS(v, i+1)
-	}
-	if p.seen&seenContentLength != 0 && n != req.ContentLength {
+	// One value, one field. RFC 9110 §8.6 lets a recipient merge a list
+	// of identical values, but nginx and Go's net/http refuse it, and a
+	// proxy that reads a length its neighbours refuse is a smuggling
+	// vector: refuse lists and repeated fields alike.
+	if p.seen&seenContentLength != 0 {
 		return ErrConflictingLength
 	}
+	var x int64
+	i := 0
+	for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
+		d := int64(v[i] - '0')
+		if x > (maxInt64-d)/10 {
+			return ErrBadContentLength
+		}
+		x = x*10 + d
+	}
+	if i == 0 || i != len(v) {
+		return ErrBadContentLength
+	}
 	p.seen |= seenContentLength
-	req.ContentLength = n
+	req.ContentLength = x
 	return nil
 }
 
