@@ -21,7 +21,6 @@ import (
 	"github.com/nproxy/nproxy/logging"
 	"github.com/nproxy/nproxy/proc"
 	"github.com/nproxy/nproxy/reactor"
-	"golang.org/x/sys/unix"
 )
 
 // The harness runs a worker in-process (as server/integration_test.go
@@ -96,7 +95,8 @@ func startProxy(t testing.TB, backend, extra string) *proxyServer {
 		case <-time.After(5 * time.Second):
 			t.Error("worker did not stop")
 		}
-		unix.Close(fd)
+		// The worker's loop closed the listening socket when it stopped:
+		// closing fd again could close another test's descriptor.
 	})
 	return &proxyServer{addr: addr, root: root}
 }

@@ -107,7 +107,8 @@ func startTLS(t *testing.T, backend string, sites []tlsSite) *tlsServer {
 		case <-time.After(5 * time.Second):
 			t.Error("worker did not stop")
 		}
-		syscallClose(fd)
+		// The worker's loop closed the listening socket when it stopped:
+		// closing fd again could close another test's descriptor.
 	})
 	return &tlsServer{addr: addr, roots: roots, dir: dir}
 }
