@@ -104,7 +104,8 @@ type conn struct {
 	eofTold       bool       // the stream was told of the client's EOF
 	posted        bool       // waiting in the server's deferred list
 
-	tls *tlsConn // the TLS side (tlsconn.go); nil for a plain connection
+	tls *tlsConn // the TLS side (tlsconn.go); nil for a plain or kernel-TLS connection
+	sni *vhost   // the block the TLS handshake's SNI chose (nil without TLS)
 
 	peer netip.Addr // the client's address, once PeerAddr has asked
 
@@ -305,14 +306,14 @@ func (c *conn) serve(buf []byte) {
 	req := &c.ps.req
 	vh, named := c.g.pickVhost(req.Host.Bytes(buf))
 	misdirected := false
-	if c.tls != nil && c.tls.vh != nil && vh != c.tls.vh {
+	if c.sni != nil && vh != c.sni {
 		// The block SNI chose serves a Host no block names; a Host
 		// another block names was meant for a different certificate
 		// (RFC 9110 §15.5.20).
 		if named {
 			misdirected = true
 		}
-		vh = c.tls.vh
+		vh = c.sni
 	}
 	c.vh = vh
 	x := &s.x

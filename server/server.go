@@ -76,6 +76,7 @@ type addrGroup struct {
 	addr   string
 	vhosts []*vhost
 	tls    *nptls.Context // nil for a plain address
+	ktls   bool           // hand TLS connections to the kernel after the handshake
 }
 
 // vhost is one [server] block with its routing chain.

@@ -38,8 +38,7 @@ const plainOnTLSResponse = "HTTP/1.1 400 Bad Request\r\nServer: nproxy\r\nConten
 // tlsConn is the TLS side of one client connection.
 type tlsConn struct {
 	t     *nptls.Conn
-	ready bool   // handshake done
-	vh    *vhost // the block SNI selected
+	ready bool // handshake done
 
 	inflight   []byte // ciphertext handed to the reactor (pooled)
 	rest       []byte // plaintext of the conn's last send still to encrypt
@@ -67,6 +66,12 @@ func (s *Server) newTLSContext(g *addrGroup) error {
 		return fmt.Errorf("server: listen %s: %w", g.addr, err)
 	}
 	g.tls = ctx
+	ok, why := nptls.KTLSAvailable()
+	if ok {
+		ctx.SetKTLS(true)
+		g.ktls = true
+	}
+	s.log.Infof("tls: listen %s: %s", g.addr, why)
 	if s.ticketKeys != nil {
 		ctx.SetTicketKeys(s.ticketKeys)
 	}
@@ -165,8 +170,11 @@ func (c *conn) tlsProgress() {
 		}
 		tc.ready = true
 		if i := tc.t.Site(); i >= 0 && i < len(c.g.vhosts) {
-			tc.vh = c.g.vhosts[i]
-			c.vh = tc.vh
+			c.sni = c.g.vhosts[i]
+			c.vh = c.sni
+		}
+		if c.tlsToKernel() {
+			return
 		}
 	}
 	buf := c.s.tlsPlain
@@ -187,6 +195,30 @@ func (c *conn) tlsProgress() {
 		}
 		return
 	}
+}
+
+// tlsToKernel hands the negotiated keys to the kernel (kTLS) when the
+// context asked for it and nothing is in flight: from then on the
+// connection is a plain one to the conn (sendfile and splice included) and
+// the kernel makes the records. It reports whether the conn went on in the
+// kernel (or closed); false leaves it in user space.
+func (c *conn) tlsToKernel() bool {
+	tc := c.tls
+	if tc.inflight != nil || tc.t.Pending() > 0 || !c.g.ktls {
+		return false
+	}
+	err := nptls.EnableKTLS(c.rc.Fd(), tc.t)
+	switch {
+	case err == nil:
+		c.releaseTLS()
+		return true
+	case errors.Is(err, nptls.ErrKTLSHalf):
+		c.s.log.Errorf("tls: %v", err)
+		c.closeNow()
+		return true
+	}
+	c.s.log.Debugf("tls: kernel TLS refused: %v", err)
+	return false
 }
 
 // plainOnTLS answers a plain-HTTP request sent to a TLS port, in the

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	nptls "github.com/nproxy/nproxy/tls"
 	"io"
 	"os"
 	"runtime"
@@ -59,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if showV {
 		fmt.Fprintf(stdout, "nproxy %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		fmt.Fprint(stdout, proc.KernelSupport())
+		_, why := nptls.KTLSAvailable()
+		fmt.Fprintf(stdout, "tls: crypto/tls; %s\n", why)
 		return 0
 	}
 	if *backend != "" {
