@@ -42,7 +42,7 @@ type Site struct {
 }
 
 // Protocol choices shared by servers and clients: ECDHE key exchange on
-// X25519 or P-256, AEAD ciphers only. TLS 1.3's suites are not
+// X25519MLKEM768, X25519 or P-256, AEAD ciphers only. TLS 1.3's suites are not
 // configurable in crypto/tls and are all AEAD already.
 var (
 	tls12CipherSuites = []uint16{
@@ -53,7 +53,9 @@ var (
 		ctls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 		ctls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 	}
-	curvePreferences  = []ctls.CurveID{ctls.X25519, ctls.CurveP256}
+	// X25519MLKEM768 first, as crypto/tls's default: the hybrid
+	// post-quantum exchange browsers offer; X25519 and P-256 for the rest.
+	curvePreferences  = []ctls.CurveID{ctls.X25519MLKEM768, ctls.X25519, ctls.CurveP256}
 	defaultNextProtos = []string{"http/1.1"}
 )
 
