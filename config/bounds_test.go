@@ -131,6 +131,59 @@ func TestFinding15BoundsFitTheClock(t *testing.T) {
 	}
 }
 
+// globalDurationBounds is every global duration key with its upper bound.
+var globalDurationBounds = []struct {
+	key string
+	max time.Duration
+}{
+	{"worker_shutdown_timeout", maxClientTimeout},
+	{"drain_idle_grace", maxDrainIdleGrace},
+}
+
+// TestGlobalDurationBounds checks each global duration key at its bound,
+// just past it and at 100000d, and finds the global duration keys by what
+// they do (7s, no default, lands in a time.Duration field of Config), so
+// that a key added later cannot miss its bound.
+func TestGlobalDurationBounds(t *testing.T) {
+	inTable := map[string]bool{}
+	for _, b := range globalDurationBounds {
+		inTable[b.key] = true
+		atMax := formatBound(b.max)
+		if _, err := Parse("t.ini", []byte(b.key+" = "+atMax+"\n[server]\nlisten = 127.0.0.1:8080\n")); err != nil {
+			t.Errorf("%s = %s: the bound itself is refused: %v", b.key, atMax, err)
+		}
+		for _, v := range []string{formatBound(b.max + time.Second), "100000d"} {
+			_, err := Parse("t.ini", []byte(b.key+" = "+v+"\n[server]\nlisten = 127.0.0.1:8080\n"))
+			want := "t.ini:1: " + b.key + ": " + strconv.Quote(v) + ": must be at most " + atMax
+			if err == nil || err.Error() != want {
+				t.Errorf("%s = %s: got %v\nwant %s", b.key, v, err, want)
+			}
+		}
+	}
+	durationType := reflect.TypeFor[time.Duration]()
+	found := map[string]bool{}
+	for key := range globalKeys {
+		cfg, err := Parse("t.ini", []byte(key+" = 7s\n[server]\nlisten = 127.0.0.1:8080\n"))
+		if err != nil {
+			continue
+		}
+		v := reflect.ValueOf(cfg).Elem()
+		for i := range v.NumField() {
+			if f := v.Field(i); f.Type() == durationType && f.Interface() == 7*time.Second {
+				found[key] = true
+				if !inTable[key] {
+					t.Errorf("%s sets a duration but is not in globalDurationBounds", key)
+				}
+			}
+		}
+	}
+	for key := range inTable {
+		if !found[key] {
+			t.Errorf("%s is in globalDurationBounds but was not found setting a duration", key)
+		}
+	}
+}
+
 // TestFinding15ParseDuration checks the parser itself: overflow is an
 // error in every syntax, never a wrapped value.
 func TestFinding15ParseDuration(t *testing.T) {

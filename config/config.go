@@ -26,6 +26,21 @@ const (
 	DefaultMaxBodySize       = 1 << 20          // nginx client_max_body_size 1m
 	DefaultHealthEvery       = 5 * time.Second  // health_check without an interval
 
+	// DefaultWorkerShutdownTimeout is worker_shutdown_timeout's default:
+	// the hard limit on a draining worker (reload, graceful stop), after
+	// which the connections still open are closed. nginx has the key but
+	// no limit by default; one is kept so that a stuck client cannot hold
+	// an old worker for ever.
+	DefaultWorkerShutdownTimeout = 30 * time.Second
+
+	// DefaultDrainIdleGrace is drain_idle_grace's default: how long a
+	// draining worker keeps an idle keep-alive connection open, waiting
+	// for a request that may already be on the wire, before it closes it.
+	// A request that left the client before the drain began arrives
+	// within one round trip; a second covers any round trip but a
+	// satellite link's, and keeps a reload's old workers short-lived.
+	DefaultDrainIdleGrace = time.Second
+
 	// DefaultRateLimitIPv6Prefix is rate_limit_ipv6_prefix's default: a
 	// /64 is the smallest IPv6 subnet a site or a home gets (RFC 6177),
 	// so one client can use every address in it.
@@ -50,6 +65,16 @@ type Config struct {
 	PIDFile           string // "" when none
 	ErrorLog          string // "stderr" or a path
 	LogLevel          string // "error", "warn", "info" or "debug"
+
+	// WorkerShutdownTimeout is worker_shutdown_timeout (default 30s): the
+	// longest a worker drains on a reload or a graceful stop before it
+	// closes what is still open.
+	WorkerShutdownTimeout time.Duration
+	// DrainIdleGrace is drain_idle_grace (default 1s): a draining worker
+	// closes a keep-alive connection that sits idle, with no byte
+	// received, for this long; a busy one ends with a Connection: close
+	// response instead.
+	DrainIdleGrace time.Duration
 
 	Servers []*Server
 

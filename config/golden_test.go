@@ -55,14 +55,15 @@ func TestLoadFull(t *testing.T) {
 	dir, _ := filepath.Abs("testdata")
 	if cfg.File != "testdata/full.ini" || cfg.WorkerProcesses != 2 || cfg.Backend != "epoll" ||
 		cfg.WorkerConnections != 4096 || cfg.LogLevel != "debug" ||
-		cfg.PIDFile != filepath.Join(dir, "logs/nproxy.pid") || cfg.ErrorLog != filepath.Join(dir, "logs/error.log") {
+		cfg.PIDFile != filepath.Join(dir, "logs/nproxy.pid") || cfg.ErrorLog != filepath.Join(dir, "logs/error.log") ||
+		cfg.WorkerShutdownTimeout != 10*time.Second || cfg.DrainIdleGrace != 500*time.Millisecond {
 		t.Errorf("globals: %+v", cfg)
 	}
 	if len(cfg.Servers) != 2 {
 		t.Fatalf("%d servers, want 2", len(cfg.Servers))
 	}
 	s := cfg.Servers[0]
-	if s.Line != 9 || !reflect.DeepEqual(s.Listen, []string{"127.0.0.1:8080", "[::1]:8080"}) ||
+	if s.Line != 11 || !reflect.DeepEqual(s.Listen, []string{"127.0.0.1:8080", "[::1]:8080"}) ||
 		!reflect.DeepEqual(s.ServerNames, []string{"example.com", "*.example.com"}) ||
 		s.StaticRoot != filepath.Join(dir, "www") || s.AccessLog != filepath.Join(dir, "logs/access.log") ||
 		!s.Metrics || s.RateLimit != 10 || s.RateBurst != 10 || s.RateLimitIPv6Prefix != 48 || !s.UnderscoresInHeaders ||
@@ -74,7 +75,7 @@ func TestLoadFull(t *testing.T) {
 	}
 	s = cfg.Servers[1]
 	want := []Upstream{{"127.0.0.1:9001", 3}, {"127.0.0.1:9002", 1}}
-	if s.Line != 24 || !s.HasProxy() || !reflect.DeepEqual(s.ProxyPass, want) || s.ProxyPrefix != "/api/" ||
+	if s.Line != 26 || !s.HasProxy() || !reflect.DeepEqual(s.ProxyPass, want) || s.ProxyPrefix != "/api/" ||
 		s.Balance != "least_conn" || s.HealthCheck != "/healthz" || s.HealthEvery != 2*time.Second ||
 		s.KeepaliveTimeout != 0 || s.HeaderTimeout != 10*time.Second || s.BodyTimeout != 500*time.Millisecond ||
 		s.SendTimeout != time.Minute || s.ProxyConnectTimeout != 5*time.Second || s.ProxyTimeout != time.Hour ||

@@ -58,7 +58,14 @@ var globalKeys = map[string]globalKey{
 		c.LogLevel, err = oneOf(v, "error", "warn", "info", "debug")
 		return err
 	},
+	"worker_shutdown_timeout": globalDuration(maxClientTimeout, func(c *Config) *time.Duration { return &c.WorkerShutdownTimeout }),
+	"drain_idle_grace":        globalDuration(maxDrainIdleGrace, func(c *Config) *time.Duration { return &c.DrainIdleGrace }),
 }
+
+// maxDrainIdleGrace bounds drain_idle_grace: a grace longer than a minute
+// would only keep a reload's old workers alive for connections that
+// stopped asking long ago.
+const maxDrainIdleGrace = time.Minute
 
 // maxWorkerConnections bounds worker_connections by the kernel's default
 // fs.nr_open (1<<20), the most descriptors one process can have.
@@ -209,6 +216,22 @@ const (
 // tls_cert and tls_key repeat in pairs, one per certificate (ECDSA and
 // RSA at once, as nginx allows).
 var repeatable = map[string]bool{"rewrite": true, "tls_cert": true, "tls_key": true}
+
+// globalDuration returns the globalKey for a duration that must be > 0
+// and at most max.
+func globalDuration(max time.Duration, field func(*Config) *time.Duration) globalKey {
+	return func(_ *loader, c *Config, v string) error {
+		d, err := parseDuration(v, max)
+		if err != nil {
+			return err
+		}
+		if d == 0 {
+			return fmt.Errorf("%q: must be greater than zero", v)
+		}
+		*field(c) = d
+		return nil
+	}
+}
 
 // positiveDuration returns the serverKey for a timeout that must be > 0
 // and at most max.

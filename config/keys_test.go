@@ -64,8 +64,8 @@ func TestGlobalKeys(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", want: func(c *Config) any {
-			return []any{c.WorkerProcesses, c.Backend, c.WorkerConnections, c.PIDFile, c.ErrorLog, c.LogLevel}
-		}, wantVal: []any{MaxWorkers, "auto", 10240, "", "stderr", "info"}},
+			return []any{c.WorkerProcesses, c.Backend, c.WorkerConnections, c.PIDFile, c.ErrorLog, c.LogLevel, c.WorkerShutdownTimeout, c.DrainIdleGrace}
+		}, wantVal: []any{MaxWorkers, "auto", 10240, "", "stderr", "info", 30 * time.Second, time.Second}},
 		{name: "workers auto", globals: "worker_processes = auto", want: func(c *Config) any { return c.WorkerProcesses }, wantVal: 64},
 		{name: "workers 4", globals: "worker_processes = 4", want: func(c *Config) any { return c.WorkerProcesses }, wantVal: 4},
 		{name: "workers 64", globals: "worker_processes = 64", want: func(c *Config) any { return c.WorkerProcesses }, wantVal: 64},
@@ -87,6 +87,13 @@ func TestGlobalKeys(t *testing.T) {
 		{name: "error_log path", globals: "error_log = " + dir + "/logs/e.log", want: func(c *Config) any { return c.ErrorLog }, wantVal: filepath.Join(dir, "logs/e.log")},
 		{name: "log_level debug", globals: "log_level = debug", want: func(c *Config) any { return c.LogLevel }, wantVal: "debug"},
 		{name: "log_level bad", globals: "log_level = verbose", wantErr: `log_level: "verbose": must be one of error, warn, info, debug`},
+		{name: "shutdown timeout", globals: "worker_shutdown_timeout = 2m", want: func(c *Config) any { return c.WorkerShutdownTimeout }, wantVal: 2 * time.Minute},
+		{name: "shutdown timeout 0", globals: "worker_shutdown_timeout = 0", wantErr: `worker_shutdown_timeout: "0": must be greater than zero`},
+		{name: "shutdown timeout past bound", globals: "worker_shutdown_timeout = 2d", wantErr: `worker_shutdown_timeout: "2d": must be at most 24h`},
+		{name: "drain grace", globals: "drain_idle_grace = 250ms", want: func(c *Config) any { return c.DrainIdleGrace }, wantVal: 250 * time.Millisecond},
+		{name: "drain grace 0", globals: "drain_idle_grace = 0", wantErr: `drain_idle_grace: "0": must be greater than zero`},
+		{name: "drain grace past bound", globals: "drain_idle_grace = 61s", wantErr: `drain_idle_grace: "61s": must be at most 1m`},
+		{name: "drain grace word", globals: "drain_idle_grace = soon", wantErr: `drain_idle_grace: "soon": not a duration`},
 		{name: "inline comment", globals: "log_level = warn  # quieter", want: func(c *Config) any { return c.LogLevel }, wantVal: "warn"},
 		{name: "quoted value", globals: `log_level = "warn"`, want: func(c *Config) any { return c.LogLevel }, wantVal: "warn"},
 		{name: "server key in globals", globals: "listen = 80", wantErr: "t.ini:1: listen: belongs in a [server] section"},

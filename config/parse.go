@@ -134,6 +134,9 @@ func newConfig(file string) *Config {
 		WorkerConnections: DefaultWorkerConnections,
 		ErrorLog:          "stderr",
 		LogLevel:          "info",
+
+		WorkerShutdownTimeout: DefaultWorkerShutdownTimeout,
+		DrainIdleGrace:        DefaultDrainIdleGrace,
 	}
 }
 
