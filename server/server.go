@@ -67,7 +67,9 @@ type Server struct {
 	tlsPlain   []byte
 	tlsFile    []byte
 	tlsFree    []*tlsConn
-	ticketKeys [][32]byte
+	ticketKeys  [][32]byte
+	yield       *handshakeYield
+	yieldQueued bool
 }
 
 // addrGroup is the [server] blocks that share one listen address; the

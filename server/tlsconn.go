@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/nproxy/nproxy/config"
 	nptls "github.com/nproxy/nproxy/tls"
@@ -140,7 +141,38 @@ func (c *conn) tlsInput(data []byte) {
 		return
 	}
 	c.tls.t.Feed(data)
+	if !c.tls.ready {
+		c.s.yieldToHandshakes()
+	}
 	c.tlsProgress()
+}
+
+// handshakeYield lets the handshake goroutines run before the loop waits
+// again (reactor.Deferred). With one P, a goroutine made runnable while
+// the loop thread then blocks in epoll_wait or io_uring_enter would wait
+// for the runtime's sysmon to take the P away from the blocked thread,
+// which takes up to 10 ms when the process is otherwise idle: the
+// handshake rate then stalls on that latency, not on the CPU. A Gosched
+// on the loop thread once per turn in which a handshake got input hands
+// the P over at once.
+type handshakeYield struct{ s *Server }
+
+// RunDeferred yields the loop thread's P to the handshake goroutines.
+func (y *handshakeYield) RunDeferred() {
+	y.s.yieldQueued = false
+	runtime.Gosched()
+}
+
+// yieldToHandshakes queues one handshakeYield for the end of this turn.
+func (s *Server) yieldToHandshakes() {
+	if s.yieldQueued {
+		return
+	}
+	s.yieldQueued = true
+	if s.yield == nil {
+		s.yield = &handshakeYield{s: s}
+	}
+	s.loop.DeferOnLoop(s.yield)
 }
 
 // tlsProgress advances the handshake, then decrypts every record received
