@@ -64,9 +64,9 @@ type Server struct {
 
 	// TLS: plaintext and file scratch of the record layer, the free
 	// list of per-connection TLS states, the shared ticket keys.
-	tlsPlain   []byte
-	tlsFile    []byte
-	tlsFree    []*tlsConn
+	tlsPlain    []byte
+	tlsFile     []byte
+	tlsFree     []*tlsConn
 	ticketKeys  [][32]byte
 	yield       *handshakeYield
 	yieldQueued bool
