@@ -20,3 +20,12 @@ func OnSplice(f func()) (restore func()) {
 	testHookSplice = f
 	return func() { testHookSplice = old }
 }
+
+// OnTLSBacklog makes f run (on a worker's loop thread) whenever reading
+// from a TLS backend pauses with records possibly still to decrypt; the
+// returned function removes it. Call it before starting a worker.
+func OnTLSBacklog(f func()) (restore func()) {
+	old := testHookTLSBacklog
+	testHookTLSBacklog = f
+	return func() { testHookTLSBacklog = old }
+}

@@ -30,6 +30,10 @@ type Handler struct {
 	free      []*session
 	closed    bool
 	nextProbe int64
+
+	// tlsPlain is the scratch buffer records from https:// backends are
+	// decrypted into (one record at a time), nil for plain ones.
+	tlsPlain []byte
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -57,6 +61,11 @@ func New(cfg *config.Server, loop *reactor.Loop, log *logging.Logger) (*Handler,
 	// As in nginx, a lone backend is never marked down by failures:
 	// refusing every request for fail_timeout would only add an outage.
 	h.backends[0].single = len(h.backends) == 1
+	if cfg.ProxyTLS {
+		if err := h.newClientContexts(); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Balance == "least_conn" {
 		h.bal = &leastConn{}
 	} else {
@@ -117,7 +126,8 @@ func (h *Handler) getConn(b *backend, s *session) (*upConn, bool, error) {
 		u.rc.ClearTimeout()
 		return u, true, nil
 	}
-	u := &upConn{h: h, b: b, s: s}
+	u := newUpConn(h, b)
+	u.s = s
 	rc, err := h.loop.Dial(b.sa, u)
 	if err != nil {
 		return nil, false, err
@@ -139,7 +149,7 @@ func (h *Handler) putIdle(u *upConn) {
 	}
 	b.idle = append(b.idle, u)
 	u.rc.SetTimeout(upstreamIdleTimeout)
-	u.rc.StartRecv() // notice the backend closing it
+	u.startRecv() // notice the backend closing it
 }
 
 // dropIdle closes an idle pooled connection and removes it from its pool.

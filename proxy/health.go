@@ -10,7 +10,10 @@ import (
 // probe is one active health check: a GET of health_check's path on a new
 // connection; a 2xx or 3xx status marks the backend up, anything else (a
 // refused connect, a timeout, another status) marks it down until the next
-// probe. Passive tracking goes on between probes.
+// probe. Passive tracking goes on between probes. To an https:// backend
+// the probe speaks TLS, verified as requests are (resuming the session
+// its backend's requests cached), so a certificate that fails
+// verification fails the probe.
 type probe struct {
 	u    *upConn
 	buf  []byte
@@ -19,7 +22,8 @@ type probe struct {
 
 func startProbe(h *Handler, b *backend, every time.Duration) {
 	p := &probe{}
-	u := &upConn{h: h, b: b, probe: p}
+	u := newUpConn(h, b)
+	u.probe = p
 	p.u = u
 	rc, err := h.loop.Dial(b.sa, u)
 	if err != nil {
@@ -45,8 +49,8 @@ func (p *probe) connected(err error) {
 		p.done(false)
 		return
 	}
-	p.u.rc.StartRecv()
-	if _, err := p.u.rc.Send(p.buf); err != nil {
+	p.u.startRecv()
+	if _, err := p.u.send(p.buf); err != nil {
 		p.done(false)
 	}
 }

@@ -19,7 +19,7 @@ func (s *session) upRecv(data []byte) {
 	s.rbuf = s.loop().AppendBuf(s.rbuf, data)
 	s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
 	if len(s.rbuf) >= s.readLimit() {
-		s.up.rc.StopRecv()
+		s.up.stopRecv()
 	}
 	s.pump()
 }
@@ -37,7 +37,7 @@ func (s *session) readLimit() int {
 // recvUp resumes reading from the backend when there is room.
 func (s *session) recvUp() {
 	if s.up != nil && s.up.rc != nil && len(s.rbuf) < s.readLimit() && !s.upEOF {
-		s.up.rc.StartRecv()
+		s.up.startRecv()
 	}
 }
 
@@ -207,8 +207,9 @@ func (s *session) readHead() bool {
 	case h.contentLength >= 0:
 		s.mode, s.respLeft = modeLength, h.contentLength
 		// Only once the request is all sent: the upstream conn then
-		// has nothing else to do than feed the splice.
-		s.spliceBody = h.contentLength >= spliceThreshold && s.reqDone && !s.upSending && s.cl.CanSplice()
+		// has nothing else to do than feed the splice. Never from a
+		// TLS backend: splice would move its records undecrypted.
+		s.spliceBody = h.contentLength >= spliceThreshold && s.reqDone && !s.upSending && s.up.tls == nil && s.cl.CanSplice()
 	default:
 		s.mode = modeClose
 	}

@@ -3,18 +3,11 @@
 package proxy
 
 import (
-	"errors"
 	"strconv"
 	"unsafe"
 
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/reactor"
-)
-
-// Errors of the proxy.
-var (
-	// errBadResponse is a malformed upstream response head (502).
-	errBadResponse = errors.New("proxy: malformed upstream response")
 )
 
 // respMode is how the end of the upstream response body is found.
@@ -219,7 +212,7 @@ func (s *session) upConnected(err error) {
 		return
 	}
 	s.connected = true
-	s.up.rc.StartRecv()
+	s.up.startRecv()
 	s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
 	s.sendUp()
 }
@@ -356,7 +349,7 @@ func (s *session) take(b []byte) int {
 // until the request is complete or a send has to wait.
 func (s *session) sendUp() {
 	for !s.upSending && s.up != nil && len(s.reqBuf) > s.sentOff && !s.held {
-		done, err := s.up.rc.Send(s.reqBuf[s.sentOff:])
+		done, err := s.up.send(s.reqBuf[s.sentOff:])
 		if err != nil {
 			s.upFailed(err)
 			return
@@ -645,7 +638,7 @@ func (s *session) ClientClosed(err error) {
 	s.clientEOF = true
 	if s.mode == modeTunnel {
 		if err == nil && s.up != nil && s.up.rc != nil {
-			s.up.rc.ShutdownWrite()
+			s.up.shutdownWrite()
 			if s.upEOF {
 				s.endTunnel()
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nproxy/nproxy/reactor"
+	nptls "github.com/nproxy/nproxy/tls"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,6 +47,13 @@ type backend struct {
 	downUntil int64 // UnixNano; up again from then
 
 	idle []*upConn // idle keep-alive connections, most recent last
+
+	// tls is the TLS configuration of an https:// backend (nil for a
+	// plain one): its server name and a session cache, so that a new
+	// connection resumes the session of an earlier one. One per backend,
+	// not per Handler: crypto/tls caches one session per server name,
+	// and backends sharing a name would overwrite each other's.
+	tls *nptls.ClientContext
 }
 
 func (b *backend) up(now int64) bool { return now >= b.downUntil }
@@ -91,7 +99,10 @@ func resolve(addr string) (unix.Sockaddr, error) {
 }
 
 // upConn is one connection to a backend: busy with a session, or idle in
-// its backend's pool.
+// its backend's pool. On an https:// backend it carries its TLS state
+// (upstream_tls.go), and the session and probes see plaintext only: they
+// send with send and read through startRecv/stopRecv, never through rc
+// directly.
 type upConn struct {
 	h      *Handler
 	b      *backend
@@ -99,52 +110,50 @@ type upConn struct {
 	s      *session // nil while idle
 	reused bool     // served a request before (a stale pooled one may fail)
 	probe  *probe   // set for an active health probe connection
+	tls    *upTLS   // nil on a plain connection
 }
 
 var _ reactor.Handler = (*upConn)(nil)
 
-func (u *upConn) OnRecv(rc *reactor.Conn, data []byte) {
-	switch {
-	case u.s != nil:
-		u.s.upRecv(data)
-	case u.probe != nil:
-		u.probe.recv(data)
-	default:
-		// Bytes from an idle upstream connection are a protocol error:
-		// drop the connection.
-		u.h.dropIdle(u)
+// newUpConn makes the connection state for a dial to b.
+func newUpConn(h *Handler, b *backend) *upConn {
+	u := &upConn{h: h, b: b}
+	if b.tls != nil {
+		u.tls = new(upTLS)
 	}
+	return u
+}
+
+func (u *upConn) OnRecv(rc *reactor.Conn, data []byte) {
+	if u.tls != nil {
+		u.tlsRecv(data)
+		return
+	}
+	u.recvPlain(data)
 }
 
 func (u *upConn) OnReadClosed(rc *reactor.Conn, err error) {
-	switch {
-	case u.s != nil:
-		u.s.upClosed(err)
-	case u.probe != nil:
-		u.probe.done(false)
-	default:
-		u.h.dropIdle(u) // the backend closed an idle keep-alive connection
+	if u.tls != nil {
+		u.tlsReadClosed(err)
+		return
 	}
+	u.readClosed(err)
 }
 
 func (u *upConn) OnSendDone(rc *reactor.Conn, err error) {
-	switch {
-	case u.s != nil:
-		u.s.upSent(err)
-	case u.probe != nil && err != nil:
-		u.probe.done(false)
+	if u.tls != nil {
+		u.tlsSendDone(err)
+		return
 	}
+	u.sent(err)
 }
 
 func (u *upConn) OnConnect(rc *reactor.Conn, err error) {
-	switch {
-	case u.s != nil:
-		u.s.upConnected(err)
-	case u.probe != nil:
-		u.probe.connected(err)
-	default:
-		u.close()
+	if u.tls != nil && err == nil {
+		u.tlsStart()
+		return
 	}
+	u.connected(err)
 }
 
 func (u *upConn) OnTimeout(rc *reactor.Conn) {
@@ -158,11 +167,101 @@ func (u *upConn) OnTimeout(rc *reactor.Conn) {
 	}
 }
 
+// recvPlain hands bytes from the backend (decrypted, on TLS) to whoever
+// uses the connection.
+func (u *upConn) recvPlain(data []byte) {
+	switch {
+	case u.s != nil:
+		u.s.upRecv(data)
+	case u.probe != nil:
+		u.probe.recv(data)
+	default:
+		// Bytes from an idle upstream connection are a protocol error:
+		// drop the connection.
+		u.h.dropIdle(u)
+	}
+}
+
+// readClosed reports the end of the backend's input (err nil for an
+// orderly end).
+func (u *upConn) readClosed(err error) {
+	switch {
+	case u.s != nil:
+		u.s.upClosed(err)
+	case u.probe != nil:
+		u.probe.done(false)
+	default:
+		u.h.dropIdle(u) // the backend closed an idle keep-alive connection
+	}
+}
+
+// sent reports that a send that had to wait is complete (or failed).
+func (u *upConn) sent(err error) {
+	switch {
+	case u.s != nil:
+		u.s.upSent(err)
+	case u.probe != nil && err != nil:
+		u.probe.done(false)
+	}
+}
+
+// connected reports that the connection is up (on TLS: the handshake is
+// done), or why it could not be made.
+func (u *upConn) connected(err error) {
+	switch {
+	case u.s != nil:
+		u.s.upConnected(err)
+	case u.probe != nil:
+		u.probe.connected(err)
+	default:
+		u.close()
+	}
+}
+
+// send sends b to the backend (encrypted, on TLS). done=false means that
+// OnSendDone reports the end through upSent or the probe, and b must not
+// change until then; only one send may be in flight.
+func (u *upConn) send(b []byte) (done bool, err error) {
+	if u.tls != nil {
+		return u.tlsSend(b)
+	}
+	return u.rc.Send(b)
+}
+
+// startRecv asks for the backend's bytes (again).
+func (u *upConn) startRecv() {
+	u.rc.StartRecv()
+	if u.tls != nil {
+		u.tlsResume()
+	}
+}
+
+// stopRecv pauses the backend's bytes until startRecv.
+func (u *upConn) stopRecv() {
+	u.rc.StopRecv()
+	if u.tls != nil {
+		u.tls.paused = true
+	}
+}
+
+// shutdownWrite half-closes the connection once what was sent is out (on
+// TLS after a close_notify). Nothing may be sent afterwards.
+func (u *upConn) shutdownWrite() {
+	if u.tls != nil {
+		u.tlsShutdownWrite()
+		return
+	}
+	u.rc.ShutdownWrite()
+}
+
 // close closes the connection (and forgets it).
 func (u *upConn) close() {
 	if u.rc != nil {
 		u.rc.Close()
 		u.rc = nil
+	}
+	if u.tls != nil {
+		u.tls.release(u.h.loop) // after rc.Close: a send in flight is abandoned
 	}
 	u.s, u.probe = nil, nil
 }

@@ -119,7 +119,12 @@ func readFrame(r io.Reader) (op byte, payload []byte, masked bool, err error) {
 // wsEchoServer echoes messages, answers pings and closes; closed receives
 // nil after an orderly end (or the error).
 func wsEchoServer(t *testing.T, closed chan<- error) string {
-	return rawBackend(t, func(c net.Conn) {
+	return rawBackend(t, wsEcho(closed))
+}
+
+// wsEcho serves one WebSocket connection for wsEchoServer.
+func wsEcho(closed chan<- error) func(c net.Conn) {
+	return func(c net.Conn) {
 		r := bufio.NewReader(c)
 		req, err := http.ReadRequest(r)
 		if err != nil {
@@ -157,7 +162,7 @@ func wsEchoServer(t *testing.T, closed chan<- error) string {
 				writeFrame(c, op, p, false)
 			}
 		}
-	})
+	}
 }
 
 func TestWebSocket(t *testing.T) {
@@ -165,54 +170,61 @@ func TestWebSocket(t *testing.T) {
 		closed := make(chan error, 4)
 		ps := startProxy(t, backend, "proxy_pass = "+wsEchoServer(t, closed)+"\nproxy_timeout = 5s\n")
 		for _, ending := range []string{"close frame", "client EOF"} {
-			t.Run(ending, func(t *testing.T) {
-				c := ps.dial(t)
-				key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))
-				fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n", key)
-				r := bufio.NewReader(c)
-				res := readResponse(t, r, true)
-				if res.status != 101 || res.header["sec-websocket-accept"] != wsAccept(key) ||
-					res.header["upgrade"] != "websocket" || res.header["connection"] != "upgrade" {
-					t.Fatalf("handshake: %d %v", res.status, res.header)
-				}
-				msg := make([]byte, 1<<20)
-				rand.Read(msg)
-				go writeFrame(c, opBin, msg, true) // 1 MiB: both ways at once
-				op, p, masked, err := readFrame(r)
-				if err != nil || op != opBin || masked || !bytes.Equal(p, msg) {
-					t.Fatalf("echo: op %x, %d bytes, masked %v, err %v, equal %v", op, len(p), masked, err, bytes.Equal(p, msg))
-				}
-				time.Sleep(10 * time.Millisecond) // let the writer finish
-				writeFrame(c, opPing, []byte("are you there"), true)
-				if op, p, _, err := readFrame(r); err != nil || op != opPong || string(p) != "are you there" {
-					t.Fatalf("pong: op %x %q %v", op, p, err)
-				}
-				writeFrame(c, opText, []byte("small"), true)
-				if op, p, _, err := readFrame(r); err != nil || op != opText || string(p) != "small" {
-					t.Fatalf("text: op %x %q %v", op, p, err)
-				}
-				if ending == "close frame" {
-					writeFrame(c, opClose, []byte{0x03, 0xe8}, true)
-					if op, _, _, err := readFrame(r); err != nil || op != opClose {
-						t.Fatalf("close: op %x %v", op, err)
-					}
-				} else {
-					c.(*net.TCPConn).CloseWrite()
-				}
-				select {
-				case err := <-closed:
-					if err != nil {
-						t.Fatalf("backend: %v", err)
-					}
-				case <-time.After(3 * time.Second):
-					t.Fatal("backend did not see the end")
-				}
-				// The proxy closes the client side once the backend is done.
-				c.SetReadDeadline(time.Now().Add(3 * time.Second))
-				if n, err := r.Read(make([]byte, 1)); err != io.EOF {
-					t.Fatalf("after close: %d bytes, %v; want EOF", n, err)
-				}
-			})
+			t.Run(ending, func(t *testing.T) { wsExercise(t, ps, closed, ending) })
 		}
 	})
+}
+
+// wsExercise upgrades a connection through ps to a wsEcho backend, echoes
+// 1 MiB both ways at once, a ping and a text message, and ends the
+// exchange with a close frame or the client's EOF (ending); closed is the
+// backend's.
+func wsExercise(t *testing.T, ps *proxyServer, closed <-chan error, ending string) {
+	t.Helper()
+	c := ps.dial(t)
+	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))
+	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n", key)
+	r := bufio.NewReader(c)
+	res := readResponse(t, r, true)
+	if res.status != 101 || res.header["sec-websocket-accept"] != wsAccept(key) ||
+		res.header["upgrade"] != "websocket" || res.header["connection"] != "upgrade" {
+		t.Fatalf("handshake: %d %v", res.status, res.header)
+	}
+	msg := make([]byte, 1<<20)
+	rand.Read(msg)
+	go writeFrame(c, opBin, msg, true) // 1 MiB: both ways at once
+	op, p, masked, err := readFrame(r)
+	if err != nil || op != opBin || masked || !bytes.Equal(p, msg) {
+		t.Fatalf("echo: op %x, %d bytes, masked %v, err %v, equal %v", op, len(p), masked, err, bytes.Equal(p, msg))
+	}
+	time.Sleep(10 * time.Millisecond) // let the writer finish
+	writeFrame(c, opPing, []byte("are you there"), true)
+	if op, p, _, err := readFrame(r); err != nil || op != opPong || string(p) != "are you there" {
+		t.Fatalf("pong: op %x %q %v", op, p, err)
+	}
+	writeFrame(c, opText, []byte("small"), true)
+	if op, p, _, err := readFrame(r); err != nil || op != opText || string(p) != "small" {
+		t.Fatalf("text: op %x %q %v", op, p, err)
+	}
+	if ending == "close frame" {
+		writeFrame(c, opClose, []byte{0x03, 0xe8}, true)
+		if op, _, _, err := readFrame(r); err != nil || op != opClose {
+			t.Fatalf("close: op %x %v", op, err)
+		}
+	} else {
+		c.(*net.TCPConn).CloseWrite()
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("backend: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("backend did not see the end")
+	}
+	// The proxy closes the client side once the backend is done.
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, err := r.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after close: %d bytes, %v; want EOF", n, err)
+	}
 }

@@ -1,0 +1,461 @@
+//go:build linux
+
+package proxy
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"unsafe"
+
+	"github.com/nproxy/nproxy/reactor"
+	nptls "github.com/nproxy/nproxy/tls"
+	"golang.org/x/sys/unix"
+)
+
+// TLS to https:// backends. The record layer sits inside upConn, between
+// its reactor.Conn and the session (or health probe), which see plaintext
+// only and do not know whether the backend speaks TLS:
+//
+//   - OnConnect starts the handshake, and the connection is reported up
+//     (upConnected) only once the handshake is done, so a handshake that
+//     fails (unknown authority, name mismatch, no common version, the
+//     backend closing) is a connect failure: 502, the backend marked
+//     failed, the request retried on another one, as for a refused
+//     connect. proxy_connect_timeout, armed at the dial, runs until then,
+//     so it covers the TCP connect and the handshake together.
+//   - OnRecv feeds the ciphertext to the engine and hands each decrypted
+//     record to the session; when the session stops reading (its buffer
+//     is full) decryption stops too, and what stays buffered in the
+//     engine is decrypted when it reads again.
+//   - send encrypts the session's bytes one batch at a time, and
+//     OnSendDone reaches the session only when all of them are out.
+//
+// The handshake runs in the engine's bounded goroutine; its progress is
+// posted back to the loop. A pooled keep-alive connection keeps its TLS
+// state, and a new connection resumes the session of an earlier one
+// through its backend's ClientContext (its session cache). Splice cannot
+// move TLS records, so a TLS backend's bodies always go by copy.
+
+// tlsBatch is the plaintext encrypted per send: three full records, so
+// that a large request body costs one send per 48 KiB and the ciphertext
+// (with record overhead) still fits a pooled reactor.LargeBuf.
+const tlsBatch = 3 * maxRecordPlaintext
+
+// maxRecordPlaintext is the most plaintext one TLS record carries (RFC
+// 8446 §5.1): the scratch buffer decrypts one record per Read.
+const maxRecordPlaintext = 16 << 10
+
+// testHookTLSBacklog, when set (by tests, before the worker starts), is
+// called when decryption stops because the session paused reading.
+var testHookTLSBacklog func()
+
+// tlsPhase is where an upstream TLS connection stands. The transitions:
+//
+//	tlsHandshaking → tlsOpen, tlsFailed, tlsClosed
+//	tlsOpen        → tlsEnded, tlsClosed
+//	tlsEnded       → tlsClosed
+//	tlsFailed      → tlsClosed
+type tlsPhase uint8
+
+const (
+	// tlsHandshaking: the TCP connection is up and the handshake runs;
+	// the session is not told about the connection yet.
+	tlsHandshaking tlsPhase = iota
+	// tlsOpen: records flow both ways; the session sees plaintext.
+	tlsOpen
+	// tlsEnded: the end of the backend's input (close_notify, EOF or a
+	// read error) was reported; more input is ignored, sending goes on.
+	tlsEnded
+	// tlsFailed: the handshake failed and was reported as a connect
+	// failure.
+	tlsFailed
+	// tlsClosed: release ran.
+	tlsClosed
+)
+
+// upTLS is the TLS side of one upstream connection. Loop thread only.
+type upTLS struct {
+	t     *nptls.Conn
+	phase tlsPhase
+
+	// Output: ciphertext handed to the reactor, and the plaintext of the
+	// caller's send still to encrypt.
+	inflight       []byte
+	inflightPooled bool // inflight came from the loop's pool
+	rest           []byte
+	wantDone       bool // the caller's send did not finish at once: report its end
+	shutAfter      bool // half-close (close_notify, then shutdown) once rest is out
+
+	// Input: paused while the session's buffer is full; backlog when
+	// decryption stopped for that with records possibly still buffered;
+	// drainQueued while a drain waits in the loop's deferred queue;
+	// readEnd once the socket's input ended (readErr why), which is
+	// reported after the records before it.
+	paused      bool
+	backlog     bool
+	drainQueued bool
+	readEnd     bool
+	readErr     error
+}
+
+// newClientContexts gives every backend of an https:// proxy_pass its TLS
+// configuration: the roots of proxy_tls_ca (the system roots without
+// it), the server name (proxy_tls_server_name, by default the first
+// backend's host name; with no name, each backend's own IP address,
+// verified against the certificate's IP addresses and never sent as SNI,
+// which carries names only) and proxy_tls_verify.
+func (h *Handler) newClientContexts() error {
+	cfg := h.cfg
+	var roots *x509.CertPool // nil: crypto/tls verifies against the system roots
+	if cfg.ProxyTLSCA != "" && cfg.ProxyTLSVerify {
+		pem, err := os.ReadFile(cfg.ProxyTLSCA)
+		if err != nil {
+			return fmt.Errorf("proxy: proxy_tls_ca: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("proxy: proxy_tls_ca %s: no certificate", cfg.ProxyTLSCA)
+		}
+	}
+	for _, b := range h.backends {
+		name := cfg.ProxyTLSServerName
+		if name == "" {
+			name = sockaddrIP(b.sa).String()
+		}
+		b.tls = nptls.NewClientConfig(name, roots, cfg.ProxyTLSVerify)
+	}
+	h.tlsPlain = make([]byte, maxRecordPlaintext)
+	return nil
+}
+
+// sockaddrIP is the IP address of an address resolve made.
+func sockaddrIP(sa unix.Sockaddr) netip.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr)
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(a.Addr)
+	}
+	return netip.Addr{}
+}
+
+// tlsStart begins the handshake once the TCP connection is up.
+func (u *upConn) tlsStart() {
+	t, rc := u.tls, u.rc
+	l := u.h.loop
+	var c *nptls.Conn
+	onLoop := func() { u.tlsWakeOnLoop(c) }
+	c = u.b.tls.Client(func() { l.Post(onLoop) })
+	t.t = c
+	rc.StartRecv()
+	u.tlsHandshake()
+}
+
+// tlsWakeOnLoop continues a handshake whose goroutine made progress. A
+// wake posted before the connection was closed (or for an earlier
+// engine) finds it changed and does nothing.
+func (u *upConn) tlsWakeOnLoop(c *nptls.Conn) {
+	if u.rc == nil || u.tls == nil || u.tls.t != c || u.tls.phase != tlsHandshaking {
+		return
+	}
+	u.tlsHandshake()
+}
+
+// tlsHandshake advances the handshake, sends what it produced and, once
+// it is done, reports the connection up.
+func (u *upConn) tlsHandshake() {
+	t := u.tls
+	done, err := t.t.Handshake()
+	if _, perr := u.tlsPump(); err == nil && perr != nil {
+		err = perr
+	}
+	if err != nil {
+		u.tlsFail(err)
+		return
+	}
+	if !done {
+		return
+	}
+	t.phase = tlsOpen
+	u.connected(nil)
+	// Records that came with the backend's last flight (TLS 1.3 session
+	// tickets) are taken now.
+	if u.rc != nil && t.phase == tlsOpen {
+		u.tlsDrain()
+	}
+}
+
+// tlsFail reports a failed handshake as a connect failure; the session
+// (or probe) closes the connection. An alert the engine produced may be
+// in flight and is abandoned by the close.
+func (u *upConn) tlsFail(err error) {
+	u.tls.phase = tlsFailed
+	u.connected(err)
+}
+
+// tlsRecv takes ciphertext from the socket.
+func (u *upConn) tlsRecv(data []byte) {
+	t := u.tls
+	switch t.phase {
+	case tlsHandshaking:
+		t.t.Feed(data)
+		u.tlsHandshake()
+	case tlsOpen:
+		t.t.Feed(data)
+		u.tlsDrain()
+	}
+}
+
+// tlsReadClosed handles the end of the socket's input.
+func (u *upConn) tlsReadClosed(err error) {
+	t := u.tls
+	switch t.phase {
+	case tlsHandshaking:
+		// The handshake may have just finished or failed on what came
+		// before the end: its own verdict says more than the end.
+		if done, hsErr := t.t.Handshake(); hsErr != nil || done {
+			if hsErr == nil {
+				t.phase = tlsOpen
+				t.readEnd, t.readErr = true, err
+				u.connected(nil)
+				if u.rc != nil && t.phase == tlsOpen {
+					u.tlsDrain()
+				}
+				return
+			}
+			u.tlsFail(hsErr)
+			return
+		}
+		if err == nil {
+			err = errHandshakeClosed
+		}
+		u.tlsFail(err)
+	case tlsOpen:
+		t.readEnd, t.readErr = true, err
+		u.tlsDrain()
+	}
+}
+
+// tlsDrain decrypts the buffered records and hands their plaintext on,
+// until none is left or the session pauses; then, if the socket's input
+// has ended, reports the end. The end is the backend's close_notify, or
+// an EOF between records (popular servers omit close_notify, and
+// crypto/tls reads such an EOF as an end, too); an EOF inside a record is
+// a truncation, reported as io.ErrUnexpectedEOF.
+func (u *upConn) tlsDrain() {
+	t := u.tls
+	buf := u.h.tlsPlain
+	for u.rc != nil && t.phase == tlsOpen {
+		if t.paused && u.s != nil {
+			t.backlog = true
+			if testHookTLSBacklog != nil {
+				testHookTLSBacklog()
+			}
+			return
+		}
+		n, err := t.t.Read(buf)
+		if n > 0 {
+			u.recvPlain(buf[:n])
+			continue
+		}
+		t.backlog = false
+		if t.t.Pending() > 0 && t.inflight == nil && len(t.rest) == 0 {
+			// Reading produced output of its own (an answer to a TLS 1.3
+			// KeyUpdate). A send of the session's in flight carries it
+			// out when it completes instead.
+			if _, perr := u.tlsPump(); perr != nil {
+				err = perr
+			}
+		}
+		switch {
+		case errors.Is(err, nptls.ErrWouldBlock):
+			if !t.readEnd {
+				return
+			}
+			err = t.readErr
+			if err == nil && t.t.Buffered() > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+		case errors.Is(err, io.EOF):
+			err = nil // close_notify
+		}
+		t.phase = tlsEnded
+		u.readClosed(err)
+		return
+	}
+}
+
+// tlsResume continues decrypting after the session paused, once the loop
+// has finished the current event: the session asks from inside its own
+// handlers, which must not be re-entered.
+func (u *upConn) tlsResume() {
+	t := u.tls
+	t.paused = false
+	if t.backlog && !t.drainQueued && t.phase == tlsOpen {
+		t.drainQueued = true
+		u.h.loop.DeferOnLoop(u)
+	}
+}
+
+// RunDeferred runs the drain tlsResume queued.
+func (u *upConn) RunDeferred() {
+	u.tls.drainQueued = false
+	if u.rc != nil && u.tls.phase == tlsOpen && u.tls.backlog {
+		u.tlsDrain()
+	}
+}
+
+var _ reactor.Deferred = (*upConn)(nil)
+
+// tlsSend encrypts b and sends it; done=false means the end is reported
+// through OnSendDone.
+func (u *upConn) tlsSend(b []byte) (bool, error) {
+	t := u.tls
+	t.rest = b
+	done, err := u.tlsPump()
+	if err == nil && !done {
+		t.wantDone = true
+	}
+	if err != nil {
+		t.rest = nil
+	}
+	return done, err
+}
+
+// tlsPump sends pending ciphertext, encrypting the rest of the caller's
+// send one batch at a time. It reports done when nothing is left to
+// send; false means a send is in flight.
+func (u *upConn) tlsPump() (bool, error) {
+	t := u.tls
+	l := u.h.loop
+	for {
+		if t.inflight != nil {
+			return false, nil
+		}
+		if t.t.Pending() == 0 {
+			if len(t.rest) == 0 {
+				return true, nil
+			}
+			k := min(len(t.rest), tlsBatch)
+			if _, err := t.t.Write(t.rest[:k]); err != nil {
+				return false, err
+			}
+			t.rest = t.rest[k:]
+		}
+		buf := l.GetBuf(t.t.Pending())
+		out := t.t.Output(buf)
+		// Output of more than a pooled buffer holds (it does not
+		// happen with batches of tlsBatch) moved to the heap.
+		pooled := cap(out) == cap(buf) && unsafe.SliceData(out) == unsafe.SliceData(buf)
+		if !pooled {
+			l.PutBuf(buf)
+		}
+		done, err := u.rc.Send(out)
+		if err != nil {
+			if pooled {
+				l.PutBuf(out)
+			}
+			return false, err
+		}
+		if !done {
+			t.inflight, t.inflightPooled = out, pooled
+			return false, nil
+		}
+		if pooled {
+			l.PutBuf(out)
+		}
+	}
+}
+
+// tlsSendDone handles the completion of a ciphertext send: the next
+// batch goes out, and the caller hears of its send only once all of it
+// is out.
+func (u *upConn) tlsSendDone(err error) {
+	t := u.tls
+	t.putInflight(u.h.loop)
+	if err == nil {
+		var done bool
+		done, err = u.tlsPump()
+		if err == nil && !done {
+			return
+		}
+		if err == nil && t.shutAfter {
+			t.shutAfter = false
+			err = u.tlsCloseWrite()
+		}
+	}
+	switch {
+	case t.phase == tlsHandshaking:
+		if err != nil {
+			u.tlsFail(err)
+		}
+		// Else a handshake flight is out; the handshake goes on with the
+		// backend's answer.
+	case t.wantDone:
+		t.wantDone = false
+		t.rest = nil
+		u.sent(err)
+	case err != nil:
+		// Output of the engine's own (an alert, a KeyUpdate answer)
+		// failed: the connection is broken.
+		switch {
+		case u.s != nil:
+			u.s.upFailed(err)
+		case u.probe != nil:
+			u.probe.done(false)
+		case u.rc != nil:
+			u.h.dropIdle(u)
+		}
+	}
+}
+
+// tlsShutdownWrite half-closes after a close_notify, once the caller's
+// send in flight is out.
+func (u *upConn) tlsShutdownWrite() {
+	t := u.tls
+	if t.phase == tlsHandshaking || t.phase == tlsFailed || t.phase == tlsClosed {
+		u.rc.ShutdownWrite()
+		return
+	}
+	if t.inflight != nil || len(t.rest) > 0 {
+		t.shutAfter = true
+		return
+	}
+	u.tlsCloseWrite()
+}
+
+// tlsCloseWrite queues the close_notify alert, starts sending it and
+// half-closes the socket behind it (the reactor holds a shutdown back
+// until the send in flight is done).
+func (u *upConn) tlsCloseWrite() error {
+	u.tls.t.CloseNotify()
+	_, err := u.tlsPump()
+	u.rc.ShutdownWrite()
+	return err
+}
+
+// putInflight gives the ciphertext buffer of a finished send back.
+func (t *upTLS) putInflight(l *reactor.Loop) {
+	if t.inflight != nil && t.inflightPooled {
+		l.PutBuf(t.inflight)
+	}
+	t.inflight = nil
+}
+
+// release frees the TLS state once the socket is closed (a send in
+// flight was abandoned with it, so its buffer is free).
+func (t *upTLS) release(l *reactor.Loop) {
+	if t.phase == tlsClosed {
+		return
+	}
+	t.phase = tlsClosed
+	if t.t != nil {
+		t.t.Close()
+	}
+	t.putInflight(l)
+	t.rest, t.readErr = nil, nil
+}
