@@ -78,6 +78,20 @@ func (l *Logger) Reopen() error {
 	return nil
 }
 
+// Close closes the log file (a reload that changes error_log closes the
+// old one); standard error stays open. Lines logged after Close go to
+// standard error.
+func (l *Logger) Close() error {
+	l.mu.Lock()
+	f := l.f
+	l.f, l.path = os.Stderr, "stderr"
+	l.mu.Unlock()
+	if f == nil || f == os.Stderr {
+		return nil
+	}
+	return f.Close()
+}
+
 // Enabled reports whether messages at lv are written.
 func (l *Logger) Enabled(lv Level) bool { return lv <= l.level }
 

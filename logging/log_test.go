@@ -46,3 +46,50 @@ func TestParseLevel(t *testing.T) {
 		}
 	}
 }
+
+// openCount returns how many of this process's descriptors name path.
+func openCount(t *testing.T, path string) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	n := 0
+	for _, e := range ents {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && target == path {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCloseReleasesFile checks that Close lets the log file go (a reload
+// that changes error_log must not keep the old file open) and that a
+// line logged afterwards does not reach it.
+func TestCloseReleasesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "error.log")
+	l, err := New(path, Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := openCount(t, path); n != 1 {
+		t.Fatalf("%d descriptors name %s after New, want 1", n, path)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := openCount(t, path); n != 0 {
+		t.Fatalf("%d descriptors name %s after Close, want 0", n, path)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := Stderr().Close(); err != nil {
+		t.Fatalf("Close of the stderr logger: %v", err)
+	}
+	before, _ := os.ReadFile(path)
+	l.Infof("after close")
+	if after, _ := os.ReadFile(path); len(after) != len(before) {
+		t.Fatalf("a line logged after Close reached the file: %q", after)
+	}
+}

@@ -28,8 +28,12 @@
 // queued connection (they wait in its socket for the respawned worker of
 // the same slot), and a reload hands slot i's sockets to the new worker i,
 // which accepts what the old one leaves. Closing a SO_REUSEPORT socket
-// resets the connections queued on it, so sockets are only closed for
-// addresses a reload removes or slots it drops.
+// resets the connections queued on it, so the sockets of an address stay
+// open as long as the address is served: a reload that drops slots hands
+// their sockets to the remaining workers as extra listeners, and a
+// steering program on the group sends new connections to the current
+// slots' sockets only (listeners.go). Sockets close only for an address a
+// reload removes and at exit, after the workers took what was queued.
 //
 // Each worker runs one reactor loop (Worker) on one locked OS thread,
 // pinned by the master to CPU i mod the CPUs it may use (the spawning
@@ -63,11 +67,12 @@
 //
 //	SIGHUP   reload: re-read and validate the same file with the same
 //	         overrides; invalid: log FILE:LINE lines and keep serving;
-//	         valid: start a new generation of workers, wait until each
-//	         accepts, then SIGTERM the old ones
+//	         valid: log its warnings, start a new generation of workers,
+//	         wait until each accepts, then SIGTERM the old ones
 //	SIGTERM  graceful stop: workers stop accepting, finish in-flight
-//	         requests (keep-alive connections close at their next request
-//	         boundary) and exit; DrainTimeout bounds it
+//	         requests (a keep-alive connection ends with a Connection:
+//	         close response, or after drain_idle_grace idle) and exit;
+//	         worker_shutdown_timeout bounds it (server.Drain)
 //	SIGINT   immediate stop
 //	SIGUSR1  reopen log files, in the master and every worker
 //

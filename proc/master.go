@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -31,18 +32,14 @@ type MasterOptions struct {
 
 // Timing of the master.
 const (
-	// DrainTimeout bounds a graceful shutdown or reload: connections still
-	// busy after it are closed.
-	DrainTimeout = 30 * time.Second
-
 	// readyTimeout bounds how long a new worker may take to accept; a
 	// worker that takes longer fails the start or the reload. Starting
 	// is milliseconds of work: this only catches a wedged worker.
 	readyTimeout = 10 * time.Second
 
 	// killGrace is how long the master waits past a worker's own
-	// deadline (DrainTimeout for SIGTERM, at once for SIGINT) before it
-	// sends SIGKILL.
+	// deadline (worker_shutdown_timeout for SIGTERM, at once for SIGINT)
+	// before it sends SIGKILL.
 	killGrace = 3 * time.Second
 
 	// Respawn backoff: a worker that dies is restarted after backoffMin,
@@ -67,12 +64,14 @@ type generation struct {
 	backend string   // resolved: "epoll" or "io_uring"
 	cfgFile *os.File // sealed memfd with the validated bytes
 	addrs   []string
-	// socks[addr][slot] is the SO_REUSEPORT socket of slot on addr. A
-	// reload reuses the socket of an (addr, slot) pair that remains, so
-	// connections queued on it are accepted by the new worker instead of
-	// being reset when it closes.
+	// socks[addr] is the master's pool of sockets for addr when the
+	// generation was made (listeners.go): socks[addr][i] is slot i's,
+	// and those past the slots are extras, each served by one worker.
 	socks map[string][]*os.File
-	slots []slot
+	// opened counts the sockets this generation added to the pool, by
+	// address: closed again if it never runs.
+	opened map[string]int
+	slots  []slot
 }
 
 // slot is one of a generation's N worker positions.
@@ -123,6 +122,7 @@ type master struct {
 	quit   chan struct{} // closed when the loop returns
 
 	cur, pending *generation
+	pool         socketPool // every listening socket, by address (listeners.go)
 	genSeq       int
 	live         map[*worker]bool
 	readyC       <-chan time.Time // pending generation's deadline
@@ -130,6 +130,7 @@ type master struct {
 	stopping     bool
 	immediate    bool
 	reloadAgain  bool
+	steerFailed  bool  // steerReuseport failed once: warned, not retried
 	err          error // returned by RunMaster
 	// metrics is the shared table every worker counts into (one slot per
 	// worker slot), so that /metrics on any worker sums them all; it
@@ -172,6 +173,7 @@ func RunMaster(o MasterOptions) error {
 	if err != nil {
 		return err
 	}
+	logWarnings(log, cfg)
 	m := &master{
 		src:    o.Source,
 		log:    log,
@@ -179,7 +181,9 @@ func RunMaster(o MasterOptions) error {
 		events: make(chan event, 64),
 		quit:   make(chan struct{}),
 		live:   map[*worker]bool{},
+		pool:   socketPool{},
 	}
+	defer func() { m.log.Close() }() // the error log of the last configuration
 	// /proc/self/exe, not os.Executable's path: the workers run the very
 	// binary the master runs even when the file was replaced on disk.
 	m.exe = "/proc/self/exe"
@@ -209,7 +213,7 @@ func RunMaster(o MasterOptions) error {
 		return err
 	}
 	m.spawn = newSpawner()
-	g, err := m.newGeneration(cfg, data, backend, nil)
+	g, err := m.newGeneration(cfg, data, backend)
 	if err != nil {
 		return err
 	}
@@ -254,11 +258,7 @@ func (m *master) loop(sigs <-chan os.Signal) error {
 			}
 		}
 	}
-	for _, g := range []*generation{m.pending, m.cur} {
-		if g != nil {
-			g.release(nil)
-		}
-	}
+	m.closeListeners()
 	if m.err == nil {
 		m.log.Infof("master exiting")
 	}
@@ -275,7 +275,7 @@ func (m *master) signal(sig syscall.Signal) {
 		m.log.Infof("SIGHUP: reloading %s", m.src.Name())
 		m.reload()
 	case syscall.SIGTERM:
-		m.log.Infof("SIGTERM: graceful shutdown (drain up to %v)", DrainTimeout)
+		m.log.Infof("SIGTERM: graceful shutdown (drain up to %v)", m.shutdownTimeout())
 		m.shutdown(false)
 	case syscall.SIGINT:
 		m.log.Infof("SIGINT: stopping now")
@@ -384,6 +384,7 @@ func (m *master) reload() {
 		m.log.Errorf("reload failed: keeping the running configuration")
 		return
 	}
+	logWarnings(m.log, cfg)
 	backend := m.cur.backend
 	if cfg.Backend != m.cur.cfg.Backend {
 		if backend, err = resolveBackend(cfg.Backend, m.log); err != nil {
@@ -391,7 +392,7 @@ func (m *master) reload() {
 			return
 		}
 	}
-	g, err := m.newGeneration(cfg, data, backend, m.cur)
+	g, err := m.newGeneration(cfg, data, backend)
 	if err != nil {
 		m.log.Errorf("reload failed: %v: keeping the running configuration", err)
 		return
@@ -415,10 +416,12 @@ func (m *master) startGeneration(g *generation) {
 
 // promote makes the pending generation current and retires the old one:
 // its workers stop accepting and drain (SIGTERM), and the master closes
-// its copies of the sockets the new generation does not use.
+// its copies of the sockets of addresses the new generation does not
+// serve.
 func (m *master) promote() {
 	old, g := m.cur, m.pending
 	m.cur, m.pending, m.readyC = g, nil, nil
+	m.steer(g)
 	if old == nil {
 		m.log.Infof("nproxy started: %d workers, listening on %s", len(g.slots), strings.Join(g.addrs, ", "))
 	} else {
@@ -427,7 +430,8 @@ func (m *master) promote() {
 				m.retire(w, syscall.SIGTERM)
 			}
 		}
-		old.release(g)
+		old.closeConfig()
+		m.pool.closeExcept(g.addrs)
 		m.applyGlobals(old.cfg, g.cfg)
 		m.log.Infof("reloaded: %d workers, listening on %s", len(g.slots), strings.Join(g.addrs, ", "))
 	}
@@ -450,7 +454,10 @@ func (m *master) abortPending(why string) {
 			m.retire(w, syscall.SIGKILL)
 		}
 	}
-	g.release(m.cur)
+	g.closeConfig()
+	for addr, n := range g.opened {
+		m.pool.shrink(addr, n)
+	}
 	if m.cur == nil {
 		m.err = fmt.Errorf("%w: %s", ErrWorkerStart, why)
 		m.log.Errorf("%v", m.err)
@@ -465,14 +472,19 @@ func (m *master) abortPending(why string) {
 }
 
 // applyGlobals follows a reload's changes of error_log, log_level and
-// pid_file.
+// pid_file. The old error log file is closed: only the master loop logs
+// through m.log.
 func (m *master) applyGlobals(old, cfg *config.Config) {
 	if cfg.ErrorLog != old.ErrorLog || cfg.LogLevel != old.LogLevel {
 		lv, _ := logging.ParseLevel(cfg.LogLevel)
 		if l, err := logging.New(cfg.ErrorLog, lv); err != nil {
 			m.log.Errorf("reload: error_log: %v", err)
 		} else {
+			prev := m.log
 			m.log = l
+			if err := prev.Close(); err != nil {
+				m.log.Errorf("reload: closing the previous error_log: %v", err)
+			}
 		}
 	}
 	if cfg.PIDFile != old.PIDFile {
@@ -496,13 +508,19 @@ func (m *master) retire(w *worker, sig syscall.Signal) {
 
 // shutdown stops every worker: gracefully (SIGTERM: drain) or at once
 // (SIGINT). A SIGINT during a graceful shutdown hurries it.
+//
+// The master's copies of the listening sockets close first: each socket
+// then closes with its worker's copy, which the worker closes once it has
+// taken what is queued on it (server.Drain), so a connection that arrives
+// later is refused instead of being queued and then reset.
 func (m *master) shutdown(immediate bool) {
 	if m.stopping && (m.immediate || !immediate) {
 		return
 	}
 	m.stopping, m.immediate = true, immediate
 	m.readyC = nil
-	sig, wait := syscall.SIGTERM, DrainTimeout+killGrace
+	m.closeListeners()
+	sig, wait := syscall.SIGTERM, m.shutdownTimeout()+killGrace
 	if immediate {
 		sig, wait = syscall.SIGINT, killGrace
 	}
@@ -513,11 +531,11 @@ func (m *master) shutdown(immediate bool) {
 }
 
 // newGeneration prepares the descriptors of a generation running cfg:
-// the config memfd and a socket per (address, slot), reusing prev's where
-// the address and slot remain.
-func (m *master) newGeneration(cfg *config.Config, data []byte, backend string, prev *generation) (*generation, error) {
+// the config memfd and, from the pool, at least one socket per (address,
+// slot), opening those the pool lacks.
+func (m *master) newGeneration(cfg *config.Config, data []byte, backend string) (*generation, error) {
 	m.genSeq++
-	g := &generation{id: m.genSeq, cfg: cfg, backend: backend, socks: map[string][]*os.File{}}
+	g := &generation{id: m.genSeq, cfg: cfg, backend: backend, socks: map[string][]*os.File{}, opened: map[string]int{}}
 	var err error
 	if g.cfgFile, err = configMemfd(data); err != nil {
 		return nil, err
@@ -530,43 +548,77 @@ func (m *master) newGeneration(cfg *config.Config, data []byte, backend string, 
 				continue
 			}
 			g.addrs = append(g.addrs, addr)
-			socks := make([]*os.File, n)
-			g.socks[addr] = socks
-			for i := range socks {
-				if prev != nil && i < len(prev.socks[addr]) {
-					socks[i] = prev.socks[addr][i]
-					continue
+			socks, opened, err := m.pool.grow(addr, n)
+			if err != nil {
+				g.closeConfig()
+				for addr, n := range g.opened {
+					m.pool.shrink(addr, n)
 				}
-				if socks[i], err = openListener(addr); err != nil {
-					g.release(prev)
-					return nil, err
-				}
+				return nil, err
+			}
+			g.socks[addr] = slices.Clone(socks) // the pool may grow later
+			if opened > 0 {
+				g.opened[addr] = opened
 			}
 		}
 	}
 	return g, nil
 }
 
-// release closes the master's copies of g's descriptors, except the
-// sockets next (the generation that replaces it) still uses. Workers keep
-// their own copies: a socket closes for good when its last worker exits.
-func (g *generation) release(next *generation) {
+// closeConfig closes the master's copy of g's configuration memfd.
+func (g *generation) closeConfig() {
 	if g.cfgFile != nil {
 		g.cfgFile.Close()
 		g.cfgFile = nil
 	}
-	for addr, socks := range g.socks {
-		for i, f := range socks {
-			if f == nil {
-				continue
-			}
-			if next != nil && i < len(next.socks[addr]) && next.socks[addr][i] == f {
-				continue
-			}
-			f.Close()
+}
+
+// closeListeners closes every listening socket and configuration memfd
+// the master holds: at shutdown, so that a socket closes as soon as its
+// last worker has taken what is queued on it.
+func (m *master) closeListeners() {
+	for _, g := range []*generation{m.pending, m.cur} {
+		if g != nil {
+			g.closeConfig()
 		}
 	}
-	g.socks = nil
+	m.pool.closeExcept(nil)
+}
+
+// shutdownTimeout is worker_shutdown_timeout of the running
+// configuration (of the first one while it starts).
+func (m *master) shutdownTimeout() time.Duration {
+	if g := m.cur; g != nil {
+		return g.cfg.WorkerShutdownTimeout
+	}
+	if g := m.pending; g != nil {
+		return g.cfg.WorkerShutdownTimeout
+	}
+	return config.DefaultWorkerShutdownTimeout
+}
+
+// steer makes new connections go to g's slot sockets only
+// (listeners.go): the extras of slots a reload dropped and the sockets of
+// a generation not ready yet receive none.
+func (m *master) steer(g *generation) {
+	if m.steerFailed {
+		return
+	}
+	for _, addr := range g.addrs {
+		if err := steerReuseport(g.socks[addr][0], len(g.slots)); err != nil {
+			m.steerFailed = true
+			m.log.Warnf("listen %s: %v: a reload that lowers worker_processes may reset connections queued on the sockets it drops", addr, err)
+			return
+		}
+	}
+}
+
+// logWarnings logs the configuration's warnings (a certificate close to
+// its expiry), one line each, after a start or a reload loaded it.
+func logWarnings(log *logging.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		log.Warnf("%s", w)
+	}
 }
 
 func (g *generation) allReady() bool {
@@ -587,10 +639,12 @@ func (m *master) startWorker(g *generation, i int) error {
 	}
 	defer readyW.Close()
 	spec := workerSpec{Slot: i, Master: os.Getpid(), File: m.src.File, Backend: g.backend}
-	socks := make([]*os.File, len(g.addrs))
-	for j, addr := range g.addrs {
-		spec.Listen = append(spec.Listen, specSocket{Addr: addr})
-		socks[j] = g.socks[addr][i]
+	var socks []*os.File
+	for _, addr := range g.addrs {
+		for _, f := range workerSockets(g.socks[addr], i, len(g.slots)) {
+			spec.Listen = append(spec.Listen, specSocket{Addr: addr})
+			socks = append(socks, f)
+		}
 	}
 	var tickets *os.File
 	if m.tickets != nil {

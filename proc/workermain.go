@@ -130,7 +130,7 @@ func WorkerMain() int {
 			switch sig {
 			case syscall.SIGTERM:
 				log.Debugf("worker %d: draining", spec.Slot)
-				w.Drain(DrainTimeout)
+				w.Drain(cfg.WorkerShutdownTimeout)
 			case syscall.SIGINT:
 				w.Stop()
 			case syscall.SIGUSR1:

@@ -581,10 +581,12 @@ func (c *conn) waitRequest() {
 			break // a partial head keeps the timer it got at its first byte
 		}
 		if c.s.draining {
-			c.closeNow()
-			return
+			// An idle connection of a draining server gets the
+			// drain's grace, then ends by lingering (drain.go).
+			c.rc.SetTimeout(c.drainGrace())
+		} else {
+			c.rc.SetTimeout(c.vh.cfg.KeepaliveTimeout)
 		}
-		c.rc.SetTimeout(c.vh.cfg.KeepaliveTimeout)
 	}
 	if c.readClosed {
 		c.closeNow()
@@ -610,15 +612,15 @@ func (c *conn) releaseBody() {
 // client has nothing more in flight, else by lingering (shut down output,
 // drop input until EOF), so that unread input does not make the kernel
 // reset the connection before the client has read the response.
+//
+// A draining server always lingers: the client may have sent its next
+// request before it read the Connection: close (drain.go).
 func (c *conn) finish() {
-	if c.readClosed || (!c.lingerAfter && c.state != stBody && len(c.in) == 0) {
+	if c.readClosed || (!c.lingerAfter && !c.s.draining && c.state != stBody && len(c.in) == 0) {
 		c.closeNow()
 		return
 	}
-	c.state = stLinger
-	c.shutdownWrite()
-	c.rc.SetTimeout(lingerTimeout)
-	c.rc.StartRecv()
+	c.linger()
 }
 
 // OnSendDone continues after a send that could not finish at once.
@@ -691,14 +693,17 @@ func (c *conn) readEnd(err error) {
 func (c *conn) OnConnect(rc *reactor.Conn, err error) {}
 
 // OnTimeout closes the connection: a header, body, send, keep-alive or
-// linger timeout all end it (nginx answers none of them).
+// linger timeout all end it (nginx answers none of them). The drain's
+// idle grace ends an idle connection by lingering instead (drain.go).
 func (c *conn) OnTimeout(rc *reactor.Conn) {
 	c.enter()
-	switch c.state {
-	case stClosed:
-	case stTakeover:
+	switch {
+	case c.state == stClosed:
+	case c.state == stTakeover:
 		c.stream.ClientTimeout()
 		c.settle()
+	case c.s.draining && c.idle() && !c.readClosed:
+		c.linger()
 	default:
 		c.closeNow()
 	}

@@ -52,6 +52,12 @@ type testServer struct {
 // extra has none, static_root are filled in) on backend.
 func startServer(t *testing.T, backend, extra string) *testServer {
 	t.Helper()
+	return startServerGlobals(t, backend, "", extra)
+}
+
+// startServerGlobals is startServer with global keys too (one per line).
+func startServerGlobals(t *testing.T, backend, globals, extra string) *testServer {
+	t.Helper()
 	root := t.TempDir()
 	writeTree(t, root)
 	fd, err := reactor.ListenTCP("127.0.0.1:0", 0)
@@ -60,7 +66,7 @@ func startServer(t *testing.T, backend, extra string) *testServer {
 	}
 	port, _ := reactor.LocalPort(fd)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	text := fmt.Sprintf("backend = %s\nworker_connections = 1000\n[server]\nlisten = %s\n", backend, addr)
+	text := fmt.Sprintf("backend = %s\nworker_connections = 1000\n%s[server]\nlisten = %s\n", backend, globals, addr)
 	if !strings.Contains(extra, "static_root") && !strings.Contains(extra, "proxy_pass") {
 		text += "static_root = " + root + "\n"
 	}

@@ -59,8 +59,11 @@ type Server struct {
 	obsvFree   []*observed
 	stopReopen func() // stops the SIGUSR1 watch of the access logs
 
-	draining bool
-	onIdle   func() // called when draining and the last connection closed
+	// Drain (drain.go): the listening sockets, to take what is queued on
+	// them when the worker stops accepting.
+	listeners []listener
+	draining  bool
+	onIdle    func() // called when draining and the last connection closed
 
 	// TLS: plaintext and file scratch of the record layer, the free
 	// list of per-connection TLS states, the shared ticket keys.
@@ -252,33 +255,11 @@ func (s *Server) Serve(fd int, addr string) error {
 	if g == nil {
 		return fmt.Errorf("server: no [server] listens on %s", addr)
 	}
-	_, err := s.loop.Listen(fd, func(c *reactor.Conn) error { return s.accept(c, g) })
-	return err
-}
-
-// Drain stops accepting and closes idle keep-alive connections; busy ones
-// finish their current request and close (Connection: close). onIdle runs
-// on the loop thread once no connection is left. Loop thread only.
-func (s *Server) Drain(onIdle func()) {
-	s.draining = true
-	s.onIdle = onIdle
-	s.loop.StopAccepting()
-	// Idle upstream keep-alive connections count as open connections:
-	// close them, and make the proxies close the rest as they finish.
-	for _, g := range s.groups {
-		for _, vh := range g.vhosts {
-			if vh.proxy != nil {
-				vh.proxy.Close()
-			}
-		}
+	if _, err := s.loop.Listen(fd, func(c *reactor.Conn) error { return s.accept(c, g) }); err != nil {
+		return err
 	}
-	s.flushLogs()
-	for _, c := range s.liveConns() {
-		if c.idle() {
-			c.closeNow()
-		}
-	}
-	s.checkIdle()
+	s.listeners = append(s.listeners, listener{fd: fd, g: g})
+	return nil
 }
 
 func (s *Server) checkIdle() {
