@@ -95,6 +95,16 @@ type Server struct {
 	StaticRoot  string   // absolute, cleaned; "" when not serving files
 	Index       []string // default ["index.html"]
 	TryFiles    []string // nginx syntax tokens; the last may be "=404"
+	// Autoindex is autoindex = on: a directory without an index file is
+	// answered with a listing of its entries rather than 403. Off by
+	// default in a file, as nginx; on in the embedded default.
+	Autoindex bool
+	// DenyHidden is hidden_files = deny: a path with a segment that
+	// starts with '.' (.git/, .env, .htpasswd), except a leading
+	// /.well-known/, is answered 404 as if it did not exist. A file's
+	// default is allow, as nginx serves such paths; the embedded default
+	// denies them.
+	DenyHidden bool
 
 	ProxyPass   []Upstream
 	ProxyPrefix string // default "/"

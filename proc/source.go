@@ -15,6 +15,10 @@ type ConfigSource struct {
 	File    string // "" for the embedded default
 	Backend string // --backend; "" keeps the file's
 	Workers int    // --workers; 0 keeps the file's
+	// Default holds `nproxy PATH`, --listen and --port: changes to the
+	// embedded default, written into its text (config.DefaultText), so
+	// the bytes the workers are handed carry them too. Only without File.
+	Default config.DefaultOptions
 }
 
 // Name is the configuration's name in messages: the file as given, or
@@ -31,13 +35,15 @@ func (s ConfigSource) Name() string {
 // not the file name, to its workers, so that an edit made after a start or
 // a reload cannot reach a worker the master did not validate it for.
 func (s ConfigSource) Load() (*config.Config, []byte, error) {
-	data := config.Default
+	var data []byte
+	var err error
 	if s.File != "" {
-		b, err := os.ReadFile(s.File)
-		if err != nil {
-			return nil, nil, err
-		}
-		data = b
+		data, err = os.ReadFile(s.File)
+	} else {
+		data, err = config.DefaultText(s.Default)
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	cfg, err := s.parse(data)
 	if err != nil {
@@ -54,7 +60,7 @@ func (s ConfigSource) parse(data []byte) (*config.Config, error) {
 	var cfg *config.Config
 	var err error
 	if s.File == "" {
-		cfg, err = config.LoadDefault()
+		cfg, err = config.ParseDefault(data)
 	} else {
 		cfg, err = config.Parse(s.File, data)
 	}
