@@ -89,9 +89,10 @@ type conn struct {
 	seq       uint32 // bumped at teardown: deferred references to an older use are stale
 	inProcess bool   // inside process: a Release is applied there, not by flush
 
-	sending     bool // the conn's own output is in flight
-	sendingOut  bool // out is in flight (else the body is, when sending)
-	closeAfter  bool // close once everything queued is sent
+	sending     bool   // the conn's own output is in flight
+	acked       uint64 // bytes the client had acknowledged when send_timeout was armed
+	sendingOut  bool   // out is in flight (else the body is, when sending)
+	closeAfter  bool   // close once everything queued is sent
 	lingerAfter bool
 	readClosed  bool
 
@@ -130,8 +131,6 @@ type pending struct {
 	ref  []byte
 	rel  http.Releaser
 }
-
-var errBodyTooLarge = errors.New("server: request body too large")
 
 func (s *Server) accept(rc *reactor.Conn, g *addrGroup) error {
 	var c *conn
@@ -370,14 +369,7 @@ func (c *conn) serve(buf []byte) {
 		}
 	}
 	if req.HasBody() && !c.lingerAfter {
-		if req.Expect100 {
-			// The body is not needed: answer without 100 Continue and
-			// close, since the client may or may not send the body.
-			closeConn = true
-			c.lingerAfter = true
-		} else {
-			c.startDiscard(req)
-		}
+		c.skipBody(req, closeConn || x.Resp.Close)
 	}
 	c.queue(&x.Resp, req.Method == http.MethodHead, closeConn, req.Minor == 0 && !closeConn)
 	c.observe(req, buf, &x.Resp, req.Method == http.MethodHead)
@@ -419,56 +411,6 @@ func (c *conn) queue(r *http.Response, head, closeConn, keepAlive10 bool) {
 	if closeConn {
 		c.closeAfter = true
 	}
-}
-
-// startDiscard prepares to read and drop the body of a request whose
-// answer does not need it (nginx discards it the same way), so that the
-// next request on the connection is found.
-func (c *conn) startDiscard(req *http.Request) {
-	c.state = stBody
-	if req.Chunked {
-		c.chunk = c.s.getChunk()
-		return
-	}
-	c.discard = req.ContentLength
-}
-
-// discardBody consumes body bytes from b; the state returns to stRead at
-// the end of the body.
-func (c *conn) discardBody(b []byte) (int, error) {
-	c.rc.SetTimeout(c.vh.cfg.BodyTimeout)
-	if c.chunk == nil {
-		n := int64(len(b))
-		if n > c.discard {
-			n = c.discard
-		}
-		c.discard -= n
-		if c.discard == 0 {
-			c.state = stRead
-		}
-		return int(n), nil
-	}
-	pos := 0
-	for pos < len(b) {
-		n, _, done, err := c.chunk.Next(b[pos:])
-		pos += n
-		if err != nil {
-			return pos, err
-		}
-		if max := c.vh.cfg.MaxBodySize; max > 0 && c.chunk.Payload() > max {
-			return pos, errBodyTooLarge
-		}
-		if done {
-			c.s.putChunk(c.chunk)
-			c.chunk = nil
-			c.state = stRead
-			break
-		}
-		if n == 0 {
-			break
-		}
-	}
-	return pos, nil
 }
 
 // fail answers a request the parser refused and closes the connection
@@ -514,7 +456,7 @@ func (c *conn) flush() {
 				return
 			}
 			if !done {
-				c.rc.SetTimeout(c.vh.cfg.SendTimeout)
+				c.armSendTimeout()
 				c.sending, c.sendingOut = true, true
 				return
 			}
@@ -533,7 +475,7 @@ func (c *conn) flush() {
 				return
 			}
 			if !done {
-				c.rc.SetTimeout(c.vh.cfg.SendTimeout)
+				c.armSendTimeout()
 				c.sending, c.sendingOut = true, false
 				return
 			}
@@ -694,7 +636,9 @@ func (c *conn) OnConnect(rc *reactor.Conn, err error) {}
 
 // OnTimeout closes the connection: a header, body, send, keep-alive or
 // linger timeout all end it (nginx answers none of them). The drain's
-// idle grace ends an idle connection by lingering instead (drain.go).
+// idle grace ends an idle connection by lingering instead (drain.go), and
+// send_timeout starts again while the client keeps acknowledging what it
+// is sent (sendtimeout.go).
 func (c *conn) OnTimeout(rc *reactor.Conn) {
 	c.enter()
 	switch {
@@ -704,6 +648,8 @@ func (c *conn) OnTimeout(rc *reactor.Conn) {
 		c.settle()
 	case c.s.draining && c.idle() && !c.readClosed:
 		c.linger()
+	case c.sending && c.state != stLinger && c.sendMoved():
+		c.armSendTimeout() // a slow reader, not a stalled one (sendtimeout.go)
 	default:
 		c.closeNow()
 	}

@@ -149,6 +149,21 @@ type response struct {
 // body whatever Content-Length says).
 func readResponse(t *testing.T, r *bufio.Reader, head bool) *response {
 	t.Helper()
+	res := readResponseHead(t, r)
+	if cl, ok := res.header["content-length"]; ok && !head && res.status != 304 && res.status != 204 {
+		n, _ := strconv.Atoi(cl)
+		res.body = make([]byte, n)
+		if _, err := io.ReadFull(r, res.body); err != nil {
+			t.Fatalf("body: %v", err)
+		}
+	}
+	return res
+}
+
+// readResponseHead reads a response's status line and header fields
+// (names lower-cased), not its body.
+func readResponseHead(t *testing.T, r *bufio.Reader) *response {
+	t.Helper()
 	line, err := r.ReadString('\n')
 	if err != nil {
 		t.Fatalf("status line: %v", err)
@@ -169,13 +184,6 @@ func readResponse(t *testing.T, r *bufio.Reader, head bool) *response {
 		}
 		k, v, _ := strings.Cut(l, ":")
 		res.header[strings.ToLower(k)] = strings.TrimSpace(v)
-	}
-	if cl, ok := res.header["content-length"]; ok && !head && res.status != 304 && res.status != 204 {
-		n, _ := strconv.Atoi(cl)
-		res.body = make([]byte, n)
-		if _, err := io.ReadFull(r, res.body); err != nil {
-			t.Fatalf("body: %v", err)
-		}
 	}
 	return &res
 }
