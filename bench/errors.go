@@ -19,4 +19,11 @@ var (
 
 	// ErrUsage is returned for bad flags or flag combinations.
 	ErrUsage = errors.New("bench: usage")
+
+	// errHandshakeCut and errHandshakeTimeout say why a TLS handshake
+	// failed when the engine did not: the server closed the connection
+	// or made no progress for Load.Timeout. They end up in the message of
+	// a run that gave up after too many failures in a row.
+	errHandshakeCut     = errors.New("bench: the server closed the connection during the TLS handshake")
+	errHandshakeTimeout = errors.New("bench: the TLS handshake made no progress within the timeout")
 )

@@ -19,8 +19,8 @@ import (
 )
 
 // fakeServerEnv makes the test binary act as a stand-in for nproxy: it reads
-// the generated config (listen, static_root, proxy_pass), serves it with
-// net/http, and honours the profile contract. The scenario machinery is
+// the generated config (listen, static_root, proxy_pass, tls_cert and
+// tls_key), serves it with net/http, and honours the profile contract. The scenario machinery is
 // tested against it, independently of the real server.
 const fakeServerEnv = "NPROXY_BENCH_FAKE_SERVER"
 
@@ -87,6 +87,10 @@ func fakeNproxy(args []string) int {
 			heap.Close()
 			os.Exit(0)
 		}()
+	}
+	if cert := keys["tls_cert"]; cert != "" {
+		fmt.Fprintln(os.Stderr, http.ListenAndServeTLS(keys["listen"], cert, keys["tls_key"], h))
+		return 1
 	}
 	fmt.Fprintln(os.Stderr, http.ListenAndServe(keys["listen"], h))
 	return 1

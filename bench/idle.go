@@ -4,6 +4,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
@@ -17,10 +18,18 @@ const idleDialers = 32
 // runIdle opens N keep-alive connections to srv, each after one complete
 // request, and reports how much the server's process tree grew per
 // connection (VmRSS of the server and its children, before vs after).
+// Over TLS the connections are crypto/tls clients: the figure is the
+// server's memory, and the dialers are goroutines anyway.
 func (e *env) runIdle(ctx context.Context, srv *server, sc *scenario, rec *runRecord) error {
 	n := sc.conns
 	if e.opts.connections > 0 {
 		n = e.opts.connections
+	}
+	var tlsConf *tls.Config
+	if cert, err := e.certFor(sc); err != nil {
+		return err
+	} else if cert != nil {
+		tlsConf = &tls.Config{RootCAs: cert.pool, ServerName: tlsServerName, MinVersion: tls.VersionTLS13}
 	}
 	before := stableRSS(srv.pid())
 	req := buildRequest(sc.path, srv.addr, false)
@@ -34,7 +43,7 @@ func (e *env) runIdle(ctx context.Context, srv *server, sc *scenario, rec *runRe
 			defer wg.Done()
 			buf := make([]byte, 16<<10)
 			for i := range next {
-				conns[i], errs[i] = openIdle(srv.addr, req, sc.length, buf, e.opts.timeout)
+				conns[i], errs[i] = openIdle(srv.addr, req, sc.length, buf, e.opts.timeout, tlsConf)
 			}
 		}()
 	}
@@ -83,14 +92,17 @@ feed:
 	return ctx.Err()
 }
 
-// openIdle connects, makes one request, reads the whole answer and returns
-// the connection open.
-func openIdle(addr string, req []byte, length int64, buf []byte, timeout time.Duration) (net.Conn, error) {
+// openIdle connects (over TLS when tlsConf is not nil), makes one request,
+// reads the whole answer and returns the connection open.
+func openIdle(addr string, req []byte, length int64, buf []byte, timeout time.Duration, tlsConf *tls.Config) (net.Conn, error) {
 	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
 	}
 	c.SetDeadline(time.Now().Add(timeout))
+	if tlsConf != nil {
+		c = tls.Client(c, tlsConf) // the handshake runs with the first Write, within the deadline
+	}
 	if _, err := c.Write(req); err != nil {
 		c.Close()
 		return nil, err

@@ -51,13 +51,18 @@ type Load struct {
 	// Progress, when set, is incremented with every completed response
 	// while the run goes on, for progress lines.
 	Progress *atomic.Uint64
+	// TLS, when set, makes every connection a TLS client connection: a
+	// handshake first (see TLSLoad for full versus resumed), then the
+	// requests as records. Nil: plain HTTP.
+	TLS *TLSLoad
 }
 
 // Errors counts failed requests by cause. A request is counted once: as a
 // completed but invalid response (Status, Length, Malformed) or as lost with
-// its connection (Connect, Read, Write, Timeout).
+// its connection (Connect, Handshake, Read, Write, Timeout).
 type Errors struct {
 	Connect   uint64 `json:"connect"`   // connect failed; no request was sent
+	Handshake uint64 `json:"handshake"` // a TLS handshake failed or timed out: once, or per request an open loop queued meanwhile
 	Read      uint64 `json:"read"`      // connection reset or closed before the answer
 	Write     uint64 `json:"write"`     // sending the request failed
 	Timeout   uint64 `json:"timeout"`   // no progress for Load.Timeout
@@ -68,11 +73,12 @@ type Errors struct {
 
 // Total returns the sum of all error counts.
 func (e *Errors) Total() uint64 {
-	return e.Connect + e.Read + e.Write + e.Timeout + e.Status + e.Length + e.Malformed
+	return e.Connect + e.Handshake + e.Read + e.Write + e.Timeout + e.Status + e.Length + e.Malformed
 }
 
 func (e *Errors) add(o *Errors) {
 	e.Connect += o.Connect
+	e.Handshake += o.Handshake
 	e.Read += o.Read
 	e.Write += o.Write
 	e.Timeout += o.Timeout
@@ -87,7 +93,7 @@ func (e *Errors) String() string {
 	for _, f := range []struct {
 		name string
 		n    uint64
-	}{{"connect", e.Connect}, {"read", e.Read}, {"write", e.Write}, {"timeout", e.Timeout},
+	}{{"connect", e.Connect}, {"handshake", e.Handshake}, {"read", e.Read}, {"write", e.Write}, {"timeout", e.Timeout},
 		{"status", e.Status}, {"length", e.Length}, {"malformed", e.Malformed}} {
 		if f.n > 0 {
 			if s != "" {
@@ -111,9 +117,22 @@ type Result struct {
 	Connects  uint64        // connections established
 	Errors    Errors        // failed requests by cause
 	Elapsed   time.Duration // from the start to the last loop's end
-	CPU       time.Duration // CPU time the loops' threads used, user and system
 	Loops     int           // event loops (threads) that generated the load
 	Latency   Histogram     // one value per complete response
+
+	// CPU is the CPU time, user and system, the loops' threads used; over
+	// TLS, the whole process's, since the handshakes run in goroutines
+	// beside the loops.
+	CPU time.Duration
+
+	// FullHandshakes and ResumedHandshakes count the TLS handshakes that
+	// completed, by whether they resumed a session.
+	FullHandshakes    uint64
+	ResumedHandshakes uint64
+	// TLSParams names what the first handshake negotiated: version,
+	// cipher suite and key exchange group ("TLS 1.3 TLS_AES_128_GCM_SHA256
+	// X25519"). Empty on plain runs.
+	TLSParams string
 }
 
 // RequestsPerSecond returns complete responses per second of Elapsed.
@@ -179,6 +198,23 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 		cpus = cpus[:l.Connections]
 	}
 
+	var tc *tlsClient
+	if l.TLS != nil {
+		tc = newTLSClient(l.TLS)
+		if len(l.CPUs) > 0 {
+			// The handshakes run in goroutines, on whatever thread the
+			// runtime picks: keep every thread of the process on the
+			// client CPUs while the run lasts, so that their cost never
+			// lands on the server's.
+			restore, err := pinProcess(l.CPUs)
+			if err != nil {
+				return nil, err
+			}
+			defer restore()
+		}
+	}
+	cpu0 := processCPU()
+
 	base := time.Now()
 	loops := make([]*loop, len(cpus))
 	for i, cpu := range cpus {
@@ -191,6 +227,7 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 		// Each loop gets its own Sockaddr: Connect encodes into it.
 		sa, family, _ := sockaddrOf(ta)
 		loops[i] = newLoop(&l, cpu, idx, sa, family, base)
+		loops[i].tc = tc
 	}
 	var wg sync.WaitGroup
 	for _, lp := range loops {
@@ -223,12 +260,20 @@ func Run(ctx context.Context, l Load) (*Result, error) {
 		res.BodyBytes += lp.res.BodyBytes
 		res.Connects += lp.res.Connects
 		res.CPU += lp.res.CPU
+		res.FullHandshakes += lp.res.FullHandshakes
+		res.ResumedHandshakes += lp.res.ResumedHandshakes
+		if res.TLSParams == "" {
+			res.TLSParams = lp.res.TLSParams
+		}
 		res.Loops++
 		res.Errors.add(&lp.res.Errors)
 		res.Latency.Merge(&lp.res.Latency)
 		if lp.end > res.Elapsed {
 			res.Elapsed = lp.end
 		}
+	}
+	if tc != nil {
+		res.CPU = processCPU() - cpu0
 	}
 	if firstErr != nil {
 		return res, firstErr

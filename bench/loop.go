@@ -7,9 +7,11 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	nptls "github.com/nproxy/nproxy/tls"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,9 +27,12 @@ const maxEvents = 256
 // timeouts and an abort are noticed within 100 ms.
 const tickNs = int64(100 * time.Millisecond)
 
-// timerTag marks the timerfd's epoll event (connection events carry their
-// index, which is never negative).
-const timerTag = -1
+// timerTag marks the timerfd's epoll event and wakeTag the eventfd's
+// (connection events carry their index, which is never negative).
+const (
+	timerTag = -1
+	wakeTag  = -2
+)
 
 // conn is one client connection, owned by its loop's thread.
 type conn struct {
@@ -48,7 +53,17 @@ type conn struct {
 	wantOut  bool  // EPOLLOUT is registered
 	next     int64 // open loop: this connection's next scheduled send
 	activity int64 // last progress (connect, read, write), for Timeout
+
+	// TLS runs only (see tlsload.go). Until the handshake is done, wpend
+	// counts request bytes waiting to be encrypted.
+	tls      *nptls.Conn
+	tlsReady bool   // the handshake is done: requests go out as records
+	tout     []byte // ciphertext the socket has not taken yet, from toff
+	toff     int
 }
+
+// handshaking reports whether c waits for its TLS handshake.
+func (c *conn) handshaking() bool { return c.tls != nil && !c.tlsReady }
 
 // loop is one event loop: an epoll instance on a locked OS thread, pinned to
 // one CPU, driving its share of the connections.
@@ -78,10 +93,19 @@ type loop struct {
 	res   Result
 	end   time.Duration
 	err   error
+
+	// TLS runs only (see tlsload.go). The handshake goroutines post the
+	// connections they advanced to wakes and signal wakefd.
+	tc     *tlsClient
+	wakefd int
+	wakeMu sync.Mutex
+	wakes  []wakeup // guarded by wakeMu
+	spare  []wakeup // the loop's, swapped with wakes
+	yield  bool     // a handshake got work this turn: let its goroutine run
 }
 
 func newLoop(l *Load, cpu int, idx []int, sa unix.Sockaddr, family int, base time.Time) *loop {
-	lp := &loop{l: l, cpu: cpu, sa: sa, family: family, base: base, epfd: -1, timerfd: -1}
+	lp := &loop{l: l, cpu: cpu, sa: sa, family: family, base: base, epfd: -1, timerfd: -1, wakefd: -1}
 	lp.conns = make([]conn, len(idx))
 	for i, g := range idx {
 		c := &lp.conns[i]
@@ -153,6 +177,12 @@ func (lp *loop) run() {
 			return
 		}
 	}
+	if lp.tc != nil {
+		if lp.err = lp.openWakefd(); lp.err != nil {
+			return
+		}
+		defer unix.Close(lp.wakefd) // after closeAll: no wake comes after a Conn's Close
+	}
 	lp.buf = make([]byte, readBufSize)
 	lp.events = make([]unix.EpollEvent, maxEvents)
 	defer lp.closeAll()
@@ -200,6 +230,10 @@ func (lp *loop) run() {
 				unix.Read(lp.timerfd, b[:]) // clears the expiration count
 				continue
 			}
+			if ev.Fd == wakeTag {
+				lp.drainWakes(now)
+				continue
+			}
 			c := &lp.conns[ev.Fd]
 			if c.gen != ev.Pad || c.fd < 0 {
 				continue // stale: the connection was closed in this batch
@@ -208,10 +242,13 @@ func (lp *loop) run() {
 		}
 		if lp.l.Rate > 0 {
 			for i := range lp.conns {
-				if c := &lp.conns[i]; !c.retired && !c.connecting && c.fd >= 0 {
+				if c := &lp.conns[i]; !c.retired && !c.connecting && c.fd >= 0 && !c.handshaking() {
 					lp.sendDue(c, now)
 				}
 			}
+		}
+		if lp.yield {
+			lp.yieldToHandshakes()
 		}
 		if now-lp.lastTimeoutAt >= tickNs {
 			lp.lastTimeoutAt = now
@@ -229,7 +266,7 @@ func (lp *loop) armTimer(now, wait int64) int64 {
 	earliest := int64(-1)
 	for i := range lp.conns {
 		c := &lp.conns[i]
-		if c.retired || c.connecting || c.fd < 0 || c.inflight >= lp.l.Pipeline || c.quota == 0 {
+		if c.retired || c.connecting || c.fd < 0 || c.handshaking() || c.inflight >= lp.l.Pipeline || c.quota == 0 {
 			continue
 		}
 		if earliest < 0 || c.next < earliest {
@@ -254,8 +291,7 @@ func (lp *loop) armTimer(now, wait int64) int64 {
 func (lp *loop) closeAll() {
 	for i := range lp.conns {
 		if c := &lp.conns[i]; c.fd >= 0 {
-			unix.Close(c.fd)
-			c.fd = -1
+			lp.closeFd(c)
 		}
 	}
 }
@@ -329,8 +365,17 @@ func (lp *loop) connectFailed(c *conn, now int64, err error) {
 func (lp *loop) connected(c *conn, now int64) {
 	c.connecting = false
 	c.activity = now
-	lp.connFails = 0
 	lp.res.Connects++
+	if lp.tc != nil {
+		lp.startTLS(c, now) // requests follow the handshake
+		return
+	}
+	lp.connFails = 0
+	lp.ready(c, now)
+}
+
+// ready starts the requests of a connection that can carry them.
+func (lp *loop) ready(c *conn, now int64) {
 	if lp.l.Rate > 0 {
 		lp.sendDue(c, now)
 		return
@@ -339,6 +384,9 @@ func (lp *loop) connected(c *conn, now int64) {
 }
 
 func (lp *loop) closeFd(c *conn) {
+	if c.tls != nil {
+		lp.closeTLS(c)
+	}
 	if c.fd >= 0 {
 		unix.Close(c.fd) // also removes it from the epoll set
 		c.fd = -1
@@ -404,6 +452,10 @@ func (lp *loop) sendDue(c *conn, now int64) {
 // flush writes pending request bytes. The ring holds Pipeline identical
 // requests, so the unsent tail always starts at a known offset in it.
 func (lp *loop) flush(c *conn, now int64) {
+	if c.tls != nil {
+		lp.tlsFlush(c, now)
+		return
+	}
 	for c.wpend > 0 && c.fd >= 0 {
 		off := (lp.reqLen - c.wpend%lp.reqLen) % lp.reqLen
 		n := min(c.wpend, len(lp.ring)-off)
@@ -464,6 +516,10 @@ func (lp *loop) read(c *conn, now int64) {
 	if err == unix.EAGAIN {
 		return
 	}
+	if c.handshaking() && (err != nil || n == 0) {
+		lp.handshakeFailed(c, now, errHandshakeCut)
+		return
+	}
 	if err != nil {
 		lp.fail(c, &lp.res.Errors.Read, now)
 		return
@@ -473,8 +529,18 @@ func (lp *loop) read(c *conn, now int64) {
 		return
 	}
 	c.activity = now
+	if c.tls != nil {
+		lp.tlsInput(c, lp.buf[:n], now)
+		return
+	}
 	lp.res.Bytes += uint64(n)
-	b := lp.buf[:n]
+	lp.consume(c, lp.buf[:n], now)
+}
+
+// consume parses the response bytes b received on c, accounts for every
+// answer complete in them and sends as many new requests (closed loop). It
+// reports whether c is still the same open connection afterwards.
+func (lp *loop) consume(c *conn, b []byte, now int64) bool {
 	answered := 0
 	gen := c.gen
 	for len(b) > 0 {
@@ -485,7 +551,7 @@ func (lp *loop) read(c *conn, now int64) {
 				c.inflight = 1 // bytes nobody asked for: still one bad answer
 			}
 			lp.fail(c, &lp.res.Errors.Malformed, now)
-			return
+			return false
 		}
 		if !done {
 			break
@@ -494,11 +560,11 @@ func (lp *loop) read(c *conn, now int64) {
 			// An answer to no request: count it and drop the connection.
 			c.inflight = 1
 			lp.fail(c, &lp.res.Errors.Malformed, now)
-			return
+			return false
 		}
 		lp.complete(c, now)
 		if c.fd < 0 || c.gen != gen {
-			return // closed (and maybe reopened) after that response
+			return false // closed (and maybe reopened) after that response
 		}
 		answered++
 	}
@@ -508,7 +574,9 @@ func (lp *loop) read(c *conn, now int64) {
 	if c.quota == 0 && c.inflight == 0 && c.fd >= 0 {
 		lp.closeFd(c)
 		lp.reopen(c, now)
+		return false
 	}
+	return c.fd >= 0 && c.gen == gen
 }
 
 // complete accounts for the response the parser just finished on c.
@@ -560,6 +628,10 @@ func (lp *loop) checkTimeouts(now int64) {
 			lp.connectFailed(c, now, os.NewSyscallError("connect", unix.ETIMEDOUT))
 			continue
 		}
+		if c.handshaking() {
+			lp.handshakeFailed(c, now, errHandshakeTimeout)
+			continue
+		}
 		if c.inflight > 0 {
 			lp.fail(c, &lp.res.Errors.Timeout, now)
 		}
@@ -571,6 +643,16 @@ func (lp *loop) checkTimeouts(now int64) {
 func threadCPU() time.Duration {
 	var ru unix.Rusage
 	if unix.Getrusage(unix.RUSAGE_THREAD, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processCPU returns the CPU time (user and system) the whole process has
+// used.
+func processCPU() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())

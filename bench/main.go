@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -39,6 +40,7 @@ type options struct {
 	url         string
 	nproxy      string
 	timeout     time.Duration
+	tlsKey      string // the certificate key of the TLS scenarios that do not fix theirs
 	args        []string
 }
 
@@ -86,7 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{args: args}
 	fs := flag.NewFlagSet("nproxy bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scenarioList := fs.String("scenario", "static-small,static-large,proxy,churn", "scenarios to run, comma-separated: static-small, static-large, proxy, idle, churn")
+	scenarioList := fs.String("scenario", "static-small,static-large,proxy,churn", "scenarios to run, comma-separated: static-small, static-large, proxy, idle, churn,\ntls-small, tls-handshake-ecdsa, tls-handshake-rsa, tls-resume, tls-large, tls-idle; tls: every tls-*")
 	ab := fs.String("ab", "", "alternate two nproxy backends run after run, e.g. epoll,io_uring; ratio B/A")
 	against := fs.String("against", "", "also run these references when installed: nginx, haproxy (proxy scenario only)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each run")
@@ -105,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.url, "url", "", "plain load generator: hit this http:// URL, start no server")
 	fs.StringVar(&o.nproxy, "nproxy", "", "the nproxy binary to benchmark (default: this executable)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "fail a connection that makes no progress for this long")
+	fs.StringVar(&o.tlsKey, "tls-key", keyECDSA, "certificate key of tls-small, tls-resume, tls-large and tls-idle: ecdsa (P-256) or rsa (2048 bits)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: nproxy bench [flags]\n\nRuns nproxy (and optionally nginx, HAProxy) under load and reports req/s,\nlatency percentiles and ratios. With --url it only generates load.\n\n")
 		fs.PrintDefaults()
@@ -130,6 +133,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("%w: --workers must be at least 1", ErrUsage)
 	case o.timeout <= 0:
 		return nil, fmt.Errorf("%w: --timeout must be positive", ErrUsage)
+	case o.tlsKey != keyECDSA && o.tlsKey != keyRSA:
+		return nil, fmt.Errorf("%w: --tls-key: unknown key %q (have %s, %s)", ErrUsage, o.tlsKey, keyECDSA, keyRSA)
 	}
 	var err error
 	if o.clientCPUs, err = parseCPUList(*clientCPUs); err != nil {
@@ -142,12 +147,22 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--server-cpus: %w", err)
 	}
 	for _, name := range splitList(*scenarioList) {
-		sc := findScenario(name)
-		if sc == nil {
+		scs := []*scenario{findScenario(name)}
+		if name == tlsGroup {
+			scs = scs[:0]
+			for _, sc := range allScenarios {
+				if sc.tls {
+					scs = append(scs, sc)
+				}
+			}
+		}
+		if scs[0] == nil {
 			return nil, fmt.Errorf("%w: unknown scenario %q (have %s)", ErrUsage, name, scenarioNames())
 		}
-		if !slices.Contains(o.scenarios, sc) {
-			o.scenarios = append(o.scenarios, sc)
+		for _, sc := range scs {
+			if !slices.Contains(o.scenarios, sc) {
+				o.scenarios = append(o.scenarios, sc)
+			}
 		}
 	}
 	if len(o.scenarios) == 0 {
@@ -210,23 +225,34 @@ func (o *options) targets() (ts []target, skipped []string) {
 	return ts, skipped
 }
 
-// parseURL turns an http:// URL into the address to connect to, the
-// request path and the Host header.
-func parseURL(raw string) (addr, path, host string, err error) {
+// urlTarget is what --url names: where to connect, what to ask for.
+type urlTarget struct {
+	addr string // host:port to connect to
+	path string // the request-target
+	host string // the Host header
+	tls  bool   // https://: TLS, with the host name as SNI
+	name string // the host name without the port, for SNI
+}
+
+// parseURL reads an http:// or https:// URL.
+func parseURL(raw string) (*urlTarget, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", "", "", fmt.Errorf("%w: --url: %v", ErrUsage, err)
+		return nil, fmt.Errorf("%w: --url: %v", ErrUsage, err)
 	}
-	if u.Scheme != "http" {
-		return "", "", "", fmt.Errorf("%w: --url: only http:// is supported, not %q", ErrUsage, u.Scheme)
+	port := "80"
+	switch u.Scheme {
+	case "http":
+	case "https":
+		port = "443"
+	default:
+		return nil, fmt.Errorf("%w: --url: only http:// and https:// are supported, not %q", ErrUsage, u.Scheme)
 	}
-	host = u.Host
-	addr = host
+	t := &urlTarget{addr: u.Host, path: u.RequestURI(), host: u.Host, tls: u.Scheme == "https", name: u.Hostname()}
 	if u.Port() == "" {
-		addr = host + ":80"
+		t.addr = net.JoinHostPort(u.Hostname(), port)
 	}
-	path = u.RequestURI()
-	return addr, path, host, nil
+	return t, nil
 }
 
 // buildRequest precomputes the request bytes a run sends.

@@ -40,7 +40,8 @@ func TestFlagErrors(t *testing.T) {
 		{name: "pipeline", args: []string{"--pipeline", "0"}, want: "--pipeline"},
 		{name: "cpu", args: []string{"--server-cpus", "4096"}, want: "CPU 4096 is not available"},
 		{name: "cpu list", args: []string{"--client-cpus", "1-0"}, want: "bad CPU range"},
-		{name: "url scheme", args: []string{"--url", "https://127.0.0.1/"}, want: "only http://"},
+		{name: "url scheme", args: []string{"--url", "ftp://127.0.0.1/"}, want: "only http:// and https://"},
+		{name: "tls key", args: []string{"--tls-key", "dsa"}, want: `--tls-key: unknown key "dsa"`},
 		{name: "stray argument", args: []string{"static-small"}, want: `unexpected argument "static-small"`},
 		{name: "bad flag", args: []string{"--nope"}, want: "flag provided but not defined"},
 	}
@@ -128,8 +129,15 @@ func TestScenariosAgainstFakeServer(t *testing.T) {
 		t.Fatalf("summary has %d scenarios", len(rep.Summary))
 	}
 	for _, s := range rep.Summary {
-		if len(s.Ratios) != 1 || s.Ratios[0].Name != "io_uring/epoll" || s.Ratios[0].Median <= 0 {
+		// The main ratio, then server CPU per request when both runs used
+		// a measurable amount (10 ms ticks: a short run may show none).
+		if len(s.Ratios) < 1 || s.Ratios[0].Name != "io_uring/epoll" || s.Ratios[0].Median <= 0 {
 			t.Errorf("%s: ratios %+v", s.Scenario, s.Ratios)
+		}
+		for _, ra := range s.Ratios[min(len(s.Ratios), 1):] {
+			if s.Scenario == "idle" || !strings.HasPrefix(ra.Metric, "server CPU per request") || ra.Median <= 0 {
+				t.Errorf("%s: unexpected ratio %+v", s.Scenario, ra)
+			}
 		}
 	}
 	if len(rep.Profiles) != 10 {

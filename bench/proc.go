@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -97,13 +98,70 @@ func startPinned(cmd *exec.Cmd, cpus []int) error {
 func pinTree(root int, cpus []int) {
 	set := cpuSetOf(cpus)
 	for _, pid := range processTree(root) {
-		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-		for _, t := range tasks {
-			if tid, err := strconv.Atoi(t.Name()); err == nil {
-				unix.SchedSetaffinity(tid, set)
-			}
+		for _, tid := range threads(pid) {
+			unix.SchedSetaffinity(tid, set)
 		}
 	}
+}
+
+// pinProcess sets the affinity of every thread of this process to cpus
+// and returns a function that gives each thread its former mask back; a
+// thread born meanwhile gets the mask the main thread had. Threads inherit
+// their creator's mask, so the threads the runtime starts while the
+// process is pinned are pinned too. The listing is repeated until it finds
+// no thread it has not pinned, for a thread started during a pass.
+func pinProcess(cpus []int) (restore func(), err error) {
+	pid := os.Getpid()
+	var mainMask unix.CPUSet
+	if err := unix.SchedGetaffinity(pid, &mainMask); err != nil {
+		return nil, fmt.Errorf("bench: %w", os.NewSyscallError("sched_getaffinity", err))
+	}
+	set := cpuSetOf(cpus)
+	saved := map[int]unix.CPUSet{}
+	for pass := 0; pass < 10; pass++ {
+		added := false
+		for _, tid := range threads(pid) {
+			if _, ok := saved[tid]; ok {
+				continue
+			}
+			var m unix.CPUSet
+			if unix.SchedGetaffinity(tid, &m) != nil {
+				continue // exited meanwhile
+			}
+			if err := unix.SchedSetaffinity(tid, set); err != nil && err != unix.ESRCH {
+				restorePinned(pid, saved, &mainMask)
+				return nil, fmt.Errorf("bench: pin the load generator to CPUs %v: %w", cpus, os.NewSyscallError("sched_setaffinity", err))
+			}
+			saved[tid] = m
+			added = true
+		}
+		if !added {
+			break
+		}
+	}
+	return func() { restorePinned(pid, saved, &mainMask) }, nil
+}
+
+func restorePinned(pid int, saved map[int]unix.CPUSet, mainMask *unix.CPUSet) {
+	for _, tid := range threads(pid) {
+		m, ok := saved[tid]
+		if !ok {
+			m = *mainMask
+		}
+		unix.SchedSetaffinity(tid, &m)
+	}
+}
+
+// threads lists the thread ids of process pid.
+func threads(pid int) []int {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var tids []int
+	for _, t := range tasks {
+		if tid, err := strconv.Atoi(t.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids
 }
 
 // processTree returns root and all its living descendants, root first.
@@ -141,6 +199,36 @@ func processTree(root int) []int {
 		tree = append(tree, children[tree[i]]...)
 	}
 	return tree
+}
+
+// userHZ is the unit of the CPU times in /proc/PID/stat: clock ticks of
+// USER_HZ, which Linux fixes at 100 per second for user space whatever
+// the kernel's own tick rate.
+const userHZ = 100
+
+// treeCPU returns the CPU time, user and system, that root and its living
+// descendants have used, to 1/userHZ of a second per process.
+func treeCPU(root int) time.Duration {
+	var ticks int64
+	for _, pid := range processTree(root) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		// After the command name: state (field 3) ... utime (14), stime (15).
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + s
+	}
+	return time.Duration(ticks) * time.Second / userHZ
 }
 
 // treeRSS returns the summed VmRSS of root and its descendants, in KiB.

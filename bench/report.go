@@ -48,6 +48,14 @@ type runRecord struct {
 	BytesPerSec float64   `json:"bytes_per_sec"`
 	Latency     latencyMs `json:"latency_ms"`
 	ClientBusy  float64   `json:"client_busy"` // the generator threads' CPU share; near 1: the client may be the limit
+	// ServerCPUPerReq is the server process tree's CPU time (user and
+	// system) over the run, per complete response, in microseconds.
+	ServerCPUPerReq float64 `json:"server_cpu_us_per_request,omitempty"`
+	// TLS runs only: handshakes completed, by kind, and what the first
+	// one negotiated.
+	FullHandshakes    uint64 `json:"full_handshakes,omitempty"`
+	ResumedHandshakes uint64 `json:"resumed_handshakes,omitempty"`
+	TLS               string `json:"tls,omitempty"`
 	// idle only
 	IdleConns    int     `json:"idle_connections,omitempty"`
 	RSSBeforeKiB int64   `json:"rss_before_kib,omitempty"`
@@ -66,6 +74,9 @@ func (r *runRecord) fill(res *Result, conns int) {
 	r.BytesPerSec = res.BytesPerSecond()
 	r.Latency = latencyOf(&res.Latency)
 	r.ClientBusy = res.ClientBusy()
+	r.FullHandshakes = res.FullHandshakes
+	r.ResumedHandshakes = res.ResumedHandshakes
+	r.TLS = res.TLSParams
 }
 
 // clientBusyWarn is the generator CPU share above which a run says the
@@ -80,6 +91,12 @@ func (r *runRecord) progressFigure() string {
 	s := fmt.Sprintf("%s req/s, p99 %.3f ms", thousands(r.ReqPerSec), r.Latency.P99)
 	if r.BytesPerSec > 100e6 {
 		s += fmt.Sprintf(", %.2f GB/s", r.BytesPerSec/1e9)
+	}
+	if r.ServerCPUPerReq > 0 {
+		s += fmt.Sprintf(", server %.1f µs CPU/req", r.ServerCPUPerReq)
+	}
+	if r.TLS != "" {
+		s += fmt.Sprintf(", %s full + %s resumed handshakes (%s)", thousands(float64(r.FullHandshakes)), thousands(float64(r.ResumedHandshakes)), r.TLS)
 	}
 	if r.ClientBusy > clientBusyWarn {
 		s += fmt.Sprintf(" (load generator %.0f%% busy: it may be the limit; give it more --client-cpus)", 100*r.ClientBusy)
@@ -98,8 +115,10 @@ type targetSummary struct {
 	P99Ms           float64 `json:"median_p99_ms"`
 	BytesPerSec     float64 `json:"median_bytes_per_sec"`
 	BytesPerConn    float64 `json:"median_bytes_per_idle_connection,omitempty"`
+	ServerCPUPerReq float64 `json:"median_server_cpu_us_per_request,omitempty"`
 	Errors          uint64  `json:"errors"`
 	perRoundByRound map[int]float64
+	cpuByRound      map[int]float64 // server CPU per request, where measured
 }
 
 // ratio compares two targets round by round: Num/Den per round, then the
@@ -187,8 +206,8 @@ func (r *report) summarize(scs []*scenario, targets []target) {
 		ss := scenarioSummary{Scenario: sc.name}
 		byTarget := map[string]*targetSummary{}
 		for _, t := range targets {
-			var rps, p99, bps, bpc []float64
-			ts := targetSummary{Target: t.name, perRoundByRound: map[int]float64{}}
+			var rps, p99, bps, bpc, cpu []float64
+			ts := targetSummary{Target: t.name, perRoundByRound: map[int]float64{}, cpuByRound: map[int]float64{}}
 			for _, run := range r.Runs {
 				if run.Scenario != sc.name || run.Target != t.name {
 					continue
@@ -204,6 +223,10 @@ func (r *report) summarize(scs []*scenario, targets []target) {
 					metric = run.BytesPerConn
 				}
 				ts.perRoundByRound[run.Round] = metric
+				if run.ServerCPUPerReq > 0 {
+					cpu = append(cpu, run.ServerCPUPerReq)
+					ts.cpuByRound[run.Round] = run.ServerCPUPerReq
+				}
 			}
 			if ts.Rounds == 0 {
 				continue
@@ -212,6 +235,7 @@ func (r *report) summarize(scs []*scenario, targets []target) {
 			if sc.idle {
 				ts.BytesPerConn = median(bpc)
 			}
+			ts.ServerCPUPerReq = median(cpu)
 			ss.Targets = append(ss.Targets, ts)
 			byTarget[t.name] = &ss.Targets[len(ss.Targets)-1]
 		}
@@ -243,20 +267,33 @@ func (r *report) summarize(scs []*scenario, targets []target) {
 			if num == nil || den == nil {
 				continue
 			}
-			var rs []float64
-			for round, v := range num.perRoundByRound {
-				if d, ok := den.perRoundByRound[round]; ok && d > 0 {
-					rs = append(rs, v/d)
-				}
+			if ra, ok := roundRatio(num.perRoundByRound, den.perRoundByRound); ok {
+				ra.Name, ra.Metric = ratioName(p[0], p[1]), metric
+				ss.Ratios = append(ss.Ratios, ra)
 			}
-			if len(rs) == 0 {
-				continue
+			if ra, ok := roundRatio(num.cpuByRound, den.cpuByRound); ok {
+				ra.Name, ra.Metric = ratioName(p[0], p[1]), "server CPU per request (lower is better)"
+				ss.Ratios = append(ss.Ratios, ra)
 			}
-			lo, hi := minMax(rs)
-			ss.Ratios = append(ss.Ratios, ratio{Name: ratioName(p[0], p[1]), Metric: metric, Median: median(rs), Min: lo, Max: hi, Rounds: len(rs)})
 		}
 		r.Summary = append(r.Summary, ss)
 	}
+}
+
+// roundRatio compares two targets' figures round by round: num/den in
+// every round both have, then the median, min and max of those ratios.
+func roundRatio(num, den map[int]float64) (ratio, bool) {
+	var rs []float64
+	for round, v := range num {
+		if d, ok := den[round]; ok && d > 0 {
+			rs = append(rs, v/d)
+		}
+	}
+	if len(rs) == 0 {
+		return ratio{}, false
+	}
+	lo, hi := minMax(rs)
+	return ratio{Median: median(rs), Min: lo, Max: hi, Rounds: len(rs)}, true
 }
 
 // ratioName shortens "nproxy-io_uring"/"nproxy-epoll" to "io_uring/epoll".
@@ -276,14 +313,17 @@ func (r *report) printTable(w io.Writer) {
 	fmt.Fprintf(w, "servers on CPUs %v, load on CPUs %v, %d worker(s), %d round(s) of %s; medians over rounds\n\n",
 		s.ServerCPUs, s.ClientCPUs, s.Workers, s.Rounds, s.Duration)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\ttarget\treq/s\tp99 ms\tMB/s\tB/idle conn\terrors\t")
+	fmt.Fprintln(tw, "scenario\ttarget\treq/s\tp99 ms\tMB/s\tserver µs/req\tB/idle conn\terrors\t")
 	for _, ss := range r.Summary {
 		for _, t := range ss.Targets {
-			rps, p99, mbs, bpc := thousands(t.ReqPerSec), fmt.Sprintf("%.3f", t.P99Ms), fmt.Sprintf("%.1f", t.BytesPerSec/1e6), "-"
+			rps, p99, mbs, cpu, bpc := thousands(t.ReqPerSec), fmt.Sprintf("%.3f", t.P99Ms), fmt.Sprintf("%.1f", t.BytesPerSec/1e6), "-", "-"
+			if t.ServerCPUPerReq > 0 {
+				cpu = fmt.Sprintf("%.1f", t.ServerCPUPerReq)
+			}
 			if findScenario(ss.Scenario).idle {
 				rps, p99, mbs, bpc = "-", "-", "-", thousands(t.BytesPerConn)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", ss.Scenario, t.Target, rps, p99, mbs, bpc, t.Errors)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", ss.Scenario, t.Target, rps, p99, mbs, cpu, bpc, t.Errors)
 		}
 	}
 	tw.Flush()

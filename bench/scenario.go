@@ -24,6 +24,10 @@ type scenario struct {
 	closeEach  bool   // churn: a new connection per request
 	idle       bool   // memory per idle connection instead of load
 	throughput bool   // bytes/s matter more than req/s
+
+	tls    bool   // over TLS 1.3, the servers with a throwaway certificate
+	tlsKey string // the certificate's key when the scenario fixes it; "" takes --tls-key
+	resume bool   // every new connection resumes an earlier session (session tickets)
 }
 
 var allScenarios = []*scenario{
@@ -32,7 +36,16 @@ var allScenarios = []*scenario{
 	{name: "proxy", path: "/proxy/x", conns: 64, length: int64(len(backendBody))},
 	{name: "idle", path: "/index.html", conns: 8000, length: 1024, idle: true},
 	{name: "churn", path: "/index.html", conns: 64, length: 1024, closeEach: true},
+	{name: "tls-small", path: "/index.html", conns: 64, length: 1024, tls: true},
+	{name: "tls-handshake-ecdsa", path: "/index.html", conns: 64, length: 1024, closeEach: true, tls: true, tlsKey: keyECDSA},
+	{name: "tls-handshake-rsa", path: "/index.html", conns: 64, length: 1024, closeEach: true, tls: true, tlsKey: keyRSA},
+	{name: "tls-resume", path: "/index.html", conns: 64, length: 1024, closeEach: true, tls: true, resume: true},
+	{name: "tls-large", path: "/big.bin", conns: 16, length: 1 << 20, throughput: true, tls: true},
+	{name: "tls-idle", path: "/index.html", conns: 8000, length: 1024, idle: true, tls: true},
 }
+
+// tlsGroup is the --scenario word that stands for every TLS scenario.
+const tlsGroup = "tls"
 
 func findScenario(name string) *scenario {
 	for _, sc := range allScenarios {
@@ -48,7 +61,16 @@ func scenarioNames() string {
 	for _, sc := range allScenarios {
 		names = append(names, sc.name)
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(append(names, tlsGroup+" (every tls-*)"), ", ")
+}
+
+// certKey returns the key kind of sc's certificate: the scenario's own,
+// else --tls-key.
+func (o *options) certKey(sc *scenario) string {
+	if sc.tlsKey != "" {
+		return sc.tlsKey
+	}
+	return o.tlsKey
 }
 
 // runScenarios runs every scenario, round after round, every target in turn
@@ -192,6 +214,11 @@ func (e *env) runLoad(ctx context.Context, srv *server, sc *scenario, rec *runRe
 		stop := e.liveProgress(&progress)
 		defer stop()
 	}
+	var tlsLoad *TLSLoad
+	if sc.tls {
+		tlsLoad = &TLSLoad{ServerName: tlsServerName, Resume: sc.resume}
+	}
+	cpu0 := treeCPU(srv.pid())
 	res, err := Run(ctx, Load{
 		Addr:         srv.addr,
 		Request:      buildRequest(sc.path, srv.addr, sc.closeEach),
@@ -205,9 +232,14 @@ func (e *env) runLoad(ctx context.Context, srv *server, sc *scenario, rec *runRe
 		Timeout:      o.timeout,
 		CPUs:         e.clientCPUs,
 		Progress:     &progress,
+		TLS:          tlsLoad,
 	})
+	serverCPU := treeCPU(srv.pid()) - cpu0
 	if res != nil {
 		rec.fill(res, conns)
+		if res.Responses > 0 {
+			rec.ServerCPUPerReq = float64(serverCPU.Microseconds()) / float64(res.Responses)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("bench: %s against %s: %w", sc.name, srv.t.name, err)

@@ -4,6 +4,7 @@ package bench
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +45,8 @@ func (t target) supports(sc *scenario) bool {
 type env struct {
 	dir        string
 	opts       *options
-	backend    *fixedServer // for the proxy scenario; nil until needed
+	backend    *fixedServer          // for the proxy scenario; nil until needed
+	certs      map[string]*benchCert // by key kind, made when a TLS scenario first needs one
 	serverCPUs []int
 	clientCPUs []int
 	seq        int // numbers the config files
@@ -123,6 +125,28 @@ func (e *env) proxyBackend() (*fixedServer, error) {
 // backend so that figures line up.
 const backendBody = "hello from the backend\n"
 
+// certFor returns the certificate the servers present in scenario sc,
+// made the first time a scenario needs one of its kind; nil for a plain
+// scenario.
+func (e *env) certFor(sc *scenario) (*benchCert, error) {
+	if !sc.tls {
+		return nil, nil
+	}
+	kind := e.opts.certKey(sc)
+	if c := e.certs[kind]; c != nil {
+		return c, nil
+	}
+	c, err := makeCert(e.dir, "cert-"+kind, kind)
+	if err != nil {
+		return nil, err
+	}
+	if e.certs == nil {
+		e.certs = map[string]*benchCert{}
+	}
+	e.certs[kind] = c
+	return c, nil
+}
+
 // start launches t for scenario sc, pinned to the server CPUs, waits until it
 // listens, and checks one request. profDir, when set, is handed to nproxy.
 func (e *env) start(t target, sc *scenario, profDir string) (*server, error) {
@@ -183,7 +207,12 @@ func (e *env) start(t target, sc *scenario, profDir string) (*server, error) {
 		return nil, err
 	}
 	pinTree(s.cmd.Process.Pid, e.serverCPUs)
-	if err := check(s.addr, sc); err != nil {
+	cert, err := e.certFor(sc)
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	if err := check(s.addr, sc, cert); err != nil {
 		s.stop()
 		return nil, fmt.Errorf("bench: %s, scenario %s: %w%s", t.name, sc.name, err, s.tail())
 	}
@@ -191,15 +220,23 @@ func (e *env) start(t target, sc *scenario, profDir string) (*server, error) {
 }
 
 // check makes one request the way the scenario will and validates it, so
-// that a misconfigured server fails before any measurement.
-func check(addr string, sc *scenario) error {
+// that a misconfigured server fails before any measurement. Over TLS
+// (cert not nil) it also verifies that the server presents cert for
+// tlsServerName.
+func check(addr string, sc *scenario, cert *benchCert) error {
+	tr := &http.Transport{DisableKeepAlives: true}
+	scheme := "http"
+	if cert != nil {
+		scheme = "https"
+		tr.TLSClientConfig = &tls.Config{RootCAs: cert.pool, ServerName: tlsServerName, MinVersion: tls.VersionTLS13}
+	}
 	c := &http.Client{
 		Timeout:   5 * time.Second,
-		Transport: &http.Transport{DisableKeepAlives: true},
+		Transport: tr,
 		// A redirect is a wrong answer: the load would not follow it.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	resp, err := c.Get("http://" + addr + sc.path)
+	resp, err := c.Get(scheme + "://" + addr + sc.path)
 	if err != nil {
 		return err
 	}
@@ -282,6 +319,13 @@ func (e *env) nproxyConfig(name string, port int, sc *scenario, t target, s *ser
 	} else {
 		fmt.Fprintf(&b, "static_root = %s\n", filepath.Join(e.dir, "www"))
 	}
+	cert, err := e.certFor(sc)
+	if err != nil {
+		return nil, err
+	}
+	if cert != nil {
+		fmt.Fprintf(&b, "tls_cert = %s\ntls_key = %s\ntls_protocols = TLSv1.3\n", cert.certPath, cert.keyPath)
+	}
 	conf := filepath.Join(e.dir, name+".ini")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		return nil, err
@@ -312,6 +356,18 @@ func (e *env) nginxConfig(name string, port int, sc *scenario, s *server) ([]str
 		upstream = fmt.Sprintf("  upstream be { server %s; keepalive 128; }\n", be.Addr())
 		location = `location /proxy/ { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }`
 	}
+	// TLS as compare.sh sets it up: TLS 1.3 only, session tickets (the
+	// default) and a shared session cache.
+	ssl, sslConf := "", ""
+	cert, err := e.certFor(sc)
+	if err != nil {
+		return nil, err
+	}
+	if cert != nil {
+		ssl = " ssl"
+		sslConf = fmt.Sprintf(" ssl_certificate %s; ssl_certificate_key %s; ssl_protocols TLSv1.3; ssl_session_cache shared:S:10m;",
+			cert.certPath, cert.keyPath)
+	}
 	conf := fmt.Sprintf(`daemon off;
 worker_processes %d;
 worker_rlimit_nofile 65535;
@@ -324,10 +380,10 @@ http {
   open_file_cache max=1000 inactive=20s;
   client_body_temp_path %[5]s/body; proxy_temp_path %[5]s/proxy;
   fastcgi_temp_path %[5]s/fastcgi; uwsgi_temp_path %[5]s/uwsgi; scgi_temp_path %[5]s/scgi;
-%s  server { listen 127.0.0.1:%d reuseport; root %s/www;
+%s  server { listen 127.0.0.1:%d reuseport%s; root %s/www;%s
            %s }
 }
-`, e.opts.workers, e.dir, name, errLog, tmp, upstream, port, e.dir, location)
+`, e.opts.workers, e.dir, name, errLog, tmp, upstream, port, ssl, e.dir, sslConf, location)
 	path := filepath.Join(e.dir, name+".conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, err

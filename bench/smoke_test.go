@@ -38,6 +38,12 @@ func TestSmokeEveryScenario(t *testing.T) {
 		{scenario: "proxy"},
 		{scenario: "idle", extra: []string{"--connections", "200"}},
 		{scenario: "churn"},
+		{scenario: "tls-small"},
+		{scenario: "tls-handshake-ecdsa"},
+		{scenario: "tls-handshake-rsa"},
+		{scenario: "tls-resume"},
+		{scenario: "tls-large"},
+		{scenario: "tls-idle", extra: []string{"--connections", "200"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {

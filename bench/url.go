@@ -13,7 +13,7 @@ import (
 // runURL is the plain load-generator mode (--url): no server is started,
 // the output reads like wrk's.
 func runURL(ctx context.Context, o *options, stdout, stderr io.Writer) error {
-	addr, path, host, err := parseURL(o.url)
+	u, err := parseURL(o.url)
 	if err != nil {
 		return err
 	}
@@ -23,9 +23,13 @@ func runURL(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	var progress atomic.Uint64
 	load := Load{
-		Addr: addr, Request: buildRequest(path, host, false), Connections: conns,
+		Addr: u.addr, Request: buildRequest(u.path, u.host, false), Connections: conns,
 		Duration: o.duration, Requests: o.requests, Pipeline: o.pipeline, Rate: o.rate,
 		ExpectLength: -1, Timeout: o.timeout, CPUs: o.clientCPUs, Progress: &progress,
+	}
+	if u.tls {
+		// As wrk: no certificate verification, no session resumption.
+		load.TLS = &TLSLoad{ServerName: u.name}
 	}
 	what := o.duration.String()
 	if o.requests > 0 {
@@ -73,6 +77,9 @@ func runURL(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
 		fmt.Fprintf(stdout, "  %d requests in %.2fs, %.1f MB read, %d connections made\n",
 			res.Responses, res.Elapsed.Seconds(), float64(res.Bytes)/1e6, res.Connects)
+		if res.TLSParams != "" {
+			fmt.Fprintf(stdout, "  %s; %d full and %d resumed handshakes\n", res.TLSParams, res.FullHandshakes, res.ResumedHandshakes)
+		}
 		fmt.Fprintf(stdout, "Requests/sec: %.2f\nTransfer/sec: %.2f MB\n", rec.ReqPerSec, rec.BytesPerSec/1e6)
 		if res.Errors.Total() > 0 {
 			fmt.Fprintf(stdout, "Errors: %s\n", res.Errors.String())
