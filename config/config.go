@@ -145,6 +145,16 @@ type Server struct {
 
 	Rewrites []Rewrite
 
+	// Locations are the [location MATCH] sections after this [server],
+	// in file order.
+	Locations []*Location
+	// StripPrefix is strip_prefix (a [location] key, default off): the
+	// path the location's prefix matched is cut from the request path
+	// before it is forwarded or looked up, and a '/' is kept at its
+	// front (nginx's proxy_pass http://up/ in location /api/). alias
+	// sets it together with StaticRoot.
+	StripPrefix bool
+
 	// TLSCerts are the tls_cert/tls_key pairs in file order, each
 	// checked at load: the certificate file parses, the key parses and
 	// matches the certificate. Several pairs (an ECDSA and an RSA

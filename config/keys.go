@@ -321,7 +321,7 @@ func unwrapPathError(err error) error {
 // is within two edits.
 func suggest(key string) string {
 	best, bestDist := "", 3
-	for _, table := range []map[string]bool{keyNames(globalKeys), keyNames(serverKeys)} {
+	for _, table := range []map[string]bool{keyNames(globalKeys), keyNames(serverKeys), keyNames(locationOnlyKeys)} {
 		for k := range table {
 			if d := editDistance(key, k); d < bestDist || d == bestDist && k < best {
 				best, bestDist = k, d

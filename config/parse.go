@@ -189,6 +189,8 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 		return
 	}
 	sections := f.Sections()
+	var srv *Server // the last [server], which a [location] belongs to
+	serverSeen := false
 	for i, sec := range sections {
 		ss := &scanSection{name: sec.Name(), line: 1}
 		if i < len(sc.sections) {
@@ -198,12 +200,18 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 		case i == 0:
 			l.applyGlobal(sec, ss, cfg)
 		case strings.TrimSpace(sec.Name()) == "server":
-			if srv := l.applyServer(sec, ss); srv != nil {
+			srv, serverSeen = l.applyServer(sec, ss), true
+			if srv != nil {
 				cfg.Servers = append(cfg.Servers, srv)
 			}
+		case isLocationSection(sec.Name()):
+			l.applyLocation(sec, ss, srv, serverSeen)
 		default:
-			l.addf(ss.line, ErrUnknownSection, "%s: unknown section (only [server] sections; global keys go before the first section)", keyName("["+sec.Name()+"]"))
+			l.addf(ss.line, ErrUnknownSection, "%s: unknown section (only [server] and [location MATCH] sections; global keys go before the first section)", keyName("["+sec.Name()+"]"))
 		}
+	}
+	for _, s := range cfg.Servers {
+		l.checkShadowed(s)
 	}
 	if cfg.WorkerProcesses == 0 {
 		cfg.WorkerProcesses = min(numCPU(), MaxWorkers)
@@ -256,6 +264,8 @@ func (l *loader) unknownKey(name string, line int, inServer bool) {
 		l.addf(line, ErrUnknownKey, "%s: a global key: put it before the first section", name)
 	case !inServer && serverKeys[name] != nil:
 		l.addf(line, ErrUnknownKey, "%s: belongs in a [server] section", name)
+	case locationOnlyKeys[name] != nil:
+		l.addf(line, ErrUnknownKey, "%s: belongs in a [location] section", name)
 	default:
 		msg := keyName(name) + ": unknown key"
 		if s := suggest(name); s != "" {

@@ -328,10 +328,6 @@ func (c *conn) serve(buf []byte) {
 	if misdirected {
 		x.Resp.Error(421)
 		answered = true
-	} else if max := vh.cfg.MaxBodySize; max > 0 && req.ContentLength > max {
-		x.Resp.Error(413)
-		closeConn, answered = true, true
-		c.lingerAfter = true
 	}
 	if !answered {
 		p, err := normalizePath(s.pathBuf, req.Path.Bytes(buf))

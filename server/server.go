@@ -14,11 +14,8 @@ import (
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/logging"
 	"github.com/nproxy/nproxy/metrics"
-	"github.com/nproxy/nproxy/proxy"
-	"github.com/nproxy/nproxy/ratelimit"
 	"github.com/nproxy/nproxy/reactor"
 	"github.com/nproxy/nproxy/rewrite"
-	"github.com/nproxy/nproxy/static"
 	nptls "github.com/nproxy/nproxy/tls"
 )
 
@@ -88,8 +85,8 @@ type addrGroup struct {
 type vhost struct {
 	cfg    *config.Server
 	chain  []http.Handler
-	static *static.Handler
-	proxy  *proxy.Handler
+	static statics        // every distinct static handler of the block's routes
+	proxy  proxies        // every distinct upstream group of the block's routes
 	alog   *accesslog.Log // nil when access_log is off
 }
 
@@ -198,11 +195,9 @@ func (s *Server) flushLogs() {
 	}
 }
 
-// newVhost builds the routing chain of one [server] block in the order the
-// architecture fixes: modules, rewrite rules, rate limit, /metrics,
-// /healthz, reverse proxy, static files, then 404. A step exists only for a
-// feature this build has and the block enables (modules are not built:
-// the README says so).
+// newVhost builds the routing chain of one [server] block: modules (not
+// in this build: the README says so), its rewrite rules, then the router
+// (router.go), which chooses the [location] and runs its steps.
 func (s *Server) newVhost(sc *config.Server) (*vhost, error) {
 	vh := &vhost{cfg: sc}
 	if sc.AccessLog != "" {
@@ -219,32 +214,11 @@ func (s *Server) newVhost(sc *config.Server) (*vhost, error) {
 	if rules := rewrite.New(sc.Rewrites); rules != nil {
 		vh.chain = append(vh.chain, &rewriteStep{rules: rules, path: make([]byte, 0, 256)})
 	}
-	if sc.RateLimit > 0 {
-		vh.chain = append(vh.chain, &limitStep{s: s, l: ratelimit.New(sc.RateLimit, sc.RateBurst, ratelimit.DefaultCapacity, sc.RateLimitIPv6Prefix)})
+	rt, err := s.newRouter(vh)
+	if err != nil {
+		return nil, err
 	}
-	if sc.Metrics {
-		vh.chain = append(vh.chain, metricsStep{s})
-	}
-	vh.chain = append(vh.chain, healthz{s})
-	if sc.HasProxy() {
-		px, err := proxy.New(sc, s.loop, s.log)
-		if err != nil {
-			return nil, fmt.Errorf("server: %w", err)
-		}
-		vh.proxy = px
-		vh.chain = append(vh.chain, px)
-		if sc.HealthCheck != "" {
-			s.loop.AddTicker(func(now int64) { px.Tick(time.Unix(0, now)) })
-		}
-	}
-	if sc.StaticRoot != "" {
-		st, err := static.New(sc)
-		if err != nil {
-			return nil, fmt.Errorf("server: %w", err)
-		}
-		vh.static = st
-		vh.chain = append(vh.chain, st)
-	}
+	vh.chain = append(vh.chain, rt)
 	return vh, nil
 }
 

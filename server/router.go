@@ -1,0 +1,227 @@
+//go:build linux
+
+package server
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/proxy"
+	"github.com/nproxy/nproxy/ratelimit"
+	"github.com/nproxy/nproxy/static"
+)
+
+// route is how the requests of one [location], or of the [server] itself
+// (its root route), are handled: its effective settings and the handlers
+// built from them. Routes that do not change a part share their block's
+// (one upstream pool, one open-file cache, one rate-limit table; see
+// config.Group).
+type route struct {
+	cfg       *config.Server
+	loc       *config.Location // nil for the root route
+	pathBytes []byte           // loc.Path, for the prefix comparison
+	strip     bool             // strip_prefix (or alias): cut the matched prefix
+	limit     *limitStep
+	proxy     *proxy.Handler
+	static    *static.Handler
+}
+
+// router is the routing step of a block, after its rewrite rules: it
+// chooses the route of the request's path and runs, in order, /healthz
+// (exempt from the rate limit, so a load balancer's probe is never
+// refused), the route's rate limit, /metrics, the route's max_body_size,
+// strip_prefix, then its handler: the reverse proxy, static files, or 404.
+type router struct {
+	s       *Server
+	table   *routeTable // nil without [location] sections
+	root    *route
+	healthz bool
+	metrics bool
+	// stripBuf holds a stripped path that needs a '/' put in front.
+	stripBuf []byte
+}
+
+var _ http.Handler = (*router)(nil)
+
+// proxies and statics are the distinct handlers of a block's routes; Close
+// closes every one.
+type (
+	proxies []*proxy.Handler
+	statics []*static.Handler
+)
+
+// Close closes the pools of every upstream group.
+func (ps proxies) Close() {
+	for _, p := range ps {
+		p.Close()
+	}
+}
+
+// Close releases every open-file cache.
+func (ss statics) Close() {
+	for _, st := range ss {
+		st.Close()
+	}
+}
+
+// newRouter builds the routes of vh's block: its own, then one per
+// [location]. On error it closes what it built.
+func (s *Server) newRouter(vh *vhost) (rt *router, err error) {
+	sc := vh.cfg
+	rt = &router{s: s, healthz: true, metrics: sc.Metrics}
+	defer func() {
+		if err != nil {
+			vh.proxy.Close()
+			vh.static.Close()
+			vh.proxy, vh.static = nil, nil
+		}
+	}()
+	if rt.root, err = s.newRoute(vh, sc, nil, nil); err != nil {
+		return nil, err
+	}
+	if len(sc.Locations) == 0 {
+		return rt, nil
+	}
+	routes := make([]*route, 0, len(sc.Locations))
+	for _, loc := range sc.Locations {
+		r, err := s.newRoute(vh, loc.Server, loc, rt.root)
+		if err != nil {
+			return nil, fmt.Errorf("[location %s] (line %d): %w", loc.Match, loc.Line, err)
+		}
+		routes = append(routes, r)
+	}
+	rt.table = newRouteTable(rt.root, routes)
+	return rt, nil
+}
+
+// newRoute builds the route of cfg: the block's own when loc is nil, else
+// a location's, sharing root's parts where the location does not own
+// them.
+func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, root *route) (*route, error) {
+	r := &route{cfg: cfg, loc: loc, strip: cfg.StripPrefix}
+	if loc != nil {
+		r.pathBytes = []byte(loc.Path)
+	}
+	owns := func(g config.Group) bool { return loc == nil || loc.Owns(g) }
+	if cfg.RateLimit > 0 {
+		if owns(config.GroupLimit) || root.limit == nil {
+			r.limit = &limitStep{s: s, l: ratelimit.New(cfg.RateLimit, cfg.RateBurst, ratelimit.DefaultCapacity, cfg.RateLimitIPv6Prefix)}
+		} else {
+			r.limit = root.limit
+		}
+	}
+	if cfg.HasProxy() {
+		if owns(config.GroupProxy) || root.proxy == nil {
+			px, err := proxy.New(cfg, s.loop, s.log)
+			if err != nil {
+				return nil, fmt.Errorf("server: %w", err)
+			}
+			vh.proxy = append(vh.proxy, px)
+			if cfg.HealthCheck != "" {
+				s.loop.AddTicker(func(now int64) { px.Tick(time.Unix(0, now)) })
+			}
+			r.proxy = px
+		} else {
+			r.proxy = root.proxy
+		}
+	}
+	if cfg.StaticRoot != "" {
+		if owns(config.GroupStatic) || root.static == nil {
+			st, err := static.New(cfg)
+			if err != nil {
+				return nil, fmt.Errorf("server: %w", err)
+			}
+			vh.static = append(vh.static, st)
+			r.static = st
+		} else {
+			r.static = root.static
+		}
+	}
+	return r, nil
+}
+
+// Serve routes x and answers it: it always does (404 when the route has
+// no handler that takes the request).
+func (rt *router) Serve(x *http.Exchange) bool {
+	r := rt.root
+	if rt.table != nil {
+		var redirect bool
+		if r, redirect = rt.table.match(x.Path); redirect {
+			redirectSlash(x, x.Path)
+			return true
+		}
+	}
+	return rt.serveRoute(x, r)
+}
+
+// serveRoute runs route r's steps on x.
+func (rt *router) serveRoute(x *http.Exchange, r *route) bool {
+	if rt.healthz && healthz.Serve(healthz{rt.s}, x) {
+		return true
+	}
+	if r.limit != nil && r.limit.Serve(x) {
+		return true
+	}
+	if rt.metrics && metricsStep.Serve(metricsStep{rt.s}, x) {
+		return true
+	}
+	if max := r.cfg.MaxBodySize; max > 0 && x.Req.ContentLength > max {
+		x.Resp.Error(413)
+		x.Resp.Close = true
+		if c, ok := x.Takeover.(*conn); ok {
+			c.lingerAfter = true // close without reading the body
+		}
+		return true
+	}
+	if r.strip {
+		rt.stripPrefix(x, r)
+	}
+	if r.proxy != nil && r.proxy.Serve(x) {
+		return true
+	}
+	if r.static != nil && r.static.Serve(x) {
+		return true
+	}
+	x.Resp.Error(404)
+	return true
+}
+
+// stripPrefix cuts the prefix route r matched from x.Path, keeping a '/'
+// in front: "/api/users" in "location /api/" becomes "/users", as does
+// "/api/users" in "location /api"; "/api" in "location = /api" becomes
+// "/". The proxy then forwards the new path (re-escaped) with the
+// client's query, as after a rewrite.
+func (rt *router) stripPrefix(x *http.Exchange, r *route) {
+	n := len(r.pathBytes)
+	if n == 0 || n > len(x.Path) {
+		return
+	}
+	rest := x.Path[n:]
+	switch {
+	case len(rest) > 0 && rest[0] == '/':
+	case r.pathBytes[n-1] == '/':
+		rest = x.Path[n-1:]
+	default:
+		rt.stripBuf = append(append(rt.stripBuf[:0], '/'), rest...)
+		rest = rt.stripBuf
+	}
+	x.Path, x.Rewritten = rest, true
+}
+
+// redirectSlash answers 301 to p with a '/' appended, keeping the query,
+// as nginx answers a request for a proxied prefix location's path
+// without its trailing slash.
+func redirectSlash(x *http.Exchange, p []byte) {
+	r := &x.Resp
+	r.Error(301)
+	r.Header = append(r.Header, "Location: "...)
+	r.Header = http.AppendEscapedPath(r.Header, p)
+	r.Header = append(r.Header, '/')
+	if q := x.Req.Query; !q.Empty() {
+		r.Header = append(r.Header, '?')
+		r.Header = append(r.Header, q.Bytes(x.Buf)...)
+	}
+	r.Header = append(r.Header, "\r\n"...)
+}
