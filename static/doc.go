@@ -18,7 +18,8 @@
 //     and Accept-Ranges: bytes.
 //   - A directory requested without a trailing slash is redirected (301)
 //     to the path with one, query kept. With the slash, the first existing
-//     index file is served; without one, 403 (nginx without autoindex).
+//     index file is served; without one, a listing of its entries with
+//     autoindex = on (see below), else 403 (nginx without autoindex).
 //   - FIFOs, devices and sockets are 404, unreadable files 403.
 //   - try_files tries its tokens in order: "$uri" (or any token not
 //     ending in '/', with $uri expanded) matches a regular file, a token
@@ -33,6 +34,44 @@
 // that starts past the end 416. Several ranges get the whole file with
 // 200 rather than multipart/byteranges (RFC 9110 lets a server ignore
 // Range), and a malformed Range header is ignored. If-Range is honoured.
+//
+// # Directory listings
+//
+// With autoindex = on, a directory without an index file is answered with
+// the list of its entries: an HTML page, or nginx's autoindex_format json
+// ([{"name", "type": "file"|"directory", "mtime", "size"}]) for a request
+// with ?format=json or an Accept header naming application/json. Entries
+// are sorted by name, byte-wise (code point order for UTF-8); files show
+// their size in IEC units and their modification time (UTC), directories
+// a trailing '/'; the page of any directory but the root starts with a
+// "../" link. Names are HTML-escaped in text and percent-encoded in
+// links, invalid UTF-8 and control characters are shown as U+FFFD, and
+// the page carries a Content-Security-Policy that runs nothing. A symlink
+// is listed as what it points to only when that stays beneath the root
+// and is a file or a directory; FIFOs, sockets and devices are not listed
+// (they would not be served).
+//
+// A listing has validators like a file: a weak ETag hashing each entry's
+// name, kind, size and modification time (so it changes when a listed
+// file changes, not only when the directory does), and Last-Modified, the
+// newest of those times; If-None-Match and If-Modified-Since give 304.
+//
+// A directory is read in passes that each hold at most 1 MiB of names
+// (listing.go): one of up to 1000 entries is answered from Serve in one
+// piece with Content-Length; a larger one is streamed on the hijacked
+// connection, chunked, batch by batch, a bounded amount of work per loop
+// turn, so neither its size in memory nor the time it holds the loop
+// grows with the directory (listing_stream.go). At most 16 listings
+// stream at once per Handler; more are answered 503 with Retry-After.
+//
+// # Hidden files
+//
+// With hidden_files = deny, a path with a segment that starts with '.'
+// (.git/config, .env, a/.htpasswd) is answered 404, as a missing file
+// would be, before any lookup: 403 would confirm that it exists. A first
+// segment ".well-known" (RFC 8615) is still served, and listed. Dot
+// entries are not listed either. With allow (a file's default, as nginx),
+// they are served and listed like any other.
 //
 // # Path safety
 //

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -29,6 +30,14 @@ type Handler struct {
 	cache    cache        // open-file cache
 	tryBuf   []byte       // expanded try_files candidate
 	idxBuf   []byte       // directory path plus index name
+
+	autoindex   bool          // autoindex = on: list directories without an index
+	denyHidden  bool          // hidden_files = deny: dot paths are 404
+	sendTimeout time.Duration // send_timeout, for a streamed listing
+	dirHow      unix.OpenHow  // openat2 arguments to open a directory for a listing
+	pathHow     unix.OpenHow  // openat2 arguments to stat a symlink's target
+	list        listLimits    // bounds of directory listings
+	streams     int           // listings streaming now (listStream)
 }
 
 // tryToken is one try_files token.
@@ -89,6 +98,16 @@ func New(cfg *config.Server) (*Handler, error) {
 		try:      try,
 		tryBuf:   make([]byte, 0, 256),
 		idxBuf:   make([]byte, 0, 256),
+
+		autoindex:   cfg.Autoindex,
+		denyHidden:  cfg.DenyHidden,
+		sendTimeout: cfg.SendTimeout,
+		dirHow:      unix.OpenHow{Flags: dirOpenFlags, Resolve: resolveFlags},
+		pathHow:     unix.OpenHow{Flags: pathOpenFlags, Resolve: resolveFlags},
+		list:        defaultListLimits,
+	}
+	if h.sendTimeout <= 0 {
+		h.sendTimeout = config.DefaultTimeout
 	}
 	h.cache.init()
 	return h, nil
@@ -177,6 +196,11 @@ func (h *Handler) Serve(x *http.Exchange) bool {
 		r.Error(400)
 		return true
 	}
+	if h.denyHidden && hiddenPath(x.Path) {
+		// 404, not 403: the answer must not tell that .git exists.
+		r.Error(404)
+		return true
+	}
 	now := x.Now.UnixNano()
 	if len(h.try) == 0 {
 		h.servePath(x, x.Path, now)
@@ -233,8 +257,9 @@ func (h *Handler) servePath(x *http.Exchange, p []byte, now int64) {
 }
 
 // serveDir answers directory dir (ending in '/') with its first existing
-// index file; without one, 403 as nginx without autoindex, or 404 when the
-// directory itself does not exist.
+// index file; without one, with a listing (autoindex = on) or 403 (as
+// nginx without autoindex), or 404 when the directory itself does not
+// exist.
 func (h *Handler) serveDir(x *http.Exchange, dir []byte, now int64) {
 	for _, name := range h.index {
 		h.idxBuf = append(append(h.idxBuf[:0], dir...), name...)
@@ -252,6 +277,8 @@ func (h *Handler) serveDir(x *http.Exchange, dir []byte, now int64) {
 	switch {
 	case e == nil:
 		x.Resp.Error(500)
+	case e.kind == kindDir && h.autoindex:
+		h.serveListing(x, dir)
 	case e.kind == kindDir || e.kind == kindForbidden:
 		x.Resp.Error(403)
 	default:

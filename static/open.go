@@ -25,8 +25,22 @@ const openFlags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK
 // RESOLVE_NO_MAGICLINKS refuses /proc/*/fd style links (ELOOP).
 const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
 
+// dirOpenFlags open a directory to read its entries (directory listing).
+const dirOpenFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC | unix.O_NONBLOCK
+
+// pathOpenFlags open a file only to stat it where it resolves (a
+// symlink's target, for a directory listing), without reading it.
+const pathOpenFlags = unix.O_PATH | unix.O_CLOEXEC
+
 // openBeneath opens rel (relative, "" meaning the root itself) under the
-// root directory, refusing any resolution that leaves it with EXDEV.
+// root directory for reading, refusing any resolution that leaves it with
+// EXDEV.
+func (h *Handler) openBeneath(rel string) (int, error) {
+	return h.openBeneathHow(rel, &h.how)
+}
+
+// openBeneathHow is openBeneath with how's open flags (how.Resolve is
+// always resolveFlags).
 //
 // Without openat2 (Linux < 5.6, or a seccomp filter that refuses it, which
 // New detects), it falls back to openat(2), which follows any symlink, and
@@ -34,13 +48,13 @@ const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
 // file outside the root is closed again and refused. The fallback opens the
 // outside file before refusing it; with O_NONBLOCK that is harmless for
 // regular files, FIFOs and the usual devices.
-func (h *Handler) openBeneath(rel string) (int, error) {
+func (h *Handler) openBeneathHow(rel string, how *unix.OpenHow) (int, error) {
 	if rel == "" {
 		rel = "."
 	}
 	if h.openat2 {
 		for {
-			fd, err := unix.Openat2(h.root, rel, &h.how)
+			fd, err := unix.Openat2(h.root, rel, how)
 			if err == unix.EINTR || err == unix.EAGAIN {
 				// EAGAIN: a concurrent rename raced with the lookup;
 				// the kernel asks for a retry (openat2(2)).
@@ -52,7 +66,7 @@ func (h *Handler) openBeneath(rel string) (int, error) {
 	var fd int
 	var err error
 	for {
-		fd, err = unix.Openat(h.root, rel, openFlags, 0)
+		fd, err = unix.Openat(h.root, rel, int(how.Flags), 0)
 		if err != unix.EINTR {
 			break
 		}

@@ -1,0 +1,117 @@
+//go:build linux
+
+package servertest
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/logging"
+	"github.com/nproxy/nproxy/proc"
+	"github.com/nproxy/nproxy/reactor"
+)
+
+// Timeout bounds every wait of this package: a worker's start and stop,
+// and WaitFor.
+const Timeout = 10 * time.Second
+
+// Backends lists the reactor backends a server test runs on: epoll, and
+// io_uring when this kernel supports it (logged when it does not).
+func Backends(t testing.TB) []string {
+	out := []string{"epoll"}
+	if _, _, err := reactor.New("io_uring"); err == nil {
+		out = append(out, "io_uring")
+	} else {
+		t.Logf("io_uring backend skipped: %v", err)
+	}
+	return out
+}
+
+// ForEachBackend runs f as a subtest per backend.
+func ForEachBackend(t *testing.T, f func(t *testing.T, backend string)) {
+	for _, b := range Backends(t) {
+		t.Run(b, func(t *testing.T) { f(t, b) })
+	}
+}
+
+// Server is a worker serving one [server] on a loopback port.
+type Server struct {
+	Addr string // "127.0.0.1:PORT"
+	URL  string // "http://127.0.0.1:PORT"
+	W    *proc.Worker
+}
+
+// Start runs a worker on backend with the global keys globals and the
+// [server] keys keys (one "key = value" per line; listen is added), and
+// stops it when the test ends.
+func Start(t testing.TB, backend, globals, keys string) *Server {
+	t.Helper()
+	fd, err := reactor.ListenTCP("127.0.0.1:0", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := reactor.LocalPort(fd)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	text := fmt.Sprintf("backend = %s\nworker_connections = 1000\n%s\n[server]\nlisten = %s\n%s", backend, globals, addr, keys)
+	cfg, err := config.Parse("servertest.ini", []byte(text))
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, text)
+	}
+	log, _ := logging.New("stderr", logging.Warn)
+	ready := make(chan struct{})
+	w, err := proc.NewWorker(proc.WorkerOptions{Config: cfg, Listeners: []proc.Listener{{Addr: addr, Fd: fd}},
+		Backend: backend, Log: log, Ready: func() { close(ready) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run() }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("worker: %v", err)
+	case <-time.After(Timeout):
+		t.Fatal("worker did not start")
+	}
+	t.Cleanup(func() {
+		w.Stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		case <-time.After(Timeout):
+			t.Error("worker did not stop")
+		}
+		// The worker's loop closed the listening socket as it stopped.
+	})
+	return &Server{Addr: addr, URL: "http://" + addr, W: w}
+}
+
+// Client returns an HTTP client for s with every request bounded by
+// Timeout, and no transparent decompression (tests see the bytes sent).
+func (s *Server) Client() *http.Client {
+	return &http.Client{
+		Timeout:   Timeout,
+		Transport: &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // tests check the 301 itself
+		},
+	}
+}
+
+// WaitFor polls cond until it holds, failing the test after Timeout.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, Timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
