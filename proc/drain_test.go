@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -393,6 +394,63 @@ func TestReloadShrinkKeepsQueued(t *testing.T) {
 			}
 			if len(seen) != 3 {
 				t.Fatalf("300 new connections reached workers %v, want all of %v", seen, kids)
+			}
+		})
+	}
+}
+
+// TestReloadProxiedKeepAlive runs keep-alive loops of proxied requests
+// (downloads and uploads) across reloads: the proxy writes its own
+// response heads, and a response that began before the drain said
+// keep-alive, so the connection must stay open for its next request
+// (answered with Connection: close) instead of closing under it.
+func TestReloadProxiedKeepAlive(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			up := startFaultBackend(t)
+			in := newInstance(t, 2)
+			extra := "proxy_pass = " + up.addr + "\nproxy_prefix = /api/\n"
+			conf := func() {
+				in.rewrite(2, in.root("a", "A\n"), backend, "")
+				f, err := os.OpenFile(in.conf, os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.WriteString(extra)
+				f.Close()
+			}
+			conf()
+			in.run("-c", in.conf)
+			in.waitServing()
+			log := newFaultLog()
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					keepAliveLoop(in.addr, "download", log, stop, func(c net.Conn, br *bufio.Reader) (bool, error) {
+						return keepAliveGet(c, br, "/api/dl", len(faultDownload))
+					})
+				}()
+				go func() { defer wg.Done(); keepAliveLoop(in.addr, "upload", log, stop, upload) }()
+			}
+			for range 2 {
+				time.Sleep(300 * time.Millisecond)
+				in.reloadAndWait()
+			}
+			time.Sleep(300 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+			t.Logf("downloads %d of %d, uploads %d of %d", log.done["download"], log.sent["download"], log.done["upload"], log.sent["upload"])
+			for i, f := range log.failures {
+				if i == 10 {
+					break
+				}
+				t.Errorf("%s: %s", f.kind, f.err)
+			}
+			if log.done["download"] == 0 || log.done["upload"] == 0 {
+				t.Fatal("no proxied request completed")
 			}
 		})
 	}

@@ -323,7 +323,13 @@ func (c *conn) serve(buf []byte) {
 	x.Resp.Reset(s.hdr)
 	s.served++
 
-	closeConn := !req.KeepAlive || s.draining || vh.cfg.KeepaliveTimeout <= 0
+	if s.draining {
+		// A draining server ends a keep-alive connection with the
+		// response to its next request (drain.go): every step, the
+		// proxy included, answers as if the client had asked to close.
+		req.KeepAlive = false
+	}
+	closeConn := !req.KeepAlive || vh.cfg.KeepaliveTimeout <= 0
 	answered := false
 	if misdirected {
 		x.Resp.Error(421)

@@ -246,7 +246,13 @@ func (c *conn) applyWant() {
 		c.want = wantNothing
 		c.detachStream()
 		c.state = stRead
-		if !keep || c.s.draining || c.readClosed {
+		// A stream that keeps the connection while the server drains
+		// sent its response head before the drain began, saying
+		// keep-alive: the connection goes back to waiting for a request,
+		// which gets Connection: close, or for drain_idle_grace
+		// (drain.go). Closing it now would race the client's next
+		// request.
+		if !keep || c.readClosed {
 			c.closeAfter = true
 		}
 	}
