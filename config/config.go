@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"runtime"
 	"time"
+
+	"github.com/nproxy/nproxy/vars"
 )
 
 // Limits from the architecture document.
@@ -154,6 +156,9 @@ type Server struct {
 	// front (nginx's proxy_pass http://up/ in location /api/). alias
 	// sets it together with StaticRoot.
 	StripPrefix bool
+	// Return is return = CODE [URL or TEXT]: every request the [server]
+	// or [location] handles is answered with it. nil when not set.
+	Return *Return
 
 	// TLSCerts are the tls_cert/tls_key pairs in file order, each
 	// checked at load: the certificate file parses, the key parses and
@@ -233,4 +238,29 @@ type Upstream struct {
 type Rewrite struct {
 	Regexp      *regexp.Regexp
 	Replacement string
+
+	// Redirect is 301 (permanent) or 302 (redirect) for a rule that
+	// answers with a redirect to Target instead of replacing the path;
+	// 0 for a path rewrite.
+	Redirect int
+	// Target is a redirect's URL: the replacement with its captures and
+	// variables, without the '?' that ends it when the client's query is
+	// not to be appended.
+	Target vars.Template
+	// KeepArgs reports that the client's query string is appended to
+	// Target ('&' after a query Target has, else '?'), as nginx does
+	// unless the replacement ends with '?'.
+	KeepArgs bool
 }
+
+// Return is return = CODE [URL or TEXT]: the fixed answer of a [server]
+// or [location].
+type Return struct {
+	Code int // 200..599
+	// Target is the Location of a redirect (301, 302, 303, 307, 308),
+	// else the body (empty: none).
+	Target vars.Template
+}
+
+// IsRedirect reports whether r answers with a Location.
+func (r *Return) IsRedirect() bool { return isRedirect(r.Code) }

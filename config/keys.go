@@ -154,6 +154,10 @@ var serverKeys = map[string]serverKey{
 		s.UnderscoresInHeaders, err = parseSwitch(v)
 		return err
 	},
+	"return": func(_ *loader, s *Server, v string) (err error) {
+		s.Return, err = parseReturn(v)
+		return err
+	},
 	"rewrite": func(_ *loader, s *Server, v string) error {
 		r, err := parseRewrite(v)
 		if err != nil {

@@ -274,7 +274,7 @@ func TestServerKeys(t *testing.T) {
 		{name: "rewrite nginx digits", keys: "rewrite = ^/(a)(b)$ /$12${2}", want: rw, wantVal: []string{"^/(a)(b)$ /${1}2${2}"}},
 		{name: "rewrite regex chars", keys: "rewrite = ^/a;b#c$ /d", want: rw, wantVal: []string{"^/a;b#c$ /d"}},
 		{name: "rewrite no replacement", keys: "rewrite = ^/a", wantErr: `rewrite: "^/a": expected REGEX REPLACEMENT`},
-		{name: "rewrite flag", keys: "rewrite = ^/a /b last", wantErr: `flags such as "last" are not supported`},
+		{name: "rewrite flag", keys: "rewrite = ^/a /b sometimes", wantErr: `rewrite: "sometimes": the flag must be last, redirect or permanent`},
 		{name: "rewrite bad regex", keys: "rewrite = ^/(a /b", wantErr: `rewrite: "^/(a": bad regex: missing closing ): ^/(a`},
 		{name: "rewrite capture", keys: "rewrite = ^/(a)$ /$2", wantErr: `rewrite: "/$2": $2 but the regex has 1 capture group(s)`},
 		{name: "rewrite dollar", keys: "rewrite = ^/(a)$ /$x", wantErr: `'$' must be followed by a capture number`},

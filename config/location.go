@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"sort"
 	"strings"
 
 	"gopkg.in/ini.v1"
@@ -86,6 +87,7 @@ var locationKeys = map[string]Group{
 	"static_root":            GroupStatic,
 	"index":                  GroupStatic,
 	"try_files":              GroupStatic,
+	"return":                 GroupNone,
 	"autoindex":              GroupStatic,
 	"hidden_files":           GroupStatic,
 	"rate_limit":             GroupLimit,
@@ -256,15 +258,32 @@ func (l *loader) resetHandler(cp *Server, present map[string]int) {
 	_, proxy := present["proxy_pass"]
 	_, root := present["static_root"]
 	_, alias := present["alias"]
-	if proxy || root || alias {
+	_, ret := present["return"]
+	if proxy || root || alias || ret {
 		cp.ProxyPass, cp.ProxyTLS, cp.proxyHosts = nil, false, nil
 		cp.StaticRoot, cp.StripPrefix = "", false
+		cp.Return = nil
 	}
 	if proxy {
 		def := newServer(0)
 		cp.ProxyPrefix, cp.Balance = "/", def.Balance
 		cp.HealthCheck, cp.HealthEvery = "", 0
 		cp.ProxyTLSCA, cp.ProxyTLSServerName, cp.ProxyTLSVerify = def.ProxyTLSCA, def.ProxyTLSServerName, def.ProxyTLSVerify
+	}
+}
+
+// checkServerHandler reports a [server] whose return would hide its
+// proxy_pass or static_root: return answers every request of the
+// section (its [location]s may still set their own handler).
+func (l *loader) checkServerHandler(present map[string]int) {
+	line, ok := present["return"]
+	if !ok {
+		return
+	}
+	for _, k := range []string{"proxy_pass", "static_root"} {
+		if other, has := present[k]; has {
+			l.addf(line, ErrConflict, "return: answers every request of the [server], so %s on line %d would never be used (move one of them to a [location])", k, other)
+		}
 	}
 }
 
@@ -288,11 +307,12 @@ func (l *loader) unknownLocationKey(name string, line int) {
 // applied, and warns about a location no request can reach.
 func (l *loader) checkLocation(loc *Location, cp *Server, present map[string]int) {
 	handlers := []string{}
-	for _, k := range []string{"proxy_pass", "static_root", "alias"} {
+	for _, k := range []string{"proxy_pass", "static_root", "alias", "return"} {
 		if _, ok := present[k]; ok {
 			handlers = append(handlers, k)
 		}
 	}
+	sort.Slice(handlers, func(i, j int) bool { return present[handlers[i]] < present[handlers[j]] })
 	if len(handlers) > 1 {
 		l.addf(present[handlers[1]], ErrConflict, "%s: a [location] has one handler, and %s is set on line %d", handlers[1], handlers[0], present[handlers[0]])
 	}

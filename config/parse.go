@@ -357,6 +357,7 @@ func (l *loader) applyServer(sec *ini.Section, ss *scanSection) *Server {
 		}
 	}
 	l.checkServerTLS(srv, present)
+	l.checkServerHandler(present)
 	if len(srv.Listen) == 0 {
 		return nil
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nproxy/nproxy/vars"
 )
 
 // Value parsers. Each returns an error whose text names the bad part of the
@@ -505,30 +507,104 @@ func parseHealthCheck(v string) (string, time.Duration, error) {
 	return f[0], every, nil
 }
 
-// parseRewrite parses "REGEX REPLACEMENT". The replacement must be a path
-// (start with '/' or a capture) and may use $N or ${N} for captures up to
-// the number of groups in REGEX.
+// parseRewrite parses "REGEX REPLACEMENT [FLAG]". FLAG is last (the
+// default: the path is replaced and the request goes on), redirect (302)
+// or permanent (301). A replacement that starts with http://, https:// or
+// $scheme is a redirect (302 without a flag), as in nginx. The replacement
+// of a path rewrite must be a path (start with '/' or a capture) and may
+// use $N or ${N} for captures up to the number of groups in REGEX; a
+// redirect's may also use the variables of package vars ($host,
+// $request_uri, ...).
 func parseRewrite(v string) (Rewrite, error) {
 	f := strings.Fields(v)
 	switch {
 	case len(f) < 2:
-		return Rewrite{}, fmt.Errorf("%q: expected REGEX REPLACEMENT", v)
-	case len(f) > 2:
-		return Rewrite{}, fmt.Errorf("%q: expected REGEX REPLACEMENT; flags such as %q are not supported", v, f[2])
+		return Rewrite{}, fmt.Errorf("%q: expected REGEX REPLACEMENT [last|redirect|permanent]", v)
+	case len(f) > 3:
+		return Rewrite{}, fmt.Errorf("%q: expected REGEX REPLACEMENT [last|redirect|permanent]", v)
 	}
 	re, err := compileRegexp(f[0])
 	if err != nil {
 		return Rewrite{}, fmt.Errorf("%q: %v", f[0], err)
 	}
 	repl := f[1]
+	redirect := 0
+	if strings.HasPrefix(repl, "http://") || strings.HasPrefix(repl, "https://") || strings.HasPrefix(repl, "$scheme") {
+		redirect = 302
+	}
+	if len(f) == 3 {
+		switch f[2] {
+		case "last":
+			if redirect != 0 {
+				return Rewrite{}, fmt.Errorf("%q: a replacement with a scheme is a redirect: use redirect or permanent", repl)
+			}
+		case "redirect":
+			redirect = 302
+		case "permanent":
+			redirect = 301
+		case "break":
+			return Rewrite{}, fmt.Errorf("%q: break is not supported (rules run once per request, as last)", f[2])
+		default:
+			return Rewrite{}, fmt.Errorf("%q: the flag must be last, redirect or permanent", f[2])
+		}
+	}
+	if redirect != 0 {
+		target, keepArgs := repl, true
+		if t, ok := strings.CutSuffix(target, "?"); ok {
+			target, keepArgs = t, false
+		}
+		tmpl, err := vars.ParseCaptures(target, re.NumSubexp())
+		if err != nil {
+			return Rewrite{}, fmt.Errorf("%q: %v", repl, err)
+		}
+		return Rewrite{Regexp: re, Replacement: repl, Redirect: redirect, Target: tmpl, KeepArgs: keepArgs}, nil
+	}
 	if repl[0] != '/' && repl[0] != '$' {
-		return Rewrite{}, fmt.Errorf("%q: the replacement must be a path starting with '/'", repl)
+		return Rewrite{}, fmt.Errorf("%q: the replacement must be a path starting with '/' (or a URL with redirect or permanent)", repl)
 	}
 	expanded, err := expandTemplate(repl, re.NumSubexp())
 	if err != nil {
 		return Rewrite{}, fmt.Errorf("%q: %v", repl, err)
 	}
 	return Rewrite{Regexp: re, Replacement: expanded}, nil
+}
+
+// parseReturn parses "CODE [URL|TEXT]" or "URL": a redirect (301, 302,
+// 303, 307, 308) needs a URL; any other code of 200..599 answers TEXT as
+// the body (none without TEXT). A URL alone is a 302, as in nginx. URL
+// and TEXT may use the variables of package vars.
+func parseReturn(v string) (*Return, error) {
+	code, rest, _ := strings.Cut(v, " ")
+	rest = strings.TrimSpace(rest)
+	if !isDigits(code) {
+		if strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "$scheme") {
+			code, rest = "302", v
+		} else {
+			return nil, fmt.Errorf("%q: expected CODE [URL or TEXT], or a URL", v)
+		}
+	}
+	n, err := strconv.Atoi(code)
+	if err != nil || len(code) != 3 || n < 200 || n > 599 {
+		return nil, fmt.Errorf("%q: the status must be 200..599", code)
+	}
+	r := &Return{Code: n}
+	if isRedirect(n) {
+		if rest == "" {
+			return nil, fmt.Errorf("%q: %d needs the URL to redirect to", v, n)
+		}
+		if strings.ContainsAny(rest, " \t") {
+			return nil, fmt.Errorf("%q: a URL has no spaces", rest)
+		}
+	}
+	if r.Target, err = vars.Parse(rest); err != nil {
+		return nil, fmt.Errorf("%q: %v", rest, err)
+	}
+	return r, nil
+}
+
+// isRedirect reports whether code is answered with a Location.
+func isRedirect(code int) bool {
+	return code == 301 || code == 302 || code == 303 || code == 307 || code == 308
 }
 
 // expandTemplate turns an nginx replacement into a regexp.Expand template.

@@ -24,6 +24,10 @@ type Exchange struct {
 	// proxy then forwards Path (re-encoded, with the original query)
 	// instead of the client's request-target, as nginx does.
 	Rewritten bool
+	// Prefix is what a location's strip_prefix (or alias) cut from the
+	// front of Path; a redirect built from Path (a directory's trailing
+	// slash) puts it back. Empty when nothing was cut.
+	Prefix []byte
 
 	Now  time.Time
 	Date []byte // current Date header value (RFC 1123, GMT)

@@ -11,13 +11,20 @@
 // it was. The result is normalized again, so a replacement cannot climb
 // above the root with "..": such a result is refused (ErrEscape) and the
 // server answers 400, as it does for such a request path.
+//
+// A rule with the redirect or permanent flag (or a replacement that
+// starts with a scheme) does not replace the path: the request is
+// answered 302 or 301 with the replacement, captures and variables
+// expanded, as its Location (Rules.AppendLocation).
 package rewrite
 
 import (
+	"bytes"
 	"errors"
 	"regexp"
 
 	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // ErrEscape is returned by Rules.Apply when the rewritten path climbs above
@@ -40,8 +47,11 @@ type Rules struct {
 }
 
 type rule struct {
-	re   *regexp.Regexp
-	tmpl []byte // regexp.Expand template ("/u/${1}")
+	re       *regexp.Regexp
+	tmpl     []byte // regexp.Expand template ("/u/${1}")
+	redirect int    // 301 or 302 for a redirect rule, else 0
+	target   vars.Template
+	keepArgs bool
 }
 
 // New returns the rules of rs, in order; nil when rs is empty.
@@ -51,7 +61,7 @@ func New(rs []config.Rewrite) *Rules {
 	}
 	r := &Rules{rules: make([]rule, len(rs))}
 	for i, x := range rs {
-		r.rules[i] = rule{re: x.Regexp, tmpl: []byte(x.Replacement)}
+		r.rules[i] = rule{re: x.Regexp, tmpl: []byte(x.Replacement), redirect: x.Redirect, target: x.Target, keepArgs: x.KeepArgs}
 	}
 	return r
 }
@@ -59,32 +69,67 @@ func New(rs []config.Rewrite) *Rules {
 // Len returns the number of rules.
 func (r *Rules) Len() int { return len(r.rules) }
 
+// ErrRedirect is returned by Rules.Apply when the rule that matches is a
+// redirect: the caller answers with Rules.AppendLocation.
+var ErrRedirect = errors.New("rewrite: the matching rule is a redirect")
+
 // Apply rewrites path with the first rule that matches it. It returns the
 // new, normalized path appended to dst[:0] and true; or path itself and
 // false when no rule matches. scratch is reused for the expansion (it may
-// be nil) and returned grown, for the next call.
+// be nil) and returned grown, for the next call. When the first rule that
+// matches is a redirect, Apply returns path, false and ErrRedirect, with
+// m the rule's capture indexes and rule its number, for AppendLocation.
 //
 // A path no rule matches costs one regexp match per rule and allocates
 // nothing (the Go regexp engines keep their machines in a pool); a match
 // allocates the capture index slice.
 func (r *Rules) Apply(dst, scratch, path []byte) (out, scratchOut []byte, rewritten bool, err error) {
+	out, scratchOut, rewritten, _, _, err = r.ApplyRule(dst, scratch, path)
+	return out, scratchOut, rewritten, err
+}
+
+// ApplyRule is Apply that also returns the number of the rule that
+// matched (-1 for none) and its capture indexes.
+func (r *Rules) ApplyRule(dst, scratch, path []byte) (out, scratchOut []byte, rewritten bool, rule int, m []int, err error) {
 	for i := range r.rules {
 		ru := &r.rules[i]
 		m := ru.re.FindSubmatchIndex(path)
 		if m == nil {
 			continue
 		}
+		if ru.redirect != 0 {
+			return path, scratch, false, i, m, ErrRedirect
+		}
 		scratch = ru.re.Expand(scratch[:0], ru.tmpl, path, m)
 		if len(scratch) > maxPath {
-			return path, scratch, false, ErrTooLong
+			return path, scratch, false, i, m, ErrTooLong
 		}
 		out, err := Normalize(dst[:0], scratch)
 		if err != nil {
-			return path, scratch, false, err
+			return path, scratch, false, i, m, err
 		}
-		return out, scratch, true, nil
+		return out, scratch, true, i, m, nil
 	}
-	return path, scratch, false, nil
+	return path, scratch, false, -1, nil, nil
+}
+
+// AppendLocation appends the Location of redirect rule i to dst: its
+// target expanded with vals (whose Subject and Match are the path and the
+// captures ApplyRule returned), then the client's query when the rule
+// keeps it. It returns the redirect's status, 301 or 302.
+func (r *Rules) AppendLocation(dst []byte, i int, vals *vars.Values, query []byte) ([]byte, int) {
+	ru := &r.rules[i]
+	start := len(dst)
+	dst = ru.target.Append(dst, vals)
+	if ru.keepArgs && len(query) > 0 {
+		if bytes.IndexByte(dst[start:], '?') >= 0 {
+			dst = append(dst, '&')
+		} else {
+			dst = append(dst, '?')
+		}
+		dst = append(dst, query...)
+	}
+	return dst, ru.redirect
 }
 
 // Normalize appends to dst the normalized form of p, an already decoded

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/vars"
 )
 
 func rules(t *testing.T, pairs ...string) *Rules {
@@ -121,4 +122,41 @@ func FuzzNormalize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRedirect checks redirect rules: ApplyRule reports them without
+// touching the path, and AppendLocation expands captures and variables
+// and appends the query unless the replacement ended with '?'.
+func TestRedirect(t *testing.T) {
+	parse := func(v string) config.Rewrite {
+		t.Helper()
+		cfg, err := config.Parse("t.ini", []byte("[server]\nlisten = 127.0.0.1:1\nrewrite = "+v+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Servers[0].Rewrites[0]
+	}
+	tests := []struct {
+		name, rule, path, query, want string
+		code                          int
+	}{
+		{name: "permanent", rule: `^/old/(.*)$ /new/$1 permanent`, path: "/old/a", query: "x=1", want: "/new/a?x=1", code: 301},
+		{name: "query after a query", rule: `^/s$ /search?q=all redirect`, path: "/s", query: "p=2", want: "/search?q=all&p=2", code: 302},
+		{name: "no query", rule: `^/b/(.*)$ https://$host/$1? redirect`, path: "/b/c", query: "x=1", want: "https://h/c", code: 302},
+		{name: "scheme", rule: `^/go$ $scheme://$host/landing`, path: "/go", want: "http://h/landing", code: 302},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := New([]config.Rewrite{parse(tt.rule)})
+			out, _, ok, i, m, err := r.ApplyRule(nil, nil, []byte(tt.path))
+			if err != ErrRedirect || ok || string(out) != tt.path || i != 0 {
+				t.Fatalf("ApplyRule = %q %v %d %v", out, ok, i, err)
+			}
+			vals := &vars.Values{Scheme: []byte("http"), Host: []byte("h"), Subject: []byte(tt.path), Match: m}
+			loc, code := r.AppendLocation(nil, i, vals, []byte(tt.query))
+			if string(loc) != tt.want || code != tt.code {
+				t.Errorf("Location %q %d, want %q %d", loc, code, tt.want, tt.code)
+			}
+		})
+	}
 }

@@ -24,6 +24,7 @@ type route struct {
 	pathBytes []byte           // loc.Path, for the prefix comparison
 	strip     bool             // strip_prefix (or alias): cut the matched prefix
 	limit     *limitStep
+	ret       *returnStep // return: answers every request of the route
 	proxy     *proxy.Handler
 	static    *static.Handler
 }
@@ -32,7 +33,8 @@ type route struct {
 // chooses the route of the request's path and runs, in order, /healthz
 // (exempt from the rate limit, so a load balancer's probe is never
 // refused), the route's rate limit, /metrics, the route's max_body_size,
-// strip_prefix, then its handler: the reverse proxy, static files, or 404.
+// its return, strip_prefix, then its handler: the reverse proxy, static
+// files, or 404.
 type router struct {
 	s       *Server
 	table   *routeTable // nil without [location] sections
@@ -104,6 +106,9 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 	if loc != nil {
 		r.pathBytes = []byte(loc.Path)
 	}
+	if cfg.Return != nil {
+		r.ret = newReturnStep(s, cfg.Return)
+	}
 	owns := func(g config.Group) bool { return loc == nil || loc.Owns(g) }
 	if cfg.RateLimit > 0 {
 		if owns(config.GroupLimit) || root.limit == nil {
@@ -145,6 +150,7 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 // Serve routes x and answers it: it always does (404 when the route has
 // no handler that takes the request).
 func (rt *router) Serve(x *http.Exchange) bool {
+	x.Prefix = nil
 	r := rt.root
 	if rt.table != nil {
 		var redirect bool
@@ -175,6 +181,9 @@ func (rt *router) serveRoute(x *http.Exchange, r *route) bool {
 		}
 		return true
 	}
+	if r.ret != nil {
+		return r.ret.Serve(x)
+	}
 	if r.strip {
 		rt.stripPrefix(x, r)
 	}
@@ -201,9 +210,16 @@ func (rt *router) stripPrefix(x *http.Exchange, r *route) {
 	rest := x.Path[n:]
 	switch {
 	case len(rest) > 0 && rest[0] == '/':
+		x.Prefix = x.Path[:n]
 	case r.pathBytes[n-1] == '/':
 		rest = x.Path[n-1:]
+		x.Prefix = x.Path[:n-1]
 	default:
+		// "/apix" in "location /api": the '/' is added, so Prefix
+		// and Path no longer spell the request's path ("/api" "/x");
+		// a redirect built from them names a path nginx would not
+		// have (a corner case of prefixes without a trailing '/').
+		x.Prefix = x.Path[:n]
 		rt.stripBuf = append(append(rt.stripBuf[:0], '/'), rest...)
 		rest = rt.stripBuf
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/nproxy/nproxy/reactor"
 	"github.com/nproxy/nproxy/rewrite"
 	nptls "github.com/nproxy/nproxy/tls"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // Server is the HTTP service of one worker: the connection state machine
@@ -33,6 +34,11 @@ type Server struct {
 	hdr       []byte        // the steps' header scratch
 	pathBuf   []byte
 	body      []byte // scratch for small generated bodies
+
+	// The variables of the request being routed (return.go), and the
+	// scratch their text is built in.
+	vals                         vars.Values
+	addrText, portText, hostText []byte
 	parseFree []*parsing
 	pendFree  []*pending
 	connFree  []*conn
@@ -212,7 +218,7 @@ func (s *Server) newVhost(sc *config.Server) (*vhost, error) {
 		vh.alog = al
 	}
 	if rules := rewrite.New(sc.Rewrites); rules != nil {
-		vh.chain = append(vh.chain, &rewriteStep{rules: rules, path: make([]byte, 0, 256)})
+		vh.chain = append(vh.chain, &rewriteStep{s: s, rules: rules, path: make([]byte, 0, 256)})
 	}
 	rt, err := s.newRouter(vh)
 	if err != nil {

@@ -19,17 +19,23 @@ var (
 )
 
 // rewriteStep applies a block's rewrite rules to x.Path and passes the
-// request on (it never answers, except 400 for a result that escapes the
-// root). The new path lives in the step's buffer until the next request.
+// request on; it answers only a redirect rule (return.go) and, with 400,
+// a result that escapes the root. The new path lives in the step's buffer
+// until the next request.
 type rewriteStep struct {
+	s       *Server
 	rules   *rewrite.Rules
 	path    []byte
 	scratch []byte
 }
 
 func (r *rewriteStep) Serve(x *http.Exchange) bool {
-	p, scratch, ok, err := r.rules.Apply(r.path, r.scratch, x.Path)
+	p, scratch, ok, rule, m, err := r.rules.ApplyRule(r.path, r.scratch, x.Path)
 	r.scratch = scratch
+	if err == rewrite.ErrRedirect {
+		r.redirect(x, rule, m)
+		return true
+	}
 	if err != nil {
 		x.Resp.Error(400)
 		x.Resp.Close = true

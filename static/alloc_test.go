@@ -32,7 +32,8 @@ func TestServeAllocs(t *testing.T) {
 		{name: "negative 404", path: "/missing", status: 404},
 		{name: "forbidden 403", path: "/noindex/", status: 403},
 		{name: "405", method: http.MethodPost, path: "/hello.txt", status: 405},
-		{name: "try_files hit", try: []string{"$uri", "$uri/", "/spa/index.html"}, path: "/sub", status: 200},
+		{name: "try_files hit", try: []string{"$uri", "$uri/", "/spa/index.html"}, path: "/sub/", status: 200},
+		{name: "try_files dir redirect", try: []string{"$uri", "$uri/", "/spa/index.html"}, path: "/sub", status: 301},
 		{name: "try_files fallback", try: []string{"$uri", "$uri/", "/spa/index.html"}, path: "/app/x", status: 200},
 		{name: "try_files =404", try: []string{"$uri", "=404"}, path: "/missing", status: 404},
 	}

@@ -306,6 +306,14 @@ func (h *Handler) serveTryFiles(x *http.Exchange, now int64) {
 		}
 		switch {
 		case t.dir && e.kind == kindDir:
+			if len(p) == len(x.Path)+1 && string(p[:len(x.Path)]) == string(x.Path) {
+				// "$uri/" found the directory of a path without its
+				// trailing slash: nginx tries the name without the
+				// slash, finds a directory and redirects, so relative
+				// links in its index resolve under it.
+				redirectDir(x, x.Path)
+				return
+			}
 			h.serveDir(x, p, now)
 			return
 		case !t.dir && e.kind == kindFile:
@@ -366,10 +374,13 @@ func appendPath[S string | []byte](b []byte, s S) []byte {
 
 // redirectDir answers a directory requested without its trailing slash
 // with 301 to the same path plus '/', keeping the query, as nginx does.
+// The path is the request's: x.Prefix, what a location's alias cut from
+// it, goes back in front.
 func redirectDir(x *http.Exchange, p []byte) {
 	r := &x.Resp
 	r.SetBody(301, "text/html", movedBody)
 	r.Header = append(r.Header, "Location: "...)
+	r.Header = http.AppendEscapedPath(r.Header, x.Prefix) // what a location's alias cut
 	r.Header = http.AppendEscapedPath(r.Header, p)
 	r.Header = append(r.Header, '/')
 	if q := x.Req.Query; !q.Empty() {

@@ -199,9 +199,12 @@ func TestTryFiles(t *testing.T) {
 	t.Run("uri dir fallback", func(t *testing.T) {
 		runCases(t, []string{"$uri", "$uri/", "/spa/index.html"}, []serveCase{
 			{name: "file", path: "/hello.txt", status: 200, length: 13, body: "hello, world\n", kind: http.BodyBytes},
-			{name: "dir without slash gets index", path: "/sub", status: 200, length: 17, body: "<p>sub index</p>\n", kind: http.BodyBytes},
+			// $uri/ finds the directory of a path without its slash:
+			// redirected as nginx does, so relative links resolve.
+			{name: "dir without slash redirected", path: "/sub", status: 301, headers: []string{"Location: /sub/"}},
 			{name: "dir with slash", path: "/sub/", status: 200, length: 17, body: "<p>sub index</p>\n", kind: http.BodyBytes},
-			{name: "dir without index", path: "/noindex", status: 403},
+			{name: "dir without index redirected", path: "/noindex", status: 301, headers: []string{"Location: /noindex/"}},
+			{name: "dir without index", path: "/noindex/", status: 403},
 			{name: "missing falls back", path: "/app/route", status: 200, length: 11, body: spa, kind: http.BodyBytes, headers: []string{"Content-Type: text/html"}},
 			{name: "symlink outside falls back", path: "/link-out", status: 200, length: 11, body: spa, kind: http.BodyBytes},
 			{name: "fifo falls back", path: "/fifo", status: 200, length: 11, body: spa, kind: http.BodyBytes},

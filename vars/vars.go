@@ -1,0 +1,295 @@
+// Package vars expands the nginx-style variables that configuration
+// values may hold ($scheme, $host, $request_uri, ...) into a response or
+// an upstream request head.
+//
+// A value is parsed once, when the configuration is loaded (Parse), into a
+// Template: literal text and variables in order. Expanding it for a
+// request (Template.Append) copies bytes the caller already has, gathered
+// in a Values, and allocates nothing when dst has room.
+//
+// Values come from the request, so a client chooses their bytes: Append
+// percent-encodes every control byte, space and DEL in them (a decoded
+// path may hold "%0D%0A"), so that an expansion can never end a header
+// line or a status line early.
+package vars
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Var names one variable.
+type Var uint8
+
+// The variables a Template may hold, with nginx's names and meanings.
+const (
+	literal    Var = iota // not a variable: the part's text
+	Scheme                // $scheme: "http" or "https"
+	Host                  // $host: the Host header's name without port, lower case; else the server's first name, else the listen address
+	HTTPHost              // $http_host: the Host header as sent
+	RequestURI            // $request_uri: the request-target as sent (path and query)
+	URI                   // $uri: the decoded, normalized path (after rewrites and strip_prefix)
+	Args                  // $args: the query string, without '?'
+	IsArgs                // $is_args: "?" when the request has a query string, else ""
+	RemoteAddr            // $remote_addr: the client's address (after real_ip)
+	ServerPort            // $server_port: the port the connection came in on
+	// ProxyAddXFF is $proxy_add_x_forwarded_for: the client's
+	// X-Forwarded-For with $remote_addr appended, or $remote_addr alone.
+	ProxyAddXFF
+	numVars
+
+	// Capture+N is the regular expression's capture N ($1..$9, ${N}).
+	Capture Var = 128
+)
+
+// names maps each variable's name (without '$') to it.
+var names = map[string]Var{
+	"scheme":                    Scheme,
+	"host":                      Host,
+	"http_host":                 HTTPHost,
+	"request_uri":               RequestURI,
+	"uri":                       URI,
+	"document_uri":              URI,
+	"args":                      Args,
+	"query_string":              Args,
+	"is_args":                   IsArgs,
+	"remote_addr":               RemoteAddr,
+	"server_port":               ServerPort,
+	"proxy_add_x_forwarded_for": ProxyAddXFF,
+}
+
+// Names returns the variable names Parse accepts, with '$', for messages.
+func Names() string {
+	out := make([]string, 0, len(names))
+	for _, n := range []string{"scheme", "host", "http_host", "request_uri", "uri", "args", "is_args", "remote_addr", "server_port", "proxy_add_x_forwarded_for"} {
+		out = append(out, "$"+n)
+	}
+	return strings.Join(out, " ")
+}
+
+// ErrUnknown is matched (errors.Is) by the error Parse returns for a '$'
+// that does not start a known variable name, or names a capture the regex
+// does not have.
+var ErrUnknown = errors.New("vars: unknown variable")
+
+// ErrControl is matched by the error Parse returns for text holding a
+// control byte: a header or status line must not be split by the
+// configuration either.
+var ErrControl = errors.New("vars: control character in the value")
+
+// parseError is an error of Parse: its text names the problem without the
+// package prefix (configuration messages quote the value before it), and
+// it unwraps to its kind.
+type parseError struct {
+	kind error
+	msg  string
+}
+
+func (e *parseError) Error() string { return e.msg }
+func (e *parseError) Unwrap() error { return e.kind }
+
+func errorf(kind error, format string, args ...any) error {
+	return &parseError{kind, fmt.Sprintf(format, args...)}
+}
+
+// part is literal text or one variable.
+type part struct {
+	lit string
+	v   Var
+}
+
+// Template is a parsed value: literal text and variables. The zero
+// Template is empty. It is read-only after Parse and may be shared.
+type Template struct {
+	parts []part
+	raw   string
+}
+
+// Parse parses s: "$name" and "${name}" are variables (the name runs as
+// far as letters, digits and '_' go, as nginx reads "$hostx" as $hostx,
+// so "${host}x" is needed there). Any other '$' is ErrUnknown.
+func Parse(s string) (Template, error) { return ParseCaptures(s, 0) }
+
+// ParseCaptures is Parse for a value that may also name the first groups
+// captures of a regular expression: $1..$9 (one digit, as nginx: "$12" is
+// capture 1 then "2") or ${N}. Append expands them from Values.Subject and
+// Values.Match.
+func ParseCaptures(s string, groups int) (Template, error) {
+	t := Template{raw: s}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return Template{}, errorf(ErrControl, "control character 0x%02x", c)
+		}
+	}
+	rest := s
+	for rest != "" {
+		i := strings.IndexByte(rest, '$')
+		if i < 0 {
+			t.parts = append(t.parts, part{lit: rest})
+			break
+		}
+		if i > 0 {
+			t.parts = append(t.parts, part{lit: rest[:i]})
+		}
+		rest = rest[i+1:]
+		var name string
+		switch {
+		case strings.HasPrefix(rest, "{"):
+			end := strings.IndexByte(rest, '}')
+			if end < 0 {
+				return Template{}, errorf(ErrUnknown, "'${' without '}'")
+			}
+			name, rest = rest[1:end], rest[end+1:]
+		case rest != "" && rest[0] >= '0' && rest[0] <= '9':
+			name, rest = rest[:1], rest[1:]
+		default:
+			j := 0
+			for j < len(rest) && isNameByte(rest[j]) {
+				j++
+			}
+			name, rest = rest[:j], rest[j:]
+		}
+		if n, err := strconv.Atoi(name); err == nil && name[0] != '-' && name[0] != '+' {
+			if n < 1 || n > groups || n > maxCapture {
+				return Template{}, errorf(ErrUnknown, "$%s, but the regex has %d capture group(s)", name, groups)
+			}
+			t.parts = append(t.parts, part{v: Capture + Var(n)})
+			continue
+		}
+		v, ok := names[name]
+		if !ok {
+			if name == "" {
+				return Template{}, errorf(ErrUnknown, "'$' without a variable name (known: %s)", Names())
+			}
+			return Template{}, errorf(ErrUnknown, "unknown variable $%s (known: %s)", name, Names())
+		}
+		t.parts = append(t.parts, part{v: v})
+	}
+	return t, nil
+}
+
+// maxCapture is the highest capture a Template may name.
+const maxCapture = 99
+
+// MustParse is Parse for values known to be valid; it panics otherwise.
+func MustParse(s string) Template {
+	t, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// String returns the text t was parsed from.
+func (t Template) String() string { return t.raw }
+
+// Empty reports whether t expands to nothing whatever the request.
+func (t Template) Empty() bool { return len(t.parts) == 0 }
+
+// Literal returns t's text and true when it holds no variable.
+func (t Template) Literal() (string, bool) {
+	for _, p := range t.parts {
+		if p.v != literal {
+			return "", false
+		}
+	}
+	return t.raw, true
+}
+
+// Uses reports whether t holds variable v.
+func (t Template) Uses(v Var) bool {
+	for _, p := range t.parts {
+		if p.v == v {
+			return true
+		}
+	}
+	return false
+}
+
+// StartsWithVar reports whether t's first part is variable v.
+func (t Template) StartsWithVar(v Var) bool {
+	return len(t.parts) > 0 && t.parts[0].v == v
+}
+
+// Values are the bytes the variables of one request expand to. The caller
+// fills the fields its templates use (see Template.Uses); the slices are
+// only read during Append.
+type Values struct {
+	Scheme     []byte
+	Host       []byte
+	HTTPHost   []byte
+	RequestURI []byte
+	URI        []byte
+	Args       []byte
+	RemoteAddr []byte
+	ServerPort []byte
+	// XFF is the client's X-Forwarded-For value, for
+	// $proxy_add_x_forwarded_for.
+	XFF []byte
+	// Subject and Match are a regular expression's subject and its
+	// FindSubmatchIndex result, for captures.
+	Subject []byte
+	Match   []int
+}
+
+// Append appends t expanded with vals to dst.
+func (t Template) Append(dst []byte, vals *Values) []byte {
+	for i := range t.parts {
+		p := &t.parts[i]
+		switch p.v {
+		case literal:
+			dst = append(dst, p.lit...)
+		case Scheme:
+			dst = appendSafe(dst, vals.Scheme)
+		case Host:
+			dst = appendSafe(dst, vals.Host)
+		case HTTPHost:
+			dst = appendSafe(dst, vals.HTTPHost)
+		case RequestURI:
+			dst = appendSafe(dst, vals.RequestURI)
+		case URI:
+			dst = appendSafe(dst, vals.URI)
+		case Args:
+			dst = appendSafe(dst, vals.Args)
+		case IsArgs:
+			if len(vals.Args) > 0 {
+				dst = append(dst, '?')
+			}
+		case RemoteAddr:
+			dst = appendSafe(dst, vals.RemoteAddr)
+		case ServerPort:
+			dst = appendSafe(dst, vals.ServerPort)
+		case ProxyAddXFF:
+			if len(vals.XFF) > 0 {
+				dst = appendSafe(dst, vals.XFF)
+				dst = append(dst, ", "...)
+			}
+			dst = appendSafe(dst, vals.RemoteAddr)
+		default:
+			if n := 2 * int(p.v-Capture); p.v >= Capture && n+1 < len(vals.Match) && vals.Match[n] >= 0 {
+				dst = appendSafe(dst, vals.Subject[vals.Match[n]:vals.Match[n+1]])
+			}
+		}
+	}
+	return dst
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// appendSafe appends b, percent-encoding control bytes, space and DEL.
+func appendSafe(dst, b []byte) []byte {
+	for _, c := range b {
+		if c <= ' ' || c == 0x7f {
+			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&15])
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}

@@ -1,0 +1,89 @@
+package vars
+
+import (
+	"errors"
+	"regexp"
+	"testing"
+)
+
+func TestAppend(t *testing.T) {
+	vals := &Values{
+		Scheme: []byte("https"), Host: []byte("example.com"), HTTPHost: []byte("Example.com:8443"),
+		RequestURI: []byte("/a%20b?x=1"), URI: []byte("/a b\r\nX: y"), Args: []byte("x=1"),
+		RemoteAddr: []byte("192.0.2.7"), ServerPort: []byte("8443"), XFF: []byte("198.51.100.1"),
+	}
+	tests := []struct {
+		name, in, want string
+	}{
+		{name: "literal", in: "max-age=31536000", want: "max-age=31536000"},
+		{name: "redirect", in: "https://$host$request_uri", want: "https://example.com/a%20b?x=1"},
+		{name: "braces", in: "${scheme}x", want: "httpsx"},
+		{name: "control bytes encoded", in: "$uri", want: "/a%20b%0D%0AX:%20y"},
+		{name: "is_args", in: "$uri$is_args$args", want: "/a%20b%0D%0AX:%20y?x=1"},
+		{name: "xff", in: "$proxy_add_x_forwarded_for", want: "198.51.100.1, 192.0.2.7"},
+		{name: "port", in: "$http_host:$server_port", want: "Example.com:8443:8443"},
+		{name: "empty", in: "", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl, err := Parse(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(tmpl.Append(nil, vals)); got != tt.want {
+				t.Errorf("%q: got %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+	vals.XFF = nil
+	if got := string(MustParse("$proxy_add_x_forwarded_for").Append(nil, vals)); got != "192.0.2.7" {
+		t.Errorf("xff without a client header: %q", got)
+	}
+}
+
+func TestCaptures(t *testing.T) {
+	re := regexp.MustCompile(`^/old/([a-z]+)/(.*)$`)
+	tmpl, err := ParseCaptures("https://$host/new/$2/${1}$12", re.NumSubexp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := []byte("/old/abc/x/y")
+	vals := &Values{Host: []byte("h"), Subject: subj, Match: re.FindSubmatchIndex(subj)}
+	if got := string(tmpl.Append(nil, vals)); got != "https://h/new/x/y/abcabc2" {
+		t.Errorf("got %q", got)
+	}
+	if _, err := ParseCaptures("/$3", 2); !errors.Is(err, ErrUnknown) {
+		t.Errorf("$3 of 2 groups: %v", err)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		in   string
+		want error
+	}{
+		{"$nope", ErrUnknown},
+		{"a$", ErrUnknown},
+		{"${host", ErrUnknown},
+		{"$1", ErrUnknown},
+		{"a\nb", ErrControl},
+		{"a\x7fb", ErrControl},
+	}
+	for _, tt := range tests {
+		if _, err := Parse(tt.in); !errors.Is(err, tt.want) {
+			t.Errorf("Parse(%q): %v, want %v", tt.in, err, tt.want)
+		}
+	}
+}
+
+func TestLiteral(t *testing.T) {
+	if s, ok := MustParse("no-store").Literal(); !ok || s != "no-store" {
+		t.Errorf("literal: %q %v", s, ok)
+	}
+	if _, ok := MustParse("x$host").Literal(); ok {
+		t.Error("a template with a variable is not literal")
+	}
+	if !MustParse("$host$uri").Uses(URI) || MustParse("$host").Uses(URI) {
+		t.Error("Uses")
+	}
+}
