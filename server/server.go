@@ -29,19 +29,19 @@ type Server struct {
 	log    *logging.Logger
 	groups map[string]*addrGroup // by listen address
 
-	date      http.DateCache
-	x         http.Exchange // reused for every request of the loop
-	hdr       []byte        // the steps' header scratch
-	pathBuf   []byte
-	body      []byte // scratch for small generated bodies
+	date    http.DateCache
+	x       http.Exchange // reused for every request of the loop
+	hdr     []byte        // the steps' header scratch
+	pathBuf []byte
+	body    []byte // scratch for small generated bodies
 
 	// The variables of the request being routed (return.go), and the
 	// scratch their text is built in.
 	vals                         vars.Values
 	addrText, portText, hostText []byte
-	parseFree []*parsing
-	pendFree  []*pending
-	connFree  []*conn
+	parseFree                    []*parsing
+	pendFree                     []*pending
+	connFree                     []*conn
 
 	// Conns whose streams asked for something from outside a conn
 	// method, settled by RunDeferred (takeover.go).
