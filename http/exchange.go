@@ -110,7 +110,11 @@ type Client interface {
 	// Release gives the connection back: with keepAlive the server reads
 	// the next request, else it closes the connection once output is
 	// sent. Abort closes it at once. Both are applied after the current
-	// call or event returns; no Stream call follows either.
+	// call or event returns; no Stream call follows either, from the
+	// moment they are called. A buffer whose Send is still in flight when
+	// the stream calls Abort belongs to the connection from then on: it
+	// goes back to the loop's pool once the send can no longer read it,
+	// so the stream must not give it back itself.
 	Release(keepAlive bool)
 	Abort()
 	// ShutdownWrite half-closes the client connection (tunnels), after

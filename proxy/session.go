@@ -458,10 +458,14 @@ func (s *session) releaseAs(keepClient, abort bool) {
 	if s.reqBuf != nil && !s.reqHeap {
 		l.PutBuf(s.reqBuf[:0:cap(s.reqBuf)])
 	}
-	for _, b := range [][]byte{s.rbuf, s.cbuf} {
-		if b != nil {
-			l.PutBuf(b[:0:cap(b)])
-		}
+	if s.rbuf != nil {
+		l.PutBuf(s.rbuf[:0:cap(s.rbuf)])
+	}
+	// On Abort with a send to the client in flight, cbuf is the
+	// connection's from then on (http.Client.Abort): it goes back to the
+	// pool once the send can no longer read it.
+	if s.cbuf != nil && !(abort && s.clientSending && s.splicing == 0 && s.cl != nil) {
+		l.PutBuf(s.cbuf[:0:cap(s.cbuf)])
 	}
 	s.reqBuf, s.rbuf, s.cbuf, s.reqHeap = nil, nil, nil, false
 	cl := s.cl

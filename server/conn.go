@@ -100,6 +100,8 @@ type conn struct {
 	stream        http.Stream
 	streamSending bool       // a Send or SpliceFrom of the stream is in flight
 	streamQueued  []byte     // a stream Send waiting for the conn's own output
+	streamBuf     []byte     // the stream's buffer of the Send in flight
+	orphan        []byte     // a stream buffer in flight at Abort: ours, put at teardown
 	want          streamWant // Release/Abort recorded, applied by settle
 	feed          bool       // the stream wants ClientData
 	eofTold       bool       // the stream was told of the client's EOF
@@ -186,7 +188,7 @@ func (c *conn) recv(data []byte) {
 	case c.state == stLinger || c.state == stClosed:
 		return
 	case c.state == stTakeover:
-		if !c.feed || len(c.in) > 0 {
+		if !c.feed || len(c.in) > 0 || c.stream == nil {
 			c.in = c.s.loop.AppendBuf(c.in, data)
 			if !c.feed || len(c.in) >= reactor.LargeBuf {
 				c.rc.StopRecv()
@@ -583,8 +585,10 @@ func (c *conn) sendDone(err error) {
 		return
 	}
 	if c.streamSending && !c.sending {
-		c.streamSending = false
-		c.stream.ClientSent(err)
+		c.streamSending, c.streamBuf = false, nil
+		if c.stream != nil { // nil: the stream released the conn meanwhile
+			c.stream.ClientSent(err)
+		}
 		c.settle()
 		return
 	}
@@ -615,7 +619,7 @@ func (c *conn) readEnd(err error) {
 	case c.state == stClosed:
 		return
 	case c.state == stTakeover:
-		if err != nil || len(c.in) == 0 {
+		if c.stream != nil && (err != nil || len(c.in) == 0) {
 			// Bytes still held are offered first (settle), then the EOF.
 			c.eofTold = true
 			c.stream.ClientClosed(err)
@@ -646,7 +650,9 @@ func (c *conn) OnTimeout(rc *reactor.Conn) {
 	switch {
 	case c.state == stClosed:
 	case c.state == stTakeover:
-		c.stream.ClientTimeout()
+		if c.stream != nil {
+			c.stream.ClientTimeout()
+		}
 		c.settle()
 	case c.s.draining && c.idle() && !c.readClosed:
 		c.linger()
@@ -692,6 +698,9 @@ func (c *conn) teardown() {
 	}
 	if c.out != nil {
 		s.loop.PutBuf(c.out)
+	}
+	if c.orphan != nil {
+		s.loop.PutBuf(c.orphan[:0:cap(c.orphan)])
 	}
 	if c.ps != nil {
 		s.putParsing(c.ps)

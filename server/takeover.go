@@ -53,12 +53,12 @@ func (c *conn) Send(b []byte) (bool, error) {
 		return false, errStreamBusy
 	}
 	if c.sending {
-		c.streamQueued, c.streamSending = b, true
+		c.streamQueued, c.streamSending, c.streamBuf = b, true, b
 		return false, nil
 	}
 	done, err := c.send(b)
 	if err == nil && !done {
-		c.streamSending = true
+		c.streamSending, c.streamBuf = true, b
 	}
 	return done, err
 }
@@ -71,12 +71,21 @@ func (c *conn) sendQueued() {
 		return
 	}
 	c.streamQueued = nil
+	if c.stream == nil {
+		// Aborted while it waited: nothing more goes out (the buffer is
+		// the conn's orphan now).
+		c.streamSending = false
+		c.settle()
+		return
+	}
 	done, err := c.send(b)
 	if err == nil && !done {
 		return // ClientSent follows from OnSendDone
 	}
-	c.streamSending = false
-	c.stream.ClientSent(err)
+	c.streamSending, c.streamBuf = false, nil
+	if c.stream != nil {
+		c.stream.ClientSent(err)
+	}
 	c.settle()
 }
 
@@ -146,6 +155,7 @@ func (c *conn) Release(keepAlive bool) {
 	if keepAlive {
 		c.want = wantKeep
 	}
+	c.stream = nil // no Stream call follows Release, even before it is applied
 	c.post()
 }
 
@@ -156,6 +166,11 @@ func (c *conn) Abort() {
 		return
 	}
 	c.want = wantAbort
+	c.stream = nil // no Stream call follows Abort, even before it is applied
+	if c.streamSending && c.streamBuf != nil {
+		// The stream's buffer still being sent is ours now (http.Client).
+		c.orphan, c.streamBuf = c.streamBuf, nil
+	}
 	c.post()
 }
 
@@ -214,6 +229,8 @@ func (c *conn) settle() {
 			return
 		}
 		switch {
+		case c.stream == nil:
+			return // released: Release or Abort waits for applyWant (want is set)
 		case c.feed && len(c.in) > 0:
 			n := c.stream.ClientData(c.in)
 			c.consumeIn(n)
@@ -261,7 +278,7 @@ func (c *conn) applyWant() {
 // detachStream ends the takeover's bookkeeping: no Stream call follows.
 func (c *conn) detachStream() {
 	c.stream = nil
-	c.streamSending, c.streamQueued = false, nil
+	c.streamSending, c.streamQueued, c.streamBuf = false, nil, nil
 	c.feed, c.eofTold = false, false
 	c.endStream()
 }
