@@ -244,6 +244,7 @@ func (m *master) loop(sigs <-chan os.Signal) error {
 		case sig := <-sigs:
 			m.signal(sig.(syscall.Signal))
 		case e := <-m.events:
+			m.takeSignals(sigs) // first: see takeSignals
 			m.event(e)
 		case <-m.rotateC:
 			m.tickets.rotate()
@@ -331,6 +332,9 @@ func (m *master) exited(w *worker, ps *os.ProcessState) {
 	case w.gen == m.pending:
 		m.log.Errorf("worker %d (pid %d) of the new configuration exited: %s", w.slot, w.pid, status)
 		m.abortPending("a new worker exited")
+	case stoppedOnSignal(ps):
+		m.log.Infof("worker %d (pid %d) exited: %s (signalled directly; replaced unless nproxy stops)", w.slot, w.pid, status)
+		m.scheduleRespawn(w.gen, w.slot)
 	default:
 		if time.Since(w.started) >= backoffReset {
 			s.backoff = 0
@@ -424,6 +428,7 @@ func (m *master) promote() {
 	m.steer(g)
 	if old == nil {
 		m.log.Infof("nproxy started: %d workers, listening on %s", len(g.slots), strings.Join(g.addrs, ", "))
+		fmt.Fprint(os.Stderr, banner(g.cfg, g.backend, len(g.slots)))
 	} else {
 		for w := range m.live {
 			if w.gen == old {

@@ -5,7 +5,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	nptls "github.com/nproxy/nproxy/tls"
@@ -39,22 +38,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		signal   = fs.String("s", "", "send `signal` to the master: stop, quit, reload, reopen")
 		backend  = fs.String("backend", "", "event backend: epoll, io_uring or auto (overrides the config)")
 		workers  = fs.Int("workers", 0, "worker processes (overrides worker_processes)")
+		listen   = fs.String("listen", "", "address(es) the embedded configuration listens on: `host[:port]`, comma-separated (default 127.0.0.1:8080)")
+		port     = fs.Int("port", 0, "port the embedded configuration listens on (default 8080)")
 		showV    bool
+		help     bool
 	)
 	fs.BoolVar(&showV, "V", false, "print version and kernel support, then exit")
 	fs.BoolVar(&showV, "version", false, "same as -V")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: nproxy [-c FILE] [-t] [-s stop|quit|reload|reopen] [--backend B] [--workers N] [-V]\n       nproxy bench [flags]\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	fs.BoolVar(&help, "h", false, "print this help on stdout, then exit")
+	fs.BoolVar(&help, "help", false, "same as -h")
+	fs.Usage = func() { usage(fs, stderr) }
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "nproxy: unexpected argument %q\n", fs.Arg(0))
+	if help {
+		usage(fs, stdout)
+		return 0
+	}
+	if len(paths) > 1 {
+		fmt.Fprintf(stderr, "nproxy: unexpected argument %q (one PATH to serve at most)\n", paths[1])
+		return 2
+	}
+	defaults, ok := defaultOptions(paths, *listen, *port, *confFile, stderr)
+	if !ok {
 		return 2
 	}
 	if showV {
@@ -77,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	src := proc.ConfigSource{File: *confFile, Backend: *backend, Workers: *workers}
+	src := proc.ConfigSource{File: *confFile, Backend: *backend, Workers: *workers, Default: defaults}
 	cfg, data, err := src.Load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -35,7 +35,7 @@ func TestCommandLine(t *testing.T) {
 		{name: "bad backend", args: []string{"--backend", "kqueue"}, code: 2, stderr: `--backend "kqueue"`},
 		{name: "bad workers", args: []string{"--workers", "100"}, code: 2, stderr: `--workers 100`},
 		{name: "unknown flag", args: []string{"--frobnicate"}, code: 2, stderr: `frobnicate`},
-		{name: "stray argument", args: []string{"-c", good, "extra"}, code: 2, stderr: `unexpected argument "extra"`},
+		{name: "stray argument", args: []string{"-c", good, "extra"}, code: 2, stderr: `PATH "extra": only without -c`},
 		{name: "signal without pid file", args: []string{"-s", "reload", "-c", good}, code: 1, stderr: `pid_file`},
 		{name: "bad signal", args: []string{"-s", "hup", "-c", good}, code: 1, stderr: `stop, quit, reload or reopen`},
 		{name: "version", args: []string{"-V"}, code: 0, stdout: `(?s)^nproxy .*go1\.\d+.*backends: epoll: yes`},
