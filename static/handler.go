@@ -196,7 +196,7 @@ func (h *Handler) Serve(x *http.Exchange) bool {
 		r.Error(400)
 		return true
 	}
-	if h.denyHidden && hiddenPath(x.Path) {
+	if h.denyHidden && hiddenPath(x.Path, len(x.Prefix) == 0) {
 		// 404, not 403: the answer must not tell that .git exists.
 		r.Error(404)
 		return true

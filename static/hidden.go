@@ -10,13 +10,14 @@ const wellKnown = ".well-known"
 // hiddenPath reports whether p, a normalized absolute path, names a
 // hidden file under hidden_files = deny: one of its segments starts with
 // '.' (.git/config, .env, a/.htpasswd), the first segment ".well-known"
-// excepted. It does not allocate.
-func hiddenPath(p []byte) bool {
+// excepted when p is the site's own path (top; not the rest of a path a
+// location's alias cut its prefix from). It does not allocate.
+func hiddenPath(p []byte, top bool) bool {
 	for i := 0; i < len(p); i++ {
 		if p[i] != '/' || i+1 >= len(p) || p[i+1] != '.' {
 			continue
 		}
-		if i == 0 && isWellKnown(p[1:]) {
+		if i == 0 && top && isWellKnown(p[1:]) {
 			continue
 		}
 		return true

@@ -5,6 +5,7 @@ package static
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nproxy/nproxy/config"
@@ -37,8 +38,14 @@ func TestHiddenPath(t *testing.T) {
 		{"/..", true}, // never reaches Serve normalized; hidden all the same
 	}
 	for _, tt := range tests {
-		if got := hiddenPath([]byte(tt.path)); got != tt.hidden {
+		if got := hiddenPath([]byte(tt.path), true); got != tt.hidden {
 			t.Errorf("hiddenPath(%q) = %v, want %v", tt.path, got, tt.hidden)
+		}
+		// Under a location's alias, the path is what follows its prefix:
+		// no /.well-known/ there.
+		aliased := tt.hidden || tt.path == "/.well-known" || strings.HasPrefix(tt.path, "/.well-known/")
+		if got := hiddenPath([]byte(tt.path), false); got != aliased {
+			t.Errorf("hiddenPath(%q) under an alias = %v, want %v", tt.path, got, aliased)
 		}
 	}
 }

@@ -88,7 +88,7 @@ type lister struct {
 	h    *Handler
 	fd   int    // the directory, opened with dirOpenFlags; -1 once closed
 	rel  string // its path under the root: "" for the root, else ending in '/'
-	top  bool   // it is the root: no "../", and .well-known is listed
+	top  bool   // it is the site's root: .well-known is listed
 	hide bool   // hidden_files = deny: dot names are not listed
 
 	buf    []byte // getdents64 records
@@ -110,11 +110,12 @@ type lister struct {
 	latest int64  // newest modification time, Unix ns, of the directory and its entries
 }
 
-// openLister opens directory dir (a request path ending in '/') for a
-// listing. On failure it returns the status to answer: 404 when the
+// openLister opens directory dir (a path under the root, ending in '/')
+// for a listing; top says that it is the site's root (/.well-known/ is
+// listed there). On failure it returns the status to answer: 404 when the
 // directory is gone or outside the root, 403 when it cannot be read, 500
 // otherwise.
-func (h *Handler) openLister(dir []byte) (*lister, int) {
+func (h *Handler) openLister(dir []byte, top bool) (*lister, int) {
 	rel := string(dir[1:])
 	fd, err := h.openBeneathHow(rel, &h.dirHow)
 	switch err {
@@ -132,7 +133,7 @@ func (h *Handler) openLister(dir []byte) (*lister, int) {
 		return nil, 500
 	}
 	return &lister{
-		h: h, fd: fd, rel: rel, top: rel == "", hide: h.denyHidden,
+		h: h, fd: fd, rel: rel, top: top && rel == "", hide: h.denyHidden,
 		buf:    make([]byte, direntBufSize),
 		latest: st.Mtim.Nano(),
 	}, 0

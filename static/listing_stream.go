@@ -19,10 +19,16 @@ import (
 // handed to a listStream, which hijacks the connection and sends the page
 // as it reads the directory.
 func (h *Handler) serveListing(x *http.Exchange, dir []byte) {
-	l, status := h.openLister(dir)
+	l, status := h.openLister(dir, len(x.Prefix) == 0)
 	if status != 0 {
 		x.Resp.Error(status)
 		return
+	}
+	// The page shows the path the client asked for: what a location's
+	// alias cut from it goes back in front.
+	shown := dir
+	if len(x.Prefix) > 0 {
+		shown = append(bytes.Clone(x.Prefix), dir...)
 	}
 	form := listFormOf(x)
 	ops := h.list.syncOps
@@ -33,7 +39,7 @@ func (h *Handler) serveListing(x *http.Exchange, dir []byte) {
 		return
 	}
 	if done && !l.evicted && l.count <= h.list.syncEntries {
-		h.answerListing(x, l, form, dir)
+		h.answerListing(x, l, form, shown)
 		l.close()
 		return
 	}
@@ -46,7 +52,7 @@ func (h *Handler) serveListing(x *http.Exchange, dir []byte) {
 	req := x.Req
 	s := &listStream{
 		h: h, l: l, form: form,
-		dir:       bytes.Clone(dir),
+		dir:       bytes.Clone(shown),
 		head:      req.Method == http.MethodHead,
 		http10:    req.Minor == 0,
 		keepAlive: req.KeepAlive,
@@ -90,7 +96,8 @@ func listNotModified(inm, ims, etag []byte, lastMod int64) bool {
 	return false
 }
 
-// answerListing answers x with the whole listing l read in one pass.
+// answerListing answers x with the whole listing l read in one pass; dir
+// is the directory's path as the page shows it.
 func (h *Handler) answerListing(x *http.Exchange, l *lister, form listForm, dir []byte) {
 	r := &x.Resp
 	etag, lastMod := listETag(l, form), l.latest/int64(time.Second)
@@ -128,7 +135,7 @@ type listStream struct {
 	l    *lister
 	c    http.Client
 	form listForm
-	dir  []byte // the directory's path
+	dir  []byte // the directory's path as the client asked for it
 
 	head, http10, keepAlive bool   // from the request
 	inm, ims                []byte // its If-None-Match and If-Modified-Since

@@ -660,3 +660,29 @@ func FuzzListingName(f *testing.F) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+// TestListingUnderAlias checks a listing reached through a location's
+// alias (x.Prefix is what it cut): the page shows the path the client
+// asked for, with its "../", and the aliased root is not the site's, so
+// its .well-known is neither listed nor served under deny.
+func TestListingUnderAlias(t *testing.T) {
+	root := hiddenTree(t)
+	os.Remove(filepath.Join(root, "index.html"))
+	h := newListHandler(t, root, true, nil)
+	x := exchange(http.MethodGet, "/")
+	x.Prefix = []byte("/files")
+	h.Serve(x)
+	res := read(t, x)
+	if res.status != 200 || !strings.Contains(res.body, "<title>Index of /files/</title>") || !strings.Contains(res.body, `href="../"`) {
+		t.Fatalf("status %d, page:\n%s", res.status, res.body)
+	}
+	if names := hrefs(t, res.body); slices.Contains(names, ".well-known/") {
+		t.Errorf("entries %q: .well-known listed under an alias", names)
+	}
+	x = exchange(http.MethodGet, "/.well-known/security.txt")
+	x.Prefix = []byte("/files")
+	h.Serve(x)
+	if res := read(t, x); res.status != 404 {
+		t.Errorf("/files/.well-known/security.txt: status %d, want 404", res.status)
+	}
+}

@@ -232,3 +232,26 @@ func TestHiddenFilesServer(t *testing.T) {
 		}
 	})
 }
+
+// TestListingLocation checks autoindex and hidden_files set per
+// [location], through a running worker on both backends: the location
+// lists and hides, its [server] does neither.
+func TestListingLocation(t *testing.T) {
+	root := serverTree(t)
+	servertest.ForEachBackend(t, func(t *testing.T, backend string) {
+		srv := servertest.Start(t, backend, "", "static_root = "+root+"\n"+
+			"[location /files/]\nalias = "+root+"/\nautoindex = on\nhidden_files = deny\n")
+		resp, body := get(t, srv, "/files/sub/")
+		if resp.StatusCode != 200 || !strings.Contains(body, "<title>Index of /files/sub/</title>") || !slices.Equal(names(body), []string{"page.txt"}) {
+			t.Errorf("/files/sub/: status %d, entries %q:\n%s", resp.StatusCode, names(body), body)
+		}
+		for path, want := range map[string]int{
+			"/files/.env": 404, "/files/sub/.htpasswd": 404, "/files/a.txt": 200,
+			"/sub/": 403, "/.env": 200, "/sub/.htpasswd": 200,
+		} {
+			if resp, _ := get(t, srv, path); resp.StatusCode != want {
+				t.Errorf("%s: status %d, want %d", path, resp.StatusCode, want)
+			}
+		}
+	})
+}
