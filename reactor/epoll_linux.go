@@ -317,7 +317,7 @@ func (e *epollBackend) acceptFrom(c *Conn) {
 			}
 			continue
 		}
-		e.l.accepted(fd)
+		e.l.accepted(c, fd)
 	}
 	e.pending = append(e.pending, tagOf(c))
 }

@@ -47,7 +47,7 @@ type Loop struct {
 	active int   // open non-listener connections
 
 	listeners    []*Conn
-	accept       AcceptFunc
+	accepts      []listenerAccept // each listener's AcceptFunc
 	acceptPaused bool  // at MaxConns or backing off after EMFILE
 	acceptRetry  int64 // when a backed-off accept may retry (UnixNano)
 
@@ -109,7 +109,7 @@ func (l *Loop) Listen(fd int, accept AcceptFunc) (*Conn, error) {
 	}
 	c.flags |= flagListener
 	l.active--
-	l.accept = accept
+	l.accepts = append(l.accepts, listenerAccept{idx: c.idx, gen: c.gen, f: accept})
 	if err := l.b.listen(c); err != nil {
 		l.freeConn(c)
 		return nil, err
@@ -126,7 +126,7 @@ func (l *Loop) StopAccepting() {
 		unix.Close(int(c.fd))
 		l.freeConn(c)
 	}
-	l.listeners = nil
+	l.listeners, l.accepts = nil, nil
 }
 
 // Attach adds a connected socket (for example one accepted elsewhere) with
@@ -274,7 +274,25 @@ func (l *Loop) resumeAccept() {
 }
 
 // accepted takes a new connection from a backend.
-func (l *Loop) accepted(fd int) {
+// listenerAccept is the AcceptFunc of one listener: each listening socket
+// hands its connections to its own (one per listen address: the [server]
+// blocks of that address), never to the last one registered.
+type listenerAccept struct {
+	idx, gen uint32
+	f        AcceptFunc
+}
+
+// acceptFor returns ln's AcceptFunc.
+func (l *Loop) acceptFor(ln *Conn) AcceptFunc {
+	for i := range l.accepts {
+		if a := &l.accepts[i]; a.idx == ln.idx && a.gen == ln.gen {
+			return a.f
+		}
+	}
+	return nil
+}
+
+func (l *Loop) accepted(ln *Conn, fd int) {
 	c, err := l.newConn(fd)
 	if err != nil {
 		unix.Close(fd)
@@ -285,7 +303,12 @@ func (l *Loop) accepted(fd int) {
 		unix.Close(fd)
 		return
 	}
-	if err := l.accept(c); err != nil {
+	accept := l.acceptFor(ln)
+	if accept == nil {
+		c.Close() // the listener is gone (its accept raced the close)
+		return
+	}
+	if err := accept(c); err != nil {
 		c.Close()
 	}
 }

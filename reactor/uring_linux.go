@@ -601,7 +601,7 @@ func (u *uringBackend) resumeAccepting(c *Conn) {
 		}
 		fd := s.accepted[0]
 		s.accepted = append(s.accepted[:0], s.accepted[1:]...)
-		u.l.accepted(fd)
+		u.l.accepted(c, fd)
 		if c.gen != gen || c.bk&ukListening == 0 {
 			return
 		}
@@ -665,7 +665,7 @@ func (u *uringBackend) onAccept(c *Conn, cqe *ring.CQE) {
 	switch {
 	case res >= 0:
 		if len(s.accepted) == 0 && u.l.canAccept() {
-			u.l.accepted(int(res))
+			u.l.accepted(c, int(res))
 		} else {
 			s.accepted = append(s.accepted, int(res))
 		}
