@@ -48,8 +48,8 @@ type Loop struct {
 
 	listeners    []*Conn
 	accepts      []listenerAccept // each listener's AcceptFunc
-	acceptPaused bool  // at MaxConns or backing off after EMFILE
-	acceptRetry  int64 // when a backed-off accept may retry (UnixNano)
+	acceptPaused bool             // at MaxConns or backing off after EMFILE
+	acceptRetry  int64            // when a backed-off accept may retry (UnixNano)
 
 	bufs    bufPool
 	splices []*splice // idle splices with their (empty) pipes
