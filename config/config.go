@@ -160,6 +160,16 @@ type Server struct {
 	// or [location] handles is answered with it. nil when not set.
 	Return *Return
 
+	// AddHeaders are the add_header lines, in file order; a
+	// [location]'s are its own after its [server]'s of other names.
+	AddHeaders []AddHeader
+	// ProxySetHeaders are the proxy_set_header lines, merged the same
+	// way.
+	ProxySetHeaders []SetHeader
+	// ServerTokens is server_tokens (default on): off leaves the Server
+	// header out of every response of the [server].
+	ServerTokens bool
+
 	// TLSCerts are the tls_cert/tls_key pairs in file order, each
 	// checked at load: the certificate file parses, the key parses and
 	// matches the certificate. Several pairs (an ECDSA and an RSA

@@ -88,6 +88,8 @@ var locationKeys = map[string]Group{
 	"index":                  GroupStatic,
 	"try_files":              GroupStatic,
 	"return":                 GroupNone,
+	"add_header":             GroupProxy, // the proxy adds them to its responses' heads
+	"proxy_set_header":       GroupProxy,
 	"autoindex":              GroupStatic,
 	"hidden_files":           GroupStatic,
 	"rate_limit":             GroupLimit,
@@ -219,6 +221,9 @@ func (l *loader) applyLocation(sec *ini.Section, ss *scanSection, srv *Server, s
 		loc.keys[name] = true
 	}
 	l.resetHandler(&cp, present)
+	// Repeatable keys the location sets start empty and are merged with
+	// its server's once applied.
+	cp.AddHeaders, cp.ProxySetHeaders = nil, nil
 	for _, k := range sec.Keys() {
 		name := k.Name()
 		if _, ok := present[name]; !ok {
@@ -241,6 +246,8 @@ func (l *loader) applyLocation(sec *ini.Section, ss *scanSection, srv *Server, s
 			l.addValue(line, name, err)
 		}
 	}
+	cp.AddHeaders = mergeAddHeaders(base.AddHeaders, cp.AddHeaders)
+	cp.ProxySetHeaders = mergeSetHeaders(base.ProxySetHeaders, cp.ProxySetHeaders)
 	loc.Server = &cp
 	if badMatch {
 		return

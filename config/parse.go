@@ -159,6 +159,7 @@ func newServer(line int) *Server {
 		TLSMaxVersion:       tls.VersionTLS13,
 		TLSSessionTickets:   true,
 		ProxyTLSVerify:      true,
+		ServerTokens:        true,
 	}
 }
 

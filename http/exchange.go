@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nproxy/nproxy/reactor"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // Exchange is one request on its way through the routing chain, and the
@@ -28,6 +29,10 @@ type Exchange struct {
 	// front of Path; a redirect built from Path (a directory's trailing
 	// slash) puts it back. Empty when nothing was cut.
 	Prefix []byte
+	// Vars are the request's variables ($remote_addr, $host, ...) when
+	// the route's reverse proxy expands some (proxy_set_header); nil
+	// otherwise.
+	Vars *vars.Values
 
 	Now  time.Time
 	Date []byte // current Date header value (RFC 1123, GMT)
@@ -160,6 +165,8 @@ type Response struct {
 	Release       Releaser
 	// Close asks the server to close the connection after this response.
 	Close bool
+	// NoServer leaves out the Server header (server_tokens = off).
+	NoServer bool
 }
 
 // Reset prepares r for the next request; hdr becomes the (empty) header

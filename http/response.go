@@ -63,13 +63,17 @@ func AppendStatusLine(b []byte, code int) []byte {
 	return append(b, statusLines[code]...)
 }
 
-// AppendHead appends the head of r: status line, Server, Date, the step's
+// AppendHead appends the head of r: status line, Server (unless
+// r.NoServer), Date, the step's
 // headers, Content-Length (unless r.ContentLength < 0), Connection when the
 // connection closes after it (or keepAlive10 asks for HTTP/1.0 keep-alive),
 // and the blank line.
 func AppendHead(b []byte, r *Response, date []byte, closeConn, keepAlive10 bool) []byte {
 	b = AppendStatusLine(b, r.Status)
-	b = append(b, "Server: nproxy\r\nDate: "...)
+	if !r.NoServer {
+		b = append(b, "Server: nproxy\r\n"...)
+	}
+	b = append(b, "Date: "...)
 	b = append(b, date...)
 	b = append(b, "\r\n"...)
 	b = append(b, r.Header...)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // TestAppendRequestHeadAllocs checks that rewriting a request head for
@@ -26,8 +27,29 @@ func TestAppendRequestHeadAllocs(t *testing.T) {
 	dst := make([]byte, 0, 4096)
 	peer := []byte(testPeer)
 	if n := testing.AllocsPerRun(100, func() {
-		dst = appendRequestHead(dst[:0], x, peer, testBackend, false)
+		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, nil)
 	}); n != 0 {
 		t.Errorf("appendRequestHead allocates %v per request", n)
+	}
+}
+
+// TestSetHeadersAllocs proves that proxy_set_header with variables adds
+// no allocation to building the upstream head.
+func TestSetHeadersAllocs(t *testing.T) {
+	in := []byte("GET /a HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+	var p http.Parser
+	req := new(http.Request)
+	req.Reset()
+	if done, err := p.Parse(in, req); !done || err != nil {
+		t.Fatal(err)
+	}
+	x := &http.Exchange{Req: req, Buf: in, Vars: &vars.Values{RemoteAddr: []byte(testPeer), Host: []byte("x")}}
+	set := setHeaders(t, "Host $host", "X-Real-IP $remote_addr", `Accept-Encoding ""`)
+	dst := make([]byte, 0, 1024)
+	peer := []byte(testPeer)
+	if n := testing.AllocsPerRun(100, func() {
+		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, set)
+	}); n != 0 {
+		t.Errorf("appendRequestHead with proxy_set_header allocates %v per request", n)
 	}
 }

@@ -34,6 +34,9 @@ type Handler struct {
 	// tlsPlain is the scratch buffer records from https:// backends are
 	// decrypted into (one record at a time), nil for plain ones.
 	tlsPlain []byte
+
+	// respHeaders are cfg's add_header lines (headers.go).
+	respHeaders http.ExtraHeaders
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -66,6 +69,7 @@ func New(cfg *config.Server, loop *reactor.Loop, log *logging.Logger) (*Handler,
 			return nil, err
 		}
 	}
+	h.initHeaders()
 	if cfg.Balance == "least_conn" {
 		h.bal = &leastConn{}
 	} else {

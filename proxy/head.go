@@ -6,8 +6,12 @@ import (
 	"bytes"
 	"strconv"
 
+	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/http"
 )
+
+// hostName is the Host field's name, for setIndex.
+var hostName = []byte("host")
 
 // hopByHop are the connection-specific header fields of RFC 9110 §7.6.1
 // that a proxy must not forward, plus the de-facto Proxy-Connection and
@@ -165,7 +169,16 @@ func (c *connOptions) names(name []byte) bool {
 // A Connection option naming a framing field, Host, Trailer or
 // Connection changes nothing: those the proxy writes itself are never
 // copied from the client, and Trailer goes with a chunked body.
-func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr string, underscores bool) []byte {
+//
+// A proxy_set_header (set) replaces the client's header of its name and
+// nproxy's own Host, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host
+// or Via; its value is expanded with x.Vars, and one that expands to
+// nothing (set to "") removes the header.
+func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr string, underscores bool, set []config.SetHeader) []byte {
+	vals := x.Vars
+	if vals == nil {
+		vals = &noVars
+	}
 	req, buf := x.Req, x.Buf
 	dst = append(dst, req.MethodSpan.Bytes(buf)...)
 	dst = append(dst, ' ')
@@ -182,9 +195,16 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 		dst = append(dst, req.URI.Bytes(buf)...)
 	}
 	dst = append(dst, " HTTP/1.1\r\nHost: "...)
-	if req.Host.Empty() {
+	hostSet := -1
+	if len(set) > 0 {
+		hostSet = setIndex(set, hostName)
+	}
+	switch {
+	case hostSet >= 0:
+		dst = set[hostSet].Value.Append(dst, vals)
+	case req.Host.Empty():
 		dst = append(dst, backendAddr...)
-	} else {
+	default:
 		dst = append(dst, req.Host.Bytes(buf)...)
 	}
 	dst = append(dst, "\r\n"...)
@@ -194,6 +214,9 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 	for i := 0; i < req.NumHeaders; i++ {
 		h := &req.Headers[i]
 		name := h.Name.Bytes(buf)
+		if len(set) > 0 && setIndex(set, name) >= 0 {
+			continue
+		}
 		switch requestField(name) {
 		case fieldDrop:
 			continue
@@ -221,24 +244,32 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 		dst = append(dst, h.Value.Bytes(buf)...)
 		dst = append(dst, "\r\n"...)
 	}
-	dst = append(dst, "X-Forwarded-For: "...)
-	if len(xff) > 0 {
-		dst = append(dst, xff...)
-		dst = append(dst, ", "...)
+	if len(set) == 0 || !setsField(set, "x-forwarded-for") {
+		dst = append(dst, "X-Forwarded-For: "...)
+		if len(xff) > 0 {
+			dst = append(dst, xff...)
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, peer...)
+		dst = append(dst, "\r\n"...)
 	}
-	dst = append(dst, peer...)
-	dst = append(dst, "\r\nX-Forwarded-Proto: http\r\n"...)
-	if !req.Host.Empty() {
+	if len(set) == 0 || !setsField(set, "x-forwarded-proto") {
+		dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+	}
+	if !req.Host.Empty() && (len(set) == 0 || !setsField(set, "x-forwarded-host")) {
 		dst = append(dst, "X-Forwarded-Host: "...)
 		dst = append(dst, req.Host.Bytes(buf)...)
 		dst = append(dst, "\r\n"...)
 	}
-	dst = append(dst, "Via: "...)
-	if len(via) > 0 {
-		dst = append(dst, via...)
-		dst = append(dst, ", "...)
+	if len(set) == 0 || !setsField(set, "via") {
+		dst = append(dst, "Via: "...)
+		if len(via) > 0 {
+			dst = append(dst, via...)
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, "1.1 nproxy\r\n"...)
 	}
-	dst = append(dst, "1.1 nproxy\r\n"...)
+	dst = appendSetHeaders(dst, set, vals)
 	switch {
 	case req.Chunked:
 		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)

@@ -62,13 +62,19 @@ func parseRespHead(b []byte) (h respHead, ok bool, err error) {
 // nproxy sets, as nginx does), one Content-Length with the parsed value
 // (however the upstream spelled it: "5, 5" or twice), then Connection as
 // the client connection needs it.
-func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient, keepAlive10, upgrade, dechunk bool) []byte {
+//
+// The configuration's add_header lines (extra) follow the upstream's
+// headers, and server_tokens = off (noServer) leaves Server out.
+func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient, keepAlive10, upgrade, dechunk bool, extra *http.ExtraHeaders, noServer bool) []byte {
 	r := &h.head
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(r.Status), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, r.Reason.Bytes(upHead)...)
-	dst = append(dst, "\r\nServer: nproxy\r\nDate: "...)
+	if !noServer {
+		dst = append(dst, "\r\nServer: nproxy"...)
+	}
+	dst = append(dst, "\r\nDate: "...)
 	dst = append(dst, date...)
 	dst = append(dst, "\r\n"...)
 	for i := 0; i < r.NumHeaders; i++ {
@@ -94,6 +100,7 @@ func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient,
 		dst = append(dst, f.Value.Bytes(upHead)...)
 		dst = append(dst, "\r\n"...)
 	}
+	dst = extra.Append(dst, r.Status)
 	if r.ContentLength >= 0 { // never beside Transfer-Encoding (RFC 9112 §6.1)
 		dst = append(dst, "Content-Length: "...)
 		dst = strconv.AppendInt(dst, r.ContentLength, 10)

@@ -323,6 +323,7 @@ func (c *conn) serve(buf []byte) {
 	x.Now = s.loop.Now()
 	x.Date = s.date.Get(x.Now)
 	x.Resp.Reset(s.hdr)
+	x.Resp.NoServer = !vh.cfg.ServerTokens
 	s.served++
 
 	if s.draining {
@@ -429,6 +430,7 @@ func (c *conn) fail(err error) {
 	x.Now = c.s.loop.Now()
 	x.Date = c.s.date.Get(x.Now)
 	x.Resp.Reset(c.s.hdr)
+	x.Resp.NoServer = !c.vh.cfg.ServerTokens
 	x.Resp.Error(status)
 	c.lingerAfter = true
 	c.queue(&x.Resp, false, true, false)

@@ -25,6 +25,12 @@ type route struct {
 	strip     bool             // strip_prefix (or alias): cut the matched prefix
 	limit     *limitStep
 	ret       *returnStep // return: answers every request of the route
+	// headers are the route's add_header lines, for the responses the
+	// server sends (the proxy adds its own route's to what it streams).
+	headers *http.ExtraHeaders
+	// proxyVars: a proxy_set_header of the route expands variables, so
+	// the proxy needs x.Vars.
+	proxyVars bool
 	proxy     *proxy.Handler
 	static    *static.Handler
 }
@@ -109,6 +115,17 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 	if cfg.Return != nil {
 		r.ret = newReturnStep(s, cfg.Return)
 	}
+	if len(cfg.AddHeaders) > 0 {
+		r.headers = new(http.ExtraHeaders)
+		for _, h := range cfg.AddHeaders {
+			r.headers.Add(h.Name, h.Value, h.Always)
+		}
+	}
+	for _, h := range cfg.ProxySetHeaders {
+		if _, literal := h.Value.Literal(); !literal {
+			r.proxyVars = true
+		}
+	}
 	owns := func(g config.Group) bool { return loc == nil || loc.Owns(g) }
 	if cfg.RateLimit > 0 {
 		if owns(config.GroupLimit) || root.limit == nil {
@@ -150,7 +167,7 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 // Serve routes x and answers it: it always does (404 when the route has
 // no handler that takes the request).
 func (rt *router) Serve(x *http.Exchange) bool {
-	x.Prefix = nil
+	x.Prefix, x.Vars = nil, nil
 	r := rt.root
 	if rt.table != nil {
 		var redirect bool
@@ -159,7 +176,18 @@ func (rt *router) Serve(x *http.Exchange) bool {
 			return true
 		}
 	}
-	return rt.serveRoute(x, r)
+	rt.serveRoute(x, r)
+	if r.headers != nil && !streaming(x) {
+		x.Resp.Header = r.headers.Append(x.Resp.Header, x.Resp.Status)
+	}
+	return true
+}
+
+// streaming reports whether a step took the connection over and answers
+// by itself (x.Resp is not sent).
+func streaming(x *http.Exchange) bool {
+	c, ok := x.Takeover.(*conn)
+	return ok && c.state == stTakeover && c.want == wantNothing
 }
 
 // serveRoute runs route r's steps on x.
@@ -187,8 +215,13 @@ func (rt *router) serveRoute(x *http.Exchange, r *route) bool {
 	if r.strip {
 		rt.stripPrefix(x, r)
 	}
-	if r.proxy != nil && r.proxy.Serve(x) {
-		return true
+	if r.proxy != nil {
+		if r.proxyVars {
+			x.Vars = rt.s.requestValues(x)
+		}
+		if r.proxy.Serve(x) {
+			return true
+		}
 	}
 	if r.static != nil && r.static.Serve(x) {
 		return true

@@ -1,0 +1,191 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nproxy/nproxy/vars"
+)
+
+// The header keys: add_header (responses), proxy_set_header (requests to
+// the backends) and server_tokens.
+
+// AddHeader is one add_header = NAME VALUE [always].
+type AddHeader struct {
+	Name, Value string
+	// Always adds the header to every response; without it, only to
+	// 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308, as nginx.
+	Always bool
+}
+
+// SetHeader is one proxy_set_header = NAME VALUE: the header sent to the
+// backends instead of the client's of that name (and of nproxy's own
+// Host, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host or Via); an
+// empty Value removes it.
+type SetHeader struct {
+	Name  string
+	Value vars.Template
+}
+
+// headerKeys are the [server] keys of this file; keys.go merges them.
+var headerKeys = map[string]serverKey{
+	"add_header": func(_ *loader, s *Server, v string) error {
+		h, err := parseAddHeader(v)
+		if err == nil {
+			s.AddHeaders = append(s.AddHeaders, h)
+		}
+		return err
+	},
+	"proxy_set_header": func(_ *loader, s *Server, v string) error {
+		h, err := parseSetHeader(v)
+		if err == nil {
+			s.ProxySetHeaders = append(s.ProxySetHeaders, h)
+		}
+		return err
+	},
+	"server_tokens": func(_ *loader, s *Server, v string) (err error) {
+		s.ServerTokens, err = parseSwitch(v)
+		return err
+	},
+}
+
+func init() {
+	for k, f := range headerKeys {
+		serverKeys[k] = f
+	}
+	repeatable["add_header"] = true
+	repeatable["proxy_set_header"] = true
+}
+
+// framingHeaders are the fields nproxy writes itself to frame a message
+// or manage a connection: no configuration may add or replace them.
+var framingHeaders = []string{"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection"}
+
+// checkHeaderName checks a header name: an RFC 9110 token, not one of
+// the framing fields.
+func checkHeaderName(name string) error {
+	if name == "" {
+		return errors.New("missing the header name")
+	}
+	for i := 0; i < len(name); i++ {
+		if !isTokenByte(name[i]) {
+			return fmt.Errorf("%q: not a header name", name)
+		}
+	}
+	if contains(framingHeaders, strings.ToLower(name)) {
+		return fmt.Errorf("%q: nproxy writes this header itself (it frames the message)", name)
+	}
+	return nil
+}
+
+// isTokenByte reports whether c may be in an RFC 9110 token.
+func isTokenByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// checkHeaderValue refuses control characters in a header value.
+func checkHeaderValue(v string) error {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return fmt.Errorf("control character 0x%02x in the value", c)
+		}
+	}
+	return nil
+}
+
+// parseAddHeader parses "NAME VALUE [always]". VALUE is literal text:
+// response headers are added after the request is gone (a proxied
+// response's head arrives later), so they hold no variables.
+func parseAddHeader(v string) (AddHeader, error) {
+	name, value, _ := strings.Cut(v, " ")
+	value = strings.TrimSpace(value)
+	h := AddHeader{Name: name}
+	if rest, ok := strings.CutSuffix(value, " always"); ok {
+		value, h.Always = strings.TrimSpace(rest), true
+	}
+	value = unquote(value)
+	if err := checkHeaderName(name); err != nil {
+		return h, err
+	}
+	switch {
+	case value == "":
+		return h, fmt.Errorf("%q: missing the value (NAME VALUE [always])", v)
+	case strings.Contains(value, "$"):
+		return h, fmt.Errorf("%q: add_header values are literal text (variables are not supported)", value)
+	}
+	if err := checkHeaderValue(value); err != nil {
+		return h, err
+	}
+	h.Value = value
+	return h, nil
+}
+
+// parseSetHeader parses "NAME VALUE" (VALUE may hold variables; "" removes
+// the header).
+func parseSetHeader(v string) (SetHeader, error) {
+	name, value, _ := strings.Cut(v, " ")
+	value = unquote(strings.TrimSpace(value))
+	h := SetHeader{Name: name}
+	if err := checkHeaderName(name); err != nil {
+		return h, err
+	}
+	if value == "" && strings.EqualFold(name, "host") {
+		return h, errors.New(`"Host": cannot be removed (HTTP/1.1 requires it)`)
+	}
+	if strings.TrimSpace(v) == name {
+		return h, fmt.Errorf("%q: missing the value (use \"\" to remove the header)", v)
+	}
+	if err := checkHeaderValue(value); err != nil {
+		return h, err
+	}
+	t, err := vars.Parse(value)
+	if err != nil {
+		return h, fmt.Errorf("%q: %v", value, err)
+	}
+	h.Value = t
+	return h, nil
+}
+
+// unquote removes one pair of double quotes around v, as nginx writes
+// an empty value "".
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return v[1 : len(v)-1]
+	}
+	return v
+}
+
+// mergeAddHeaders returns the headers of a location: its own, after the
+// server's of other names (a location's header replaces the server's of
+// the same name, and keeps the rest: unlike nginx, where any add_header
+// in a location drops every inherited one).
+func mergeAddHeaders(server, own []AddHeader) []AddHeader {
+	var out []AddHeader
+	for _, h := range server {
+		if !slicesContainsFunc(own, func(o AddHeader) bool { return strings.EqualFold(o.Name, h.Name) }) {
+			out = append(out, h)
+		}
+	}
+	return append(out, own...)
+}
+
+// mergeSetHeaders is mergeAddHeaders for proxy_set_header.
+func mergeSetHeaders(server, own []SetHeader) []SetHeader {
+	var out []SetHeader
+	for _, h := range server {
+		if !slicesContainsFunc(own, func(o SetHeader) bool { return strings.EqualFold(o.Name, h.Name) }) {
+			out = append(out, h)
+		}
+	}
+	return append(out, own...)
+}
+
+func slicesContainsFunc[T any](s []T, f func(T) bool) bool {
+	for _, x := range s {
+		if f(x) {
+			return true
+		}
+	}
+	return false
+}
