@@ -170,6 +170,21 @@ type Server struct {
 	// header out of every response of the [server].
 	ServerTokens bool
 
+	// Access are the allow and deny rules in file order; the first that
+	// covers the client decides, and a client none covers is allowed. A
+	// [location] with allow or deny lines has only its own (as nginx).
+	Access []AccessRule
+	// AuthBasic is auth_basic's realm: HTTP basic authentication is
+	// asked for when it is set (and AuthUserFile with it); "" when off.
+	AuthBasic string
+	// AuthUserFile is auth_basic_user_file, an absolute path to an
+	// htpasswd file (package htpasswd), read when the configuration is
+	// loaded.
+	AuthUserFile string
+	// Healthz is healthz (default on): the [server] answers GET
+	// /healthz itself.
+	Healthz bool
+
 	// TLSCerts are the tls_cert/tls_key pairs in file order, each
 	// checked at load: the certificate file parses, the key parses and
 	// matches the certificate. Several pairs (an ECDSA and an RSA

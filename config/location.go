@@ -90,6 +90,10 @@ var locationKeys = map[string]Group{
 	"return":                 GroupNone,
 	"add_header":             GroupProxy, // the proxy adds them to its responses' heads
 	"proxy_set_header":       GroupProxy,
+	"allow":                  GroupNone,
+	"deny":                   GroupNone,
+	"auth_basic":             GroupNone,
+	"auth_basic_user_file":   GroupNone,
 	"autoindex":              GroupStatic,
 	"hidden_files":           GroupStatic,
 	"rate_limit":             GroupLimit,
@@ -224,6 +228,11 @@ func (l *loader) applyLocation(sec *ini.Section, ss *scanSection, srv *Server, s
 	// Repeatable keys the location sets start empty and are merged with
 	// its server's once applied.
 	cp.AddHeaders, cp.ProxySetHeaders = nil, nil
+	if _, allow := present["allow"]; allow {
+		cp.Access = nil
+	} else if _, deny := present["deny"]; deny {
+		cp.Access = nil
+	}
 	for _, k := range sec.Keys() {
 		name := k.Name()
 		if _, ok := present[name]; !ok {
@@ -253,6 +262,7 @@ func (l *loader) applyLocation(sec *ini.Section, ss *scanSection, srv *Server, s
 		return
 	}
 	l.checkLocation(loc, &cp, present)
+	l.checkAccess(&cp, present)
 	if srv != nil {
 		l.checkLocationConflicts(srv, loc)
 		srv.Locations = append(srv.Locations, loc)

@@ -160,6 +160,7 @@ func newServer(line int) *Server {
 		TLSSessionTickets:   true,
 		ProxyTLSVerify:      true,
 		ServerTokens:        true,
+		Healthz:             true,
 	}
 }
 
@@ -359,6 +360,7 @@ func (l *loader) applyServer(sec *ini.Section, ss *scanSection) *Server {
 	}
 	l.checkServerTLS(srv, present)
 	l.checkServerHandler(present)
+	l.checkAccess(srv, present)
 	if len(srv.Listen) == 0 {
 		return nil
 	}

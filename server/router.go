@@ -20,9 +20,11 @@ import (
 // config.Group).
 type route struct {
 	cfg       *config.Server
-	loc       *config.Location // nil for the root route
-	pathBytes []byte           // loc.Path, for the prefix comparison
-	strip     bool             // strip_prefix (or alias): cut the matched prefix
+	loc       *config.Location    // nil for the root route
+	pathBytes []byte              // loc.Path, for the prefix comparison
+	strip     bool                // strip_prefix (or alias): cut the matched prefix
+	access    []config.AccessRule // allow and deny, in order
+	auth      *basicAuth          // nil without auth_basic
 	limit     *limitStep
 	ret       *returnStep // return: answers every request of the route
 	// headers are the route's add_header lines, for the responses the
@@ -36,11 +38,14 @@ type route struct {
 }
 
 // router is the routing step of a block, after its rewrite rules: it
-// chooses the route of the request's path and runs, in order, /healthz
-// (exempt from the rate limit, so a load balancer's probe is never
-// refused), the route's rate limit, /metrics, the route's max_body_size,
-// its return, strip_prefix, then its handler: the reverse proxy, static
-// files, or 404.
+// chooses the route of the request's path and runs, in order, the
+// route's allow/deny (403), /healthz (exempt from the rate limit and
+// from authentication, so a load balancer's probe is never refused;
+// allow/deny and healthz = off protect it), the route's rate limit, its
+// basic authentication (401; after the rate limit, which so bounds the
+// password checks a client can make), /metrics, the route's
+// max_body_size, its return, strip_prefix, then its handler: the reverse
+// proxy, static files, or 404.
 type router struct {
 	s       *Server
 	table   *routeTable // nil without [location] sections
@@ -78,7 +83,7 @@ func (ss statics) Close() {
 // [location]. On error it closes what it built.
 func (s *Server) newRouter(vh *vhost) (rt *router, err error) {
 	sc := vh.cfg
-	rt = &router{s: s, healthz: true, metrics: sc.Metrics}
+	rt = &router{s: s, healthz: sc.Healthz, metrics: sc.Metrics}
 	defer func() {
 		if err != nil {
 			vh.proxy.Close()
@@ -111,6 +116,13 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 	r := &route{cfg: cfg, loc: loc, strip: cfg.StripPrefix}
 	if loc != nil {
 		r.pathBytes = []byte(loc.Path)
+	}
+	r.access = cfg.Access
+	if cfg.AuthBasic != "" && cfg.AuthUserFile != "" {
+		var err error
+		if r.auth, err = s.newBasicAuth(cfg); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Return != nil {
 		r.ret = newReturnStep(s, cfg.Return)
@@ -192,10 +204,17 @@ func streaming(x *http.Exchange) bool {
 
 // serveRoute runs route r's steps on x.
 func (rt *router) serveRoute(x *http.Exchange, r *route) bool {
+	if len(r.access) > 0 && !allowed(r.access, clientAddr(x)) {
+		x.Resp.Error(403)
+		return true
+	}
 	if rt.healthz && healthz.Serve(healthz{rt.s}, x) {
 		return true
 	}
 	if r.limit != nil && r.limit.Serve(x) {
+		return true
+	}
+	if r.auth != nil && r.auth.Serve(x) {
 		return true
 	}
 	if rt.metrics && metricsStep.Serve(metricsStep{rt.s}, x) {

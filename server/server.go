@@ -11,6 +11,7 @@ import (
 
 	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/htpasswd"
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/logging"
 	"github.com/nproxy/nproxy/metrics"
@@ -39,9 +40,13 @@ type Server struct {
 	// scratch their text is built in.
 	vals                         vars.Values
 	addrText, portText, hostText []byte
-	parseFree                    []*parsing
-	pendFree                     []*pending
-	connFree                     []*conn
+
+	// userFiles are the auth_basic_user_file files by path (access.go),
+	// read once and shared by the routes that name them.
+	userFiles map[string]*htpasswd.File
+	parseFree []*parsing
+	pendFree  []*pending
+	connFree  []*conn
 
 	// Conns whose streams asked for something from outside a conn
 	// method, settled by RunDeferred (takeover.go).
