@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"regexp"
 	"runtime"
 	"time"
@@ -184,6 +185,17 @@ type Server struct {
 	// Healthz is healthz (default on): the [server] answers GET
 	// /healthz itself.
 	Healthz bool
+
+	// ProxyProtocol lists the Listen addresses marked proxy_protocol:
+	// connections to them start with a PROXY protocol header, whose
+	// source address is the client's.
+	ProxyProtocol []string
+	// RealIPFrom is real_ip_from: the proxies whose RealIPHeader is
+	// believed.
+	RealIPFrom []netip.Prefix
+	// RealIPHeader is real_ip_header: "X-Forwarded-For", "X-Real-IP"
+	// (the default, as nginx) or "proxy_protocol".
+	RealIPHeader string
 
 	// TLSCerts are the tls_cert/tls_key pairs in file order, each
 	// checked at load: the certificate file parses, the key parses and

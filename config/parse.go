@@ -161,6 +161,7 @@ func newServer(line int) *Server {
 		ProxyTLSVerify:      true,
 		ServerTokens:        true,
 		Healthz:             true,
+		RealIPHeader:        "X-Real-IP",
 	}
 }
 
@@ -222,6 +223,7 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 		l.add(sc.lines, ErrMissing, "no [server] section: at least one is required")
 	}
 	l.checkConflicts(cfg.Servers)
+	l.checkProxyProtocol(cfg.Servers)
 }
 
 // hasServerSection reports whether any section is a [server], valid or not.
@@ -361,6 +363,7 @@ func (l *loader) applyServer(sec *ini.Section, ss *scanSection) *Server {
 	l.checkServerTLS(srv, present)
 	l.checkServerHandler(present)
 	l.checkAccess(srv, present)
+	l.checkRealIP(srv, present)
 	if len(srv.Listen) == 0 {
 		return nil
 	}

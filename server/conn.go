@@ -4,7 +4,6 @@ package server
 
 import (
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/nproxy/nproxy/http"
@@ -110,7 +109,11 @@ type conn struct {
 	tls *tlsConn // the TLS side (tlsconn.go); nil for a plain or kernel-TLS connection
 	sni *vhost   // the block the TLS handshake's SNI chose (nil without TLS)
 
-	peer netip.Addr // the client's address, once PeerAddr has asked
+	// awaitProxy: the connection came to a proxy_protocol listener and
+	// its PROXY header is not read yet (proxyproto.go); proxyHdr holds
+	// the part of it that arrived, when it came in pieces.
+	awaitProxy bool
+	proxyHdr   []byte
 
 	obsv *observed // access log and metrics (observe.go); nil when unused
 }
@@ -144,6 +147,7 @@ func (s *Server) accept(rc *reactor.Conn, g *addrGroup) error {
 	}
 	*c = conn{s: s, rc: rc, g: g, vh: g.vhosts[0], seq: c.seq}
 	rc.H, rc.Ctx = c, c
+	c.awaitProxy = g.proxyProto
 	if g.tls != nil {
 		c.startTLS()
 	}
@@ -175,6 +179,12 @@ func (c *conn) leave() {
 // buffered otherwise (responses must leave in request order).
 func (c *conn) OnRecv(rc *reactor.Conn, data []byte) {
 	c.enter()
+	if c.awaitProxy {
+		if data = c.proxyHeader(data); len(data) == 0 {
+			c.leave()
+			return
+		}
+	}
 	if c.tls != nil {
 		c.tlsInput(data)
 	} else {

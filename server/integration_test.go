@@ -49,7 +49,8 @@ type testServer struct {
 }
 
 // startServer runs a worker with the [server] keys extra (listen and, when
-// extra has none, static_root are filled in) on backend.
+// extra has none, static_root are filled in) on backend. An extra that
+// names {{addr}} writes its own listen line with it.
 func startServer(t *testing.T, backend, extra string) *testServer {
 	t.Helper()
 	return startServerGlobals(t, backend, "", extra)
@@ -67,6 +68,11 @@ func startServerGlobals(t *testing.T, backend, globals, extra string) *testServe
 	port, _ := reactor.LocalPort(fd)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	text := fmt.Sprintf("backend = %s\nworker_connections = 1000\n%s[server]\nlisten = %s\n", backend, globals, addr)
+	if strings.Contains(extra, "{{addr}}") {
+		// extra writes its own listen line (listen = {{addr}} proxy_protocol).
+		text = fmt.Sprintf("backend = %s\nworker_connections = 1000\n%s[server]\n", backend, globals)
+		extra = strings.ReplaceAll(extra, "{{addr}}", addr)
+	}
 	if !strings.Contains(extra, "static_root") && !strings.Contains(extra, "proxy_pass") {
 		text += "static_root = " + root + "\n"
 	}

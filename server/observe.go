@@ -5,11 +5,9 @@ package server
 import (
 	"bytes"
 	"net/netip"
-	"unsafe"
 
 	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/http"
-	"golang.org/x/sys/unix"
 )
 
 // This file is what the server records about each request: the metrics
@@ -23,8 +21,12 @@ import (
 // connections of a server without these features carry only a nil
 // pointer.
 type observed struct {
-	peer      netip.Addr
+	peer      netip.Addr // the socket's peer, or a PROXY protocol header's source
 	peerKnown bool
+	// client is the current request's real client address (real_ip_from
+	// and real_ip_header), when clientSet; the router sets it per request.
+	client    netip.Addr
+	clientSet bool
 	stream    *streamObs
 }
 
@@ -42,28 +44,20 @@ func (c *conn) observed() *observed {
 	return c.obsv
 }
 
-// peerAddr returns the client's IP address, asked of the kernel
-// (getpeername) once per connection and only when a feature needs it (the
-// rate limit, the access log); the zero Addr if the kernel cannot say.
+// peerAddr returns the client's IP address: the current request's real
+// client when real_ip set one, else the connection's peer (a PROXY
+// protocol header's source, or the socket's peer, asked of the kernel
+// with getpeername once per connection and only when a feature needs it:
+// the rate limit, allow/deny, the access log, the proxy); the zero Addr
+// if the kernel cannot say.
 func (c *conn) peerAddr() netip.Addr {
 	o := c.observed()
-	if o.peerKnown {
-		return o.peer
+	if o.clientSet {
+		return o.client
 	}
-	o.peerKnown = true
-	var sa unix.RawSockaddrAny
-	n := uint32(unix.SizeofSockaddrAny)
-	_, _, e := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(c.rc.Fd()), uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&n)))
-	if e != 0 {
-		return o.peer
-	}
-	switch sa.Addr.Family {
-	case unix.AF_INET:
-		p := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
-		o.peer = netip.AddrFrom4(p.Addr)
-	case unix.AF_INET6:
-		p := (*unix.RawSockaddrInet6)(unsafe.Pointer(&sa))
-		o.peer = netip.AddrFrom16(p.Addr).Unmap()
+	if !o.peerKnown {
+		o.peerKnown = true
+		o.peer = peerOf(c.rc.Fd())
 	}
 	return o.peer
 }

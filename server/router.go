@@ -4,12 +4,14 @@ package server
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/proxy"
 	"github.com/nproxy/nproxy/ratelimit"
+	"github.com/nproxy/nproxy/realip"
 	"github.com/nproxy/nproxy/static"
 )
 
@@ -52,6 +54,11 @@ type router struct {
 	root    *route
 	healthz bool
 	metrics bool
+	// trusted is real_ip_from; realIPHeader the header they name the
+	// client in ("" for proxy_protocol: the connection's peer already is
+	// the client).
+	trusted      realip.Trusted
+	realIPHeader string
 	// stripBuf holds a stripped path that needs a '/' put in front.
 	stripBuf []byte
 }
@@ -83,7 +90,10 @@ func (ss statics) Close() {
 // [location]. On error it closes what it built.
 func (s *Server) newRouter(vh *vhost) (rt *router, err error) {
 	sc := vh.cfg
-	rt = &router{s: s, healthz: sc.Healthz, metrics: sc.Metrics}
+	rt = &router{s: s, healthz: sc.Healthz, metrics: sc.Metrics, trusted: realip.Trusted(sc.RealIPFrom)}
+	if sc.RealIPHeader != "proxy_protocol" {
+		rt.realIPHeader = sc.RealIPHeader
+	}
 	defer func() {
 		if err != nil {
 			vh.proxy.Close()
@@ -180,6 +190,14 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 // no handler that takes the request).
 func (rt *router) Serve(x *http.Exchange) bool {
 	x.Prefix, x.Vars = nil, nil
+	if c, ok := x.Takeover.(*conn); ok {
+		if c.obsv != nil {
+			c.obsv.clientSet = false
+		}
+		if len(rt.trusted) > 0 && rt.realIPHeader != "" {
+			rt.setClient(x, c)
+		}
+	}
 	r := rt.root
 	if rt.table != nil {
 		var redirect bool
@@ -193,6 +211,39 @@ func (rt *router) Serve(x *http.Exchange) bool {
 		x.Resp.Header = r.headers.Append(x.Resp.Header, x.Resp.Status)
 	}
 	return true
+}
+
+// setClient finds the request's real client when it comes from a
+// trusted proxy (real_ip_from): in the last X-Forwarded-For field, the
+// rightmost address that is not a trusted proxy's; or in X-Real-IP. It
+// is then the address of the request for allow/deny, the rate limit,
+// the logs and the X-Forwarded-For sent upstream.
+func (rt *router) setClient(x *http.Exchange, c *conn) {
+	if !rt.trusted.Contains(c.peerAddr()) {
+		return
+	}
+	req, buf := x.Req, x.Buf
+	var v []byte
+	for i := req.NumHeaders - 1; i >= 0; i-- {
+		if h := &req.Headers[i]; http.EqualFold(h.Name.Bytes(buf), rt.realIPHeader) {
+			v = h.Value.Bytes(buf)
+			break
+		}
+	}
+	if v == nil {
+		return
+	}
+	var a netip.Addr
+	var ok bool
+	if rt.realIPHeader == "X-Real-IP" {
+		a, ok = realip.FromXRealIP(v)
+	} else {
+		a, ok = realip.FromXFF(v, rt.trusted)
+	}
+	if ok {
+		o := c.observed()
+		o.client, o.clientSet = a, true
+	}
 }
 
 // streaming reports whether a step took the connection over and answers

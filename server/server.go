@@ -5,6 +5,7 @@ package server
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,6 +91,9 @@ type addrGroup struct {
 	vhosts []*vhost
 	tls    *nptls.Context // nil for a plain address
 	ktls   bool           // hand TLS connections to the kernel after the handshake
+	// proxyProto: connections start with a PROXY protocol header
+	// (listen = ADDR proxy_protocol; every block on the address agrees).
+	proxyProto bool
 }
 
 // vhost is one [server] block with its routing chain.
@@ -138,7 +142,7 @@ func New(cfg *config.Config, loop *reactor.Loop, log *logging.Logger) (*Server, 
 		for _, addr := range sc.Listen {
 			g := s.groups[addr]
 			if g == nil {
-				g = &addrGroup{addr: addr}
+				g = &addrGroup{addr: addr, proxyProto: slices.Contains(sc.ProxyProtocol, addr)}
 				s.groups[addr] = g
 			}
 			g.vhosts = append(g.vhosts, vh)

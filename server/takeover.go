@@ -303,18 +303,17 @@ func (c *conn) ShutdownWrite() {
 	}
 }
 
-// PeerAddr appends the client's address (without port) to b. It asks the
-// kernel (getpeername) once per connection, the first time a proxied
-// request needs it, rather than at every accept: getpeername per request
-// was 6% of a worker's CPU in BenchmarkProxyGet.
+// PeerAddr appends the client's address (without port) to b: the
+// request's real client (real_ip_from, a PROXY protocol header) or the
+// socket's peer (observe.go's peerAddr, which asks the kernel once per
+// connection: getpeername per request was 6% of a worker's CPU in
+// BenchmarkProxyGet).
 func (c *conn) PeerAddr(b []byte) []byte {
-	if !c.peer.IsValid() {
-		c.peer = peerOf(c.rc.Fd())
-	}
-	if !c.peer.IsValid() {
+	a := c.peerAddr()
+	if !a.IsValid() {
 		return b
 	}
-	return c.peer.AppendTo(b)
+	return a.AppendTo(b)
 }
 
 func peerOf(fd int) netip.Addr {
