@@ -130,19 +130,3 @@ func TestSteadyStateAllocs(t *testing.T) {
 		}
 	}
 }
-
-func BenchmarkRequestResponse(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		post bool
-	}{{"GET", false}, {"POST", true}} {
-		b.Run(tc.name, func(b *testing.B) {
-			s := newSteadyConn(b, tc.post)
-			b.ReportAllocs()
-			b.SetBytes(int64(len(s.in)))
-			for b.Loop() {
-				s.run(b)
-			}
-		})
-	}
-}

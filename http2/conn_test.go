@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	xhttp2 "golang.org/x/net/http2"
 )
@@ -501,5 +502,36 @@ func TestPeerSettingsApply(t *testing.T) {
 	b := p.c.Output(nil)
 	if fh := readFrameHeader(b); fh.typ != frameData || fh.length != 20000 {
 		t.Fatalf("first DATA frame %+v, want 20000 bytes", fh)
+	}
+}
+
+// TestResetBucketRefills checks that the rapid-reset bucket refills with
+// time: a client that cancels streams at a browser's pace is never cut
+// off, one that cancels faster than ResetRate for longer than ResetBurst
+// is.
+func TestResetBucketRefills(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p := newPeer(t, &Config{ResetBurst: 4, ResetRate: 2, Now: func() time.Time { return now }}, false)
+	id := uint32(1)
+	cancel := func(n int) {
+		for range n {
+			p.post(id)
+			p.fr.WriteRSTStream(id, xhttp2.ErrCodeCancel)
+			id += 2
+		}
+		p.flush()
+	}
+	cancel(4)
+	if p.err != nil {
+		t.Fatalf("within the burst: %v", p.err)
+	}
+	now = now.Add(time.Second) // two tokens back
+	cancel(2)
+	if p.err != nil {
+		t.Fatalf("within the refill: %v", p.err)
+	}
+	cancel(1)
+	if ce, ok := p.err.(*ConnError); !ok || ce.Code != ErrCodeEnhanceYourCalm {
+		t.Fatalf("past the bucket: %v", p.err)
 	}
 }
