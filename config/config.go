@@ -193,6 +193,10 @@ type Server struct {
 	// RealIPFrom is real_ip_from: the proxies whose RealIPHeader is
 	// believed.
 	RealIPFrom []netip.Prefix
+	// ErrorPages are the error_page lines; a [location]'s are its own,
+	// then its [server]'s for the codes it does not name.
+	ErrorPages []ErrorPage
+
 	// RealIPHeader is real_ip_header: "X-Forwarded-For", "X-Real-IP"
 	// (the default, as nginx) or "proxy_protocol".
 	RealIPHeader string

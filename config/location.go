@@ -227,7 +227,7 @@ func (l *loader) applyLocation(sec *ini.Section, ss *scanSection, srv *Server, s
 	l.resetHandler(&cp, present)
 	// Repeatable keys the location sets start empty and are merged with
 	// its server's once applied.
-	cp.AddHeaders, cp.ProxySetHeaders = nil, nil
+	cp.AddHeaders, cp.ProxySetHeaders, cp.ErrorPages = nil, nil, nil
 	if _, allow := present["allow"]; allow {
 		cp.Access = nil
 	} else if _, deny := present["deny"]; deny {
@@ -257,6 +257,7 @@ func (l *loader) applyLocation(sec *ini.Section, ss *scanSection, srv *Server, s
 	}
 	cp.AddHeaders = mergeAddHeaders(base.AddHeaders, cp.AddHeaders)
 	cp.ProxySetHeaders = mergeSetHeaders(base.ProxySetHeaders, cp.ProxySetHeaders)
+	cp.ErrorPages = mergeErrorPages(base.ErrorPages, cp.ErrorPages)
 	loc.Server = &cp
 	if badMatch {
 		return

@@ -35,6 +35,7 @@ type route struct {
 	// proxyVars: a proxy_set_header of the route expands variables, so
 	// the proxy needs x.Vars.
 	proxyVars bool
+	errors    *errorPages // nil without error_page
 	proxy     *proxy.Handler
 	static    *static.Handler
 }
@@ -61,6 +62,8 @@ type router struct {
 	realIPHeader string
 	// stripBuf holds a stripped path that needs a '/' put in front.
 	stripBuf []byte
+	// errHdr holds an error's headers that its error page keeps.
+	errHdr []byte
 }
 
 var _ http.Handler = (*router)(nil)
@@ -128,6 +131,7 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 		r.pathBytes = []byte(loc.Path)
 	}
 	r.access = cfg.Access
+	r.errors = newErrorPages(cfg.ErrorPages)
 	if cfg.AuthBasic != "" && cfg.AuthUserFile != "" {
 		var err error
 		if r.auth, err = s.newBasicAuth(cfg); err != nil {
@@ -207,6 +211,9 @@ func (rt *router) Serve(x *http.Exchange) bool {
 		}
 	}
 	rt.serveRoute(x, r)
+	if r.errors != nil && !streaming(x) {
+		rt.serveErrorPage(x, r)
+	}
 	if r.headers != nil && !streaming(x) {
 		x.Resp.Header = r.headers.Append(x.Resp.Header, x.Resp.Status)
 	}
@@ -255,23 +262,30 @@ func streaming(x *http.Exchange) bool {
 
 // serveRoute runs route r's steps on x.
 func (rt *router) serveRoute(x *http.Exchange, r *route) bool {
-	if len(r.access) > 0 && !allowed(r.access, clientAddr(x)) {
+	return rt.serveRouteInternal(x, r, false)
+}
+
+// serveRouteInternal runs route r's steps on x; an internal request (an
+// error page) skips the checks its request already passed or failed:
+// allow/deny, the rate limit, authentication and max_body_size.
+func (rt *router) serveRouteInternal(x *http.Exchange, r *route, internal bool) bool {
+	if !internal && len(r.access) > 0 && !allowed(r.access, clientAddr(x)) {
 		x.Resp.Error(403)
 		return true
 	}
 	if rt.healthz && healthz.Serve(healthz{rt.s}, x) {
 		return true
 	}
-	if r.limit != nil && r.limit.Serve(x) {
+	if !internal && r.limit != nil && r.limit.Serve(x) {
 		return true
 	}
-	if r.auth != nil && r.auth.Serve(x) {
+	if !internal && r.auth != nil && r.auth.Serve(x) {
 		return true
 	}
 	if rt.metrics && metricsStep.Serve(metricsStep{rt.s}, x) {
 		return true
 	}
-	if max := r.cfg.MaxBodySize; max > 0 && x.Req.ContentLength > max {
+	if max := r.cfg.MaxBodySize; !internal && max > 0 && x.Req.ContentLength > max {
 		x.Resp.Error(413)
 		x.Resp.Close = true
 		if c, ok := x.Takeover.(*conn); ok {

@@ -1,0 +1,107 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ErrorPage is one error_page = CODE... [=CODE] URI.
+type ErrorPage struct {
+	Codes []int
+	// Override is the status sent with the page (=CODE); 0 keeps the
+	// error's own.
+	Override int
+	// Target is the page: a path served as if requested (an internal
+	// redirect, as nginx), or, when Redirect, an http:// or https:// URL
+	// the client is sent to with a 302.
+	Target   string
+	Redirect bool
+	Line     int
+}
+
+func init() {
+	serverKeys["error_page"] = func(l *loader, s *Server, v string) error {
+		p, err := parseErrorPage(v)
+		if err != nil {
+			return err
+		}
+		p.Line = l.line
+		s.ErrorPages = append(s.ErrorPages, p)
+		return nil
+	}
+	repeatable["error_page"] = true
+	locationKeys["error_page"] = GroupNone
+}
+
+// parseErrorPage parses "CODE... [=CODE] URI".
+func parseErrorPage(v string) (ErrorPage, error) {
+	var p ErrorPage
+	f := strings.Fields(v)
+	if len(f) < 2 {
+		return p, fmt.Errorf("%q: expected CODE... [=CODE] URI", v)
+	}
+	p.Target = f[len(f)-1]
+	for _, tok := range f[:len(f)-1] {
+		if o, ok := strings.CutPrefix(tok, "="); ok {
+			n, err := strconv.Atoi(o)
+			if err != nil || len(o) != 3 || n < 200 || n > 599 {
+				return p, fmt.Errorf("%q: =CODE must be a status of 200..599", tok)
+			}
+			p.Override = n
+			continue
+		}
+		n, err := strconv.Atoi(tok)
+		if err != nil || len(tok) != 3 || n < 300 || n > 599 {
+			return p, fmt.Errorf("%q: the codes must be 300..599", tok)
+		}
+		if p.Override != 0 {
+			return p, errors.New("=CODE goes after the codes, just before the URI")
+		}
+		p.Codes = append(p.Codes, n)
+	}
+	if len(p.Codes) == 0 {
+		return p, fmt.Errorf("%q: no status code", v)
+	}
+	switch {
+	case strings.HasPrefix(p.Target, "http://") || strings.HasPrefix(p.Target, "https://"):
+		p.Redirect = true
+	case !strings.HasPrefix(p.Target, "/"):
+		return p, fmt.Errorf("%q: the page must be a path starting with '/' or an http(s):// URL", p.Target)
+	case strings.ContainsAny(p.Target, "?#$") || hasPercentEscape(p.Target):
+		return p, fmt.Errorf("%q: the page must be a plain path (no query, variable or escape)", p.Target)
+	}
+	if err := checkHeaderValue(p.Target); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// mergeErrorPages returns a location's pages: its own codes, then its
+// server's for the codes it does not name.
+func mergeErrorPages(server, own []ErrorPage) []ErrorPage {
+	if len(own) == 0 {
+		return server
+	}
+	named := map[int]bool{}
+	for _, p := range own {
+		for _, c := range p.Codes {
+			named[c] = true
+		}
+	}
+	out := append([]ErrorPage(nil), own...)
+	for _, p := range server {
+		var codes []int
+		for _, c := range p.Codes {
+			if !named[c] {
+				codes = append(codes, c)
+			}
+		}
+		if len(codes) > 0 {
+			p.Codes = codes
+			out = append(out, p)
+		}
+	}
+	return out
+}

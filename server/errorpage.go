@@ -1,0 +1,143 @@
+//go:build linux
+
+package server
+
+import (
+	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/http"
+)
+
+// error_page: an error a route answers is replaced by a page, served as
+// if the client had asked for it (nginx's internal redirect, one level:
+// an error of the page itself is answered with the built-in page), or by
+// a redirect to a URL.
+
+// errorPages are a route's pages by status.
+type errorPages struct {
+	byCode map[int]*errorPage
+}
+
+type errorPage struct {
+	path     []byte // the page's path, when not a redirect
+	target   []byte // the URL of a redirect
+	override int    // =CODE, or 0
+}
+
+// newErrorPages indexes cfg's error_page lines; nil without any.
+func newErrorPages(pages []config.ErrorPage) *errorPages {
+	if len(pages) == 0 {
+		return nil
+	}
+	e := &errorPages{byCode: map[int]*errorPage{}}
+	for _, p := range pages {
+		ep := &errorPage{override: p.Override}
+		if p.Redirect {
+			ep.target = []byte(p.Target)
+		} else {
+			ep.path = []byte(p.Target)
+		}
+		for _, c := range p.Codes {
+			if e.byCode[c] == nil { // the first line naming a code wins
+				e.byCode[c] = ep
+			}
+		}
+	}
+	return e
+}
+
+// serveErrorPage replaces x's error response by route r's page for its
+// status, if it has one.
+func (rt *router) serveErrorPage(x *http.Exchange, r *route) {
+	status := x.Resp.Status
+	if status < 300 {
+		return
+	}
+	p := r.errors.byCode[status]
+	if p == nil {
+		return
+	}
+	resp := &x.Resp
+	if resp.Release != nil {
+		resp.Release.Release()
+	}
+	noServer := resp.NoServer
+	// The headers that belong to the error itself are kept for the
+	// page: a 401's challenge, a 405's Allow, a 429's Retry-After.
+	rt.errHdr = keptLines(rt.errHdr[:0], resp.Header)
+	resp.Reset(resp.Header)
+	resp.NoServer = noServer
+	defer func() {
+		if !streaming(x) {
+			resp.Header = append(resp.Header, rt.errHdr...)
+		}
+	}()
+	if p.target != nil {
+		resp.SetBody(302, "text/html", redirectBodies[302])
+		resp.AddHeader("Location", p.target)
+		return
+	}
+	// The page is asked for with GET (as nginx does for a POST), and
+	// without the client's validators and range: they were about the
+	// resource that failed, not the page.
+	req := x.Req
+	method, inm, ims, rng := req.Method, req.IfNoneMatch, req.IfModifiedSince, req.Range
+	if method != http.MethodHead {
+		req.Method = http.MethodGet
+	}
+	req.IfNoneMatch, req.IfModifiedSince, req.Range = http.Span{}, http.Span{}, http.Span{}
+	x.Path, x.Rewritten, x.Prefix = p.path, true, nil
+	target := rt.root
+	if rt.table != nil {
+		target, _ = rt.table.match(p.path)
+	}
+	rt.serveRouteInternal(x, target, true)
+	req.Method, req.IfNoneMatch, req.IfModifiedSince, req.Range = method, inm, ims, rng
+	if streaming(x) {
+		return // a proxied page: the backend's answer goes out as it is
+	}
+	if resp.Status != 200 {
+		// The page itself failed: the built-in page of the first error.
+		if resp.Release != nil {
+			resp.Release.Release()
+		}
+		resp.Reset(resp.Header)
+		resp.NoServer = noServer
+		resp.Error(status)
+		return
+	}
+	resp.Status = status
+	if p.override != 0 {
+		resp.Status = p.override
+	}
+}
+
+// keptHeaders are the header names of an error response that its error
+// page keeps.
+var keptHeaders = []string{"www-authenticate", "allow", "retry-after"}
+
+// keptLines appends to dst the lines of hdr ("Name: value\r\n" each)
+// whose name is one of keptHeaders.
+func keptLines(dst, hdr []byte) []byte {
+	for len(hdr) > 0 {
+		end := 0
+		for end < len(hdr) && hdr[end] != '\n' {
+			end++
+		}
+		if end < len(hdr) {
+			end++
+		}
+		line := hdr[:end]
+		hdr = hdr[end:]
+		colon := 0
+		for colon < len(line) && line[colon] != ':' {
+			colon++
+		}
+		for _, k := range keptHeaders {
+			if http.EqualFold(line[:colon], k) {
+				dst = append(dst, line...)
+				break
+			}
+		}
+	}
+	return dst
+}
