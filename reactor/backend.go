@@ -45,8 +45,16 @@ type Backend interface {
 	// stopRecv pauses OnRecv calls (backpressure).
 	stopRecv(c *Conn)
 	// send writes all of b. done reports that it finished at once; else
-	// OnSendDone follows, and b must stay untouched until then.
+	// OnSendDone follows, and b must stay untouched until then. done may
+	// also mean that the backend took a copy of b it has not written yet
+	// (io_uring, small sends): it then sets flagOutQueued on c until the
+	// copy is written, and every later output of c (send, sendFile,
+	// splice, a deferred ShutdownWrite) waits for it, as bytes written
+	// into a socket buffer go out before those written after them.
 	send(c *Conn, b []byte) (done bool, err error)
+	// flushOut hands c's queued copy (flagOutQueued) to the kernel now:
+	// the caller is about to make a system call on c's descriptor.
+	flushOut(c *Conn)
 	// sendFile writes n bytes of file from off, like sendfile(2).
 	sendFile(c *Conn, file int, off int64, n int64) (done bool, err error)
 	// splice starts the transfer c.sp, c being its destination (see

@@ -226,6 +226,9 @@ func (e *epollBackend) splice(c *Conn) { e.l.runSplice(c.sp, false) }
 // guarantees an edge when its socket is ready again.
 func (e *epollBackend) spliceWait(sp *splice) {}
 
+// flushOut has nothing to do: epoll's send never queues a copy.
+func (e *epollBackend) flushOut(c *Conn) {}
+
 func (e *epollBackend) kick(c *Conn) { e.pending = append(e.pending, tagOf(c)) }
 
 var errFileShrunk = errors.New("reactor: sendfile: file shorter than announced")

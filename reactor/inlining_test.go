@@ -29,6 +29,7 @@ func TestInlining(t *testing.T) {
 		"(*bufDebug).taken",
 		"(*bufDebug).returned",
 		"(*Conn).Open",
+		"(*Conn).Fd",
 		"(*Conn).Sending",
 		"(*Conn).outputDone",
 	}

@@ -41,16 +41,23 @@ import (
 //     delivers the stash (from the next poll, never from inside the call)
 //     before anything newer, then re-arms. OnRecv is never called while
 //     receiving is stopped, as with epoll.
-//   - send: SEND (MSG_WAITALL|MSG_NOSIGNAL) of the caller's buffer; a short
-//     send resubmits the rest; OnSendDone reports the end. send never
-//     finishes at once: a write(2) tried first measured slower (static
-//     1 KiB, 64 connections, interleaved runs: 23.0k req/s against 42.7k
-//     with the SEND going out in the poll's enter, epoll 21.6k), and a
-//     non-sleeping enter before the wait to flush sends measured slower
-//     too (0.68 enters per request instead of 0.29). Buffers on the Go
-//     heap (cached static bodies) are pinned with the connection's
-//     runtime.Pinner until the final CQE; off-heap Loop buffers make the Pin
-//     a no-op.
+//   - send: SEND (MSG_WAITALL|MSG_NOSIGNAL). A send of at most
+//     sendCopyMax bytes is copied into a Loop buffer and reported done at
+//     once (flagOutQueued marks the copy until its CQE returns the buffer),
+//     so that the caller goes on as it does after a write(2) that fit the
+//     socket buffer: no send_timeout to arm, no OnSendDone to wait for,
+//     and the SEND still goes out in the poll's enter with everything else
+//     of the turn. A send while a copy is queued, a sendfile or a splice
+//     waits for the copy's CQE (bytes leave in the order they were given),
+//     and so does a ShutdownWrite; Conn.Fd submits the copy before the
+//     caller's own system call on the descriptor. A longer send goes out
+//     from the caller's buffer: a short send resubmits the rest, and
+//     OnSendDone reports the end. Buffers on the Go heap (cached static
+//     bodies) are pinned with the connection's runtime.Pinner until the
+//     final CQE; off-heap Loop buffers make the Pin a no-op. Measured: see
+//     BENCHMARKS.md, "io_uring acceleration (second round)"; a write(2)
+//     tried first, and a non-sleeping enter to flush the sends before the
+//     wait, both measured slower than the SEND in the poll's enter.
 //   - sendfile: io_uring has no sendfile opcode. SPLICE file→pipe→socket is
 //     always punted to io-wq worker threads by the kernel (splice has no
 //     non-blocking issue path), which costs a thread hop per chunk and one
@@ -75,9 +82,14 @@ import (
 // goes away when the last one completes. Loop.release frees the slot when the
 // last of them has posted its final CQE (c.inflight counts SQEs whose final
 // CQE is pending). Completions for a closing connection are swallowed, its
-// recv buffers recycled. If a SEND is in flight, the socket is shut down
-// for writing first, so that the kernel can never copy from the caller's
-// buffer after Close returns (the caller may reuse it at once).
+// recv buffers recycled. If a SEND of the caller's buffer is in flight,
+// the socket is shut down for writing first, so that the kernel can never
+// copy from the caller's buffer after Close returns (the caller may reuse
+// it at once). A queued copy (flagOutQueued) is the backend's own: the
+// close goes behind it, so a response sent just before Close (Connection:
+// close) still leaves whole when the socket has room; a cancel queued
+// behind it ends it if the socket has none, so that a peer that stopped
+// reading cannot hold the slot.
 type uringBackend struct {
 	l     *Loop
 	r     *ring.Ring
@@ -101,7 +113,8 @@ type uslot struct {
 	readErr  error
 	pin      runtime.Pinner
 	pinned   bool
-	accepted []int // listener: descriptors accepted at the limit
+	next     []byte // a send that waits for the queued copy (flagOutQueued)
+	accepted []int  // listener: descriptors accepted at the limit
 }
 
 // Conn.bk bits of the io_uring backend.
@@ -128,6 +141,7 @@ const (
 	opConnect
 	opCancel
 	opPollIn
+	opSendCopy
 )
 
 const (
@@ -160,6 +174,12 @@ const (
 	cqeBatch = 512
 	// sendfileBudget bounds the sendfile(2) chunks of one turn (8 MiB).
 	sendfileBudget = 8
+	// sendCopyMax is the largest send copied into a Loop buffer and
+	// reported done at once (a small buffer: a response head with a small
+	// body, a proxied request). A copy costs a memmove; waiting for the
+	// SEND's completion costs the caller a send timer armed and disarmed
+	// and a second handler call per send.
+	sendCopyMax = SmallBuf
 )
 
 var (
@@ -378,18 +398,47 @@ func (u *uringBackend) send(c *Conn, b []byte) (bool, error) {
 	if len(b) == 0 {
 		return true, nil
 	}
-	// The loop's pooled buffers are off-heap already; anything else (a
-	// static file cached on the Go heap) is pinned until the completion.
-	if !u.l.bufs.owns(unsafe.SliceData(b)) {
+	if c.flags&flagOutQueued != 0 {
+		// A copy is still queued: b goes out after it (onSendCopy).
 		s := u.slot(c)
-		s.pin.Pin(unsafe.SliceData(b))
-		s.pinned = true
+		u.pin(c, s, b)
+		s.next = b
+		c.flags |= flagSending
+		return false, nil
 	}
+	if len(b) <= sendCopyMax {
+		c.out = append(u.l.GetBuf(len(b)), b...)
+		c.flags |= flagOutQueued
+		s := u.sqe()
+		s.Send(int(c.fd), c.out, unix.MSG_WAITALL|unix.MSG_NOSIGNAL)
+		s.SetUserData(userData(c, opSendCopy))
+		c.inflight++
+		return true, nil
+	}
+	u.pin(c, nil, b)
 	c.out = b
 	c.flags |= flagSending
 	u.submitSend(c)
 	return false, nil
 }
+
+// pin keeps b in place until the send of it completes: the loop's pooled
+// buffers are off-heap already; anything else (a static file cached on
+// the Go heap) is pinned with the connection's Pinner. s is c's side
+// state, or nil to look it up only when needed.
+func (u *uringBackend) pin(c *Conn, s *uslot, b []byte) {
+	if u.l.bufs.owns(unsafe.SliceData(b)) {
+		return
+	}
+	if s == nil {
+		s = u.slot(c)
+	}
+	s.pin.Pin(unsafe.SliceData(b))
+	s.pinned = true
+}
+
+// flushOut submits what the ring holds, c's queued copy among it.
+func (u *uringBackend) flushOut(c *Conn) { u.r.Submit() }
 
 func (u *uringBackend) submitSend(c *Conn) {
 	s := u.sqe()
@@ -402,6 +451,9 @@ func (u *uringBackend) submitSend(c *Conn) {
 func (u *uringBackend) sendFile(c *Conn, file int, off, n int64) (bool, error) {
 	c.fileFd, c.fileOff, c.fileN = int32(file), off, n
 	c.flags |= flagSending
+	if c.flags&flagOutQueued != 0 {
+		return false, nil // started by onSendCopy, behind the copy
+	}
 	done, err := u.sendFileMore(c)
 	if done || err != nil {
 		c.flags &^= flagSending
@@ -471,12 +523,18 @@ func (u *uringBackend) close(c *Conn) {
 			s.stash = nil
 		}
 		s.readEnd, s.readErr = false, nil
+		s.next = nil // a send waiting for the copy: abandoned, never read
 	}
 	if c.bk&ukSend != 0 {
 		// The caller may reuse the buffer as soon as Close returns; a
 		// send retried after this fails with EPIPE instead of reading it.
 		unix.Shutdown(int(c.fd), unix.SHUT_WR)
 		u.cancel(c, opSend)
+	}
+	if c.flags&flagOutQueued != 0 {
+		// Behind the copy's SEND in the queue: it finds nothing when
+		// the SEND went out at once.
+		u.cancel(c, opSendCopy)
 	}
 	if c.bk&(ukRecvArmed|ukRecvCancel) == ukRecvArmed {
 		u.cancel(c, opRecv)
@@ -642,6 +700,8 @@ func (u *uringBackend) dispatch(cqe *ring.CQE) {
 		u.onPollIn(c, cqe)
 	case opSend:
 		u.onSend(c, cqe)
+	case opSendCopy:
+		u.onSendCopy(c, cqe)
 	case opPollOut:
 		u.onPollOut(c, cqe)
 	case opConnect:
@@ -709,6 +769,65 @@ func (u *uringBackend) onSend(c *Conn, cqe *ring.CQE) {
 		err = os.NewSyscallError("send", unix.EPIPE)
 	}
 	u.finishSend(c, err)
+}
+
+// onSendCopy ends a queued copy: its buffer goes back to the pool, and the
+// output that waited for it starts.
+func (u *uringBackend) onSendCopy(c *Conn, cqe *ring.CQE) {
+	if c == nil {
+		return // cannot happen: c.inflight keeps the slot until this CQE
+	}
+	c.inflight--
+	c.flags &^= flagOutQueued
+	n := len(c.out)
+	u.l.PutBuf(c.out)
+	c.out = nil
+	if c.flags&flagClosing != 0 {
+		u.maybeRelease(c)
+		return
+	}
+	var err error
+	switch res := cqe.Res; {
+	case res < 0:
+		err = os.NewSyscallError("send", unix.Errno(-res))
+	case int(res) < n:
+		// MSG_WAITALL: io_uring retries a short send itself, so a short
+		// result means the rest failed.
+		err = os.NewSyscallError("send", unix.EPIPE)
+	}
+	if c.flags&flagSending == 0 {
+		if err != nil {
+			// The caller was told the bytes were sent: the input side
+			// ends, so that it learns of the failure from OnReadClosed.
+			unix.Shutdown(int(c.fd), unix.SHUT_RDWR)
+		} else if c.flags&flagShutWrite != 0 {
+			c.shutdownWrite()
+		}
+		return
+	}
+	s := u.peek(c)
+	switch {
+	case c.splicingTo():
+		if err != nil {
+			c.sp.fail(err) // reported by the transfer's end, from here
+		}
+		u.runSplice(c.sp, true)
+	case err != nil:
+		if s != nil {
+			s.next = nil
+		}
+		u.finishSend(c, err)
+	case s != nil && s.next != nil:
+		c.out, s.next = s.next, nil
+		u.submitSend(c)
+	case c.fileFd >= 0:
+		done, err := u.sendFileMore(c)
+		if !done && err == nil {
+			u.armPollOut(c)
+			return
+		}
+		u.finishSend(c, err)
+	}
 }
 
 func (u *uringBackend) finishSend(c *Conn, err error) {

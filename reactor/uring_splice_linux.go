@@ -42,8 +42,12 @@ func (u *uringBackend) splice(c *Conn) {
 	u.runSplice(sp, false)
 }
 
-// runSplice runs the transfer once the source's receive is over.
+// runSplice runs the transfer once the source's receive is over and the
+// destination's queued copy, if any, has gone out (onSendCopy runs it then).
 func (u *uringBackend) runSplice(sp *splice, fromLoop bool) {
+	if sp.dst.flags&flagOutQueued != 0 {
+		return
+	}
 	src := sp.src
 	if src != nil && !sp.over {
 		if src.bk&ukRecvArmed != 0 {
