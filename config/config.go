@@ -193,6 +193,16 @@ type Server struct {
 	// RealIPFrom is real_ip_from: the proxies whose RealIPHeader is
 	// believed.
 	RealIPFrom []netip.Prefix
+	// Gzip is gzip = on: responses of GzipTypes at least GzipMinLength
+	// long are compressed for clients that accept gzip.
+	Gzip          bool
+	GzipTypes     []string // default DefaultGzipTypes
+	GzipMinLength int64    // default DefaultGzipMinLength
+	GzipLevel     int      // gzip_comp_level, 1..9, default 1 (nginx's)
+	// GzipStatic is gzip_static = on: a file's FILE.gz (or FILE.br for
+	// clients that accept brotli) is sent instead when it exists.
+	GzipStatic bool
+
 	// ErrorPages are the error_page lines; a [location]'s are its own,
 	// then its [server]'s for the codes it does not name.
 	ErrorPages []ErrorPage

@@ -288,7 +288,7 @@ func TestServerKeys(t *testing.T) {
 		// key placement and repeats
 		{name: "global key in server", keys: "worker_processes = 2", wantErr: "t.ini:3: worker_processes: a global key: put it before the first section"},
 		{name: "unknown key", keys: "proxy_passs = 1.2.3.4", wantErr: "t.ini:3: proxy_passs: unknown key (did you mean proxy_pass?)"},
-		{name: "unknown far key", keys: "gzip = on", wantErr: "t.ini:3: gzip: unknown key\n"},
+		{name: "unknown far key", keys: "brotli = on", wantErr: "t.ini:3: brotli: unknown key\n"},
 		{name: "duplicate key", keys: "index = a\nindex = b", wantErr: "t.ini:4: index: set again (first set on line 3)"},
 		{name: "duplicate equal values", keys: "metrics = on\nmetrics = on", wantErr: "t.ini:4: metrics: set again"},
 	}

@@ -162,6 +162,9 @@ func newServer(line int) *Server {
 		ServerTokens:        true,
 		Healthz:             true,
 		RealIPHeader:        "X-Real-IP",
+		GzipTypes:           DefaultGzipTypes,
+		GzipMinLength:       DefaultGzipMinLength,
+		GzipLevel:           1,
 	}
 }
 

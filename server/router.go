@@ -36,8 +36,10 @@ type route struct {
 	// the proxy needs x.Vars.
 	proxyVars bool
 	errors    *errorPages // nil without error_page
+	gzip      *gzipStep   // nil without gzip or gzip_static
 	proxy     *proxy.Handler
 	static    *static.Handler
+	modules   *moduleStep // the [location]'s own modules (modules.go); nil without
 }
 
 // router is the routing step of a block, after its rewrite rules: it
@@ -132,6 +134,7 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 	}
 	r.access = cfg.Access
 	r.errors = newErrorPages(cfg.ErrorPages)
+	r.gzip = newGzipStep(s, cfg)
 	if cfg.AuthBasic != "" && cfg.AuthUserFile != "" {
 		var err error
 		if r.auth, err = s.newBasicAuth(cfg); err != nil {
@@ -187,6 +190,11 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 			r.static = root.static
 		}
 	}
+	mods, err := s.newRouteModules(vh.cfg, loc)
+	if err != nil {
+		return nil, err
+	}
+	r.modules = mods
 	return r, nil
 }
 
@@ -210,9 +218,12 @@ func (rt *router) Serve(x *http.Exchange) bool {
 			return true
 		}
 	}
-	rt.serveRoute(x, r)
+	rt.serveModules(x, r)
 	if r.errors != nil && !streaming(x) {
 		rt.serveErrorPage(x, r)
+	}
+	if r.gzip != nil && !streaming(x) {
+		r.gzip.compress(x)
 	}
 	if r.headers != nil && !streaming(x) {
 		x.Resp.Header = r.headers.Append(x.Resp.Header, x.Resp.Status)
@@ -307,8 +318,13 @@ func (rt *router) serveRouteInternal(x *http.Exchange, r *route, internal bool) 
 			return true
 		}
 	}
-	if r.static != nil && r.static.Serve(x) {
-		return true
+	if r.static != nil {
+		if r.gzip != nil && r.gzip.static && r.gzip.serveStatic(x, r.static) {
+			return true
+		}
+		if r.static.Serve(x) {
+			return true
+		}
 	}
 	x.Resp.Error(404)
 	return true
