@@ -185,6 +185,9 @@ type Server struct {
 	// Healthz is healthz (default on): the [server] answers GET
 	// /healthz itself.
 	Healthz bool
+	// HTTP2 is http2 (default off): TLS listeners offer h2 by ALPN and
+	// plain ones take h2c with prior knowledge (config/http2.go).
+	HTTP2 bool
 
 	// ProxyProtocol lists the Listen addresses marked proxy_protocol:
 	// connections to them start with a PROXY protocol header, whose
@@ -254,6 +257,7 @@ type Server struct {
 
 	nameLine   int      // line of server_name, for conflict messages
 	listenLine int      // line of listen, for conflict messages
+	http2Line  int      // line of http2, for its check
 	tlsLine    int      // line of the first tls_cert, 0 without one
 	tlsCertAt  []pathAt // every tls_cert, in order, until paired
 	tlsKeyAt   []pathAt // every tls_key, in order, until paired

@@ -227,6 +227,7 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 	}
 	l.checkConflicts(cfg.Servers)
 	l.checkProxyProtocol(cfg.Servers)
+	l.checkHTTP2(cfg.Servers)
 }
 
 // hasServerSection reports whether any section is a [server], valid or not.

@@ -116,6 +116,9 @@ type conn struct {
 	proxyHdr   []byte
 
 	obsv *observed // access log and metrics (observe.go); nil when unused
+
+	h2       *h2conn // the HTTP/2 side (h2conn.go); nil for HTTP/1.1
+	h2cMaybe bool    // a plain http2 address: the first bytes may be the h2c preface
 }
 
 // parsing is a request head being parsed: taken from the server's pool when
@@ -148,6 +151,7 @@ func (s *Server) accept(rc *reactor.Conn, g *addrGroup) error {
 	*c = conn{s: s, rc: rc, g: g, vh: g.vhosts[0], seq: c.seq}
 	rc.H, rc.Ctx = c, c
 	c.awaitProxy = g.proxyProto
+	c.h2cMaybe = g.offersH2c()
 	if g.tls != nil {
 		c.startTLS()
 	}
@@ -195,6 +199,9 @@ func (c *conn) OnRecv(rc *reactor.Conn, data []byte) {
 
 func (c *conn) recv(data []byte) {
 	switch {
+	case c.h2 != nil:
+		c.h2Recv(data)
+		return
 	case c.state == stLinger || c.state == stClosed:
 		return
 	case c.state == stTakeover:
@@ -218,6 +225,9 @@ func (c *conn) recv(data []byte) {
 		if len(c.in) >= reactor.LargeBuf {
 			c.rc.StopRecv() // pipelining faster than we send: push back
 		}
+		return
+	}
+	if c.h2cMaybe && c.sniffH2c(data) {
 		return
 	}
 	c.process(data)
@@ -596,6 +606,10 @@ func (c *conn) sendDone(err error) {
 	if c.state == stClosed {
 		return
 	}
+	if c.h2 != nil {
+		c.h2SendDone(err)
+		return
+	}
 	if c.streamSending && !c.sending {
 		c.streamSending, c.streamBuf = false, nil
 		if c.stream != nil { // nil: the stream released the conn meanwhile
@@ -630,6 +644,9 @@ func (c *conn) readEnd(err error) {
 	switch {
 	case c.state == stClosed:
 		return
+	case c.h2 != nil:
+		c.h2ReadEnd(err)
+		return
 	case c.state == stTakeover:
 		if c.stream != nil && (err != nil || len(c.in) == 0) {
 			// Bytes still held are offered first (settle), then the EOF.
@@ -661,6 +678,8 @@ func (c *conn) OnTimeout(rc *reactor.Conn) {
 	c.enter()
 	switch {
 	case c.state == stClosed:
+	case c.h2 != nil:
+		c.h2Timeout()
 	case c.state == stTakeover:
 		if c.stream != nil {
 			c.stream.ClientTimeout()
@@ -720,6 +739,7 @@ func (c *conn) teardown() {
 	if c.chunk != nil {
 		s.putChunk(c.chunk)
 	}
+	c.releaseH2()
 	c.releaseTLS()
 	c.connClosed()
 	*c = conn{seq: c.seq + 1, state: stClosed}

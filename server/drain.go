@@ -54,7 +54,9 @@ func (s *Server) Drain(onIdle func()) {
 	}
 	s.flushLogs()
 	for _, c := range s.liveConns() {
-		if c.idle() {
+		if c.h2 != nil {
+			c.h2Drain()
+		} else if c.idle() {
 			c.rc.SetTimeout(c.drainGrace())
 		}
 	}

@@ -22,6 +22,9 @@ var (
 
 // Hijack hands the connection to st (see http.Takeover).
 func (c *conn) Hijack(st http.Stream) http.Client {
+	if c.h2 != nil {
+		return c.h2.hijack(st)
+	}
 	c.stream = st
 	c.state = stTakeover
 	c.want, c.feed, c.eofTold = wantNothing, true, false

@@ -91,6 +91,9 @@ func siteOf(sc *config.Server) (nptls.Site, error) {
 	}
 	site.MinVersion, site.MaxVersion = sc.TLSMinVersion, sc.TLSMaxVersion
 	site.SessionTickets = sc.TLSSessionTickets
+	if sc.HTTP2 {
+		site.NextProtos = []string{"h2", "http/1.1"}
+	}
 	if sc.TLSClientCA != "" {
 		pem, err := os.ReadFile(sc.TLSClientCA)
 		if err != nil {
@@ -204,6 +207,9 @@ func (c *conn) tlsProgress() {
 		if i := tc.t.Site(); i >= 0 && i < len(c.g.vhosts) {
 			c.sni = c.g.vhosts[i]
 			c.vh = c.sni
+		}
+		if tc.t.State().NegotiatedProtocol == "h2" {
+			c.startH2()
 		}
 		if c.tlsToKernel() {
 			return

@@ -1,0 +1,310 @@
+//go:build linux
+
+package server
+
+import (
+	"errors"
+	"time"
+
+	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/http2"
+	"github.com/nproxy/nproxy/reactor"
+)
+
+// HTTP/2 on a client connection (http2 = on). A connection becomes an
+// HTTP/2 one once, at its start: after a TLS handshake that negotiated
+// "h2" by ALPN (tlsconn.go), or on a plain listener whose first bytes are
+// the client preface (h2c with prior knowledge, sniffH2c). From then on
+// the conn's input goes to an http2.Conn (which holds the protocol state)
+// instead of the HTTP/1.1 parser, and what the http2.Conn produces goes
+// out through the conn's transport (send: in the clear, or encrypted),
+// one pooled buffer at a time. The conn's HTTP/1.1 states are not used:
+// state stays stRead until the conn closes or lingers.
+//
+// Each stream is served through the block's routing chain like an
+// HTTP/1.1 request (h2stream.go). Steps that take the connection over
+// (the reverse proxy, a streamed directory listing) cannot run on a
+// stream yet: such a stream is reset with HTTP_1_1_REQUIRED, which tells
+// the client to retry over HTTP/1.1, and config refuses http2 = on on a
+// [server] that proxies so that no site depends on it.
+//
+// Timers, one per connection as for HTTP/1.1: header_timeout until the
+// first request, send_timeout while output is in flight or a stream
+// waits for the client's flow-control window, keepalive_timeout when no
+// stream is open. Any of them closes the connection.
+
+// h2conn is the HTTP/2 side of one client connection.
+type h2conn struct {
+	c  *conn
+	hc *http2.Conn
+
+	// inflight is the output buffer handed to send and not done yet
+	// (pooled); nil when nothing is in flight.
+	inflight []byte
+	// started: a request arrived (header_timeout no longer applies).
+	started bool
+	// paused: input is stopped because the output backs up.
+	paused bool
+
+	// bodies are the responses still being sent, by stream id: a body
+	// that did not fit the flow-control windows at once (h2stream.go).
+	bodies map[uint32]*h2body
+
+	// refused is the stream a step hijacked during the current Serve
+	// (see hijackH2), nil otherwise.
+	refused *h2Refused
+
+	line  []byte // scratch: the access log's request line
+	lines []byte // scratch: a response head's lines
+}
+
+// h2MaxPending is the output the http2.Conn may hold (response heads of
+// streams answered while the client does not read) before the conn stops
+// reading the client: the HTTP/2 form of the pipelining backpressure.
+const h2MaxPending = reactor.LargeBuf
+
+// offersH2c reports whether a plain address takes h2c with prior
+// knowledge: only when every block on it has http2 on, since the preface
+// arrives before any Host names a block.
+func (g *addrGroup) offersH2c() bool {
+	if g.tls != nil {
+		return false
+	}
+	for _, vh := range g.vhosts {
+		if !vh.cfg.HTTP2 {
+			return false
+		}
+	}
+	return true
+}
+
+// startH2 turns the conn into an HTTP/2 connection and sends the server's
+// preface (SETTINGS). Called once, before any input reaches it.
+func (c *conn) startH2() {
+	h := &h2conn{c: c, bodies: make(map[uint32]*h2body)}
+	s := c.s
+	h.hc = http2.NewConn(h, &http2.Config{Now: s.loop.Now})
+	c.h2 = h
+	c.h2cMaybe = false
+	c.rc.SetTimeout(c.vh.cfg.HeaderTimeout)
+}
+
+// sniffH2c looks at the first bytes of a plain connection offering h2c:
+// the client preface makes it an HTTP/2 connection, anything else an
+// HTTP/1.1 one. It reports whether it took data (false: process it as
+// HTTP/1.1). A conn method, from recv.
+func (c *conn) sniffH2c(data []byte) bool {
+	b := data
+	if len(c.in) > 0 {
+		c.in = c.s.loop.AppendBuf(c.in, data)
+		b = c.in
+	}
+	match, complete := http2.LooksLikePreface(b)
+	switch {
+	case !match:
+		c.h2cMaybe = false
+		if len(c.in) > 0 {
+			// data is in c.in already: process it from there.
+			c.process(nil)
+			c.flush()
+			return true
+		}
+		return false
+	case !complete:
+		if len(c.in) == 0 {
+			c.in = c.s.loop.AppendBuf(nil, data)
+		}
+		return true
+	}
+	in := c.in
+	c.in = nil
+	c.startH2()
+	c.h2Recv(b)
+	if in != nil {
+		c.s.loop.PutBuf(in)
+	}
+	return true
+}
+
+// h2Recv feeds received plaintext to the http2.Conn (which serves the
+// streams it completes) and sends what it answered.
+func (c *conn) h2Recv(data []byte) {
+	if c.state != stRead {
+		return // lingering or closed
+	}
+	h := c.h2
+	if err := h.hc.Feed(data); err != nil {
+		c.s.log.Debugf("http2: %v", err)
+	}
+	if c.s.draining {
+		// A connection accepted or busy while the worker drains: what
+		// the client sent so far is served, then GOAWAY.
+		h.hc.Shutdown()
+	}
+	c.h2Flush()
+}
+
+// h2Flush sends the http2.Conn's output, one pooled buffer per send,
+// until it has nothing more or a send has to wait; then it closes a
+// finished connection or arms the right timer.
+func (c *conn) h2Flush() {
+	h := c.h2
+	l := c.s.loop
+	for h.inflight == nil && c.state == stRead && c.rc.Open() {
+		out := h.hc.Output(l.GetBuf(reactor.LargeBuf))
+		if len(out) == 0 {
+			l.PutBuf(out)
+			break
+		}
+		done, err := c.send(out)
+		if err != nil {
+			l.PutBuf(out)
+			c.closeNow()
+			return
+		}
+		if !done {
+			h.inflight = out
+			c.armSendTimeout()
+			break
+		}
+		l.PutBuf(out)
+	}
+	if c.state != stRead {
+		return
+	}
+	if h.inflight == nil && h.hc.Done() {
+		if h.hc.Err() != nil || c.readClosed {
+			c.closeNow()
+		} else {
+			c.linger() // after GOAWAY: the client's last bytes are read, never reset
+		}
+		return
+	}
+	switch {
+	case h.inflight != nil && h.hc.Pending() >= h2MaxPending:
+		if !h.paused {
+			h.paused = true
+			c.rc.StopRecv()
+		}
+	case h.paused:
+		h.paused = false
+		c.rc.StartRecv()
+	}
+	switch {
+	case h.inflight != nil:
+		// armed by the send
+	case h.hc.Streams() > 0:
+		c.rc.SetTimeout(c.vh.cfg.SendTimeout) // a window the client keeps closed
+	case h.started:
+		c.rc.SetTimeout(c.vh.cfg.KeepaliveTimeout)
+	}
+	if c.readClosed && h.inflight == nil {
+		c.closeNow()
+	}
+}
+
+// h2SendDone continues after a send that could not finish at once.
+func (c *conn) h2SendDone(err error) {
+	h := c.h2
+	if h.inflight != nil {
+		c.s.loop.PutBuf(h.inflight)
+		h.inflight = nil
+	}
+	if err != nil {
+		c.closeNow()
+		return
+	}
+	c.h2Flush()
+}
+
+// h2ReadEnd handles the client's EOF or a read error: the connection
+// ends (an HTTP/2 client that half-closes is done with it).
+func (c *conn) h2ReadEnd(err error) {
+	if c.state == stLinger && err == nil {
+		c.closeNow()
+		return
+	}
+	if err != nil || c.h2.inflight == nil {
+		c.closeNow()
+	}
+	// Else the send in flight finishes, then h2Flush closes.
+}
+
+// h2Timeout handles the connection's timer: send_timeout is started again
+// while the client keeps acknowledging; every other timer closes.
+func (c *conn) h2Timeout() {
+	if c.state == stRead && c.h2.inflight != nil && c.sendMoved() {
+		c.armSendTimeout()
+		return
+	}
+	c.closeNow()
+}
+
+// h2Drain starts the graceful close of an HTTP/2 connection when the
+// worker drains: GOAWAY, open streams finish, then the connection ends.
+func (c *conn) h2Drain() {
+	if c.state != stRead {
+		return
+	}
+	c.enter()
+	c.h2.hc.Shutdown()
+	c.h2Flush()
+	if c.state == stRead && c.h2.inflight == nil && c.h2.hc.Streams() == 0 {
+		c.rc.SetTimeout(c.drainGrace())
+	}
+	c.leave()
+}
+
+// releaseH2 drops the HTTP/2 state (teardown): every stream still being
+// answered is reset, which gives its body's resources back.
+func (c *conn) releaseH2() {
+	h := c.h2
+	if h == nil {
+		return
+	}
+	c.h2 = nil
+	h.hc.Close()
+	if h.inflight != nil {
+		c.s.loop.PutBuf(h.inflight)
+		h.inflight = nil
+	}
+	for id, b := range h.bodies {
+		h.dropBody(id, b)
+	}
+}
+
+// errH2Takeover is what a step that hijacked an HTTP/2 stream is told
+// (Stream.ClientClosed): streams cannot be taken over in this build.
+var errH2Takeover = errors.New("server: a step cannot take over an HTTP/2 stream in this build")
+
+// h2Refused is the http.Client a step gets when it hijacks an HTTP/2
+// stream: it does nothing, and the stream is reset with
+// HTTP_1_1_REQUIRED once Serve returns (serveStream).
+type h2Refused struct {
+	c    *conn
+	st   http.Stream
+	done bool // the stream released or aborted: no Stream call follows
+}
+
+var _ http.Client = (*h2Refused)(nil)
+
+func (r *h2Refused) Send([]byte) (bool, error) { return false, errH2Takeover }
+func (r *h2Refused) SpliceFrom(*reactor.Conn, int64) (bool, error) {
+	return false, errH2Takeover
+}
+func (r *h2Refused) CanSplice() bool          { return false }
+func (r *h2Refused) PauseRecv()               {}
+func (r *h2Refused) ResumeRecv()              {}
+func (r *h2Refused) SetTimeout(time.Duration) {}
+func (r *h2Refused) SetResult(int, int64)     {}
+func (r *h2Refused) Release(bool)             { r.done = true }
+func (r *h2Refused) Abort()                   { r.done = true }
+func (r *h2Refused) ShutdownWrite()           {}
+func (r *h2Refused) PeerAddr(b []byte) []byte { return r.c.PeerAddr(b) }
+func (r *h2Refused) Date() []byte             { return r.c.Date() }
+
+// hijack is conn.Hijack on an HTTP/2 connection.
+func (h *h2conn) hijack(st http.Stream) http.Client {
+	h.refused = &h2Refused{c: h.c, st: st}
+	return h.refused
+}

@@ -1,0 +1,249 @@
+//go:build linux
+
+package server
+
+import (
+	"io"
+	"os"
+
+	"github.com/nproxy/nproxy/accesslog"
+	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/http2"
+	"golang.org/x/sys/unix"
+)
+
+// The streams of an HTTP/2 connection (h2conn.go): each request goes
+// through the block's routing chain as an HTTP/1.1 request does, and the
+// step's http.Response maps onto the stream: the head as Respond (the
+// same header lines AppendHead builds, minus the status line and the
+// connection-specific fields, which http2.Conn drops), the body as DATA
+// frames, as much as the flow-control windows take. The rest waits in an
+// h2body (a copy of bytes, or a file offset read with pread, since
+// sendfile cannot frame DATA) and continues on OnWritable.
+
+var _ http2.Handler = (*h2conn)(nil)
+
+// h2ChunkSize is what one pread of a file body reads: the http2.Conn
+// frames at most its output bound (64 KiB) at a time.
+const h2ChunkSize = 32 << 10
+
+// h2body is a response body that did not go out at once.
+type h2body struct {
+	bytes []byte // the rest of a bytes body (pooled copy); nil for a file
+	fd    int
+	off   int64
+	left  int64
+	rel   http.Releaser
+}
+
+// OnRequest serves a new stream through the routing chain.
+func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
+	c := h.c
+	s := c.s
+	h.started = true
+	req, buf := &rh.Req, rh.Buf
+	req.KeepAlive = true // connection management is HTTP/2's
+	vh, named := c.g.pickVhost(req.Host.Bytes(buf))
+	misdirected := false
+	if c.sni != nil && vh != c.sni {
+		misdirected = named // see serve
+		vh = c.sni
+	}
+	c.vh = vh
+	x := &s.x
+	x.Req, x.Buf = req, buf
+	x.Now = s.loop.Now()
+	x.Date = s.date.Get(x.Now)
+	x.Resp.Reset(s.hdr)
+	x.Resp.NoServer = !vh.cfg.ServerTokens
+	s.served++
+
+	answered := false
+	if misdirected {
+		x.Resp.Error(421)
+		answered = true
+	}
+	if !answered {
+		p, err := normalizePath(s.pathBuf, req.Path.Bytes(buf))
+		s.pathBuf = p[:0]
+		if err != nil {
+			x.Resp.Error(400)
+			answered = true
+		} else {
+			x.Path, x.Rewritten = p, false
+			x.Takeover = c
+			for _, step := range vh.chain {
+				if step.Serve(x) {
+					answered = true
+					break
+				}
+			}
+			x.Takeover = nil
+		}
+	}
+	c.lingerAfter = false // a 413's "close unread": the stream's reset does it
+	if r := h.refused; r != nil {
+		// A step took the stream over (see h2Refused).
+		h.refused = nil
+		if !r.done {
+			r.st.ClientClosed(errH2Takeover)
+		}
+		h.hc.Reset(id, http2.ErrCodeHTTP11Required)
+		if x.Resp.Release != nil {
+			x.Resp.Release.Release()
+		}
+		s.hdr = x.Resp.Header[:0]
+		x.Resp.Body, x.Resp.Release = nil, nil
+		return
+	}
+	if !answered {
+		x.Resp.Error(404)
+	}
+	h.respond(id, req, buf, &x.Resp)
+	s.hdr = x.Resp.Header[:0]
+	x.Resp.Body, x.Resp.Release = nil, nil
+}
+
+// respond sends r on stream id: the head, then as much of the body as
+// the windows take; the rest waits in an h2body.
+func (h *h2conn) respond(id uint32, req *http.Request, buf []byte, r *http.Response) {
+	c := h.c
+	head := req.Method == http.MethodHead
+	var size int64
+	if !head && r.Status >= 200 && r.Status != 204 && r.Status != 304 {
+		switch r.Kind {
+		case http.BodyBytes:
+			size = int64(len(r.Body))
+		case http.BodyFile:
+			size = r.FileLen
+		}
+	}
+	h.record(req, buf, r.Status, size)
+	lines := http.AppendHead(h.lines[:0], r, c.s.x.Date, false, false)
+	h.lines = lines[:0]
+	if err := h.hc.Respond(id, r.Status, lines, size == 0); err != nil || size == 0 {
+		if r.Release != nil {
+			r.Release.Release()
+		}
+		return
+	}
+	if r.Kind == http.BodyBytes {
+		n, _ := h.hc.WriteData(id, r.Body, true)
+		if n < len(r.Body) {
+			b := &h2body{bytes: c.s.loop.AppendBuf(nil, r.Body[n:]), rel: r.Release}
+			h.bodies[id] = b
+			return
+		}
+		if r.Release != nil {
+			r.Release.Release()
+		}
+		return
+	}
+	b := &h2body{fd: r.File, off: r.FileOff, left: r.FileLen, rel: r.Release}
+	h.bodies[id] = b
+	h.pump(id, b)
+}
+
+// pump sends as much of b as the windows take.
+func (h *h2conn) pump(id uint32, b *h2body) {
+	l := h.c.s.loop
+	if b.bytes != nil {
+		n, err := h.hc.WriteData(id, b.bytes, true)
+		if err != nil || n == len(b.bytes) {
+			h.dropBody(id, b)
+			return
+		}
+		b.bytes = b.bytes[:copy(b.bytes, b.bytes[n:])]
+		return
+	}
+	chunk := l.GetBuf(h2ChunkSize)
+	defer l.PutBuf(chunk)
+	for b.left > 0 {
+		k, err := unix.Pread(b.fd, chunk[:min(int64(cap(chunk)), b.left)], b.off)
+		if err != nil || k == 0 {
+			if err == nil {
+				err = io.ErrUnexpectedEOF // the file shrank under us
+			} else {
+				err = os.NewSyscallError("pread", err)
+			}
+			h.c.s.log.Warnf("http2: stream %d: %v", id, err)
+			h.hc.Reset(id, http2.ErrCodeInternal)
+			h.dropBody(id, b)
+			return
+		}
+		n, err := h.hc.WriteData(id, chunk[:k], int64(k) == b.left)
+		if err != nil {
+			h.dropBody(id, b)
+			return
+		}
+		b.off += int64(n)
+		b.left -= int64(n)
+		if n < k {
+			return // full: OnWritable continues
+		}
+	}
+	h.dropBody(id, b)
+}
+
+// dropBody forgets stream id's body and gives its resources back.
+func (h *h2conn) dropBody(id uint32, b *h2body) {
+	delete(h.bodies, id)
+	if b.bytes != nil {
+		h.c.s.loop.PutBuf(b.bytes)
+		b.bytes = nil
+	}
+	if b.rel != nil {
+		b.rel.Release()
+		b.rel = nil
+	}
+}
+
+// OnData takes request body bytes: every step that answers a stream has
+// answered it already (the http2.Conn refuses the rest of a body once
+// the response ended), so they are only given back to the windows.
+func (h *h2conn) OnData(id uint32, p []byte, endStream bool) {
+	h.hc.Consume(id, len(p))
+}
+
+// OnTrailers ignores request trailers, as for HTTP/1.1.
+func (h *h2conn) OnTrailers(id uint32, rh *http2.RequestHead) {}
+
+// OnReset drops what stream id still had to send.
+func (h *h2conn) OnReset(id uint32, code http2.ErrCode) {
+	if b := h.bodies[id]; b != nil {
+		h.dropBody(id, b)
+	}
+}
+
+// OnWritable continues stream id's body.
+func (h *h2conn) OnWritable(id uint32) {
+	if b := h.bodies[id]; b != nil {
+		h.pump(id, b)
+	}
+}
+
+// record counts the response in the metrics and the access log, whose
+// request line says HTTP/2.0.
+func (h *h2conn) record(req *http.Request, buf []byte, status int, body int64) {
+	c := h.c
+	s := c.s
+	if s.counters == nil && c.vh.alog == nil {
+		return
+	}
+	if s.counters != nil {
+		s.counters.Response(status, body)
+	}
+	if al := c.vh.alog; al != nil {
+		line := append(h.line[:0], req.MethodSpan.Bytes(buf)...)
+		line = append(line, ' ')
+		line = append(line, req.URI.Bytes(buf)...)
+		line = append(line, " HTTP/2.0"...)
+		h.line = line
+		e := &s.entry
+		*e = accesslog.Entry{Addr: c.peerAddr(), Time: s.x.Now, Status: status, BodyBytes: body, Request: line}
+		e.Referer, _ = req.Header(buf, "Referer")
+		e.UserAgent, _ = req.Header(buf, "User-Agent")
+		s.logWrite(al, e)
+		*e = accesslog.Entry{}
+	}
+}
