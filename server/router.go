@@ -39,7 +39,6 @@ type route struct {
 	gzip      *gzipStep   // nil without gzip or gzip_static
 	proxy     *proxy.Handler
 	static    *static.Handler
-	modules   *moduleStep // the [location]'s own modules (modules.go); nil without
 }
 
 // router is the routing step of a block, after its rewrite rules: it
@@ -190,11 +189,6 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 			r.static = root.static
 		}
 	}
-	mods, err := s.newRouteModules(vh.cfg, loc)
-	if err != nil {
-		return nil, err
-	}
-	r.modules = mods
 	return r, nil
 }
 
@@ -218,7 +212,7 @@ func (rt *router) Serve(x *http.Exchange) bool {
 			return true
 		}
 	}
-	rt.serveModules(x, r)
+	rt.serveRoute(x, r)
 	if r.errors != nil && !streaming(x) {
 		rt.serveErrorPage(x, r)
 	}
