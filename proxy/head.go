@@ -278,12 +278,20 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 		dst = strconv.AppendInt(dst, req.ContentLength, 10)
 		dst = append(dst, "\r\n"...)
 	}
-	if req.Upgrade {
+	if tunnels(req, buf) {
 		dst = append(dst, "Connection: upgrade\r\nUpgrade: "...)
 		dst = append(dst, req.UpgradeProto.Bytes(buf)...)
 		dst = append(dst, "\r\n"...)
 	}
 	return append(dst, "\r\n"...)
+}
+
+// tunnels reports whether req asks for a protocol switch the proxy
+// forwards as a tunnel after a 101. `Upgrade: h2c` is not one: HTTP/2 is
+// nproxy's to speak with the client (RFC 9113 removed the h2c upgrade),
+// never a tunnel to a backend; such a request is served as HTTP/1.1.
+func tunnels(req *http.Request, buf []byte) bool {
+	return req.Upgrade && !http.EqualFold(bytes.TrimSpace(req.UpgradeProto.Bytes(buf)), "h2c")
 }
 
 // appendOriginForm appends the origin-form of an absolute-form target:

@@ -135,7 +135,7 @@ func (s *session) start(x *http.Exchange) {
 	s.headReq = m == http.MethodHead
 	s.client10 = req.Minor == 0
 	s.keepClient = req.KeepAlive
-	s.upgradeReq = req.Upgrade
+	s.upgradeReq = tunnels(req, x.Buf)
 	s.reqChunked = req.Chunked
 	s.reqLeft = 0
 	if req.ContentLength > 0 {
