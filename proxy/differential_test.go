@@ -10,6 +10,11 @@ package proxy_test
 // backend sees a prefix of the proxied requests of that list, each with
 // exactly its body, and the client gets one answer per request, in order,
 // each forwarded one answered by the backend's reply to it.
+//
+// Every test runs on each reactor backend and on each transport: plain
+// TCP, and TLS to a [server] with tls_cert and tls_key (issue 10), where
+// the client sends the same bytes, split and reset at the same points,
+// and is judged by the same rules.
 
 import (
 	"bufio"
@@ -469,12 +474,12 @@ func (ex *exchange) String() string {
 	return sb.String()
 }
 
-// converse sends segments on a new connection to addr (splitPause
+// converse sends segments on a new connection to ps (splitPause
 // between them) and reads the responses: until every request of ref is
 // answered when ref is exact, else until the proxy closes or 8 s pass.
-func converse(addr string, segments []string, ref *reference) exchange {
+func converse(ps *proxyServer, segments []string, ref *reference) exchange {
 	var ex exchange
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	c, err := ps.connect(2 * time.Second)
 	if err != nil {
 		ex.end = "dial: " + err.Error()
 		return ex
@@ -678,6 +683,36 @@ func clip(s string) string {
 	return s
 }
 
+// transport is how the test's client reaches the worker.
+type transport struct {
+	name string // the subtest's name
+	tls  bool   // TLS to a [server] with a test certificate, else plain TCP
+}
+
+// transports lists the transports every differential test runs on.
+var transports = []transport{{name: "plain"}, {name: "tls", tls: true}}
+
+// plainTransport is plain TCP, the transport of the fuzz target.
+var plainTransport = transports[0]
+
+// options are startProxy's options for tr.
+func (tr transport) options() []proxyOption {
+	if tr.tls {
+		return []proxyOption{withTLS()}
+	}
+	return nil
+}
+
+// forEachTransport runs f as a subtest per reactor backend and, inside
+// each, per transport.
+func forEachTransport(t *testing.T, f func(t *testing.T, backend string, tr transport)) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		for _, tr := range transports {
+			t.Run(tr.name, func(t *testing.T) { f(t, backend, tr) })
+		}
+	})
+}
+
 // scope holds the cleanups of startProxy so that a test can stop the
 // worker when it chooses (before it reads what reached the backend).
 type scope struct {
@@ -744,9 +779,9 @@ func slowPlan(target string) (time.Duration, bool) {
 	return 0, false
 }
 
-// runDiff sends c to a fresh worker on backend in front of a fresh
-// recording backend and judges what the backend and the client got.
-func runDiff(t *testing.T, backend string, c diffCase) {
+// runDiff sends c over tr to a fresh worker on backend in front of a
+// fresh recording backend and judges what the backend and the client got.
+func runDiff(t *testing.T, backend string, tr transport, c diffCase) {
 	prefix := c.prefix
 	if prefix == "" {
 		prefix = "/"
@@ -762,7 +797,7 @@ func runDiff(t *testing.T, backend string, c diffCase) {
 	}
 	rb := startRecBackend(t, plan)
 	sc := newScope(t)
-	ps := startProxy(sc, backend, proxyConf(rb.addr, prefix))
+	ps := startProxy(sc, backend, proxyConf(rb.addr, prefix), tr.options()...)
 	from := 0
 	if c.warm {
 		if res := ps.roundTrip(t, get(prefix+"warm")); res.header["x-backend-seq"] == "" {
@@ -770,7 +805,7 @@ func runDiff(t *testing.T, backend string, c diffCase) {
 		}
 		from = rb.count()
 	}
-	ex := converse(ps.addr, c.segments, &ref)
+	ex := converse(ps, c.segments, &ref)
 	sc.stop()
 	rb.waitQuiet(t, 5*time.Second)
 	bad := judgement{prefix: prefix, all: c.all}.judge(&ref, rb.since(from), &ex)
@@ -872,8 +907,8 @@ func TestDifferentialCorpus(t *testing.T) {
 			cases = append(cases, c)
 		}
 	}
-	forEachBackend(t, func(t *testing.T, backend string) {
-		runCases(t, cases, func(t *testing.T, c diffCase) { runDiff(t, backend, c) })
+	forEachTransport(t, func(t *testing.T, backend string, tr transport) {
+		runCases(t, cases, func(t *testing.T, c diffCase) { runDiff(t, backend, tr, c) })
 	})
 }
 
@@ -902,8 +937,8 @@ func TestDifferentialLLHTTP(t *testing.T) {
 		}
 		cases = append(cases, diffCase{name: strings.TrimPrefix(c.ID, "llhttp/"), segments: []string{string(raw)}, refs: -1})
 	}
-	forEachBackend(t, func(t *testing.T, backend string) {
-		runCases(t, cases, func(t *testing.T, c diffCase) { runDiff(t, backend, c) })
+	forEachTransport(t, func(t *testing.T, backend string, tr transport) {
+		runCases(t, cases, func(t *testing.T, c diffCase) { runDiff(t, backend, tr, c) })
 	})
 }
 
@@ -913,7 +948,7 @@ func TestDifferentialLLHTTP(t *testing.T) {
 // that once got past nproxy.
 func FuzzDifferential(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
-		runDiff(t, "epoll", diffCase{name: "fuzz", segments: []string{string(in)}, prefix: "/api/", refs: -1})
+		runDiff(t, "epoll", plainTransport, diffCase{name: "fuzz", segments: []string{string(in)}, prefix: "/api/", refs: -1})
 	})
 }
 
@@ -941,8 +976,8 @@ func TestDifferentialSplitHeads(t *testing.T) {
 			}
 		}
 	}
-	forEachBackend(t, func(t *testing.T, backend string) {
-		runCases(t, cases, func(t *testing.T, c diffCase) { runDiff(t, backend, c) })
+	forEachTransport(t, func(t *testing.T, backend string, tr transport) {
+		runCases(t, cases, func(t *testing.T, c diffCase) { runDiff(t, backend, tr, c) })
 	})
 }
 
@@ -956,7 +991,7 @@ func TestFinding3SplitHeadPooled(t *testing.T) {
 		"POST /api/upload HTTP/1.1\r\nHost: x\r\n",
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body,
 	}}
-	forEachBackend(t, func(t *testing.T, backend string) { runDiff(t, backend, c) })
+	forEachTransport(t, func(t *testing.T, backend string, tr transport) { runDiff(t, backend, tr, c) })
 }
 
 // crossCase is a smuggling attempt by client A followed by an ordinary
@@ -972,16 +1007,16 @@ func (c crossCase) caseName() string { return c.name }
 const secretRequest = "GET /api/b HTTP/1.1\r\nHost: x\r\nCookie: session=B-SECRET\r\nAuthorization: Bearer B-TOKEN\r\n\r\n"
 
 // runCross sends c.a as client A and reads its answers, then
-// secretRequest as client B; B's request must reach the backend exactly
-// as sent, once, and B must get the backend's answer to it.
-func runCross(t *testing.T, backend string, c crossCase) {
+// secretRequest as client B, both over tr; B's request must reach the
+// backend exactly as sent, once, and B must get the backend's answer to it.
+func runCross(t *testing.T, backend string, tr transport, c crossCase) {
 	rb := startRecBackend(t, nil)
 	sc := newScope(t)
-	ps := startProxy(sc, backend, proxyConf(rb.addr, "/api/"))
+	ps := startProxy(sc, backend, proxyConf(rb.addr, "/api/"), tr.options()...)
 	refA := readReference([]byte(c.a))
-	exA := converse(ps.addr, []string{c.a}, &refA)
+	exA := converse(ps, []string{c.a}, &refA)
 	refB := readReference([]byte(secretRequest))
-	exB := converse(ps.addr, []string{secretRequest}, &refB)
+	exB := converse(ps, []string{secretRequest}, &refB)
 	sc.stop()
 	rb.waitQuiet(t, 5*time.Second)
 	seen := rb.since(0)
@@ -1054,8 +1089,8 @@ func TestDifferentialCrossClient(t *testing.T) {
 		{"http10-te", strings.Replace(chunkedSmuggle(""), "HTTP/1.1", "HTTP/1.0", 1)},
 		{"trailer-content-length", strings.Replace(chunkedSmuggle(""), "0\r\n\r\n", "0\r\nContent-Length: 120\r\n\r\n", 1)},
 	}
-	forEachBackend(t, func(t *testing.T, backend string) {
-		runCases(t, cases, func(t *testing.T, c crossCase) { runCross(t, backend, c) })
+	forEachTransport(t, func(t *testing.T, backend string, tr transport) {
+		runCases(t, cases, func(t *testing.T, c crossCase) { runCross(t, backend, tr, c) })
 	})
 }
 
@@ -1064,8 +1099,8 @@ func TestDifferentialCrossClient(t *testing.T) {
 // Content-Length: 120 must not make the backend read the next client's
 // request as that body.
 func TestFinding2ConnectionContentLength(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, backend string) {
-		runCross(t, backend, crossCase{"finding2", smuggle("Connection: content-length\r\n")})
+	forEachTransport(t, func(t *testing.T, backend string, tr transport) {
+		runCross(t, backend, tr, crossCase{"finding2", smuggle("Connection: content-length\r\n")})
 	})
 }
 
@@ -1076,10 +1111,10 @@ func TestFinding2ConnectionContentLength(t *testing.T) {
 // client gets an error, not a success.
 func TestDifferentialNoReplay(t *testing.T) {
 	drop := func(target string) (time.Duration, bool) { return 0, strings.HasPrefix(target, "/api/drop") }
-	forEachBackend(t, func(t *testing.T, backend string) {
+	forEachTransport(t, func(t *testing.T, backend string, tr transport) {
 		b1, b2 := startRecBackend(t, drop), startRecBackend(t, drop)
 		sc := newScope(t)
-		ps := startProxy(sc, backend, "proxy_pass = "+b1.addr+", "+b2.addr+"\nproxy_prefix = /api/\n"+diffConf)
+		ps := startProxy(sc, backend, "proxy_pass = "+b1.addr+", "+b2.addr+"\nproxy_prefix = /api/\n"+diffConf, tr.options()...)
 		warm := ps.client(t)
 		for i := 0; i < 2; i++ { // round robin: one idle connection to each
 			if res := warm.do(get("/api/warm")); res.header["x-backend-seq"] == "" {
@@ -1089,7 +1124,7 @@ func TestDifferentialNoReplay(t *testing.T) {
 		from1, from2 := b1.count(), b2.count()
 		in := "POST /api/drop HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
 		ref := readReference([]byte(in))
-		ex := converse(ps.addr, []string{in}, &ref)
+		ex := converse(ps, []string{in}, &ref)
 		sc.stop()
 		b1.waitQuiet(t, 5*time.Second)
 		b2.waitQuiet(t, 5*time.Second)
@@ -1116,11 +1151,12 @@ func resetInput(tag string) string {
 		"GET /?" + tag + " HTTP/1.1\r\nHost: x\r\n\r\n"
 }
 
-// resetAfter sends in on a new connection and closes it with a reset
-// (SO_LINGER 0), after reading n responses.
-func resetAfter(t *testing.T, addr, in string, n int) {
+// resetAfter sends in on a new connection to ps and closes it with a
+// reset (SO_LINGER 0; under TLS, of the TCP socket, with no close_notify),
+// after reading n responses.
+func resetAfter(t *testing.T, ps *proxyServer, in string, n int) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	c, err := ps.connect(2 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1132,14 +1168,15 @@ func resetAfter(t *testing.T, addr, in string, n int) {
 			break
 		}
 	}
-	c.(*net.TCPConn).SetLinger(0)
-	c.Close()
+	if err := resetConn(c); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // alive checks that the worker still answers a new connection.
 func alive(t *testing.T, ps *proxyServer, after string) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", ps.addr, 2*time.Second)
+	c, err := ps.connect(2 * time.Second)
 	if err != nil {
 		t.Fatalf("after %s: dial: %v", after, err)
 	}
@@ -1151,16 +1188,34 @@ func alive(t *testing.T, ps *proxyServer, after string) {
 	}
 }
 
-// TestDifferentialResets cuts a pipeline after every byte and resets the
-// connection, at once and after one response: the worker must survive,
-// and what reached the backend for each cut must be a prefix of the
-// proxied requests net/http reads in the bytes sent (the last one
-// possibly cut short).
+// tlsResetCut reports whether the TLS run of TestDifferentialResets cuts
+// in after n bytes. Every cut there costs two TLS handshakes (the reset
+// connection and the liveness check), many times a plain cut's cost, so
+// the TLS run keeps the cuts within a byte of a line end (where a head,
+// a field, a chunk or a body starts or ends) and every 8th byte between
+// them: about a third. The plain run cuts after every byte; under TLS
+// the bytes of a cut arrive in one record, so the worker's parser sees
+// the same prefixes either way, and what the TLS run adds is the record
+// layer's handling of a reset.
+func tlsResetCut(in string, n int) bool {
+	for _, end := range []int{n - 1, n, n + 1} {
+		if end >= 1 && end <= len(in) && in[end-1] == '\n' {
+			return true
+		}
+	}
+	return n%8 == 0 || n == len(in)
+}
+
+// TestDifferentialResets cuts a pipeline after every byte (over TLS, at
+// the points tlsResetCut keeps) and resets the connection, at once and
+// after one response: the worker must survive, and what reached the
+// backend for each cut must be a prefix of the proxied requests net/http
+// reads in the bytes sent (the last one possibly cut short).
 func TestDifferentialResets(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, backend string) {
+	forEachTransport(t, func(t *testing.T, backend string, tr transport) {
 		rb := startRecBackend(t, nil)
 		sc := newScope(t)
-		ps := startProxy(sc, backend, proxyConf(rb.addr, "/api/"))
+		ps := startProxy(sc, backend, proxyConf(rb.addr, "/api/"), tr.options()...)
 		type cut struct {
 			tag  string
 			sent string
@@ -1176,9 +1231,12 @@ func TestDifferentialResets(t *testing.T) {
 				if n >= 1000 {
 					t.Fatal("input too long for the tags")
 				}
+				if tr.tls && !tlsResetCut(full, n) {
+					continue
+				}
 				c := cut{tag: tag, sent: resetInput(tag)[:n], read: read}
 				cuts = append(cuts, c)
-				resetAfter(t, ps.addr, c.sent, c.read)
+				resetAfter(t, ps, c.sent, c.read)
 				alive(t, ps, fmt.Sprintf("a reset after %d bytes", n))
 			}
 		}
@@ -1249,11 +1307,11 @@ func TestDifferentialResets(t *testing.T) {
 // answering.
 func TestFinding1PipelineReset(t *testing.T) {
 	in := "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /api/x HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"
-	forEachBackend(t, func(t *testing.T, backend string) {
+	forEachTransport(t, func(t *testing.T, backend string, tr transport) {
 		rb := startRecBackend(t, nil)
-		ps := startProxy(t, backend, proxyConf(rb.addr, "/api/"))
+		ps := startProxy(t, backend, proxyConf(rb.addr, "/api/"), tr.options()...)
 		for i := 0; i < 50; i++ {
-			resetAfter(t, ps.addr, in, i%3)
+			resetAfter(t, ps, in, i%3)
 			alive(t, ps, fmt.Sprintf("reset %d", i))
 		}
 	})

@@ -4,6 +4,9 @@ package proxy_test
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +21,7 @@ import (
 	"time"
 
 	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/internal/testcert"
 	"github.com/nproxy/nproxy/logging"
 	"github.com/nproxy/nproxy/proc"
 	"github.com/nproxy/nproxy/reactor"
@@ -49,15 +53,46 @@ func forEachBackend(t *testing.T, f func(t *testing.T, backend string)) {
 type proxyServer struct {
 	addr string
 	root string
+	// tlsConfig is the client side of a TLS listener (it trusts the CA
+	// that signed the worker's certificate); nil when the worker speaks
+	// plain HTTP.
+	tlsConfig *tls.Config
 }
 
+// proxyOption changes the worker startProxy runs.
+type proxyOption func(*proxyOptions)
+
+type proxyOptions struct {
+	tls bool
+}
+
+// withTLS makes the worker's [server] a TLS one: tls_cert and tls_key
+// name a certificate for localhost and 127.0.0.1 signed by a CA made for
+// this worker alone, and the proxyServer's connections speak TLS to it.
+func withTLS() proxyOption { return func(o *proxyOptions) { o.tls = true } }
+
+// tlsServerName is the name the test's TLS clients ask for (SNI) and
+// verify: one the worker's certificate holds.
+const tlsServerName = "localhost"
+
 // startProxy runs a worker on backend with the [server] keys extra (listen
-// is filled in; static_root too when extra names "STATIC").
-func startProxy(t testing.TB, backend, extra string) *proxyServer {
+// is filled in; static_root too when extra names "STATIC"; tls_cert and
+// tls_key with withTLS).
+func startProxy(t testing.TB, backend, extra string, opts ...proxyOption) *proxyServer {
 	t.Helper()
+	var o proxyOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "index.html"), []byte("static home\n"), 0o644)
 	extra = strings.ReplaceAll(extra, "STATIC", root)
+	var tlsConfig *tls.Config
+	if o.tls {
+		var keys string
+		keys, tlsConfig = testTLS(t)
+		extra = keys + extra
+	}
 	fd, err := reactor.ListenTCP("127.0.0.1:0", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -98,18 +133,71 @@ func startProxy(t testing.TB, backend, extra string) *proxyServer {
 		// The worker's loop closed the listening socket when it stopped:
 		// closing fd again could close another test's descriptor.
 	})
-	return &proxyServer{addr: addr, root: root}
+	return &proxyServer{addr: addr, root: root, tlsConfig: tlsConfig}
+}
+
+// testTLS makes a CA and a certificate it signs for tlsServerName and
+// 127.0.0.1, writes the certificate and key to a temporary directory, and
+// returns the [server] keys naming them and a client configuration that
+// trusts the CA (and nothing else).
+func testTLS(t testing.TB) (keys string, client *tls.Config) {
+	t.Helper()
+	_, _, ca, caKey := testcert.New(t, testcert.Options{IsCA: true, CommonName: "nproxy proxy test CA"})
+	cert, key := testcert.Write(t, t.TempDir(), testcert.Options{Issuer: ca, IssuerKey: caKey})
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	return fmt.Sprintf("tls_cert = %s\ntls_key = %s\n", cert, key),
+		&tls.Config{RootCAs: roots, ServerName: tlsServerName, NextProtos: []string{"http/1.1"}}
+}
+
+// connect opens a client connection to the worker: TCP, then, when the
+// worker speaks TLS, a completed handshake (so that what the caller
+// writes next is the request, not a wait for the handshake). timeout
+// bounds both.
+func (ps *proxyServer) connect(timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", ps.addr, timeout)
+	if err != nil || ps.tlsConfig == nil {
+		return c, err
+	}
+	tc := tls.Client(c, ps.tlsConfig)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
 }
 
 func (ps *proxyServer) dial(t *testing.T) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", ps.addr, 2*time.Second)
+	c, err := ps.connect(2 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// resetConn closes c with a TCP reset (SO_LINGER {1, 0}) instead of a
+// FIN. On a TLS connection the reset is on the TCP socket under it: no
+// close_notify alert goes first, as when a client vanishes.
+func resetConn(c net.Conn) error {
+	raw := c
+	if tc, ok := c.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	tcp, ok := raw.(*net.TCPConn)
+	if !ok {
+		c.Close()
+		return fmt.Errorf("reset: %T is not a TCP connection", raw)
+	}
+	if err := tcp.SetLinger(0); err != nil {
+		tcp.Close()
+		return err
+	}
+	return tcp.Close()
 }
 
 // response is a parsed response; body is de-chunked, trailer holds the
