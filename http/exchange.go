@@ -17,6 +17,10 @@ type Exchange struct {
 	Req *Request
 	Buf []byte // the bytes Req's spans refer to
 
+	// TLS reports that the request came over TLS (X-Forwarded-Proto:
+	// https upstream, $scheme).
+	TLS bool
+
 	// Path is the request path, percent-decoded and normalized (dot
 	// segments resolved, duplicate slashes merged); it always starts with
 	// '/'. Rewrite rules replace it; the static step serves it.

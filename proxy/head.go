@@ -254,7 +254,11 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 		dst = append(dst, "\r\n"...)
 	}
 	if len(set) == 0 || !setsField(set, "x-forwarded-proto") {
-		dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+		if x.TLS {
+			dst = append(dst, "X-Forwarded-Proto: https\r\n"...)
+		} else {
+			dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+		}
 	}
 	if !req.Host.Empty() && (len(set) == 0 || !setsField(set, "x-forwarded-host")) {
 		dst = append(dst, "X-Forwarded-Host: "...)

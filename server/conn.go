@@ -339,7 +339,7 @@ func (c *conn) serve(buf []byte) {
 	}
 	c.vh = vh
 	x := &s.x
-	x.Req, x.Buf = req, buf
+	x.Req, x.Buf, x.TLS = req, buf, c.g.tls != nil
 	x.Now = s.loop.Now()
 	x.Date = s.date.Get(x.Now)
 	x.Resp.Reset(s.hdr)

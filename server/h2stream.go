@@ -51,7 +51,7 @@ func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
 	}
 	c.vh = vh
 	x := &s.x
-	x.Req, x.Buf = req, buf
+	x.Req, x.Buf, x.TLS = req, buf, c.g.tls != nil
 	x.Now = s.loop.Now()
 	x.Date = s.date.Get(x.Now)
 	x.Resp.Reset(s.hdr)

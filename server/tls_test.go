@@ -328,7 +328,7 @@ func TestTLSProxy(t *testing.T) {
 						if err != nil {
 							return
 						}
-						upgrade := false
+						upgrade, proto := false, ""
 						for {
 							h, err := r.ReadString('\n')
 							if err != nil {
@@ -336,6 +336,9 @@ func TestTLSProxy(t *testing.T) {
 							}
 							if strings.HasPrefix(strings.ToLower(h), "upgrade:") {
 								upgrade = true
+							}
+							if v, ok := strings.CutPrefix(strings.ToLower(h), "x-forwarded-proto:"); ok {
+								proto = strings.TrimSpace(v)
 							}
 							if h == "\r\n" {
 								break
@@ -350,7 +353,7 @@ func TestTLSProxy(t *testing.T) {
 							fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(big))
 							c.Write(big)
 						default:
-							io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+							fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(proto), proto)
 						}
 					}
 				}()
@@ -360,8 +363,8 @@ func TestTLSProxy(t *testing.T) {
 		c := ts.dialTLS(t, "a.test", nil)
 		r := bufio.NewReader(c)
 		io.WriteString(c, "GET /api/small HTTP/1.1\r\nHost: a.test\r\n\r\nGET /api/big HTTP/1.1\r\nHost: a.test\r\n\r\n")
-		if res := readResponse(t, r, false); res.status != 200 || string(res.body) != "hello" {
-			t.Fatalf("small: %d %q", res.status, res.body)
+		if res := readResponse(t, r, false); res.status != 200 || string(res.body) != "https" {
+			t.Fatalf("small: %d %q, want the X-Forwarded-Proto the backend saw: https", res.status, res.body)
 		}
 		if res := readResponse(t, r, false); res.status != 200 || string(res.body) != string(big) {
 			t.Fatalf("big: %d, %d bytes", res.status, len(res.body))
