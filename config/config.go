@@ -167,6 +167,10 @@ type Server struct {
 	// ProxySetHeaders are the proxy_set_header lines, merged the same
 	// way.
 	ProxySetHeaders []SetHeader
+	// HideHeaders are the hide_header names: headers of proxied
+	// responses not passed on to the client; a [location]'s are its
+	// [server]'s and its own.
+	HideHeaders []string
 	// ServerTokens is server_tokens (default on): off leaves the Server
 	// header out of every response of the [server].
 	ServerTokens bool

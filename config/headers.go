@@ -44,6 +44,13 @@ var headerKeys = map[string]serverKey{
 		}
 		return err
 	},
+	"hide_header": func(_ *loader, s *Server, v string) error {
+		name, err := parseHideHeader(v)
+		if err == nil {
+			s.HideHeaders = append(s.HideHeaders, name)
+		}
+		return err
+	},
 	"server_tokens": func(_ *loader, s *Server, v string) (err error) {
 		s.ServerTokens, err = parseSwitch(v)
 		return err
@@ -56,6 +63,7 @@ func init() {
 	}
 	repeatable["add_header"] = true
 	repeatable["proxy_set_header"] = true
+	repeatable["hide_header"] = true
 }
 
 // framingHeaders are the fields nproxy writes itself to frame a message
@@ -147,6 +155,25 @@ func parseSetHeader(v string) (SetHeader, error) {
 	return h, nil
 }
 
+// parseHideHeader parses hide_header's NAME: one header name, not a
+// framing one (nproxy decides those itself), and not Date or Server
+// (nproxy never relays a backend's: server_tokens = off removes its own
+// Server).
+func parseHideHeader(v string) (string, error) {
+	name := strings.TrimSpace(v)
+	if strings.ContainsAny(name, " \t") {
+		return "", fmt.Errorf("%q: one header name per hide_header line", v)
+	}
+	if err := checkHeaderName(name); err != nil {
+		return "", err
+	}
+	switch strings.ToLower(name) {
+	case "date", "server":
+		return "", fmt.Errorf("%q: nproxy never passes on a backend's %s (server_tokens = off removes its own Server)", name, name)
+	}
+	return name, nil
+}
+
 // unquote removes one pair of double quotes around v, as nginx writes
 // an empty value "".
 func unquote(v string) string {
@@ -176,6 +203,20 @@ func mergeSetHeaders(server, own []SetHeader) []SetHeader {
 	for _, h := range server {
 		if !slicesContainsFunc(own, func(o SetHeader) bool { return strings.EqualFold(o.Name, h.Name) }) {
 			out = append(out, h)
+		}
+	}
+	return append(out, own...)
+}
+
+// mergeHideHeaders returns the hide_header names of a location: its
+// server's and its own (unlike nginx, where a location's
+// proxy_hide_header drops the inherited ones, a header hidden for the
+// whole [server] stays hidden).
+func mergeHideHeaders(server, own []string) []string {
+	var out []string
+	for _, n := range server {
+		if !slicesContainsFunc(own, func(o string) bool { return strings.EqualFold(o, n) }) {
+			out = append(out, n)
 		}
 	}
 	return append(out, own...)

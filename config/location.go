@@ -90,6 +90,7 @@ var locationKeys = map[string]Group{
 	"return":                 GroupNone,
 	"add_header":             GroupProxy, // the proxy adds them to its responses' heads
 	"proxy_set_header":       GroupProxy,
+	"hide_header":            GroupProxy, // the proxy leaves them out of its responses' heads
 	"allow":                  GroupNone,
 	"deny":                   GroupNone,
 	"auth_basic":             GroupNone,
@@ -227,7 +228,7 @@ func (l *loader) applyLocation(sec *ini.Section, ss *scanSection, srv *Server, s
 	l.resetHandler(&cp, present)
 	// Repeatable keys the location sets start empty and are merged with
 	// its server's once applied.
-	cp.AddHeaders, cp.ProxySetHeaders, cp.ErrorPages = nil, nil, nil
+	cp.AddHeaders, cp.ProxySetHeaders, cp.HideHeaders, cp.ErrorPages = nil, nil, nil, nil
 	if _, allow := present["allow"]; allow {
 		cp.Access = nil
 	} else if _, deny := present["deny"]; deny {
@@ -257,6 +258,7 @@ func (l *loader) applyLocation(sec *ini.Section, ss *scanSection, srv *Server, s
 	}
 	cp.AddHeaders = mergeAddHeaders(base.AddHeaders, cp.AddHeaders)
 	cp.ProxySetHeaders = mergeSetHeaders(base.ProxySetHeaders, cp.ProxySetHeaders)
+	cp.HideHeaders = mergeHideHeaders(base.HideHeaders, cp.HideHeaders)
 	cp.ErrorPages = mergeErrorPages(base.ErrorPages, cp.ErrorPages)
 	loc.Server = &cp
 	if badMatch {

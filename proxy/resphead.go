@@ -64,8 +64,9 @@ func parseRespHead(b []byte) (h respHead, ok bool, err error) {
 // the client connection needs it.
 //
 // The configuration's add_header lines (extra) follow the upstream's
-// headers, and server_tokens = off (noServer) leaves Server out.
-func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient, keepAlive10, upgrade, dechunk bool, extra *http.ExtraHeaders, noServer bool) []byte {
+// headers, the hide_header names (hide) are left out of them, and
+// server_tokens = off (noServer) leaves Server out.
+func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient, keepAlive10, upgrade, dechunk bool, extra *http.ExtraHeaders, hide []string, noServer bool) []byte {
 	r := &h.head
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(r.Status), 10)
@@ -94,6 +95,8 @@ func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient,
 		case isHopByHop(name), listedInConnection(upHead, r, name),
 			http.EqualFold(name, "date"), http.EqualFold(name, "server"):
 			continue
+		case len(hide) > 0 && hidden(hide, name):
+			continue
 		}
 		dst = append(dst, name...)
 		dst = append(dst, ": "...)
@@ -115,6 +118,16 @@ func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient,
 		dst = append(dst, "Connection: keep-alive\r\n"...)
 	}
 	return append(dst, "\r\n"...)
+}
+
+// hidden reports whether name is one of the hide_header names.
+func hidden(hide []string, name []byte) bool {
+	for _, n := range hide {
+		if http.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // listedInConnection reports whether name is an option of any Connection

@@ -223,7 +223,7 @@ func (s *session) readHead() bool {
 		s.keepClient, s.keepUp = false, false
 	}
 	closeClient := !s.keepClient && !upgrade
-	s.cbuf = appendClientHead(s.cbuf, s.rbuf, &h, s.cl.Date(), closeClient, s.client10 && s.keepClient, upgrade, s.dechunk, &s.h.respHeaders, !s.h.cfg.ServerTokens)
+	s.cbuf = appendClientHead(s.cbuf, s.rbuf, &h, s.cl.Date(), closeClient, s.client10 && s.keepClient, upgrade, s.dechunk, &s.h.respHeaders, s.h.cfg.HideHeaders, !s.h.cfg.ServerTokens)
 	s.consumeR(h.headLen)
 	s.respDone = s.mode == modeNone || s.mode == modeLength && s.respLeft == 0
 	// The response has started: the request can no longer be retried.
