@@ -1,9 +1,8 @@
 package config
 
 // HTTP/2 to clients: http2 = on|off per [server] (package http2, and
-// server/h2conn.go). Off by default in this build: proxied routes are not
-// served over HTTP/2 yet, so a block that turns it on may not proxy, and
-// a block that does not ask for it keeps speaking HTTP/1.1 only.
+// server/h2conn.go). Every route is served over HTTP/2, proxied ones
+// included (server/h2proxy.go: the proxy stays HTTP/1.1 upstream).
 
 // http2Keys are the [server] keys of this file; keys.go merges them.
 var http2Keys = map[string]serverKey{
@@ -20,21 +19,8 @@ func init() {
 	}
 }
 
-// checkHTTP2 refuses http2 = on on a [server] that proxies (proxy_pass
-// in the block or in one of its [location]s): requests over HTTP/2 cannot
-// be proxied in this build, and a site that asked for HTTP/2 must fail
-// `nproxy -t` rather than break at run time.
-func (l *loader) checkHTTP2(servers []*Server) {
-	for _, s := range servers {
-		if !s.HTTP2 {
-			continue
-		}
-		proxied := s.HasProxy()
-		for _, loc := range s.Locations {
-			proxied = proxied || loc.Server.HasProxy()
-		}
-		if proxied {
-			l.addf(s.http2Line, ErrNotImplemented, "http2: on: proxied requests are not served over HTTP/2 in this build (proxy_pass in this [server] or its [location]s); set http2 = off here")
-		}
-	}
-}
+// checkHTTP2 checks the http2 keys of servers once the file is read.
+// Nothing is refused any more: a [server] that proxies (in the block or
+// in a [location]) may speak HTTP/2 to its clients, since a stream is
+// proxied as an HTTP/1.1 request is (server/h2proxy.go).
+func (l *loader) checkHTTP2(servers []*Server) {}

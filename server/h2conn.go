@@ -3,7 +3,6 @@
 package server
 
 import (
-	"errors"
 	"time"
 
 	"github.com/nproxy/nproxy/http"
@@ -22,16 +21,18 @@ import (
 // state stays stRead until the conn closes or lingers.
 //
 // Each stream is served through the block's routing chain like an
-// HTTP/1.1 request (h2stream.go). Steps that take the connection over
-// (the reverse proxy, a streamed directory listing) cannot run on a
-// stream yet: such a stream is reset with HTTP_1_1_REQUIRED, which tells
-// the client to retry over HTTP/1.1, and config refuses http2 = on on a
-// [server] that proxies so that no site depends on it.
+// HTTP/1.1 request (h2stream.go). A step that takes its exchange over
+// (the reverse proxy, a streamed directory listing) gets the stream as
+// its http.Client (h2proxy.go) and runs as it does on HTTP/1.1.
 //
-// Timers, one per connection as for HTTP/1.1: header_timeout until the
-// first request, send_timeout while output is in flight or a stream
-// waits for the client's flow-control window, keepalive_timeout when no
-// stream is open. Any of them closes the connection.
+// Timers, one reactor timer per connection as for HTTP/1.1, set to the
+// earliest of the connection's own and its taken-over streams'
+// (SetTimeout): header_timeout until the first request, send_timeout
+// while output is in flight or a stream answered by the server waits for
+// the client's flow-control window, keepalive_timeout when no stream is
+// open; a taken-over stream's step keeps its own timers (body_timeout,
+// send_timeout, ...), so a slow upstream does not close the connection.
+// The connection's own expiry closes it; a stream's tells its step.
 
 // h2conn is the HTTP/2 side of one client connection.
 type h2conn struct {
@@ -50,9 +51,20 @@ type h2conn struct {
 	// that did not fit the flow-control windows at once (h2stream.go).
 	bodies map[uint32]*h2body
 
-	// refused is the stream a step hijacked during the current Serve
-	// (see hijackH2), nil otherwise.
-	refused *h2Refused
+	// serving is the stream OnRequest is serving; taking the h2proxy a
+	// step hijacked it with during that Serve (nil otherwise).
+	serving uint32
+	taking  *h2proxy
+	// proxies are the taken-over streams, by id (h2proxy.go); settling
+	// lists those that recorded something for settleProxies.
+	proxies  map[uint32]*h2proxy
+	settling []*h2proxy
+	rh       *http.ResponseHead // scratch for a step's response head
+
+	// ownDue is when the connection's own timer expires (loop
+	// nanoseconds, 0: none); the reactor timer is set to the earliest of
+	// it and the proxies' (nextDue).
+	ownDue int64
 
 	line  []byte // scratch: the access log's request line
 	lines []byte // scratch: a response head's lines
@@ -81,12 +93,13 @@ func (g *addrGroup) offersH2c() bool {
 // startH2 turns the conn into an HTTP/2 connection and sends the server's
 // preface (SETTINGS). Called once, before any input reaches it.
 func (c *conn) startH2() {
-	h := &h2conn{c: c, bodies: make(map[uint32]*h2body)}
+	h := &h2conn{c: c, bodies: make(map[uint32]*h2body), proxies: make(map[uint32]*h2proxy)}
 	s := c.s
 	h.hc = http2.NewConn(h, &http2.Config{Now: s.loop.Now})
 	c.h2 = h
 	c.h2cMaybe = false
 	c.rc.SetTimeout(c.vh.cfg.HeaderTimeout)
+	h.ownDue = s.loop.NowNano() + int64(c.vh.cfg.HeaderTimeout)
 }
 
 // sniffH2c looks at the first bytes of a plain connection offering h2c:
@@ -150,10 +163,14 @@ func (c *conn) h2Recv(data []byte) {
 func (c *conn) h2Flush() {
 	h := c.h2
 	l := c.s.loop
+	h.settleProxies()
 	for h.inflight == nil && c.state == stRead && c.rc.Open() {
 		out := h.hc.Output(l.GetBuf(reactor.LargeBuf))
 		if len(out) == 0 {
 			l.PutBuf(out)
+			if h.settleProxies() {
+				continue // a step acted inside OnWritable
+			}
 			break
 		}
 		done, err := c.send(out)
@@ -165,9 +182,11 @@ func (c *conn) h2Flush() {
 		if !done {
 			h.inflight = out
 			c.armSendTimeout()
+			h.ownDue = l.NowNano() + int64(c.vh.cfg.SendTimeout)
 			break
 		}
 		l.PutBuf(out)
+		h.settleProxies()
 	}
 	if c.state != stRead {
 		return
@@ -190,13 +209,21 @@ func (c *conn) h2Flush() {
 		h.paused = false
 		c.rc.StartRecv()
 	}
+	now := l.NowNano()
 	switch {
 	case h.inflight != nil:
 		// armed by the send
-	case h.hc.Streams() > 0:
-		c.rc.SetTimeout(c.vh.cfg.SendTimeout) // a window the client keeps closed
+	case h.hc.Streams() > len(h.proxies):
+		h.ownDue = now + int64(c.vh.cfg.SendTimeout) // a window the client keeps closed
+	case len(h.proxies) > 0:
+		h.ownDue = 0 // the steps' timers watch their streams
 	case h.started:
-		c.rc.SetTimeout(c.vh.cfg.KeepaliveTimeout)
+		h.ownDue = now + int64(c.vh.cfg.KeepaliveTimeout)
+	}
+	if due := h.nextDue(); due != 0 {
+		c.rc.SetTimeout(time.Duration(max(due-now, 1)))
+	} else {
+		c.rc.SetTimeout(0)
 	}
 	if c.readClosed && h.inflight == nil {
 		c.closeNow()
@@ -233,9 +260,20 @@ func (c *conn) h2ReadEnd(err error) {
 // h2Timeout handles the connection's timer: send_timeout is started again
 // while the client keeps acknowledging; every other timer closes.
 func (c *conn) h2Timeout() {
-	if c.state == stRead && c.h2.inflight != nil && c.sendMoved() {
-		c.armSendTimeout()
-		return
+	h := c.h2
+	if c.state == stRead {
+		now := c.s.loop.NowNano()
+		h.proxyTimers(now)
+		switch {
+		case h.ownDue == 0 || now < h.ownDue:
+			c.h2Flush() // a stream's timer: the steps acted; re-arm
+			return
+		case h.inflight != nil && c.sendMoved():
+			c.armSendTimeout()
+			h.ownDue = now + int64(c.vh.cfg.SendTimeout)
+			c.h2Flush()
+			return
+		}
 	}
 	c.closeNow()
 }
@@ -271,40 +309,8 @@ func (c *conn) releaseH2() {
 	for id, b := range h.bodies {
 		h.dropBody(id, b)
 	}
-}
-
-// errH2Takeover is what a step that hijacked an HTTP/2 stream is told
-// (Stream.ClientClosed): streams cannot be taken over in this build.
-var errH2Takeover = errors.New("server: a step cannot take over an HTTP/2 stream in this build")
-
-// h2Refused is the http.Client a step gets when it hijacks an HTTP/2
-// stream: it does nothing, and the stream is reset with
-// HTTP_1_1_REQUIRED once Serve returns (serveStream).
-type h2Refused struct {
-	c    *conn
-	st   http.Stream
-	done bool // the stream released or aborted: no Stream call follows
-}
-
-var _ http.Client = (*h2Refused)(nil)
-
-func (r *h2Refused) Send([]byte) (bool, error) { return false, errH2Takeover }
-func (r *h2Refused) SpliceFrom(*reactor.Conn, int64) (bool, error) {
-	return false, errH2Takeover
-}
-func (r *h2Refused) CanSplice() bool          { return false }
-func (r *h2Refused) PauseRecv()               {}
-func (r *h2Refused) ResumeRecv()              {}
-func (r *h2Refused) SetTimeout(time.Duration) {}
-func (r *h2Refused) SetResult(int, int64)     {}
-func (r *h2Refused) Release(bool)             { r.done = true }
-func (r *h2Refused) Abort()                   { r.done = true }
-func (r *h2Refused) ShutdownWrite()           {}
-func (r *h2Refused) PeerAddr(b []byte) []byte { return r.c.PeerAddr(b) }
-func (r *h2Refused) Date() []byte             { return r.c.Date() }
-
-// hijack is conn.Hijack on an HTTP/2 connection.
-func (h *h2conn) hijack(st http.Stream) http.Client {
-	h.refused = &h2Refused{c: h.c, st: st}
-	return h.refused
+	for _, p := range h.proxies {
+		h.proxyReset(p) // hc.Close reported the open ones; these had ended there
+	}
+	h.settling = nil
 }

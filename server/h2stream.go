@@ -43,6 +43,12 @@ func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
 	h.started = true
 	req, buf := &rh.Req, rh.Buf
 	req.KeepAlive = true // connection management is HTTP/2's
+	if !endStream && req.ContentLength < 0 {
+		// A body of unknown length: a step that takes the stream over
+		// reads it chunked (h2proxy.go) and forwards it so.
+		req.Chunked = true
+	}
+	h.serving = id
 	vh, named := c.g.pickVhost(req.Host.Bytes(buf))
 	misdirected := false
 	if c.sni != nil && vh != c.sni {
@@ -82,19 +88,27 @@ func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
 		}
 	}
 	c.lingerAfter = false // a 413's "close unread": the stream's reset does it
-	if r := h.refused; r != nil {
-		// A step took the stream over (see h2Refused).
-		h.refused = nil
-		if !r.done {
-			r.st.ClientClosed(errH2Takeover)
+	if p := h.taking; p != nil {
+		// A step took the stream over (h2proxy.go).
+		h.taking = nil
+		if p.want != wantNothing && p.want != wantAbort && !p.started && !p.sending {
+			// It gave the stream back within Serve, having answered in
+			// x.Resp the ordinary way (no backend could be dialed).
+			p.ended, p.want = true, wantNothing
+			answered = true
+		} else {
+			h.proxies[id] = p
+			if endStream {
+				p.bodyEnd = true
+			}
+			h.kick(p) // settled by the h2Flush after Feed
+			if x.Resp.Release != nil {
+				x.Resp.Release.Release()
+			}
+			s.hdr = x.Resp.Header[:0]
+			x.Resp.Body, x.Resp.Release = nil, nil
+			return
 		}
-		h.hc.Reset(id, http2.ErrCodeHTTP11Required)
-		if x.Resp.Release != nil {
-			x.Resp.Release.Release()
-		}
-		s.hdr = x.Resp.Header[:0]
-		x.Resp.Body, x.Resp.Release = nil, nil
-		return
 	}
 	if !answered {
 		x.Resp.Error(404)
@@ -198,20 +212,33 @@ func (h *h2conn) dropBody(id uint32, b *h2body) {
 	}
 }
 
-// OnData takes request body bytes: every step that answers a stream has
-// answered it already (the http2.Conn refuses the rest of a body once
-// the response ended), so they are only given back to the windows.
+// OnData takes request body bytes: a taken-over stream's go to its step
+// (h2proxy.go); every other step has answered its stream already (the
+// http2.Conn refuses the rest of a body once the response ended), so
+// they are only given back to the windows.
 func (h *h2conn) OnData(id uint32, p []byte, endStream bool) {
+	if px := h.proxies[id]; px != nil {
+		px.onData(p, endStream)
+		return
+	}
 	h.hc.Consume(id, len(p))
 }
 
-// OnTrailers ignores request trailers, as for HTTP/1.1.
-func (h *h2conn) OnTrailers(id uint32, rh *http2.RequestHead) {}
+// OnTrailers ends a taken-over stream's request body; trailer fields are
+// ignored, as for HTTP/1.1.
+func (h *h2conn) OnTrailers(id uint32, rh *http2.RequestHead) {
+	if px := h.proxies[id]; px != nil {
+		px.onTrailers()
+	}
+}
 
-// OnReset drops what stream id still had to send.
+// OnReset drops what stream id still had to send, or tells its step.
 func (h *h2conn) OnReset(id uint32, code http2.ErrCode) {
 	if b := h.bodies[id]; b != nil {
 		h.dropBody(id, b)
+	}
+	if px := h.proxies[id]; px != nil {
+		h.proxyReset(px)
 	}
 }
 
@@ -219,6 +246,10 @@ func (h *h2conn) OnReset(id uint32, code http2.ErrCode) {
 func (h *h2conn) OnWritable(id uint32) {
 	if b := h.bodies[id]; b != nil {
 		h.pump(id, b)
+		return
+	}
+	if px := h.proxies[id]; px != nil {
+		px.onWritable()
 	}
 }
 

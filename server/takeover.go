@@ -212,7 +212,11 @@ func (s *Server) RunDeferred() {
 		}
 		c.posted = false
 		c.enter()
-		c.settle()
+		if c.h2 != nil {
+			c.h2Flush() // a taken-over stream's step acted (h2proxy.go)
+		} else {
+			c.settle()
+		}
 		c.leave()
 	}
 	s.readyRun = s.readyRun[:0]

@@ -1,0 +1,532 @@
+//go:build linux
+
+package server
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/nproxy/nproxy/accesslog"
+	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/http2"
+	"github.com/nproxy/nproxy/reactor"
+)
+
+// A step that takes its exchange over (the reverse proxy, a streamed
+// directory listing) gets, on an HTTP/2 stream, an h2proxy: the same
+// http.Client it gets on an HTTP/1.1 connection, mapped onto one stream,
+// so that the step runs unchanged.
+//
+//   - Request body: the stream's DATA goes to Stream.ClientData, in the
+//     framing the request head announces (Content-Length as sent; a body
+//     without content-length is presented chunked, and the head says so
+//     with Request.Chunked, so the step forwards it with
+//     Transfer-Encoding: chunked). Flow-control credit goes back with
+//     Conn.Consume only as the step takes bytes: a step that is full
+//     (takes fewer) stops the client's upload at the stream window.
+//   - Response: what the step Sends is an HTTP/1.1 response. Its heads
+//     are parsed with http.ResponseParser (1xx heads, then the final one)
+//     and answered with Respond (Respond drops the connection-specific
+//     fields); the body goes to WriteData as the windows allow, through
+//     an http.ChunkedDecoder when the head says chunked. A Send is done
+//     once every byte is framed; until then the rest of the step's buffer
+//     waits (the step leaves it untouched) and OnWritable continues it.
+//   - Release ends the stream (END_STREAM after the body; keep-alive means
+//     nothing per stream), Abort resets it with INTERNAL_ERROR. There is
+//     no splice (DATA frames are built in user space) and nothing
+//     tunnels: a request cannot ask for an upgrade over HTTP/2 (RFC 9113
+//     §8.2.2), so a 101 never reaches a stream.
+//
+// Control runs one way, as on HTTP/1.1 (http.Stream): Release, Abort,
+// ResumeRecv and SetTimeout only record what the step wants; the conn
+// applies it (settleProxies, from h2Flush) once the Stream call, or the
+// step's own event, has returned. When the step acted on an upstream
+// event, the conn is posted to the loop's deferred run (conn.post), so
+// the output of a whole event batch leaves in one send.
+
+// h2proxy is the http.Client of one taken-over HTTP/2 stream.
+//
+// States: taking (inside Serve) -> running (in h2conn.proxies) -> ended.
+// A recorded Release or Abort (want) or a reset by the client stops every
+// Stream call at once (st is nil); ended is set when the conn has applied
+// it, and an ended h2proxy is never used again (a new one per stream, so
+// a pointer kept across a Handler call stays safe to look at).
+type h2proxy struct {
+	h  *h2conn
+	id uint32
+	st http.Stream
+	vh *vhost // the stream's block (access log)
+
+	want    streamWant
+	ended   bool
+	queued  bool // in h2conn.settling
+	started bool // a final head was sent (Respond with status >= 200)
+	outEnd  bool // ShutdownWrite: END_STREAM once what was sent is out
+
+	// Request body: in holds what the client sent and the step did not
+	// take yet (pooled), in the framing the step expects; held counts the
+	// DATA bytes among them whose credit has not gone back.
+	in      []byte
+	held    int
+	chunked bool // the body is presented chunked (no content-length)
+	bodyEnd bool // END_STREAM (or trailers) received
+	feed    bool // the step wants ClientData
+
+	// Response: the Send in progress. sendBuf is the step's buffer (kept
+	// only to give it back if the step aborts with it in flight), pend the
+	// body bytes WriteData has not taken, rest the bytes after them still
+	// to look at.
+	sending bool
+	sendBuf []byte
+	pend    []byte
+	rest    []byte
+	head    []byte // a response head split across Sends, so far (pooled)
+	dechunk bool
+	chunk   http.ChunkedDecoder
+	bodyOK  bool // the chunked body ended: bytes after it are dropped
+
+	due int64 // the step's timer (SetTimeout), loop nanoseconds; 0: none
+
+	status int   // SetResult
+	body   int64 // SetResult
+	rec    []byte
+	nReq   int
+	nRef   int
+}
+
+var _ http.Client = (*h2proxy)(nil)
+
+// errH2StreamReset is what a step hears (Stream.ClientClosed) when its
+// stream is reset: by the client, or because the connection ended.
+var errH2StreamReset = errors.New("server: HTTP/2 stream reset")
+
+// errH2Splice is SpliceFrom's answer on a stream: DATA frames are built
+// in user space (CanSplice is false).
+var errH2Splice = errors.New("server: splice into an HTTP/2 stream")
+
+// hijack is conn.Hijack on an HTTP/2 connection: the stream OnRequest is
+// serving (h.serving) is taken over by st.
+func (h *h2conn) hijack(st http.Stream) http.Client {
+	c := h.c
+	x := &c.s.x
+	p := &h2proxy{h: h, id: h.serving, st: st, vh: c.vh, feed: true}
+	p.chunked = x.Req.Chunked
+	if c.s.counters != nil || c.vh.alog != nil {
+		req, buf := x.Req, x.Buf
+		p.rec = append(p.rec, req.MethodSpan.Bytes(buf)...)
+		p.rec = append(p.rec, ' ')
+		p.rec = append(p.rec, req.URI.Bytes(buf)...)
+		p.rec = append(p.rec, " HTTP/2.0"...)
+		p.nReq = len(p.rec)
+		ref, _ := req.Header(buf, "Referer")
+		ua, _ := req.Header(buf, "User-Agent")
+		p.rec = append(p.rec, ref...)
+		p.nRef = len(ref)
+		p.rec = append(p.rec, ua...)
+		c.peerAddr() // now, while the client is surely connected
+	}
+	h.taking = p
+	return p
+}
+
+// Send frames b, an HTTP/1.1 response (or the next part of it), on the
+// stream.
+func (p *h2proxy) Send(b []byte) (bool, error) {
+	if p.st == nil || p.ended {
+		return false, reactor.ErrClosed
+	}
+	if p.sending {
+		return false, errStreamBusy
+	}
+	p.pend, p.rest = nil, b
+	done, err := p.pump()
+	if err != nil {
+		p.pend, p.rest = nil, nil
+		return false, err
+	}
+	if !done {
+		p.sending, p.sendBuf = true, b
+	}
+	p.h.kick(p)
+	return done, nil
+}
+
+// pump frames what is left of the current Send and reports whether all
+// of it is framed.
+func (p *h2proxy) pump() (bool, error) {
+	hc := p.h.hc
+	for {
+		if len(p.pend) > 0 {
+			n, err := hc.WriteData(p.id, p.pend, false)
+			if err != nil {
+				return false, err
+			}
+			p.pend = p.pend[n:]
+			if len(p.pend) > 0 {
+				return false, nil // full: OnWritable continues
+			}
+		}
+		if len(p.rest) == 0 {
+			return true, nil
+		}
+		switch {
+		case !p.started:
+			if err := p.readHead(); err != nil {
+				return false, err
+			}
+		case p.bodyOK:
+			p.rest = nil // nothing follows a chunked body's end on a stream
+		case p.dechunk:
+			n, data, done, err := p.chunk.Next(p.rest)
+			if err != nil {
+				return false, err
+			}
+			p.rest, p.pend = p.rest[n:], data
+			p.bodyOK = done
+			if n == 0 && len(data) == 0 && !done {
+				p.rest = nil // a partial chunk line: the decoder keeps it
+			}
+		default:
+			p.pend, p.rest = p.rest, nil
+		}
+	}
+}
+
+// readHead parses the response head at the front of rest (completing a
+// head an earlier Send split) and answers it with Respond.
+func (p *h2proxy) readHead() error {
+	h := p.h
+	buf := p.rest
+	if len(p.head) > 0 {
+		p.head = h.c.s.loop.AppendBuf(p.head, p.rest)
+		buf = p.head
+	}
+	var rp http.ResponseParser
+	rh := h.respHead()
+	done, err := rp.Parse(buf, rh)
+	if err != nil {
+		return err
+	}
+	if !done {
+		if len(p.head) == 0 {
+			p.head = h.c.s.loop.AppendBuf(nil, p.rest)
+		}
+		p.rest = nil
+		return nil
+	}
+	// The rest of this Send after the head: the head may have started in
+	// an earlier Send (p.head holds both then).
+	after := p.rest[len(p.rest)-(len(buf)-rh.HeadLen):]
+	line := bytes.IndexByte(buf, '\n') + 1
+	lines := buf[line : rh.HeadLen-2]
+	if err := h.hc.Respond(p.id, rh.Status, lines, false); err != nil {
+		return err
+	}
+	if rh.Status >= 200 {
+		p.started = true
+		p.dechunk = rh.Chunked
+		p.chunk.Reset()
+	}
+	if p.head != nil {
+		h.c.s.loop.PutBuf(p.head)
+		p.head = nil
+	}
+	p.rest = after
+	return nil
+}
+
+// onWritable continues a Send that waited for the windows.
+func (p *h2proxy) onWritable() {
+	if !p.sending || p.st == nil {
+		return
+	}
+	done, err := p.pump()
+	if !done && err == nil {
+		return
+	}
+	p.sending, p.sendBuf, p.pend, p.rest = false, nil, nil, nil
+	p.st.ClientSent(err)
+	p.h.kick(p)
+}
+
+// SpliceFrom is refused: see CanSplice.
+func (p *h2proxy) SpliceFrom(*reactor.Conn, int64) (bool, error) { return false, errH2Splice }
+
+// CanSplice reports false: DATA frames are built in user space.
+func (p *h2proxy) CanSplice() bool { return false }
+
+// PauseRecv stops ClientData calls; the client is held back by the
+// stream's window, whose credit goes back only as the step takes bytes.
+func (p *h2proxy) PauseRecv() { p.feed = false }
+
+// ResumeRecv asks for ClientData again: what the stream holds is offered
+// once the caller has returned.
+func (p *h2proxy) ResumeRecv() {
+	if p.st == nil || p.feed {
+		return
+	}
+	p.feed = true
+	p.h.kick(p)
+}
+
+// SetTimeout arms the stream's timer (ClientTimeout); the conn's timer
+// is set to the earliest of its own and its streams' (h2Flush).
+func (p *h2proxy) SetTimeout(d time.Duration) {
+	if p.st == nil {
+		return
+	}
+	p.due = 0
+	if d > 0 {
+		p.due = p.h.c.s.loop.NowNano() + int64(d)
+	}
+	p.h.kick(p)
+}
+
+// SetResult records the stream's status and body bytes for the access
+// log and the metrics.
+func (p *h2proxy) SetResult(status int, body int64) { p.status, p.body = status, body }
+
+// Release records that the step is done: the stream ends after its body.
+func (p *h2proxy) Release(bool) {
+	if p.st == nil {
+		return
+	}
+	p.want, p.st = wantClose, nil
+	p.h.kick(p)
+}
+
+// Abort records that the stream is to be reset. A Send still waiting for
+// the windows leaves its buffer to the conn, which gives it back.
+func (p *h2proxy) Abort() {
+	if p.st == nil {
+		return
+	}
+	p.want, p.st = wantAbort, nil
+	p.h.kick(p)
+}
+
+// ShutdownWrite ends the stream's response once what was sent is framed
+// (a stream has no half-close of its own; nothing tunnels over HTTP/2).
+func (p *h2proxy) ShutdownWrite() {
+	if p.st == nil {
+		return
+	}
+	p.outEnd = true
+	p.h.kick(p)
+}
+
+// PeerAddr appends the client's address.
+func (p *h2proxy) PeerAddr(b []byte) []byte { return p.h.c.PeerAddr(b) }
+
+// Date returns the current Date header value.
+func (p *h2proxy) Date() []byte { return p.h.c.Date() }
+
+// onData takes request body bytes for the step, in the framing it
+// expects, and offers them.
+func (p *h2proxy) onData(b []byte, end bool) {
+	l := p.h.c.s.loop
+	if p.st == nil || p.ended || p.bodyEnd {
+		p.h.hc.Consume(p.id, len(b))
+		return
+	}
+	if p.chunked {
+		if len(b) > 0 {
+			var size [16]byte
+			p.in = l.AppendBuf(p.in, strconv.AppendInt(size[:0], int64(len(b)), 16))
+			p.in = l.AppendBuf(p.in, crlf)
+			p.in = l.AppendBuf(p.in, b)
+			p.in = l.AppendBuf(p.in, crlf)
+		}
+		if end {
+			p.in = l.AppendBuf(p.in, lastChunk)
+		}
+	} else if len(b) > 0 {
+		p.in = l.AppendBuf(p.in, b)
+	}
+	p.held += len(b)
+	p.bodyEnd = end
+	p.offer()
+}
+
+var (
+	crlf      = []byte("\r\n")
+	lastChunk = []byte("0\r\n\r\n")
+)
+
+// onTrailers ends the request body (trailer fields are dropped, as the
+// proxy drops them over HTTP/1.1).
+func (p *h2proxy) onTrailers() {
+	if p.st == nil || p.ended || p.bodyEnd {
+		return
+	}
+	p.bodyEnd = true
+	if p.chunked {
+		p.in = p.h.c.s.loop.AppendBuf(p.in, lastChunk)
+	}
+	p.offer()
+}
+
+// offer gives the step what the stream holds, while it takes it all, and
+// returns the credit of what it took. Not from inside a Stream call.
+func (p *h2proxy) offer() {
+	for p.st != nil && p.feed && len(p.in) > 0 {
+		k := len(p.in)
+		n := p.st.ClientData(p.in)
+		p.dropIn(n)
+		if n < k {
+			p.feed = false // full: wait for ResumeRecv
+			break
+		}
+	}
+}
+
+// dropIn drops the first n bytes of in and gives back the credit of the
+// DATA bytes certainly gone: what is left may all be data, so held never
+// exceeds it, and a drained buffer has given back all of its credit.
+func (p *h2proxy) dropIn(n int) {
+	if n <= 0 {
+		return
+	}
+	k := copy(p.in, p.in[n:])
+	p.in = p.in[:k]
+	if k == 0 {
+		p.h.c.s.loop.PutBuf(p.in)
+		p.in = nil
+	}
+	if p.held > k {
+		p.h.hc.Consume(p.id, p.held-k)
+		p.held = k
+	}
+}
+
+// kick makes sure what p recorded is applied: at once by the h2Flush of
+// the conn method on the stack, else from the loop's deferred run.
+func (h *h2conn) kick(p *h2proxy) {
+	if !p.queued {
+		p.queued = true
+		h.settling = append(h.settling, p)
+	}
+	h.c.post()
+}
+
+// settleProxies applies what the proxies recorded; it reports whether
+// there was anything. A conn method, from h2Flush.
+func (h *h2conn) settleProxies() bool {
+	any := len(h.settling) > 0
+	for i := 0; i < len(h.settling); i++ { // kicks while settling append
+		p := h.settling[i]
+		h.settling[i] = nil
+		p.queued = false
+		if p.ended {
+			continue
+		}
+		switch {
+		case p.want == wantAbort:
+			h.hc.Reset(p.id, http2.ErrCodeInternal)
+			h.endProxy(p)
+		case p.want != wantNothing:
+			if p.started && !p.sending && len(p.pend) == 0 {
+				h.hc.WriteData(p.id, nil, true)
+			} else {
+				h.hc.Reset(p.id, http2.ErrCodeInternal) // released without a whole response
+			}
+			h.endProxy(p)
+		default:
+			if p.outEnd && !p.sending && p.started {
+				p.outEnd = false
+				h.hc.WriteData(p.id, nil, true)
+			}
+			p.offer()
+		}
+	}
+	h.settling = h.settling[:0]
+	return any
+}
+
+// proxyReset tells the step of stream id that the stream is gone.
+func (h *h2conn) proxyReset(p *h2proxy) {
+	if st := p.st; st != nil {
+		p.st = nil
+		st.ClientClosed(errH2StreamReset)
+	}
+	h.endProxy(p)
+}
+
+// endProxy forgets p, gives its buffers back and logs the exchange.
+func (h *h2conn) endProxy(p *h2proxy) {
+	if p.ended {
+		return
+	}
+	p.ended, p.st = true, nil
+	delete(h.proxies, p.id)
+	l := h.c.s.loop
+	if p.in != nil {
+		l.PutBuf(p.in)
+		p.in = nil
+	}
+	if p.head != nil {
+		l.PutBuf(p.head)
+		p.head = nil
+	}
+	if p.sending && p.want == wantAbort && p.sendBuf != nil {
+		// The step's buffer in flight at Abort is ours (http.Client).
+		l.PutBuf(p.sendBuf[:0:cap(p.sendBuf)])
+	}
+	p.sending, p.sendBuf, p.pend, p.rest = false, nil, nil, nil
+	h.recordProxy(p)
+}
+
+// recordProxy counts a taken-over stream in the metrics and the access
+// log. A stream that ended before any response is logged 499, as nginx
+// does.
+func (h *h2conn) recordProxy(p *h2proxy) {
+	s := h.c.s
+	status := p.status
+	if status == 0 {
+		status = 499
+	}
+	if s.counters != nil {
+		s.counters.Response(status, p.body)
+		s.counters.Proxied(status)
+	}
+	if al := p.vh.alog; al != nil && p.rec != nil {
+		e := &s.entry
+		*e = accesslog.Entry{Addr: h.c.peerAddr(), Time: s.loop.Now(), Status: status, BodyBytes: p.body,
+			Request: p.rec[:p.nReq], Referer: p.rec[p.nReq : p.nReq+p.nRef], UserAgent: p.rec[p.nReq+p.nRef:]}
+		s.logWrite(al, e)
+		*e = accesslog.Entry{}
+	}
+}
+
+// proxyTimers gives ClientTimeout to the streams whose timer expired.
+func (h *h2conn) proxyTimers(now int64) {
+	for _, p := range h.proxies {
+		if p.due != 0 && now >= p.due && p.st != nil {
+			p.due = 0
+			p.st.ClientTimeout()
+		}
+	}
+}
+
+// nextDue returns the earliest due time of the conn's own timer and its
+// streams' (0: none).
+func (h *h2conn) nextDue() int64 {
+	due := h.ownDue
+	for _, p := range h.proxies {
+		if p.due != 0 && p.st != nil && (due == 0 || p.due < due) {
+			due = p.due
+		}
+	}
+	return due
+}
+
+// respHead returns the conn's scratch response head (Send parses one
+// head at a time, within the call).
+func (h *h2conn) respHead() *http.ResponseHead {
+	if h.rh == nil {
+		h.rh = new(http.ResponseHead)
+	}
+	return h.rh
+}
