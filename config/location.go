@@ -80,6 +80,8 @@ var locationKeys = map[string]Group{
 	"health_check":           GroupProxy,
 	"proxy_connect_timeout":  GroupProxy,
 	"proxy_timeout":          GroupProxy,
+	"body_timeout":           GroupProxy, // the proxy reads it for the bodies it forwards; the server for those it drops
+	"send_timeout":           GroupProxy, // the proxy reads it for the responses it relays; the server for its own
 	"proxy_tls_ca":           GroupProxy,
 	"proxy_tls_server_name":  GroupProxy,
 	"proxy_tls_verify":       GroupProxy,

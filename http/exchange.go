@@ -171,6 +171,11 @@ type Response struct {
 	Close bool
 	// NoServer leaves out the Server header (server_tokens = off).
 	NoServer bool
+	// SendTimeout and BodyTimeout are the send_timeout and body_timeout
+	// of the route that answered (a [location]'s), for this response and
+	// for the request body the server drops after it; 0 means the
+	// [server]'s.
+	SendTimeout, BodyTimeout time.Duration
 }
 
 // Reset prepares r for the next request; hdr becomes the (empty) header

@@ -4,6 +4,7 @@ package server
 
 import (
 	"errors"
+	"time"
 
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/reactor"
@@ -56,10 +57,18 @@ func (c *conn) startDiscard(req *http.Request) {
 	c.discard = req.ContentLength
 }
 
+// bodyTimeout is the body_timeout of the body being dropped: its route's.
+func (c *conn) bodyTimeout() time.Duration {
+	if c.routeBody > 0 {
+		return c.routeBody
+	}
+	return c.vh.cfg.BodyTimeout
+}
+
 // discardBody consumes body bytes from b; the state returns to stRead at
 // the end of the body.
 func (c *conn) discardBody(b []byte) (int, error) {
-	c.rc.SetTimeout(c.vh.cfg.BodyTimeout)
+	c.rc.SetTimeout(c.bodyTimeout())
 	if c.chunk == nil {
 		n := int64(len(b))
 		if n > c.discard {

@@ -95,6 +95,13 @@ type conn struct {
 	lingerAfter bool
 	readClosed  bool
 
+	// routeSend and routeBody are the send_timeout and body_timeout of
+	// the route that answered the last request queued (a [location]'s
+	// may differ from its [server]'s; pipelined answers batched in one
+	// send take the last one's); 0 means the [server]'s (sendTimeout,
+	// bodyTimeout).
+	routeSend, routeBody time.Duration
+
 	// The stream (stTakeover) and what it asked for.
 	stream        http.Stream
 	streamSending bool       // a Send or SpliceFrom of the stream is in flight
@@ -393,6 +400,7 @@ func (c *conn) serve(buf []byte) {
 			}
 		}
 	}
+	c.routeSend, c.routeBody = x.Resp.SendTimeout, x.Resp.BodyTimeout
 	if req.HasBody() && !c.lingerAfter {
 		c.skipBody(req, closeConn || x.Resp.Close)
 	}
@@ -452,6 +460,7 @@ func (c *conn) fail(err error) {
 	x.Resp.Reset(c.s.hdr)
 	x.Resp.NoServer = !c.vh.cfg.ServerTokens
 	x.Resp.Error(status)
+	c.routeSend, c.routeBody = 0, 0
 	c.lingerAfter = true
 	c.queue(&x.Resp, false, true, false)
 	c.observe(nil, nil, &x.Resp, false)
@@ -543,7 +552,7 @@ func (c *conn) waitRequest() {
 	case stTakeover, stClosed, stLinger:
 		return // the stream owns the connection's input and timer
 	case stBody:
-		c.rc.SetTimeout(c.vh.cfg.BodyTimeout)
+		c.rc.SetTimeout(c.bodyTimeout())
 	default:
 		if c.ps != nil || len(c.in) > 0 {
 			break // a partial head keeps the timer it got at its first byte

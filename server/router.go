@@ -222,6 +222,11 @@ func (rt *router) Serve(x *http.Exchange) bool {
 	if r.headers != nil && !streaming(x) {
 		x.Resp.Header = r.headers.Append(x.Resp.Header, x.Resp.Status)
 	}
+	if !streaming(x) {
+		// A proxied answer's timeouts are its session's (the proxy
+		// reads the route's own copy of the settings).
+		x.Resp.SendTimeout, x.Resp.BodyTimeout = r.cfg.SendTimeout, r.cfg.BodyTimeout
+	}
 	return true
 }
 

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -24,7 +25,16 @@ import (
 // not be sent at once, noting how much the client has acknowledged.
 func (c *conn) armSendTimeout() {
 	c.acked = bytesAcked(c.rc.Fd())
-	c.rc.SetTimeout(c.vh.cfg.SendTimeout)
+	c.rc.SetTimeout(c.sendTimeout())
+}
+
+// sendTimeout is the send_timeout of the conn's own output: that of the
+// route that answered the last request queued.
+func (c *conn) sendTimeout() time.Duration {
+	if c.routeSend > 0 {
+		return c.routeSend
+	}
+	return c.vh.cfg.SendTimeout
 }
 
 // sendMoved reports, when send_timeout fired, whether the client
