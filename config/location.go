@@ -490,8 +490,10 @@ func (l *loader) checkLocationConflicts(srv *Server, loc *Location) {
 // checkShadowed warns, once a [server]'s locations are all read, about
 // the prefix locations and later regex locations that a regex matching
 // every path hides: a matching regex wins over any prefix but a ^~ one,
-// wherever it is in the file.
+// wherever it is in the file. It also warns about a location for
+// /healthz or /metrics that the [server] answers itself.
 func (l *loader) checkShadowed(srv *Server) {
+	l.checkOwnPaths(srv)
 	for i, catchAll := range srv.Locations {
 		if catchAll.Kind != MatchRegex || !matchesEveryPath(catchAll.Regexp) {
 			continue
@@ -505,5 +507,35 @@ func (l *loader) checkShadowed(srv *Server) {
 			}
 		}
 		return
+	}
+}
+
+// checkOwnPaths warns about a location whose path is /healthz or
+// /metrics while the [server] answers it itself (healthz = on, metrics =
+// on): those answers come before any location's handler, so an exact
+// location for them is never used, and a prefix one never gets the path
+// itself.
+func (l *loader) checkOwnPaths(srv *Server) {
+	own := []struct {
+		path, key string
+		on        bool
+	}{
+		{"/healthz", "healthz", srv.Healthz},
+		{"/metrics", "metrics", srv.Metrics},
+	}
+	for _, loc := range srv.Locations {
+		if loc.Kind == MatchRegex {
+			continue
+		}
+		for _, o := range own {
+			if !o.on || loc.Path != o.path {
+				continue
+			}
+			if loc.Kind == MatchExact {
+				l.warnf(loc.Line, "[location %s]: never chosen: the [server] answers %s itself (set %s = off in the [server] to route it)", loc.Match, o.path, o.key)
+			} else {
+				l.warnf(loc.Line, "[location %s]: never gets %s itself: the [server] answers it (set %s = off in the [server] to route it)", loc.Match, o.path, o.key)
+			}
+		}
 	}
 }
