@@ -19,6 +19,7 @@ package ring
 // SQPOLL is not used, so the kernel only consumes SQEs inside io_uring_enter.
 
 import (
+	"fmt"
 	"os"
 	"sync/atomic"
 	"time"
@@ -125,6 +126,36 @@ func (r *Ring) Submit() (int, error) {
 // thread while this one sleeps in the kernel; non-sleeping calls use
 // RawSyscall6 as Submit does.
 func (r *Ring) SubmitAndWait(n int, timeout time.Duration) error {
+	return r.submitAndWait(n, timeout, false)
+}
+
+// SubmitAndWaitRaw is SubmitAndWait with the wait made through
+// unix.RawSyscall6: the Go scheduler is not told that the thread blocks.
+//
+// Why: with one P (GOMAXPROCS=1), a goroutine that blocks in Syscall6 for
+// longer than a tick of the runtime's sysmon thread (20 us while it is
+// busy) has its P taken away, and the hand-off wakes another thread that
+// finds nothing to run and sleeps again; every such retake also keeps
+// sysmon at its 20 us tick. A loop that waits a few microseconds at a
+// time under load pays that on most waits (measured: see BENCHMARKS.md,
+// "io_uring acceleration (second round)"). A raw wait is not retaken, so
+// sysmon backs off to its 10 ms tick.
+//
+// The cost: while the thread waits, its P runs nothing else, and a
+// stop-the-world waits for the wait to end (the runtime's preemption
+// signal interrupts it with EINTR, after which the caller's next function
+// call yields). Keep timeout short (the runtime's 10 ms preemption slice
+// at most) and follow an empty raw wait with SubmitAndWait for the rest
+// of the time.
+// A negative timeout (no limit) is refused with ErrInvalid.
+func (r *Ring) SubmitAndWaitRaw(n int, timeout time.Duration) error {
+	if timeout < 0 {
+		return fmt.Errorf("%w: a raw wait needs a time limit", ErrInvalid)
+	}
+	return r.submitAndWait(n, timeout, true)
+}
+
+func (r *Ring) submitAndWait(n int, timeout time.Duration, raw bool) error {
 	if r.closed {
 		return ErrClosed
 	}
@@ -156,7 +187,7 @@ func (r *Ring) SubmitAndWait(n int, timeout time.Duration) error {
 			*arg = getEventsArg{ts: uint64(uintptr(unsafe.Pointer(r.scratch.waitTS)))}
 			flags |= enterExtArg
 		}
-		_, err := r.enter(n > 0, toSubmit, uint32(n), flags, arg)
+		_, err := r.enter(n > 0 && !raw, toSubmit, uint32(n), flags, arg)
 		switch {
 		case err == nil:
 			// When it submitted something, the kernel returns the count

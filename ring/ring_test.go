@@ -671,6 +671,33 @@ func TestSubmitAndWaitTimeout(t *testing.T) {
 	}
 }
 
+// TestSubmitAndWaitRaw: the raw wait submits, returns the completion that
+// came, returns empty once its time is up, and refuses to wait without a
+// time limit.
+func TestSubmitAndWaitRaw(t *testing.T) {
+	r := newTestRing(t, Options{Entries: 8})
+	s := mustSQE(t, r)
+	s.Nop()
+	s.SetUserData(7)
+	if err := r.SubmitAndWaitRaw(1, testWait); err != nil {
+		t.Fatalf("SubmitAndWaitRaw with a NOP queued: %v", err)
+	}
+	got := make([]CQE, 4)
+	if n := r.PeekCQEs(got); n != 1 || got[0].UserData != 7 {
+		t.Fatalf("after the raw wait: %d CQEs %+v, want the NOP's", n, got[:n])
+	}
+	r.CQAdvance(1)
+	if err := r.SubmitAndWaitRaw(1, time.Millisecond); err != nil {
+		t.Fatalf("SubmitAndWaitRaw on an idle ring: %v", err)
+	}
+	if r.CQReady() != 0 {
+		t.Fatal("CQEs appeared on an idle ring")
+	}
+	if err := r.SubmitAndWaitRaw(1, NoTimeout); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("SubmitAndWaitRaw(1, NoTimeout) = %v, want ErrInvalid", err)
+	}
+}
+
 func TestProbeDescribeAvailable(t *testing.T) {
 	r := newTestRing(t, Options{Entries: 4})
 	for _, op := range []Op{OpNop, OpAccept, OpRecv, OpSendZC, OpSplice} {
