@@ -171,6 +171,9 @@ type Server struct {
 	// responses not passed on to the client; a [location]'s are its
 	// [server]'s and its own.
 	HideHeaders []string
+	// ProxyForwarded is proxy_forwarded (default off): requests to the
+	// backends carry an RFC 7239 Forwarded field beside X-Forwarded-For.
+	ProxyForwarded bool
 	// ServerTokens is server_tokens (default on): off leaves the Server
 	// header out of every response of the [server].
 	ServerTokens bool

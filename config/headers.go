@@ -51,6 +51,10 @@ var headerKeys = map[string]serverKey{
 		}
 		return err
 	},
+	"proxy_forwarded": func(_ *loader, s *Server, v string) (err error) {
+		s.ProxyForwarded, err = parseSwitch(v)
+		return err
+	},
 	"server_tokens": func(_ *loader, s *Server, v string) (err error) {
 		s.ServerTokens, err = parseSwitch(v)
 		return err

@@ -93,6 +93,7 @@ var locationKeys = map[string]Group{
 	"add_header":             GroupProxy, // the proxy adds them to its responses' heads
 	"proxy_set_header":       GroupProxy,
 	"hide_header":            GroupProxy, // the proxy leaves them out of its responses' heads
+	"proxy_forwarded":        GroupProxy,
 	"allow":                  GroupNone,
 	"deny":                   GroupNone,
 	"auth_basic":             GroupNone,

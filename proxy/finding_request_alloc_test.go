@@ -27,7 +27,7 @@ func TestAppendRequestHeadAllocs(t *testing.T) {
 	dst := make([]byte, 0, 4096)
 	peer := []byte(testPeer)
 	if n := testing.AllocsPerRun(100, func() {
-		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, nil)
+		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, false, nil)
 	}); n != 0 {
 		t.Errorf("appendRequestHead allocates %v per request", n)
 	}
@@ -48,8 +48,29 @@ func TestSetHeadersAllocs(t *testing.T) {
 	dst := make([]byte, 0, 1024)
 	peer := []byte(testPeer)
 	if n := testing.AllocsPerRun(100, func() {
-		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, set)
+		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, false, set)
 	}); n != 0 {
 		t.Errorf("appendRequestHead with proxy_set_header allocates %v per request", n)
+	}
+}
+
+// TestForwardedAllocs proves that proxy_forwarded = on adds no
+// allocation to building the upstream head, with a client Forwarded to
+// merge and a Host to quote.
+func TestForwardedAllocs(t *testing.T) {
+	in := []byte("GET /a HTTP/1.1\r\nHost: x:8080\r\nForwarded: for=10.0.0.1\r\n\r\n")
+	var p http.Parser
+	req := new(http.Request)
+	req.Reset()
+	if done, err := p.Parse(in, req); !done || err != nil {
+		t.Fatal(err)
+	}
+	x := &http.Exchange{Req: req, Buf: in}
+	dst := make([]byte, 0, 1024)
+	peer := []byte("2001:db8::1")
+	if n := testing.AllocsPerRun(100, func() {
+		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, true, nil)
+	}); n != 0 {
+		t.Errorf("appendRequestHead with proxy_forwarded allocates %v per request", n)
 	}
 }

@@ -5,6 +5,7 @@ package proxy
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/http"
@@ -71,11 +72,12 @@ func equalFoldBytes(a, b []byte) bool {
 type fieldAction uint8
 
 const (
-	fieldForward fieldAction = iota // copied, unless a Connection option names it
-	fieldDrop                       // never copied: hop-by-hop, or nproxy writes its own
-	fieldTrailer                    // copied with a chunked body, whatever Connection says
-	fieldXFF                        // merged into nproxy's X-Forwarded-For
-	fieldVia                        // merged into nproxy's Via
+	fieldForward   fieldAction = iota // copied, unless a Connection option names it
+	fieldDrop                         // never copied: hop-by-hop, or nproxy writes its own
+	fieldTrailer                      // copied with a chunked body, whatever Connection says
+	fieldXFF                          // merged into nproxy's X-Forwarded-For
+	fieldVia                          // merged into nproxy's Via
+	fieldForwarded                    // merged into nproxy's Forwarded (proxy_forwarded = on), else copied
 )
 
 // requestFields are the client headers appendRequestHead treats specially
@@ -96,6 +98,7 @@ var requestFields = [...]struct {
 	{"trailer", fieldTrailer},
 	{"x-forwarded-for", fieldXFF},
 	{"via", fieldVia},
+	{"forwarded", fieldForwarded},
 }
 
 // requestField returns what to do with the client header called name.
@@ -160,7 +163,9 @@ func (c *connOptions) names(name []byte) bool {
 //     (nginx's underscores_in_headers; a backend may take X_Forwarded_For
 //     for the X-Forwarded-For nproxy vouches for);
 //   - X-Forwarded-For (the client's chain, then peer), X-Forwarded-Proto,
-//     X-Forwarded-Host and Via;
+//     X-Forwarded-Host and Via; with forwarded (proxy_forwarded = on),
+//     Forwarded (RFC 7239: the client's elements, then peer's, see
+//     appendForwarded), else the client's Forwarded as it came;
 //   - the framing nproxy parsed and enforces on the body: Content-Length
 //     whenever the request had one (0 included), or Transfer-Encoding:
 //     chunked;
@@ -172,9 +177,9 @@ func (c *connOptions) names(name []byte) bool {
 //
 // A proxy_set_header (set) replaces the client's header of its name and
 // nproxy's own Host, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host
-// or Via; its value is expanded with x.Vars, and one that expands to
-// nothing (set to "") removes the header.
-func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr string, underscores bool, set []config.SetHeader) []byte {
+// or Via (and Forwarded); its value is expanded with x.Vars, and one that
+// expands to nothing (set to "") removes the header.
+func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr string, underscores, forwarded bool, set []config.SetHeader) []byte {
 	vals := x.Vars
 	if vals == nil {
 		vals = &noVars
@@ -210,7 +215,7 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 	dst = append(dst, "\r\n"...)
 	conn := newConnOptions(req, buf)
 	dropUnderscores := req.HasUnderscoreHeader && !underscores
-	var xff, via []byte
+	var xff, via, fwd []byte
 	for i := 0; i < req.NumHeaders; i++ {
 		h := &req.Headers[i]
 		name := h.Name.Bytes(buf)
@@ -234,6 +239,14 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 				via = h.Value.Bytes(buf)
 			}
 			continue
+		case fieldForwarded:
+			if conn.names(name) {
+				continue
+			}
+			if forwarded {
+				fwd = h.Value.Bytes(buf)
+				continue
+			}
 		default:
 			if dropUnderscores && bytes.IndexByte(name, '_') >= 0 || conn.names(name) {
 				continue
@@ -273,6 +286,9 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 		}
 		dst = append(dst, "1.1 nproxy\r\n"...)
 	}
+	if forwarded && (len(set) == 0 || !setsField(set, "forwarded")) {
+		dst = appendForwarded(dst, fwd, peer, req.Host.Bytes(buf), x.TLS)
+	}
 	dst = appendSetHeaders(dst, set, vals)
 	switch {
 	case req.Chunked:
@@ -310,4 +326,70 @@ func appendOriginForm(dst []byte, req *http.Request, buf []byte) []byte {
 		dst = append(dst, '/')
 	}
 	return append(dst, rest...)
+}
+
+// appendForwarded appends the Forwarded field (RFC 7239) of a request
+// from peer: the client's elements (prior, as X-Forwarded-For keeps the
+// client's chain), then this hop's: for= the client's address (an IPv6
+// one quoted in brackets, §6), host= the request's Host (quoted when it
+// is not a token, as "example.com:8080" is not) and proto=.
+func appendForwarded(dst, prior, peer, host []byte, tls bool) []byte {
+	dst = append(dst, "Forwarded: "...)
+	if len(prior) > 0 {
+		dst = append(dst, prior...)
+		dst = append(dst, ", "...)
+	}
+	dst = append(dst, "for="...)
+	switch {
+	case len(peer) == 0:
+		dst = append(dst, "unknown"...)
+	case bytes.IndexByte(peer, ':') >= 0:
+		dst = append(dst, `"[`...)
+		dst = append(dst, peer...)
+		dst = append(dst, `]"`...)
+	default:
+		dst = append(dst, peer...)
+	}
+	if len(host) > 0 {
+		dst = append(dst, ";host="...)
+		dst = appendForwardedValue(dst, host)
+	}
+	if tls {
+		dst = append(dst, ";proto=https\r\n"...)
+	} else {
+		dst = append(dst, ";proto=http\r\n"...)
+	}
+	return dst
+}
+
+// appendForwardedValue appends v as a token when it is one, else as a
+// quoted-string, with '"' and '\\' escaped (RFC 9110 §5.6.4).
+func appendForwardedValue(dst, v []byte) []byte {
+	token := true
+	for _, c := range v {
+		if !isTokenChar(c) {
+			token = false
+			break
+		}
+	}
+	if token {
+		return append(dst, v...)
+	}
+	dst = append(dst, '"')
+	for _, c := range v {
+		if c == '"' || c == '\\' {
+			dst = append(dst, '\\')
+		}
+		dst = append(dst, c)
+	}
+	return append(dst, '"')
+}
+
+// isTokenChar reports whether c may be in an RFC 9110 token.
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
