@@ -43,6 +43,14 @@ type Exchange struct {
 
 	Resp Response
 
+	// ErrorPage, set by the server for a route with error_page lines
+	// before its reverse proxy's Serve, fills resp with the route's page
+	// for status and reports whether it did. The proxy keeps it and calls
+	// it, outside Serve, for an error of its own (502, 504) that comes
+	// after Serve returned and before any byte of the response went out.
+	// The page's Header and Body are valid until the next call; a
+	// Release in resp is the caller's to call. nil without error_page.
+	ErrorPage func(status int, resp *Response) bool
 	// Takeover lets a step (the reverse proxy) take the connection over
 	// after Serve: the server then stops reading requests and hands
 	// received bytes to the step until it gives the connection back.

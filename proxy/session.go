@@ -68,6 +68,9 @@ type session struct {
 	up *upConn
 	b  *backend
 	x  *http.Exchange // set only while start runs (inside Serve)
+	// pages is the route's error_page maker (http.Exchange.ErrorPage),
+	// for the errors respondError sends after Serve; nil without.
+	pages func(status int, resp *http.Response) bool
 
 	peer [64]byte // scratch for the client's address text
 
@@ -136,6 +139,7 @@ func (s *session) start(x *http.Exchange) {
 	s.client10 = req.Minor == 0
 	s.keepClient = req.KeepAlive
 	s.upgradeReq = tunnels(req, x.Buf)
+	s.pages = x.ErrorPage
 	s.reqChunked = req.Chunked
 	s.reqLeft = 0
 	if req.ContentLength > 0 {
@@ -619,13 +623,20 @@ func (s *session) respondError(status int) {
 	if s.cbuf == nil {
 		s.cbuf = s.loop().GetBuf(reactor.SmallBuf)
 	}
-	r := http.Response{Status: status, ContentLength: -1, Header: s.h.respHeaders.Lines(status), NoServer: !s.h.cfg.ServerTokens}
-	r.SetBody(status, "text/html", http.ErrorBody(status))
+	var r http.Response
+	if !s.errorPage(status, &r) {
+		r = http.Response{Status: status, ContentLength: -1, Header: s.h.respHeaders.Lines(status)}
+		r.SetBody(status, "text/html", http.ErrorBody(status))
+	}
+	r.NoServer = !s.h.cfg.ServerTokens
 	s.cbuf = http.AppendHead(s.cbuf, &r, s.cl.Date(), !keep, s.client10 && keep)
-	s.respStatus = status
+	s.respStatus = r.Status
 	if !s.headReq {
 		s.cbuf = append(s.cbuf, r.Body...)
 		s.bodyOut = int64(len(r.Body))
+	}
+	if r.Release != nil {
+		r.Release.Release() // the page's bytes are copied
 	}
 	s.keepClient = keep
 	s.pump()

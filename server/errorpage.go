@@ -111,6 +111,59 @@ func (rt *router) serveErrorPage(x *http.Exchange, r *route) {
 	}
 }
 
+// proxyErrorPage returns http.Exchange.ErrorPage for route r, or nil
+// when r has no error_page or no reverse proxy. The proxy calls it for
+// an error of its own that comes after Serve returned (a backend refusing
+// or timing out): the page is made as serveErrorPage makes it, by the
+// route its path matches, asked for with a bare GET. A page that route
+// would proxy is not given, nor one that fails: the proxy then sends its
+// built-in page. It runs on the loop thread, never inside Serve (the
+// proxy calls it from its own events), so the router's scratch is free.
+func (rt *router) proxyErrorPage(r *route) func(status int, resp *http.Response) bool {
+	if r.errors == nil || r.proxy == nil {
+		return nil
+	}
+	return func(status int, resp *http.Response) bool {
+		p := r.errors.byCode[status]
+		if p == nil {
+			return false
+		}
+		resp.Reset(rt.pageHdr)
+		if p.target != nil {
+			resp.SetBody(302, "text/html", redirectBodies[302])
+			resp.AddHeader("Location", p.target)
+			rt.pageHdr = resp.Header[:0]
+			return true
+		}
+		target := rt.root
+		if rt.table != nil {
+			target, _ = rt.table.match(p.path)
+		}
+		req := &rt.pageReq
+		req.Reset()
+		req.Method, req.Major, req.Minor = http.MethodGet, 1, 1
+		x := &rt.page
+		*x = http.Exchange{Req: req, Path: p.path, Rewritten: true, Now: rt.s.loop.Now()}
+		x.Date = rt.s.date.Get(x.Now)
+		x.Resp.Reset(rt.pageHdr)
+		rt.serveRouteInternal(x, target, true) // no Takeover: a proxy there declines
+		*resp = x.Resp
+		rt.pageHdr = resp.Header[:0]
+		x.Resp = http.Response{}
+		if resp.Status != 200 {
+			if resp.Release != nil {
+				resp.Release.Release()
+			}
+			return false
+		}
+		resp.Status = status
+		if p.override != 0 {
+			resp.Status = p.override
+		}
+		return true
+	}
+}
+
 // keptHeaders are the header names of an error response that its error
 // page keeps.
 var keptHeaders = []string{"www-authenticate", "allow", "retry-after"}

@@ -39,6 +39,9 @@ type route struct {
 	gzip      *gzipStep   // nil without gzip or gzip_static
 	proxy     *proxy.Handler
 	static    *static.Handler
+	// pages is http.Exchange.ErrorPage for the route's reverse proxy;
+	// nil without error_page or proxy.
+	pages func(status int, resp *http.Response) bool
 }
 
 // router is the routing step of a block, after its rewrite rules: it
@@ -65,6 +68,10 @@ type router struct {
 	stripBuf []byte
 	// errHdr holds an error's headers that its error page keeps.
 	errHdr []byte
+	// page, pageReq and pageHdr are proxyErrorPage's exchange.
+	page    http.Exchange
+	pageReq http.Request
+	pageHdr []byte
 }
 
 var _ http.Handler = (*router)(nil)
@@ -108,6 +115,7 @@ func (s *Server) newRouter(vh *vhost) (rt *router, err error) {
 	if rt.root, err = s.newRoute(vh, sc, nil, nil); err != nil {
 		return nil, err
 	}
+	rt.root.pages = rt.proxyErrorPage(rt.root)
 	if len(sc.Locations) == 0 {
 		return rt, nil
 	}
@@ -117,6 +125,7 @@ func (s *Server) newRouter(vh *vhost) (rt *router, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("[location %s] (line %d): %w", loc.Match, loc.Line, err)
 		}
+		r.pages = rt.proxyErrorPage(r)
 		routes = append(routes, r)
 	}
 	rt.table = newRouteTable(rt.root, routes)
@@ -313,6 +322,7 @@ func (rt *router) serveRouteInternal(x *http.Exchange, r *route, internal bool) 
 		if r.proxyVars {
 			x.Vars = rt.s.requestValues(x)
 		}
+		x.ErrorPage = r.pages
 		if r.proxy.Serve(x) {
 			return true
 		}
