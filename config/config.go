@@ -192,8 +192,9 @@ type Server struct {
 	// Healthz is healthz (default on): the [server] answers GET
 	// /healthz itself.
 	Healthz bool
-	// HTTP2 is http2 (default off): TLS listeners offer h2 by ALPN and
-	// plain ones take h2c with prior knowledge (config/http2.go).
+	// HTTP2 is http2 (default on for a [server] with TLS, off in the
+	// clear): TLS listeners offer h2 by ALPN and plain ones take h2c with
+	// prior knowledge (config/http2.go).
 	HTTP2 bool
 
 	// ProxyProtocol lists the Listen addresses marked proxy_protocol:

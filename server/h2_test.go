@@ -236,12 +236,33 @@ func TestH2TLS(t *testing.T) {
 	})
 }
 
-// TestH2Off: without http2 = on, ALPN never picks h2.
+// TestH2Off: with http2 = off, ALPN never picks h2.
 func TestH2Off(t *testing.T) {
-	ts := startTLS(t, "epoll", []tlsSite{{names: "a.test"}})
+	ts := startTLS(t, "epoll", []tlsSite{{names: "a.test", extra: "http2 = off\n"}})
 	c := ts.dialTLS(t, "a.test", &tls.Config{NextProtos: []string{"h2", "http/1.1"}})
 	if p := c.ConnectionState().NegotiatedProtocol; p == "h2" {
 		t.Fatal("h2 negotiated with http2 off")
+	}
+}
+
+// TestH2TLSDefault: a TLS block that does not set http2 offers h2 by
+// ALPN (the default with TLS), and still serves HTTP/1.1 to a client
+// that asks for it.
+func TestH2TLSDefault(t *testing.T) {
+	ts := startTLS(t, "epoll", []tlsSite{{names: "a.test"}})
+	c := ts.dialTLS(t, "a.test", &tls.Config{NextProtos: []string{"h2", "http/1.1"}})
+	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("ALPN %q with http2 unset on a TLS block, want h2", p)
+	}
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: ts.roots, ServerName: "a.test"}}
+	cl := &nethttp.Client{Transport: tr, Timeout: 20 * time.Second}
+	if res, body := h2Do(t, cl, "GET", "https://"+ts.addr+"/", nil); res.StatusCode != 200 || string(body) != "site 0\n" {
+		t.Fatalf("index over h2: %d %q", res.StatusCode, body)
+	}
+	c = ts.dialTLS(t, "a.test", &tls.Config{NextProtos: []string{"http/1.1"}})
+	io.WriteString(c, get("/"))
+	if res := readResponse(t, bufio.NewReader(c), false); res.status != 200 || string(res.body) != "site 0\n" {
+		t.Fatalf("HTTP/1.1 on the same block: %d %q", res.status, res.body)
 	}
 }
 

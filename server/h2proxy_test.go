@@ -293,3 +293,29 @@ func TestH2ProxyConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestH2cStreamedListing: a directory listing too large to build within
+// Serve is streamed by a step that takes the stream over, as over
+// HTTP/1.1 (it was reset with HTTP_1_1_REQUIRED before streams could be
+// taken over).
+func TestH2cStreamedListing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		root := t.TempDir()
+		writeTree(t, root)
+		dir := filepath.Join(root, "many")
+		os.Mkdir(dir, 0o755)
+		for i := range 1500 {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d.txt", i)), nil, 0o644)
+		}
+		ts := startServer(t, backend, "static_root = "+root+"\nautoindex = on\nhttp2 = on\n")
+		res, body := h2Do(t, h2cClient(), "GET", "http://"+ts.addr+"/many/", nil)
+		if res.StatusCode != 200 {
+			t.Fatalf("listing: %d", res.StatusCode)
+		}
+		for _, name := range []string{"f0000.txt", "f0777.txt", "f1499.txt"} {
+			if !bytes.Contains(body, []byte(name)) {
+				t.Fatalf("listing of %d bytes lacks %s", len(body), name)
+			}
+		}
+	})
+}
