@@ -79,6 +79,10 @@ type Config struct {
 	// response instead.
 	DrainIdleGrace time.Duration
 
+	// Modules are the global module lines (module.go), in file order:
+	// they run first in every [server]'s routing chain.
+	Modules []*Module
+
 	Servers []*Server
 
 	// Warnings are what is questionable but not wrong, such as a
@@ -217,6 +221,12 @@ type Server struct {
 	// ErrorPages are the error_page lines; a [location]'s are its own,
 	// then its [server]'s for the codes it does not name.
 	ErrorPages []ErrorPage
+
+	// Modules are the module lines (module.go), in file order: a
+	// [server]'s run after the global ones, first in its routing chain;
+	// a [location]'s Server.Modules are its [server]'s then its own
+	// (Location.OwnModules).
+	Modules []*Module
 
 	// RealIPHeader is real_ip_header: "X-Forwarded-For", "X-Real-IP"
 	// (the default, as nginx) or "proxy_protocol".

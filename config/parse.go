@@ -300,6 +300,10 @@ func (l *loader) applyGlobal(sec *ini.Section, ss *scanSection, cfg *Config) {
 			l.unknownKey(k.Name(), firstLine(ss, k.Name()), false)
 			continue
 		}
+		if repeatable[k.Name()] { // module
+			l.applyRepeated(k, ss, nil, func(l *loader, _ *Server, v string) error { return apply(l, cfg, v) })
+			continue
+		}
 		v, line, ok := l.keyValue(k, ss)
 		if !ok {
 			continue

@@ -39,6 +39,7 @@ type route struct {
 	gzip      *gzipStep   // nil without gzip or gzip_static
 	proxy     *proxy.Handler
 	static    *static.Handler
+	modules   *moduleStep // the [location]'s own modules (modules.go); nil without
 	// pages is http.Exchange.ErrorPage for the route's reverse proxy;
 	// nil without error_page or proxy.
 	pages func(status int, resp *http.Response) bool
@@ -198,6 +199,11 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 			r.static = root.static
 		}
 	}
+	mods, err := s.newRouteModules(vh.cfg, loc)
+	if err != nil {
+		return nil, err
+	}
+	r.modules = mods
 	return r, nil
 }
 
@@ -221,7 +227,7 @@ func (rt *router) Serve(x *http.Exchange) bool {
 			return true
 		}
 	}
-	rt.serveRoute(x, r)
+	rt.serveModules(x, r)
 	if r.errors != nil && !streaming(x) {
 		rt.serveErrorPage(x, r)
 	}

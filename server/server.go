@@ -221,8 +221,8 @@ func (s *Server) flushLogs() {
 	}
 }
 
-// newVhost builds the routing chain of one [server] block: modules (not
-// in this build: the README says so), its rewrite rules, then the router
+// newVhost builds the routing chain of one [server] block: modules (the
+// global and the block's; modules.go), its rewrite rules, then the router
 // (router.go), which chooses the [location] and runs its steps.
 func (s *Server) newVhost(sc *config.Server) (*vhost, error) {
 	vh := &vhost{cfg: sc}
@@ -245,6 +245,9 @@ func (s *Server) newVhost(sc *config.Server) (*vhost, error) {
 		return nil, err
 	}
 	vh.chain = append(vh.chain, rt)
+	if vh.chain, err = s.withModules(vh, vh.chain); err != nil {
+		return nil, err
+	}
 	return vh, nil
 }
 
@@ -285,6 +288,7 @@ func (s *Server) liveConns() []*conn {
 // Close releases the static file caches and the proxy pools, and flushes
 // and closes the access logs.
 func (s *Server) Close() {
+	s.closeModules()
 	if s.stopReopen != nil {
 		s.stopReopen()
 		s.stopReopen = nil

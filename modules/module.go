@@ -1,0 +1,140 @@
+package modules
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/nproxy/nproxy/modules/hook"
+)
+
+// Kind is the form of a module, told by its file name's extension.
+type Kind uint8
+
+// The forms of a module.
+const (
+	Native Kind = iota + 1 // .so: a Go plugin (go build -buildmode=plugin)
+	WASM                   // .wasm: a WebAssembly module on wazero
+)
+
+// String returns "native" or "wasm".
+func (k Kind) String() string {
+	switch k {
+	case Native:
+		return "native"
+	case WASM:
+		return "wasm"
+	}
+	return "unknown"
+}
+
+// KindOf returns the form of the module at path, from its extension.
+func KindOf(path string) (Kind, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".so":
+		return Native, nil
+	case ".wasm":
+		return WASM, nil
+	}
+	return 0, errorf(ErrKind, "not a module file: want .so (native) or .wasm (WebAssembly)")
+}
+
+// Logger receives what a WebAssembly module writes to its standard
+// output and error. *logging.Logger is one.
+type Logger interface {
+	Warnf(format string, args ...any)
+}
+
+// Module is one configured module (one `module = PATH [ARGS...]` line) in
+// one worker, ready to run its hooks. Its methods run on the loop thread
+// of the server that opened it, never two at once: a WebAssembly
+// instance is used by one thread, and a native module's hooks may keep
+// state without locks.
+type Module struct {
+	name string // the path as configured, for messages
+	kind Kind
+
+	// A native module's hooks (either may be nil).
+	req  hook.RequestHook
+	resp hook.ResponseHook
+}
+
+// Open loads the module at path (absolute; name is how the configuration
+// spells it, for messages) and creates its instance with args: a native
+// module's New(args) is called, a WebAssembly module is compiled (once
+// per process and file content), instantiated and initialized. log
+// receives what a WebAssembly module prints; it may be nil.
+func Open(name, path string, args []string, log Logger) (*Module, error) {
+	kind, err := KindOf(path)
+	if err != nil {
+		return nil, err
+	}
+	if kind == Native {
+		return nil, errorf(ErrNativeUnavailable, "native modules are not in this build yet")
+	}
+	return nil, errorf(ErrKind, "WebAssembly modules are not in this build yet")
+}
+
+// Wrap makes a module of value, a Go value implementing hook.RequestHook,
+// hook.ResponseHook or both (as a native module's New returns), named
+// name in messages: for modules built into a program, and for tests. It
+// runs as a native module does.
+func Wrap(name string, value any) (*Module, error) {
+	m := &Module{name: name, kind: Native}
+	m.req, _ = value.(hook.RequestHook)
+	m.resp, _ = value.(hook.ResponseHook)
+	if m.req == nil && m.resp == nil {
+		return nil, errorf(ErrExports, "a %T has neither OnRequest(hook.Request) error nor OnResponse(hook.Response) error", value)
+	}
+	return m, nil
+}
+
+// Check loads the module at path with args as Open does and releases it:
+// the configuration's check, run by the master and `nproxy -t`, so that a
+// missing file, a bad export or a version mismatch is reported with the
+// line that names the module before any worker starts.
+func Check(path string, args []string) error {
+	m, err := Open(path, path, args, nil)
+	if err != nil {
+		return err
+	}
+	m.Close()
+	return nil
+}
+
+// Name returns the module's path as configured.
+func (m *Module) Name() string { return m.name }
+
+// Kind returns the module's form.
+func (m *Module) Kind() Kind { return m.kind }
+
+// HasRequestHook reports whether the module sees requests.
+func (m *Module) HasRequestHook() bool { return m.req != nil }
+
+// HasResponseHook reports whether the module sees responses.
+func (m *Module) HasResponseHook() bool { return m.resp != nil }
+
+// OnRequest runs the module's request hook on r. An error is the
+// module's own, or ErrTrap, ErrTimeLimit, ErrPanic or ErrUnavailable
+// when the module failed; the caller answers 500 either way.
+func (m *Module) OnRequest(r hook.Request) (err error) {
+	defer recoverPanic(&err)
+	return m.req.OnRequest(r)
+}
+
+// OnResponse runs the module's response hook on r; errors as OnRequest.
+func (m *Module) OnResponse(r hook.Response) (err error) {
+	defer recoverPanic(&err)
+	return m.resp.OnResponse(r)
+}
+
+// Close releases the module's instance. A native module stays loaded (Go
+// cannot unload a plugin); only its value is dropped.
+func (m *Module) Close() { m.req, m.resp = nil, nil }
+
+// recoverPanic turns a native module's panic into ErrPanic: a module's
+// bug answers 500, it does not stop the worker.
+func recoverPanic(err *error) {
+	if p := recover(); p != nil {
+		*err = errorf(ErrPanic, "panicked: %v", p)
+	}
+}
