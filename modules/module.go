@@ -56,6 +56,8 @@ type Module struct {
 	// A native module's hooks (either may be nil).
 	req  hook.RequestHook
 	resp hook.ResponseHook
+
+	wasm *wasmModule // a WebAssembly module's instance
 }
 
 // Open loads the module at path (absolute; name is how the configuration
@@ -68,10 +70,17 @@ func Open(name, path string, args []string, log Logger) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kind == Native {
-		return nil, errorf(ErrNativeUnavailable, "native modules are not in this build yet")
+	m := &Module{name: name, kind: kind}
+	switch kind {
+	case Native:
+		err = errorf(ErrNativeUnavailable, "native modules are not in this build yet: use the .wasm form")
+	case WASM:
+		m.wasm, err = openWASM(name, path, args, log)
 	}
-	return nil, errorf(ErrKind, "WebAssembly modules are not in this build yet")
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // Wrap makes a module of value, a Go value implementing hook.RequestHook,
@@ -108,28 +117,49 @@ func (m *Module) Name() string { return m.name }
 func (m *Module) Kind() Kind { return m.kind }
 
 // HasRequestHook reports whether the module sees requests.
-func (m *Module) HasRequestHook() bool { return m.req != nil }
+func (m *Module) HasRequestHook() bool {
+	if m.wasm != nil {
+		return m.wasm.hooks&hookRequest != 0
+	}
+	return m.req != nil
+}
 
 // HasResponseHook reports whether the module sees responses.
-func (m *Module) HasResponseHook() bool { return m.resp != nil }
+func (m *Module) HasResponseHook() bool {
+	if m.wasm != nil {
+		return m.wasm.hooks&hookResponse != 0
+	}
+	return m.resp != nil
+}
 
 // OnRequest runs the module's request hook on r. An error is the
 // module's own, or ErrTrap, ErrTimeLimit, ErrPanic or ErrUnavailable
 // when the module failed; the caller answers 500 either way.
 func (m *Module) OnRequest(r hook.Request) (err error) {
+	if m.wasm != nil {
+		return m.wasm.onRequest(r)
+	}
 	defer recoverPanic(&err)
 	return m.req.OnRequest(r)
 }
 
 // OnResponse runs the module's response hook on r; errors as OnRequest.
 func (m *Module) OnResponse(r hook.Response) (err error) {
+	if m.wasm != nil {
+		return m.wasm.onResponse(r)
+	}
 	defer recoverPanic(&err)
 	return m.resp.OnResponse(r)
 }
 
 // Close releases the module's instance. A native module stays loaded (Go
 // cannot unload a plugin); only its value is dropped.
-func (m *Module) Close() { m.req, m.resp = nil, nil }
+func (m *Module) Close() {
+	if m.wasm != nil {
+		m.wasm.close()
+	}
+	m.req, m.resp, m.wasm = nil, nil, nil
+}
 
 // recoverPanic turns a native module's panic into ErrPanic: a module's
 // bug answers 500, it does not stop the worker.
