@@ -14,6 +14,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// rawWait bounds the part of a poll's wait that the Go scheduler does not
+// see (ring.SubmitAndWaitRaw; epoll_pwait through RawSyscall6). With one P
+// (GOMAXPROCS=1), a thread blocked in Syscall6 for longer than a tick of
+// the runtime's sysmon (20 us while busy) has its P retaken and handed off,
+// waking another thread that finds nothing to do, and every retake keeps
+// sysmon on that fast tick: a loop that waits a few microseconds at a time
+// under load paid it on most waits. A raw wait is never retaken. Its bound
+// is the runtime's own preemption slice (sysmon signals a goroutine that
+// ran 10 ms without yielding; the signal ends the wait with EINTR), so
+// other goroutines and a stop-the-world wait no longer than they would
+// behind a busy loop; a loop still idle after it waits on in Syscall6. 1 ms
+// measured worse than 10: this shared machine's load has gaps longer than
+// that, and each one put sysmon back on its fast tick (see BENCHMARKS.md,
+// "io_uring acceleration (second round)").
+const rawWait = 10 * time.Millisecond
+
 // AcceptFunc is called on the loop thread for every accepted connection. It
 // sets c.H (and usually c.Ctx) and starts receiving; returning an error
 // closes the connection.

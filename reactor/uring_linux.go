@@ -172,16 +172,6 @@ const (
 	recvGroup       = 1
 	// cqeBatch is how many CQEs are copied out per CQ head advance.
 	cqeBatch = 512
-	// rawWait bounds a poll's wait that the Go scheduler does not see
-	// (ring.SubmitAndWaitRaw). It is the runtime's own preemption slice
-	// (sysmon signals a goroutine that ran 10 ms without yielding; the
-	// signal ends the wait with EINTR), so other goroutines and a
-	// stop-the-world wait no longer than they would behind a busy loop.
-	// 1 ms measured worse: on this shared machine the load has gaps
-	// longer than that, and every wait that went on through Syscall6 put
-	// sysmon back on its 20 us tick (see BENCHMARKS.md, "io_uring
-	// acceleration (second round)").
-	rawWait = 10 * time.Millisecond
 	// sendfileBudget bounds the sendfile(2) chunks of one turn (8 MiB).
 	sendfileBudget = 8
 	// sendCopyMax is the largest send copied into a Loop buffer and
@@ -592,10 +582,9 @@ func (u *uringBackend) poll(timeout time.Duration) error {
 	case timeout <= 0:
 		err = u.r.SubmitAndWait(0, 0)
 	default:
-		// A short wait the runtime does not see first (see
-		// ring.SubmitAndWaitRaw): under load the next completion comes
-		// well within it. Only a quiet loop goes on to the wait that
-		// lets the runtime hand the P over.
+		// A wait the runtime does not see first (see rawWait): under
+		// load the next completion comes well within it. Only a quiet
+		// loop goes on to the wait that lets the runtime hand the P over.
 		raw := min(timeout, rawWait)
 		err = u.r.SubmitAndWaitRaw(1, raw)
 		if err == nil && timeout > raw && u.r.CQReady() == 0 {
