@@ -73,7 +73,7 @@ func Open(name, path string, args []string, log Logger) (*Module, error) {
 	m := &Module{name: name, kind: kind}
 	switch kind {
 	case Native:
-		err = errorf(ErrNativeUnavailable, "native modules are not in this build yet: use the .wasm form")
+		m.req, m.resp, err = openNative(path, args)
 	case WASM:
 		m.wasm, err = openWASM(name, path, args, log)
 	}
