@@ -93,7 +93,10 @@ var serverKeys = map[string]serverKey{
 		s.TryFiles, err = parseTryFiles(v)
 		return err
 	},
-	"proxy_pass": func(_ *loader, s *Server, v string) (err error) {
+	"proxy_pass": func(l *loader, s *Server, v string) (err error) {
+		if l.useUpstream(s, v) {
+			return nil
+		}
 		s.ProxyPass, s.ProxyTLS, s.proxyHosts, err = parseProxyPass(v)
 		return err
 	},

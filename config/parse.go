@@ -82,6 +82,8 @@ type loader struct {
 	line     int    // line of the value being applied, for keys that keep it
 	problems Errors
 	warnings []warning
+	// upstreams are the [upstream NAME] sections (upstream.go).
+	upstreams map[string]*upstreamGroup
 }
 
 // warning is a Config.Warnings entry before it is formatted.
@@ -195,6 +197,7 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 		return
 	}
 	sections := f.Sections()
+	l.applyUpstreams(sections, sc)
 	var srv *Server // the last [server], which a [location] belongs to
 	serverSeen := false
 	for i, sec := range sections {
@@ -212,10 +215,13 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 			}
 		case isLocationSection(sec.Name()):
 			l.applyLocation(sec, ss, srv, serverSeen)
+		case isUpstreamSection(sec.Name()):
+			// Read before the [server]s (applyUpstreams).
 		default:
-			l.addf(ss.line, ErrUnknownSection, "%s: unknown section (only [server] and [location MATCH] sections; global keys go before the first section)", keyName("["+sec.Name()+"]"))
+			l.addf(ss.line, ErrUnknownSection, "%s: unknown section (only [server], [location MATCH] and [upstream NAME] sections; global keys go before the first section)", keyName("["+sec.Name()+"]"))
 		}
 	}
+	l.warnUnusedUpstreams()
 	for _, s := range cfg.Servers {
 		l.checkShadowed(s)
 	}
@@ -348,6 +354,7 @@ func (l *loader) applyServer(sec *ini.Section, ss *scanSection) *Server {
 		}
 	}
 
+	l.checkUpstreamUse(sec, present)
 	_, hasListen := present["listen"]
 	if !hasListen {
 		l.add(ss.line, ErrMissing, "[server]: listen is required")
