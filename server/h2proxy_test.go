@@ -29,8 +29,9 @@ type h2Upstream struct {
 
 // startH2Upstream serves, under /api/: small (a short body and a header),
 // echo (the request body back, with how it was framed), big (1 MiB,
-// Content-Length), chunked (1 MiB in flushed pieces, no length), endless
-// (writes until the connection goes away).
+// Content-Length), chunked (1 MiB in flushed pieces, no length), cut
+// (half of a 1 MiB body, then the connection closes), endless (writes
+// until the connection goes away).
 func startH2Upstream(t *testing.T) *h2Upstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,6 +64,15 @@ func startH2Upstream(t *testing.T) *h2Upstream {
 			for off := 0; off < len(big); off += 100_000 {
 				w.Write(big[off:min(off+100_000, len(big))])
 				f.Flush()
+			}
+		case "/api/cut":
+			// A backend that dies mid-response: half the body, then the
+			// connection closes.
+			w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+			w.Write(big[:len(big)/2])
+			w.(nethttp.Flusher).Flush()
+			if c, _, err := nethttp.NewResponseController(w).Hijack(); err == nil {
+				c.Close()
 			}
 		case "/api/endless":
 			f := w.(nethttp.Flusher)
@@ -316,6 +326,63 @@ func TestH2cStreamedListing(t *testing.T) {
 			if !bytes.Contains(body, []byte(name)) {
 				t.Fatalf("listing of %d bytes lacks %s", len(body), name)
 			}
+		}
+	})
+}
+
+// TestH2cProxyUpstreamCut: a backend that closes its connection in the
+// middle of a response resets the stream (the client sees an error, not
+// a short body passed off as whole), and the HTTP/2 connection serves the
+// next stream.
+func TestH2cProxyUpstreamCut(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		up := startH2Upstream(t)
+		root := t.TempDir()
+		writeTree(t, root)
+		ts := startServer(t, backend, "static_root = "+root+"\n"+h2ProxyKeys(t, up, filepath.Join(t.TempDir(), "a.log")))
+		cl := h2cClient()
+		base := "http://" + ts.addr
+		res, err := cl.Get(base + "/api/cut")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err == nil {
+			t.Fatalf("cut response: %d bytes read without an error", len(b))
+		}
+		if res, body := h2Do(t, cl, "GET", base+"/api/small", nil); res.StatusCode != 200 || string(body) != "hello" {
+			t.Fatalf("after the cut: %d %q", res.StatusCode, body)
+		}
+	})
+}
+
+// TestH2cProxyBodyTimeout: body_timeout runs per stream: a client that
+// stops sending its request body gets 408 on that stream, while the
+// connection's other streams go on.
+func TestH2cProxyBodyTimeout(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		up := startH2Upstream(t)
+		root := t.TempDir()
+		writeTree(t, root)
+		ts := startServer(t, backend, "static_root = "+root+"\nbody_timeout = 300ms\n"+h2ProxyKeys(t, up, filepath.Join(t.TempDir(), "a.log")))
+		cl := h2cClient()
+		base := "http://" + ts.addr
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		req, _ := nethttp.NewRequest("POST", base+"/api/echo", pr)
+		req.ContentLength = 1000
+		go pw.Write([]byte("only ten b"))
+		res, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 408 {
+			t.Fatalf("stalled body: %d, want 408", res.StatusCode)
+		}
+		if res, body := h2Do(t, cl, "GET", base+"/api/small", nil); res.StatusCode != 200 || string(body) != "hello" {
+			t.Fatalf("after the timeout: %d %q", res.StatusCode, body)
 		}
 	})
 }
