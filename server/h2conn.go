@@ -288,7 +288,9 @@ func (c *conn) h2Drain() {
 	c.h2.hc.Shutdown()
 	c.h2Flush()
 	if c.state == stRead && c.h2.inflight == nil && c.h2.hc.Streams() == 0 {
-		c.rc.SetTimeout(c.drainGrace())
+		g := c.drainGrace()
+		c.h2.ownDue = c.s.loop.NowNano() + int64(g) // h2Timeout closes at it
+		c.rc.SetTimeout(g)
 	}
 	c.leave()
 }

@@ -386,3 +386,26 @@ func TestH2cProxyBodyTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestH2cDrainIdleGrace: an idle HTTP/2 connection does not hold a drain
+// for its keepalive_timeout: GOAWAY, then the connection ends, well within
+// drain_idle_grace.
+func TestH2cDrainIdleGrace(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		ts := startServerGlobals(t, backend, "drain_idle_grace = 200ms\n", "http2 = on\nkeepalive_timeout = 60s\n")
+		cl := h2cClient()
+		if res, _ := h2Do(t, cl, "GET", "http://"+ts.addr+"/small.txt", nil); res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		ts.w.Drain(20 * time.Second)
+		select {
+		case err := <-ts.done:
+			ts.done <- err // for the cleanup
+			if err != nil {
+				t.Fatalf("worker: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the idle HTTP/2 connection held the drain past drain_idle_grace")
+		}
+	})
+}
