@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -60,15 +61,25 @@ type instance struct {
 	waitErr error
 }
 
-// freeAddr returns a loopback address nothing listens on right now.
+// freeAddr returns a loopback address nothing listens on right now, for
+// a master started later to bind. The port is drawn below the kernel's
+// ephemeral range (ip_local_port_range starts at 32768), from a range of
+// this package's own: a port handed out by ":0" (another package's test
+// backend, running in parallel) or taken by an outgoing connection can
+// never be it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for i := 0; i < 100; i++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(6000))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port in 20000-25999")
+	return ""
 }
 
 // writeConfig writes an nproxy config for addr serving root.

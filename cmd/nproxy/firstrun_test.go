@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -210,15 +211,23 @@ func (r *nproxyRun) ctrlC() int {
 	return r.cmd.ProcessState.ExitCode()
 }
 
-// freePort returns a loopback port nothing listens on right now.
+// freePort returns a loopback port nothing listens on right now, drawn
+// below the kernel's ephemeral range and apart from package proc's (see
+// proc's freeAddr): no test backend on ":0" running in parallel can take
+// it before nproxy binds it.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for i := 0; i < 100; i++ {
+		port := 26000 + rand.IntN(6000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port in 26000-31999")
+	return 0
 }
 
 // firstRunTree is a directory as a fresh clone looks: no index.html, a
