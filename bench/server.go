@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -68,13 +69,21 @@ type server struct {
 	waitErr error
 }
 
+// freePort returns a loopback port for a server started later to bind,
+// drawn below the kernel's ephemeral range (which starts at 32768) so that
+// no ":0" listener or outgoing connection of another process takes it in
+// between (the load generator's own connections included).
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for i := 0; i < 200; i++ {
+		port := 10000 + rand.IntN(10000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("bench: no free port in 10000-19999")
 }
 
 // writeFiles creates DIR/www with the scenarios' files: index.html (1 KiB
