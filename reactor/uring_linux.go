@@ -215,6 +215,9 @@ func (u *uringBackend) init(l *Loop) error {
 		return err
 	}
 	u.r = r
+	// Each enter names the ring by index, skipping the descriptor lookup
+	// (5.18; an older kernel refuses and the ring works as it is).
+	r.RegisterRingFd()
 	if u.br, err = r.NewBufRingPartial(recvGroup, recvBufs, recvBufSize, recvBufsInitial); err != nil {
 		r.Close()
 		return err

@@ -175,6 +175,7 @@ const (
 const (
 	enterGetEvents = 1 << 0
 	enterExtArg    = 1 << 3 // 5.11
+	enterRegRing   = 1 << 4 // 5.18: fd is an index into the task's registered rings
 )
 
 // io_uring_register opcodes.
@@ -184,6 +185,8 @@ const (
 	registerProbe         = 8  // 5.6
 	registerFiles2        = 13 // 5.13
 	registerFilesUpdate2  = 14 // 5.13
+	registerRingFds       = 20 // 5.18
+	unregisterRingFds     = 21 // 5.18
 	registerPbufRing      = 22 // 5.19
 	unregisterPbufRing    = 23 // 5.19
 	rsrcRegisterSparse    = 1 << 0
@@ -341,6 +344,13 @@ type rsrcUpdate2 struct {
 	nr, resv2    uint32
 }
 
+// rsrcUpdate is struct io_uring_rsrc_update, the argument of
+// IORING_(UN)REGISTER_RING_FDS.
+type rsrcUpdate struct {
+	offset, resv uint32
+	data         uint64
+}
+
 type bufReg struct {
 	ringAddr    uint64
 	ringEntries uint32
@@ -373,6 +383,8 @@ var (
 	_ [32 - unsafe.Sizeof(rsrcRegister{})]byte
 	_ [32 - unsafe.Sizeof(rsrcUpdate2{})]byte
 	_ [unsafe.Sizeof(rsrcUpdate2{}) - 32]byte
+	_ [16 - unsafe.Sizeof(rsrcUpdate{})]byte
+	_ [unsafe.Sizeof(rsrcUpdate{}) - 16]byte
 	_ [40 - unsafe.Sizeof(bufReg{})]byte
 	_ [unsafe.Sizeof(bufReg{}) - 40]byte
 	_ [16 - unsafe.Sizeof(bufRingEntry{})]byte

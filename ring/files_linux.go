@@ -3,6 +3,7 @@
 package ring
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"unsafe"
@@ -55,5 +56,39 @@ func (r *Ring) RegisterFilesUpdate(off uint32, fds []int32) (int, error) {
 // UnregisterFiles drops the registered file table (5.1).
 func (r *Ring) UnregisterFiles() error {
 	_, err := r.register(unregisterFiles, nil, 0)
+	return err
+}
+
+// RegisterRingFd registers the ring's own descriptor with the calling
+// thread (IORING_REGISTER_RING_FDS, 5.18), so that every io_uring_enter
+// names it by a small index and the kernel skips looking the descriptor up
+// (and taking a reference on it, an atomic operation in a multi-threaded
+// process) on each call. The registration belongs to the calling thread:
+// call it from the thread that drives the ring (DeferTaskrun's issuer);
+// an enter from any other thread fails afterwards. Close unregisters it.
+func (r *Ring) RegisterRingFd() error {
+	if r.regRing {
+		return nil
+	}
+	up := rsrcUpdate{offset: ^uint32(0), data: uint64(r.fd)}
+	n, err := r.register(registerRingFds, unsafe.Pointer(&up), 1)
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: io_uring_register(REGISTER_RING_FDS) registered %d descriptors", ErrInvalid, n)
+	}
+	r.regRing, r.ringIndex = true, up.offset
+	return nil
+}
+
+// unregisterRingFd drops the registration of RegisterRingFd.
+func (r *Ring) unregisterRingFd() error {
+	if !r.regRing {
+		return nil
+	}
+	r.regRing = false
+	up := rsrcUpdate{offset: r.ringIndex}
+	_, err := r.register(unregisterRingFds, unsafe.Pointer(&up), 1)
 	return err
 }

@@ -211,19 +211,25 @@ func (r *Ring) submitAndWait(n int, timeout time.Duration, raw bool) error {
 	}
 }
 
-// enter calls io_uring_enter. arg, when set, points into ring-owned off-heap
+// enter calls io_uring_enter, naming the ring by its registered index
+// after RegisterRingFd. arg, when set, points into ring-owned off-heap
 // memory, which is why passing it as a uintptr is sound.
 func (r *Ring) enter(wait bool, toSubmit, minComplete, flags uint32, arg *getEventsArg) (int, error) {
 	var argp, argSz uintptr
 	if arg != nil {
 		argp, argSz = uintptr(unsafe.Pointer(arg)), getEventsArgSize
 	}
+	fd := uintptr(r.fd)
+	if r.regRing {
+		fd = uintptr(r.ringIndex)
+		flags |= enterRegRing
+	}
 	var ret uintptr
 	var errno unix.Errno
 	if wait {
-		ret, _, errno = unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), argp, argSz)
+		ret, _, errno = unix.Syscall6(unix.SYS_IO_URING_ENTER, fd, uintptr(toSubmit), uintptr(minComplete), uintptr(flags), argp, argSz)
 	} else {
-		ret, _, errno = unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete), uintptr(flags), argp, argSz)
+		ret, _, errno = unix.RawSyscall6(unix.SYS_IO_URING_ENTER, fd, uintptr(toSubmit), uintptr(minComplete), uintptr(flags), argp, argSz)
 	}
 	if errno != 0 {
 		return 0, errno

@@ -110,6 +110,8 @@ type Ring struct {
 	scratch   scratchArea
 	probe     *Probe
 	bufRings  map[uint16]*BufRing
+	regRing   bool   // RegisterRingFd: enter names the ring by ringIndex
+	ringIndex uint32 // index among the issuer thread's registered rings
 	closed    bool
 	closeErrs error
 }
@@ -295,6 +297,9 @@ func (r *Ring) Close() error {
 		if err := br.Close(); err != nil {
 			r.closeErrs = errors.Join(r.closeErrs, err)
 		}
+	}
+	if err := r.unregisterRingFd(); err != nil {
+		r.closeErrs = errors.Join(r.closeErrs, err)
 	}
 	r.unmap()
 	if err := unix.Close(r.fd); err != nil {

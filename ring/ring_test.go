@@ -698,6 +698,29 @@ func TestSubmitAndWaitRaw(t *testing.T) {
 	}
 }
 
+// TestRegisterRingFd: after RegisterRingFd the ring still submits and
+// reaps (every enter now names it by index), and Close unregisters it.
+func TestRegisterRingFd(t *testing.T) {
+	r := newTestRing(t, Options{Entries: 8})
+	if err := r.RegisterRingFd(); err != nil {
+		t.Fatalf("RegisterRingFd: %v", err)
+	}
+	if err := r.RegisterRingFd(); err != nil {
+		t.Fatalf("RegisterRingFd again: %v", err)
+	}
+	for i := range 3 {
+		s := mustSQE(t, r)
+		s.Nop()
+		s.SetUserData(uint64(100 + i))
+		if c := reap(t, r, 1)[0]; c.UserData != uint64(100+i) || c.Res != 0 {
+			t.Fatalf("NOP %d through the registered ring: %+v", i, c)
+		}
+	}
+	if err := r.SubmitAndWaitRaw(1, time.Millisecond); err != nil {
+		t.Fatalf("raw wait through the registered ring: %v", err)
+	}
+}
+
 func TestProbeDescribeAvailable(t *testing.T) {
 	r := newTestRing(t, Options{Entries: 4})
 	for _, op := range []Op{OpNop, OpAccept, OpRecv, OpSendZC, OpSplice} {
