@@ -70,7 +70,12 @@ type Backend interface {
 	// connect starts a non-blocking connect; OnConnect follows.
 	connect(c *Conn, sa unix.Sockaddr) error
 	// close forgets c and closes its socket; no callback for c follows.
+	// A backend that still has output of c to write may keep the slot
+	// (Loop.release comes later) and arm c's timer (closeLinger).
 	close(c *Conn)
+	// lingerExpired reports that the timer a close armed fired: output
+	// still pending for c is given up.
+	lingerExpired(c *Conn)
 
 	// poll waits up to timeout for completions and dispatches them.
 	poll(timeout time.Duration) error

@@ -226,6 +226,9 @@ func (e *epollBackend) splice(c *Conn) { e.l.runSplice(c.sp, false) }
 // guarantees an edge when its socket is ready again.
 func (e *epollBackend) spliceWait(sp *splice) {}
 
+// lingerExpired never comes: epoll's close arms no timer.
+func (e *epollBackend) lingerExpired(c *Conn) {}
+
 // flushOut has nothing to do: epoll's send never queues a copy.
 func (e *epollBackend) flushOut(c *Conn) {}
 

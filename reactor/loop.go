@@ -30,6 +30,11 @@ import (
 // "io_uring acceleration (second round)").
 const rawWait = 10 * time.Millisecond
 
+// closeLinger bounds how long a closed connection's last output may still
+// wait for the peer to read it (io_uring's queued copy, see
+// Backend.lingerExpired): nginx's lingering_timeout. A variable for tests.
+var closeLinger = 5 * time.Second
+
 // AcceptFunc is called on the loop thread for every accepted connection. It
 // sets c.H (and usually c.Ctx) and starts receiving; returning an error
 // closes the connection.

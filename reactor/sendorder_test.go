@@ -255,8 +255,11 @@ func (h *fillHandler) OnTimeout(c *reactor.Conn)               {}
 
 // TestCloseStuckSend closes a connection whose peer reads nothing, with
 // output still waiting for room: the slot must come free all the same
-// (a queued copy must not hold it for as long as the peer does not read).
+// (a queued copy holds it closeLinger at most).
 func TestCloseStuckSend(t *testing.T) {
+	// The queued output of a closed connection waits closeLinger for a
+	// peer that reads nothing: shorten it for the test.
+	defer reactor.SetCloseLinger(50 * time.Millisecond)()
 	forEachBackend(t, func(t *testing.T, backend string) {
 		h := &fillHandler{chunk: make([]byte, 8<<10)}
 		b, _, err := reactor.New(backend)
@@ -326,4 +329,138 @@ func TestCloseStuckSend(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
+}
+
+// slowHandler sends a numbered stream to a peer that reads nothing yet,
+// until the socket is full, and records what was given and what was
+// reported sent.
+type slowHandler struct {
+	chunk      []byte
+	stream     []byte // every byte given to Send, in order
+	doneBytes  int    // the part of stream whose Send reported done or completed
+	pendingEnd int    // end of the Send that is still in flight
+}
+
+func (h *slowHandler) accept(c *reactor.Conn) error {
+	c.H = h
+	h.fill(c)
+	return nil
+}
+
+func (h *slowHandler) fill(c *reactor.Conn) {
+	for len(h.stream) < 64<<20 {
+		pattern(h.chunk, 6, len(h.stream))
+		h.stream = append(h.stream, h.chunk...)
+		done, err := c.Send(h.chunk)
+		if err != nil {
+			c.Close()
+			return
+		}
+		if !done {
+			h.pendingEnd = len(h.stream)
+			return
+		}
+		h.doneBytes = len(h.stream)
+	}
+}
+
+func (h *slowHandler) OnSendDone(c *reactor.Conn, err error) {
+	if err != nil {
+		c.Close()
+		return
+	}
+	h.doneBytes = h.pendingEnd
+	h.fill(c)
+}
+
+func (h *slowHandler) OnRecv(c *reactor.Conn, data []byte)     {}
+func (h *slowHandler) OnReadClosed(c *reactor.Conn, err error) {}
+func (h *slowHandler) OnConnect(c *reactor.Conn, err error)    {}
+func (h *slowHandler) OnTimeout(c *reactor.Conn)               {}
+
+// TestCloseSlowReader closes a connection whose peer has not read yet,
+// with output waiting for room, then lets the peer read: every byte of
+// every Send that reported done (or completed) must arrive, then the end.
+// Bytes written into a socket buffer outlive close(2); a backend's queued
+// copy, reported sent the same way, must too.
+func TestCloseSlowReader(t *testing.T) {
+	for round := range 3 { // the socket fills behind a copy or a plain send
+		forEachBackend(t, func(t *testing.T, backend string) {
+			h := &slowHandler{chunk: make([]byte, 4<<10+round*1000)}
+			b, _, err := reactor.New(backend)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := reactor.NewLoop(b, reactor.Options{})
+			fd, err := reactor.ListenTCP("127.0.0.1:0", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			port, err := reactor.LocalPort(fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Post(func() { l.Listen(fd, h.accept) })
+			done := make(chan error, 1)
+			go func() { done <- l.Run() }()
+			defer func() {
+				l.Stop()
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+					t.Error("loop did not stop")
+				}
+			}()
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			onLoop := func(f func() int) int {
+				ch := make(chan int, 1)
+				l.Post(func() { ch <- f() })
+				select {
+				case n := <-ch:
+					return n
+				case <-time.After(5 * time.Second):
+					t.Fatal("loop does not answer")
+					return 0
+				}
+			}
+			// Wait until the sends stop making progress: the socket is full.
+			last, still := -1, 0
+			for deadline := time.Now().Add(10 * time.Second); still < 3; {
+				n := onLoop(func() int { return len(h.stream) })
+				if n == last && n > 0 {
+					still++
+				} else {
+					still = 0
+				}
+				last = n
+				if time.Now().After(deadline) {
+					t.Fatalf("the sends never stopped (%d bytes)", n)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			doneBytes := onLoop(func() int {
+				l.ForEach(func(c *reactor.Conn) { c.Close() })
+				return h.doneBytes
+			})
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			got, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("read: %v after %d bytes", err, len(got))
+			}
+			stream := h.stream // the loop no longer touches it: its conn is closed
+			if len(got) < doneBytes || len(got) > len(stream) || !bytes.Equal(got, stream[:len(got)]) {
+				i := 0
+				for i < len(got) && i < len(stream) && got[i] == stream[i] {
+					i++
+				}
+				t.Fatalf("got %d bytes (first difference at %d); the done sends carried %d, all sends %d",
+					len(got), i, doneBytes, len(stream))
+			}
+		})
+	}
 }

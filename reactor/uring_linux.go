@@ -85,11 +85,11 @@ import (
 // recv buffers recycled. If a SEND of the caller's buffer is in flight,
 // the socket is shut down for writing first, so that the kernel can never
 // copy from the caller's buffer after Close returns (the caller may reuse
-// it at once). A queued copy (flagOutQueued) is the backend's own: the
-// close goes behind it, so a response sent just before Close (Connection:
-// close) still leaves whole when the socket has room; a cancel queued
-// behind it ends it if the socket has none, so that a peer that stopped
-// reading cannot hold the slot.
+// it at once). A queued copy (flagOutQueued) is the backend's own and was
+// reported sent: the close goes behind it and it goes on, as bytes in a
+// socket buffer outlive close(2), so a response sent just before Close
+// (Connection: close) leaves whole even to a slow reader; the slot waits
+// for its CQE, at most closeLinger (then it is cancelled).
 type uringBackend struct {
 	l     *Loop
 	r     *ring.Ring
@@ -535,9 +535,10 @@ func (u *uringBackend) close(c *Conn) {
 		u.cancel(c, opSend)
 	}
 	if c.flags&flagOutQueued != 0 {
-		// Behind the copy's SEND in the queue: it finds nothing when
-		// the SEND went out at once.
-		u.cancel(c, opSendCopy)
+		// The copy goes on: it is what the caller was told was sent.
+		// A peer that reads nothing for closeLinger loses it
+		// (lingerExpired), so that it cannot hold the slot longer.
+		u.l.wheel.set(c, closeLinger)
 	}
 	if c.bk&(ukRecvArmed|ukRecvCancel) == ukRecvArmed {
 		u.cancel(c, opRecv)
@@ -623,6 +624,14 @@ func (u *uringBackend) poll(timeout time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// lingerExpired gives up the queued copy of a closed connection whose
+// peer read nothing for closeLinger.
+func (u *uringBackend) lingerExpired(c *Conn) {
+	if c.flags&flagOutQueued != 0 {
+		u.cancel(c, opSendCopy)
+	}
 }
 
 // serveWork delivers stashed input of connections that resumed receiving

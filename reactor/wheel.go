@@ -100,8 +100,12 @@ func (w *wheel) advance(now int64) {
 	// Fire after the walk: a handler may re-arm or close any connection.
 	for _, f := range w.fire {
 		c := w.l.conns[f>>32]
-		if c.gen == uint32(f) && c.Open() {
+		switch {
+		case c.gen != uint32(f):
+		case c.Open():
 			c.H.OnTimeout(c)
+		case c.flags&(flagOpen|flagClosing) == flagOpen|flagClosing:
+			w.l.b.lingerExpired(c) // closed, its slot kept by the backend
 		}
 	}
 }
