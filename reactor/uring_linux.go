@@ -218,7 +218,14 @@ func (u *uringBackend) init(l *Loop) error {
 	// Each enter names the ring by index, skipping the descriptor lookup
 	// (5.18; an older kernel refuses and the ring works as it is).
 	r.RegisterRingFd()
-	if u.br, err = r.NewBufRingPartial(recvGroup, recvBufs, recvBufSize, recvBufsInitial); err != nil {
+	// Incremental consumption (6.12) packs the small receives of many
+	// connections into one buffer instead of one buffer each; an older
+	// kernel gets the plain ring.
+	u.br, err = r.NewBufRingIncremental(recvGroup, recvBufs, recvBufSize, recvBufsInitial)
+	if err != nil {
+		u.br, err = r.NewBufRingPartial(recvGroup, recvBufs, recvBufSize, recvBufsInitial)
+	}
+	if err != nil {
 		r.Close()
 		return err
 	}

@@ -43,7 +43,7 @@ func (u *uringBackend) onRecv(c *Conn, cqe *ring.CQE) {
 	bid, hasBuf := cqe.BufferID()
 	if c == nil {
 		if hasBuf {
-			u.br.Recycle(bid)
+			u.dropBuf(bid, cqe)
 		}
 		return
 	}
@@ -53,7 +53,7 @@ func (u *uringBackend) onRecv(c *Conn, cqe *ring.CQE) {
 	}
 	if c.flags&flagClosing != 0 {
 		if hasBuf {
-			u.br.Recycle(bid)
+			u.dropBuf(bid, cqe)
 		}
 		u.maybeRelease(c)
 		return
@@ -62,8 +62,11 @@ func (u *uringBackend) onRecv(c *Conn, cqe *ring.CQE) {
 	res := cqe.Res
 	switch {
 	case res > 0 && hasBuf:
-		u.input(c, u.br.Buf(bid)[:res])
-		u.br.Recycle(bid)
+		data, done := u.br.Consume(bid, int(res), cqe.BufMore())
+		u.input(c, data)
+		if done {
+			u.br.Recycle(bid)
+		}
 	case res == 0:
 		u.readEnd(c, nil)
 		return
@@ -80,6 +83,14 @@ func (u *uringBackend) onRecv(c *Conn, cqe *ring.CQE) {
 	}
 	if c.gen == gen && c.flags&flagRecv != 0 && !u.stashed(c) {
 		u.armRecv(c)
+	}
+}
+
+// dropBuf gives back the buffer of a receive nobody takes, once the
+// kernel is done with it (an incremental ring may keep it for more).
+func (u *uringBackend) dropBuf(bid uint16, cqe *ring.CQE) {
+	if _, done := u.br.Consume(bid, int(max(cqe.Res, 0)), cqe.BufMore()); done {
+		u.br.Recycle(bid)
 	}
 }
 

@@ -185,6 +185,7 @@ const (
 	registerProbe         = 8  // 5.6
 	registerFiles2        = 13 // 5.13
 	registerFilesUpdate2  = 14 // 5.13
+	pbufRingInc           = 2  // IOU_PBUF_RING_INC (6.12): buffers consumed incrementally
 	registerRingFds       = 20 // 5.18
 	unregisterRingFds     = 21 // 5.18
 	registerPbufRing      = 22 // 5.19

@@ -33,9 +33,10 @@ type BufRing struct {
 	ringMem []byte
 	bufMem  []byte
 	entries []bufRingEntry
-	tail    uint16 // last published tail
-	staged  uint16 // entries written after tail, not yet published
-	fresh   uint32 // buffers ever published: ids [0, fresh) are in use
+	tail    uint16   // last published tail
+	staged  uint16   // entries written after tail, not yet published
+	fresh   uint32   // buffers ever published: ids [0, fresh) are in use
+	used    []uint32 // incremental ring: bytes of each buffer already delivered
 	closed  bool
 }
 
@@ -56,6 +57,23 @@ func (r *Ring) NewBufRing(group uint16, entries, size uint32) (*BufRing, error) 
 // resident memory of a quiet server small while a busy one still gets the
 // whole ring.
 func (r *Ring) NewBufRingPartial(group uint16, entries, size, initial uint32) (*BufRing, error) {
+	return r.newBufRing(group, entries, size, initial, false)
+}
+
+// NewBufRingIncremental is NewBufRingPartial for a ring whose buffers the
+// kernel consumes incrementally (IOU_PBUF_RING_INC, 6.12): a completion
+// takes only the bytes it needs from the buffer at the head of the ring,
+// and the next completion (of any request of the group) goes on in the
+// same buffer after them. Small receives of many connections then share
+// one buffer, whose lines stay in the cache, instead of each taking a
+// whole buffer of its own. Read a completion's bytes with Consume, which
+// also says when the kernel is done with the buffer (recycle it then).
+// On an older kernel the registration fails with EINVAL.
+func (r *Ring) NewBufRingIncremental(group uint16, entries, size, initial uint32) (*BufRing, error) {
+	return r.newBufRing(group, entries, size, initial, true)
+}
+
+func (r *Ring) newBufRing(group uint16, entries, size, initial uint32, inc bool) (*BufRing, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
@@ -87,6 +105,10 @@ func (r *Ring) NewBufRingPartial(group uint16, entries, size, initial uint32) (*
 		entries: unsafe.Slice((*bufRingEntry)(unsafe.Pointer(&ringMem[0])), entries),
 	}
 	reg := bufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&ringMem[0]))), ringEntries: entries, bgid: group}
+	if inc {
+		reg.flags = pbufRingInc
+		b.used = make([]uint32, entries)
+	}
 	if _, err := r.register(registerPbufRing, unsafe.Pointer(&reg), 1); err != nil {
 		unix.Munmap(bufMem)
 		unix.Munmap(ringMem)
@@ -136,6 +158,33 @@ func (b *BufRing) Buf(bid uint16) []byte {
 	off := int(bid&b.mask) * int(b.size)
 	return b.bufMem[off : off+int(b.size) : off+int(b.size)]
 }
+
+// Consume returns the n bytes a completion delivered in buffer bid
+// (CQE.BufferID; n is its res) and reports whether the kernel is done with
+// the buffer: then give it back with Recycle once the bytes are used.
+// Without incremental consumption every completion has its own buffer
+// from its start and done is always true; with it (NewBufRingIncremental)
+// a completion's bytes follow those of the buffer's previous completions,
+// and more (CQEFBufMore in the CQE's flags) says the kernel keeps the rest
+// of the buffer for the next ones.
+func (b *BufRing) Consume(bid uint16, n int, more bool) (data []byte, done bool) {
+	if b.used == nil {
+		return b.Buf(bid)[:n], true
+	}
+	i := bid & b.mask
+	off := b.used[i]
+	data = b.Buf(bid)[off : int(off)+n]
+	if more {
+		b.used[i] += uint32(n)
+		return data, false
+	}
+	b.used[i] = 0
+	return data, true
+}
+
+// Incremental reports whether the ring's buffers are consumed
+// incrementally (NewBufRingIncremental).
+func (b *BufRing) Incremental() bool { return b.used != nil }
 
 // Add stages buffer bid at addr/length (memory that must stay valid,
 // off-heap or pinned, while published) in the next free ring slot. It is not
@@ -206,6 +255,10 @@ func (b *BufRing) Close() error {
 func (c CQE) BufferID() (uint16, bool) {
 	return uint16(c.Flags >> CQEBufferShift), c.Flags&CQEFBuffer != 0
 }
+
+// BufMore reports whether the kernel keeps using the provided buffer of c
+// for later completions (CQEFBufMore, incremental buffer rings).
+func (c CQE) BufMore() bool { return c.Flags&CQEFBufMore != 0 }
 
 // More reports whether the request that posted c stays armed (CQEFMore):
 // multishot accept/recv/poll, or a SEND_ZC whose notification is pending.

@@ -304,6 +304,72 @@ func TestRecvMultishotBufferExhaustion(t *testing.T) {
 	}
 }
 
+// TestRecvMultishotIncremental: on an incremental buffer ring, small
+// receives share a buffer, each one's bytes after the previous one's, with
+// CQEFBufMore while the kernel keeps the buffer; a receive that fills the
+// rest of it ends it (no CQEFBufMore), and the next goes on in another.
+func TestRecvMultishotIncremental(t *testing.T) {
+	r := newTestRing(t, Options{Entries: 8, CQEntries: 64})
+	const group, bufSize = 5, 64
+	br, err := r.NewBufRingIncremental(group, 4, bufSize, 4)
+	if err != nil {
+		t.Skipf("incremental buffer rings (6.12): %v", err)
+	}
+	if !br.Incremental() {
+		t.Fatal("Incremental() = false")
+	}
+	a, b := socketPair(t)
+	s := mustSQE(t, r)
+	s.RecvMultishot(b, group, 0)
+	s.SetUserData(42)
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	recv := func(msg string) (bid uint16, data []byte, done bool) {
+		t.Helper()
+		if n, err := unix.Write(a, []byte(msg)); err != nil || n != len(msg) {
+			t.Fatalf("write: %d, %v", n, err)
+		}
+		c := reap(t, r, 1)[0]
+		bid, ok := c.BufferID()
+		if c.Res != int32(len(msg)) || !ok || !c.More() {
+			t.Fatalf("recv %q: %+v", msg, c)
+		}
+		data, done = br.Consume(bid, int(c.Res), c.BufMore())
+		if string(data) != msg {
+			t.Fatalf("recv %q: Consume gave %q", msg, data)
+		}
+		if done == c.BufMore() {
+			t.Fatalf("recv %q: done %v with CQEFBufMore %v", msg, done, c.BufMore())
+		}
+		return bid, data, done
+	}
+	bid1, d1, done1 := recv("first")
+	bid2, d2, done2 := recv("second")
+	if done1 || done2 || bid1 != bid2 {
+		t.Fatalf("two small receives: buffers %d and %d, done %v %v; want one shared buffer", bid1, bid2, done1, done2)
+	}
+	if &d2[0] != &br.Buf(bid1)[len(d1)] {
+		t.Fatal("the second receive's bytes do not follow the first's in the buffer")
+	}
+	// Fill the rest of the buffer exactly: the kernel is done with it.
+	rest := strings.Repeat("x", bufSize-len(d1)-len(d2))
+	bid3, _, done3 := recv(rest)
+	if bid3 != bid1 || !done3 {
+		t.Fatalf("filling receive: buffer %d (want %d), done %v", bid3, bid1, done3)
+	}
+	br.Recycle(bid3)
+	br.Advance(1)
+	if bid4, _, _ := recv("next"); bid4 == bid1 {
+		t.Fatalf("the receive after a full buffer reused it (%d) before the others", bid4)
+	}
+	s = mustSQE(t, r)
+	s.AsyncCancel(42, 0)
+	s.SetUserData(43)
+	m := byUserData(t, reap(t, r, 2))
+	expectRes(t, "cancelled recv", m[42], -int32(unix.ECANCELED))
+}
+
 func TestTimeoutFires(t *testing.T) {
 	r := newTestRing(t, Options{Entries: 8})
 	s := mustSQE(t, r)
