@@ -227,8 +227,10 @@ func TestTLSPlainRequest(t *testing.T) {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
 		b, _ := io.ReadAll(c)
-		if !strings.HasPrefix(string(b), "HTTP/1.1 400 ") || !strings.Contains(string(b), "The plain HTTP request was sent to HTTPS port") {
-			t.Fatalf("plain request on TLS port: %q", b)
+		res := readResponse(t, bufio.NewReader(strings.NewReader(string(b))), false)
+		if res.status != 400 || !strings.Contains(string(res.body), "The plain HTTP request was sent to HTTPS port</center>") ||
+			!strings.HasSuffix(string(b), string(res.body)) {
+			t.Fatalf("plain request on TLS port: %q (body as framed: %q)", b, res.body)
 		}
 		c2, err := net.DialTimeout("tcp", ts.addr, 2*time.Second)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 
 	"github.com/nproxy/nproxy/config"
 	nptls "github.com/nproxy/nproxy/tls"
@@ -29,11 +30,9 @@ import (
 // overhead) still fits a pooled 64 KiB buffer.
 const tlsBatch = 3 * 16 << 10
 
-// plainOnTLSResponse answers a plain-HTTP request on a TLS port, as nginx
-// does, before closing.
-const plainOnTLSResponse = "HTTP/1.1 400 Bad Request\r\nServer: nproxy\r\nContent-Type: text/html\r\n" +
-	"Content-Length: 189\r\nConnection: close\r\n\r\n" +
-	"<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n" +
+// plainOnTLSBody is nginx's answer to a plain-HTTP request on a TLS port;
+// plainOnTLSBytes is the whole response, sent as is before closing.
+const plainOnTLSBody = "<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n" +
 	"<center><h1>400 Bad Request</h1></center>\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n</body>\r\n</html>\r\n"
 
 // tlsConn is the TLS side of one client connection.
@@ -274,8 +273,8 @@ func (c *conn) plainOnTLS() {
 	// Else tlsSendDone closes once the answer is out.
 }
 
-// plainOnTLSBytes is plainOnTLSResponse, sent as is.
-var plainOnTLSBytes = []byte(plainOnTLSResponse)
+var plainOnTLSBytes = []byte("HTTP/1.1 400 Bad Request\r\nServer: nproxy\r\nContent-Type: text/html\r\n" +
+	"Content-Length: " + strconv.Itoa(len(plainOnTLSBody)) + "\r\nConnection: close\r\n\r\n" + plainOnTLSBody)
 
 // lingerClose shuts the output down and drops input until the client's
 // EOF (or lingerTimeout), so that the answer is read before a reset.
