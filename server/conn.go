@@ -333,25 +333,8 @@ func (c *conn) process(data []byte) {
 func (c *conn) serve(buf []byte) {
 	s := c.s
 	req := &c.ps.req
-	vh, named := c.g.pickVhost(req.Host.Bytes(buf))
-	misdirected := false
-	if c.sni != nil && vh != c.sni {
-		// The block SNI chose serves a Host no block names; a Host
-		// another block names was meant for a different certificate
-		// (RFC 9110 §15.5.20).
-		if named {
-			misdirected = true
-		}
-		vh = c.sni
-	}
-	c.vh = vh
-	x := &s.x
-	x.Req, x.Buf, x.TLS = req, buf, c.g.tls != nil
-	x.Now = s.loop.Now()
-	x.Date = s.date.Get(x.Now)
-	x.Resp.Reset(s.hdr)
-	x.Resp.NoServer = !vh.cfg.ServerTokens
-	s.served++
+	x, misdirected := c.exchangeFor(req, buf)
+	vh := c.vh
 
 	if s.draining {
 		// A draining server ends a keep-alive connection with the
@@ -360,44 +343,23 @@ func (c *conn) serve(buf []byte) {
 		req.KeepAlive = false
 	}
 	closeConn := !req.KeepAlive || vh.cfg.KeepaliveTimeout <= 0
-	answered := false
-	if misdirected {
-		x.Resp.Error(421)
-		answered = true
-	}
-	if !answered {
-		p, err := normalizePath(s.pathBuf, req.Path.Bytes(buf))
-		s.pathBuf = p[:0]
-		if err != nil {
-			x.Resp.Error(400)
-			closeConn = true
-		} else {
-			x.Path, x.Rewritten = p, false
-			x.Takeover = c
-			for _, step := range vh.chain {
-				if step.Serve(x) {
-					answered = true
-					break
-				}
+	switch c.route(x, misdirected) {
+	case routeBadPath:
+		closeConn = true
+	case routeChain:
+		if c.state == stTakeover && (c.want == wantKeep || c.want == wantClose) {
+			// The stream gave the connection back within Serve (it
+			// answered in x.Resp, the ordinary way).
+			if c.want == wantClose {
+				closeConn = true
 			}
-			x.Takeover = nil
-			if c.state == stTakeover && (c.want == wantKeep || c.want == wantClose) {
-				// The stream gave the connection back within Serve (it
-				// answered in x.Resp, the ordinary way).
-				if c.want == wantClose {
-					closeConn = true
-				}
-				c.want = wantNothing
-				c.detachStream()
-				c.state = stRead
-			}
-			if c.state == stTakeover {
-				s.hdr = x.Resp.Header[:0]
-				return
-			}
-			if !answered {
-				x.Resp.Error(404)
-			}
+			c.want = wantNothing
+			c.detachStream()
+			c.state = stRead
+		}
+		if c.state == stTakeover {
+			s.hdr = x.Resp.Header[:0]
+			return
 		}
 	}
 	c.routeSend, c.routeBody = x.Resp.SendTimeout, x.Resp.BodyTimeout
@@ -408,6 +370,71 @@ func (c *conn) serve(buf []byte) {
 	c.observe(req, buf, &x.Resp, req.Method == http.MethodHead)
 	s.hdr = x.Resp.Header[:0]
 	x.Resp.Body, x.Resp.Release = nil, nil
+}
+
+// exchangeFor prepares the loop's Exchange for req (buf holds it), for an
+// HTTP/1.1 request or an HTTP/2 stream alike: the [server] block by Host,
+// held to the block the TLS handshake's SNI chose (a Host that another
+// block names was meant for a different certificate: misdirected, RFC 9110
+// §15.5.20; a Host no block names is served by the SNI's block), and the
+// per-request fields.
+func (c *conn) exchangeFor(req *http.Request, buf []byte) (x *http.Exchange, misdirected bool) {
+	s := c.s
+	vh, named := c.g.pickVhost(req.Host.Bytes(buf))
+	if c.sni != nil && vh != c.sni {
+		misdirected = named
+		vh = c.sni
+	}
+	c.vh = vh
+	x = &s.x
+	x.Req, x.Buf, x.TLS = req, buf, c.g.tls != nil
+	x.Now = s.loop.Now()
+	x.Date = s.date.Get(x.Now)
+	x.Resp.Reset(s.hdr)
+	x.Resp.NoServer = !vh.cfg.ServerTokens
+	s.served++
+	return x, misdirected
+}
+
+// routeResult is how route answered an exchange.
+type routeResult uint8
+
+const (
+	routeMisdirected routeResult = iota // 421 in x.Resp
+	routeBadPath                        // 400 in x.Resp: the path does not normalize
+	routeChain                          // the chain ran: a step answered (or took the request over), else 404 is in x.Resp
+)
+
+// route answers x for the conn's block: 421 when misdirected, 400 for a
+// path that does not normalize, else the first step of the chain that
+// answers (404 when none does; a step that takes the request over
+// answers true).
+func (c *conn) route(x *http.Exchange, misdirected bool) routeResult {
+	if misdirected {
+		x.Resp.Error(421)
+		return routeMisdirected
+	}
+	s := c.s
+	p, err := normalizePath(s.pathBuf, x.Req.Path.Bytes(x.Buf))
+	s.pathBuf = p[:0]
+	if err != nil {
+		x.Resp.Error(400)
+		return routeBadPath
+	}
+	x.Path, x.Rewritten = p, false
+	x.Takeover = c
+	answered := false
+	for _, step := range c.vh.chain {
+		if step.Serve(x) {
+			answered = true
+			break
+		}
+	}
+	x.Takeover = nil
+	if !answered {
+		x.Resp.Error(404)
+	}
+	return routeChain
 }
 
 // queue appends the response's head (and a body that fits) to c.out and

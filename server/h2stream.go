@@ -49,44 +49,8 @@ func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
 		req.Chunked = true
 	}
 	h.serving = id
-	vh, named := c.g.pickVhost(req.Host.Bytes(buf))
-	misdirected := false
-	if c.sni != nil && vh != c.sni {
-		misdirected = named // see serve
-		vh = c.sni
-	}
-	c.vh = vh
-	x := &s.x
-	x.Req, x.Buf, x.TLS = req, buf, c.g.tls != nil
-	x.Now = s.loop.Now()
-	x.Date = s.date.Get(x.Now)
-	x.Resp.Reset(s.hdr)
-	x.Resp.NoServer = !vh.cfg.ServerTokens
-	s.served++
-
-	answered := false
-	if misdirected {
-		x.Resp.Error(421)
-		answered = true
-	}
-	if !answered {
-		p, err := normalizePath(s.pathBuf, req.Path.Bytes(buf))
-		s.pathBuf = p[:0]
-		if err != nil {
-			x.Resp.Error(400)
-			answered = true
-		} else {
-			x.Path, x.Rewritten = p, false
-			x.Takeover = c
-			for _, step := range vh.chain {
-				if step.Serve(x) {
-					answered = true
-					break
-				}
-			}
-			x.Takeover = nil
-		}
-	}
+	x, misdirected := c.exchangeFor(req, buf)
+	c.route(x, misdirected)
 	c.lingerAfter = false // a 413's "close unread": the stream's reset does it
 	if p := h.taking; p != nil {
 		// A step took the stream over (h2proxy.go).
@@ -95,7 +59,6 @@ func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
 			// It gave the stream back within Serve, having answered in
 			// x.Resp the ordinary way (no backend could be dialed).
 			p.ended, p.want = true, wantNothing
-			answered = true
 		} else {
 			h.proxies[id] = p
 			if endStream {
@@ -109,9 +72,6 @@ func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
 			x.Resp.Body, x.Resp.Release = nil, nil
 			return
 		}
-	}
-	if !answered {
-		x.Resp.Error(404)
 	}
 	h.respond(id, req, buf, &x.Resp)
 	s.hdr = x.Resp.Header[:0]
