@@ -139,13 +139,20 @@ func (r *Request) HasBody() bool { return r.Chunked || r.ContentLength > 0 }
 // comparison of header names and tokens everywhere in nproxy.
 func EqualFold(b []byte, s string) bool { return equalFold(b, s) }
 
-// equalFold reports whether b equals the ASCII string s ignoring case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
+// EqualFoldBytes is EqualFold for two byte slices (no string conversion,
+// which allocates past 32 bytes).
+func EqualFoldBytes(a, b []byte) bool { return equalFold(a, b) }
+
+// EqualFoldString is EqualFold for two strings.
+func EqualFoldString(a, b string) bool { return equalFold(a, b) }
+
+// equalFold reports whether a equals b ignoring ASCII case.
+func equalFold[A, B ~[]byte | ~string](a A, b B) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	for i := 0; i < len(b); i++ {
-		x, y := b[i], s[i]
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
 		if x == y {
 			continue
 		}

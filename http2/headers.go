@@ -409,7 +409,7 @@ func (c *Conn) onField(f hpack.HeaderField) {
 	case "cookie":
 		hb.cookies++
 	case "expect":
-		r.Expect100 = equalFoldString(value, "100-continue")
+		r.Expect100 = http.EqualFoldString(value, "100-continue")
 	case "range":
 		r.Range = valueSpan
 	case "if-none-match":
@@ -544,24 +544,6 @@ func validValue(s string) bool {
 	}
 	if n := len(s); n > 0 {
 		if s[0] == ' ' || s[0] == '\t' || s[n-1] == ' ' || s[n-1] == '\t' {
-			return false
-		}
-	}
-	return true
-}
-
-// equalFoldString reports whether s equals the lowercase ASCII t ignoring
-// case.
-func equalFoldString(s, t string) bool {
-	if len(s) != len(t) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if b >= 'A' && b <= 'Z' {
-			b |= 0x20
-		}
-		if b != t[i] {
 			return false
 		}
 	}

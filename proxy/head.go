@@ -46,26 +46,11 @@ func listedIn(conn, name []byte) bool {
 		} else {
 			conn = nil
 		}
-		if equalFoldBytes(bytes.TrimSpace(tok), name) {
+		if http.EqualFoldBytes(bytes.TrimSpace(tok), name) {
 			return true
 		}
 	}
 	return false
-}
-
-// equalFoldBytes is http.EqualFold for two byte slices, without the
-// string conversion that allocates for names over 32 bytes.
-func equalFoldBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if x != y && (x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z') {
-			return false
-		}
-	}
-	return true
 }
 
 // fieldAction is what appendRequestHead does with a client's header.

@@ -36,7 +36,7 @@ func setIndex(set []config.SetHeader, name []byte) int {
 // setsField reports whether a proxy_set_header names the field name.
 func setsField(set []config.SetHeader, name string) bool {
 	for i := range set {
-		if equalFoldString(set[i].Name, name) {
+		if http.EqualFoldString(set[i].Name, name) {
 			return true
 		}
 	}
@@ -49,7 +49,7 @@ func setsField(set []config.SetHeader, name string) bool {
 func appendSetHeaders(dst []byte, set []config.SetHeader, vals *vars.Values) []byte {
 	for i := range set {
 		h := &set[i]
-		if equalFoldString(h.Name, "host") {
+		if http.EqualFoldString(h.Name, "host") {
 			continue
 		}
 		start := len(dst)
@@ -64,18 +64,4 @@ func appendSetHeaders(dst []byte, set []config.SetHeader, vals *vars.Values) []b
 		dst = append(dst, "\r\n"...)
 	}
 	return dst
-}
-
-// equalFoldString is http.EqualFold for two strings.
-func equalFoldString(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x != y && (x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z') {
-			return false
-		}
-	}
-	return true
 }

@@ -175,25 +175,11 @@ func (g *gzipStep) compressible(hdr []byte) bool {
 	}
 	ct = bytes.TrimSpace(ct)
 	for _, t := range g.types {
-		if len(ct) == len(t) && equalFoldBytes(ct, t) {
+		if len(ct) == len(t) && http.EqualFoldBytes(ct, t) {
 			return true
 		}
 	}
 	return false
-}
-
-// equalFoldBytes compares two ASCII byte slices ignoring case.
-func equalFoldBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if x != y && (x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z') {
-			return false
-		}
-	}
-	return true
 }
 
 // headerValue returns the value of the first line of hdr named name, nil
