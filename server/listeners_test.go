@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/internal/servertest"
 	"github.com/nproxy/nproxy/logging"
 	"github.com/nproxy/nproxy/proc"
 	"github.com/nproxy/nproxy/reactor"
@@ -44,22 +45,7 @@ func TestEachListenerItsOwnBlocks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		log, _ := logging.New("stderr", logging.Error)
-		ready := make(chan struct{})
-		w, err := proc.NewWorker(proc.WorkerOptions{Config: cfg, Listeners: listeners, Backend: backend, Log: log, Ready: func() { close(ready) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- w.Run() }()
-		select {
-		case <-ready:
-		case err := <-done:
-			t.Fatalf("worker: %v", err)
-		case <-time.After(5 * time.Second):
-			t.Fatal("worker did not start")
-		}
-		defer func() { w.Stop(); <-done }()
+		servertest.RunWorker(t, cfg, backend, logging.Error, listeners)
 		for round := 0; round < 2; round++ {
 			for i, l := range listeners {
 				c, err := net.DialTimeout("tcp", l.Addr, 2*time.Second)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/internal/servertest"
 	"github.com/nproxy/nproxy/internal/testcert"
 	"github.com/nproxy/nproxy/logging"
 	"github.com/nproxy/nproxy/proc"
@@ -81,35 +82,7 @@ func startTLS(t *testing.T, backend string, sites []tlsSite) *tlsServer {
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, b.String())
 	}
-	log, _ := logging.New("stderr", logging.Error)
-	ready := make(chan struct{})
-	w, err := proc.NewWorker(proc.WorkerOptions{Config: cfg, Listeners: []proc.Listener{{Addr: addr, Fd: fd}},
-		Backend: backend, Log: log, Ready: func() { close(ready) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run() }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("worker: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("worker did not start")
-	}
-	t.Cleanup(func() {
-		w.Stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("worker: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("worker did not stop")
-		}
-		// The worker's loop closed the listening socket when it stopped:
-		// closing fd again could close another test's descriptor.
-	})
+	servertest.RunWorker(t, cfg, backend, logging.Error, []proc.Listener{{Addr: addr, Fd: fd}})
 	return &tlsServer{addr: addr, roots: roots, dir: dir}
 }
 

@@ -61,9 +61,18 @@ func Start(t testing.TB, backend, globals, keys string) *Server {
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, text)
 	}
-	log, _ := logging.New("stderr", logging.Warn)
+	w := RunWorker(t, cfg, backend, logging.Warn, []proc.Listener{{Addr: addr, Fd: fd}})
+	return &Server{Addr: addr, URL: "http://" + addr, W: w}
+}
+
+// RunWorker runs a worker for cfg on backend with the listening sockets
+// ls (which it owns from then on: its loop closes them as it stops),
+// waits until it serves, and stops it when the test ends.
+func RunWorker(t testing.TB, cfg *config.Config, backend string, level logging.Level, ls []proc.Listener) *proc.Worker {
+	t.Helper()
+	log, _ := logging.New("stderr", level)
 	ready := make(chan struct{})
-	w, err := proc.NewWorker(proc.WorkerOptions{Config: cfg, Listeners: []proc.Listener{{Addr: addr, Fd: fd}},
+	w, err := proc.NewWorker(proc.WorkerOptions{Config: cfg, Listeners: ls,
 		Backend: backend, Log: log, Ready: func() { close(ready) }})
 	if err != nil {
 		t.Fatal(err)
@@ -87,9 +96,9 @@ func Start(t testing.TB, backend, globals, keys string) *Server {
 		case <-time.After(Timeout):
 			t.Error("worker did not stop")
 		}
-		// The worker's loop closed the listening socket as it stopped.
+		// The worker's loop closed the listening sockets as it stopped.
 	})
-	return &Server{Addr: addr, URL: "http://" + addr, W: w}
+	return w
 }
 
 // Client returns an HTTP client for s with every request bounded by
