@@ -63,6 +63,14 @@
 // server. The page outlives reloads, so sessions survive a SIGHUP; a new
 // master makes new keys. See tickets.go for the layout.
 //
+// # Service manager
+//
+// With NOTIFY_SOCKET set (systemd's Type=notify), the master reports its
+// state through it (notify.go): READY=1 once every worker of the first
+// generation accepts, RELOADING=1 and READY=1 around each reload whether
+// it is promoted or refused, STOPPING=1 at shutdown, with a STATUS= line
+// each. contrib/systemd/nproxy.service is such a unit.
+//
 // # Signals
 //
 //	SIGHUP   reload: re-read and validate the same file with the same

@@ -27,6 +27,11 @@ var (
 	// NPROXY_ROLE=worker is set by hand).
 	ErrWorkerSpec = errors.New("proc: bad worker environment")
 
+	// ErrNotifySocket is returned by RunMaster when NOTIFY_SOCKET is set
+	// but names no socket the master can send to: the service manager
+	// would wait for a READY=1 that never comes.
+	ErrNotifySocket = errors.New("proc: bad NOTIFY_SOCKET")
+
 	// ErrTicketKeys is returned by OpenTicketKeys when the descriptor is
 	// not a session ticket key region of the size the master makes.
 	ErrTicketKeys = errors.New("proc: bad session ticket key region")

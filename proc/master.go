@@ -141,6 +141,9 @@ type master struct {
 	// across them. rotateC fires every ticketKeyRotation.
 	tickets *ticketKeyWriter
 	rotateC <-chan time.Time
+	// notify is the service manager's socket (notify.go); nil without
+	// NOTIFY_SOCKET.
+	notify *notifier
 }
 
 // RunMaster runs the master in the foreground: it opens the listening
@@ -184,6 +187,10 @@ func RunMaster(o MasterOptions) error {
 		pool:   socketPool{},
 	}
 	defer func() { m.log.Close() }() // the error log of the last configuration
+	if m.notify, err = newNotifier(); err != nil {
+		return err
+	}
+	defer m.notify.close()
 	// /proc/self/exe, not os.Executable's path: the workers run the very
 	// binary the master runs even when the file was replaced on disk.
 	m.exe = "/proc/self/exe"
@@ -375,30 +382,35 @@ func (m *master) reload() {
 		m.log.Infof("reload: a reload is in progress; another follows it")
 		return
 	}
+	m.reloadStarted()
 	cfg, data, err := m.src.Load()
 	if err != nil {
 		var probs config.Errors
+		var lines []string
 		if errors.As(err, &probs) {
 			for _, p := range probs {
-				m.log.Errorf("%s", p)
+				lines = append(lines, p.Error())
 			}
 		} else {
-			m.log.Errorf("%v", err)
+			lines = append(lines, err.Error())
 		}
-		m.log.Errorf("reload failed: keeping the running configuration")
+		for _, line := range lines {
+			m.log.Errorf("%s", line)
+		}
+		m.reloadFailed("invalid configuration", lines...)
 		return
 	}
 	logWarnings(m.log, cfg)
 	backend := m.cur.backend
 	if cfg.Backend != m.cur.cfg.Backend {
 		if backend, err = resolveBackend(cfg.Backend, m.log); err != nil {
-			m.log.Errorf("reload failed: %v: keeping the running configuration", err)
+			m.reloadFailed(err.Error())
 			return
 		}
 	}
 	g, err := m.newGeneration(cfg, data, backend)
 	if err != nil {
-		m.log.Errorf("reload failed: %v: keeping the running configuration", err)
+		m.reloadFailed(err.Error())
 		return
 	}
 	m.startGeneration(g)
@@ -429,6 +441,7 @@ func (m *master) promote() {
 	if old == nil {
 		m.log.Infof("nproxy started: %d workers, listening on %s", len(g.slots), strings.Join(g.addrs, ", "))
 		fmt.Fprint(os.Stderr, banner(g.cfg, g.backend, len(g.slots)))
+		m.notifyf("READY=1", statusLine(m.servingStatus(g)))
 	} else {
 		for w := range m.live {
 			if w.gen == old {
@@ -439,6 +452,7 @@ func (m *master) promote() {
 		m.pool.closeExcept(g.addrs)
 		m.applyGlobals(old.cfg, g.cfg)
 		m.log.Infof("reloaded: %d workers, listening on %s", len(g.slots), strings.Join(g.addrs, ", "))
+		m.reloadSucceeded(g)
 	}
 	if m.reloadAgain {
 		m.reloadAgain = false
@@ -466,10 +480,11 @@ func (m *master) abortPending(why string) {
 	if m.cur == nil {
 		m.err = fmt.Errorf("%w: %s", ErrWorkerStart, why)
 		m.log.Errorf("%v", m.err)
+		m.notifyf(statusLine("failed to start: " + m.err.Error()))
 		m.shutdown(true)
 		return
 	}
-	m.log.Errorf("reload failed: %s: keeping the running configuration", why)
+	m.reloadFailed(why)
 	if m.reloadAgain {
 		m.reloadAgain = false
 		m.reload()
@@ -524,6 +539,11 @@ func (m *master) shutdown(immediate bool) {
 	}
 	m.stopping, m.immediate = true, immediate
 	m.readyC = nil
+	how := "draining"
+	if immediate {
+		how = "stopping now"
+	}
+	m.notifyf("STOPPING=1", statusLine(how))
 	m.closeListeners()
 	sig, wait := syscall.SIGTERM, m.shutdownTimeout()+killGrace
 	if immediate {

@@ -59,6 +59,10 @@ type instance struct {
 	logPath string
 	done    chan struct{} // closed when the master exited
 	waitErr error
+	// env is added to the test's environment for the master.
+	env []string
+	// files are handed to the master as descriptors 3, 4, ...
+	files []*os.File
 }
 
 // freeAddr returns a loopback address nothing listens on right now, for
@@ -140,6 +144,10 @@ func (in *instance) run(args ...string) {
 	in.cmd = exec.Command(bin, args...)
 	in.cmd.Dir = in.dir
 	in.cmd.Stdout, in.cmd.Stderr = log, log
+	if in.env != nil {
+		in.cmd.Env = append(os.Environ(), in.env...)
+	}
+	in.cmd.ExtraFiles = in.files
 	if err := in.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

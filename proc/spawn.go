@@ -204,7 +204,7 @@ func workerCmd(exe string, spec workerSpec, cfgFile, ready *os.File, socks []*os
 	cmd.Args = []string{"nproxy: worker process"}
 	env := []string{roleEnv + "=worker", specEnv + "=" + string(js)}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, roleEnv+"=") && !strings.HasPrefix(kv, specEnv+"=") {
+		if !masterOnlyEnv(kv) {
 			env = append(env, kv)
 		}
 	}
@@ -215,6 +215,19 @@ func workerCmd(exe string, spec workerSpec, cfgFile, ready *os.File, socks []*os
 	// profiles); the worker also polls getppid in case the signal is lost.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGINT}
 	return cmd, nil
+}
+
+// masterOnlyEnv reports whether kv, an environment entry, is one a worker
+// must not inherit: its role and spec (set afresh), and what the service
+// manager handed the master alone (NOTIFY_SOCKET: only the master
+// reports the service's state).
+func masterOnlyEnv(kv string) bool {
+	name, _, _ := strings.Cut(kv, "=")
+	switch name {
+	case roleEnv, specEnv, notifySocketEnv:
+		return true
+	}
+	return false
 }
 
 // exitText describes how a worker ended: "exit status 2" or "killed by
