@@ -113,9 +113,14 @@ type Server struct {
 	// denies them.
 	DenyHidden bool
 
-	ProxyPass   []Upstream
-	ProxyPrefix string // default "/"
-	Balance     string // "round_robin" or "least_conn"
+	ProxyPass []Upstream
+	// UpstreamName is the [upstream NAME] group proxy_pass names; "" when
+	// proxy_pass lists its backends itself. Every route naming one group
+	// shares one runtime group per worker (its pools, balancer and
+	// health).
+	UpstreamName string
+	ProxyPrefix  string // default "/"
+	Balance      string // "round_robin" or "least_conn"
 	// HealthCheck and HealthEvery come from health_check = PATH [INTERVAL],
 	// a key of ours (nginx has it only in its commercial edition): when
 	// set, each backend is sent GET PATH every HealthEvery (default 5s)

@@ -97,6 +97,7 @@ var serverKeys = map[string]serverKey{
 		if l.useUpstream(s, v) {
 			return nil
 		}
+		s.UpstreamName = ""
 		s.ProxyPass, s.ProxyTLS, s.proxyHosts, err = parseProxyPass(v)
 		return err
 	},

@@ -284,7 +284,7 @@ func (l *loader) resetHandler(cp *Server, present map[string]int) {
 	_, alias := present["alias"]
 	_, ret := present["return"]
 	if proxy || root || alias || ret {
-		cp.ProxyPass, cp.ProxyTLS, cp.proxyHosts = nil, false, nil
+		cp.ProxyPass, cp.ProxyTLS, cp.proxyHosts, cp.UpstreamName = nil, false, nil, ""
 		cp.StaticRoot, cp.StripPrefix = "", false
 		cp.Return = nil
 	}

@@ -12,10 +12,11 @@ import (
 // Named upstream groups: an [upstream NAME] section lists a group's
 // backends (server = ADDR [weight=N], repeatable) with its balance and
 // health_check, and proxy_pass = NAME in any [server] or [location] uses
-// it, as nginx's upstream blocks. A group is a definition shared by
-// name: each [server] or [location] that names it gets the group's
-// backends and settings, with its own pools, balancer and health probes
-// in each worker (as a proxy_pass that lists the backends itself).
+// it, as nginx's upstream blocks. Each [server] or [location] that names
+// a group gets a copy of its backends and settings (Server.UpstreamName
+// says which group), and in each worker every route naming the group
+// shares one runtime group: one set of keep-alive pools, one balancer,
+// one health state (proxy.Group).
 
 // upstreamGroup is one [upstream NAME] section.
 type upstreamGroup struct {
@@ -136,6 +137,7 @@ func (l *loader) useUpstream(s *Server, v string) bool {
 		return false
 	}
 	g.used = true
+	s.UpstreamName = v
 	s.ProxyPass = append([]Upstream(nil), g.pass...)
 	s.ProxyTLS, s.proxyHosts = g.tls, append([]string(nil), g.hosts...)
 	if g.balance != "" {

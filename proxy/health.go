@@ -20,25 +20,25 @@ type probe struct {
 	resp []byte
 }
 
-func startProbe(h *Handler, b *backend, every time.Duration) {
+func startProbe(g *Group, b *backend, every time.Duration) {
 	p := &probe{}
-	u := newUpConn(h, b)
+	u := newUpConn(g, b)
 	u.probe = p
 	p.u = u
-	rc, err := h.loop.Dial(b.sa, u)
+	rc, err := g.loop.Dial(b.sa, u)
 	if err != nil {
 		p.u = nil
-		b.failed(h.loop.NowNano())
+		b.failed(g.loop.NowNano())
 		return
 	}
 	u.rc = rc
 	timeout := every
-	if h.cfg.ProxyConnectTimeout < timeout {
-		timeout = h.cfg.ProxyConnectTimeout
+	if g.probeTimeout > 0 && g.probeTimeout < timeout {
+		timeout = g.probeTimeout
 	}
 	rc.SetTimeout(timeout)
 	p.buf = append(p.buf, "GET "...)
-	p.buf = append(p.buf, h.cfg.HealthCheck...)
+	p.buf = append(p.buf, g.healthCheck...)
 	p.buf = append(p.buf, " HTTP/1.1\r\nHost: "...)
 	p.buf = append(p.buf, b.addr...)
 	p.buf = append(p.buf, "\r\nUser-Agent: nproxy-health-check\r\nConnection: close\r\n\r\n"...)
@@ -75,16 +75,16 @@ func (p *probe) done(ok bool) {
 	p.u = nil
 	b := u.b
 	if ok {
-		if !b.up(u.h.loop.NowNano()) {
-			u.h.log.Infof("proxy: backend %s is up (health check)", b.addr)
+		if !b.up(u.g.loop.NowNano()) {
+			u.g.log.Infof("proxy: backend %s is up (health check)", b.addr)
 		}
 		b.succeeded()
 	} else {
-		if b.up(u.h.loop.NowNano()) {
-			u.h.log.Warnf("proxy: backend %s failed its health check", b.addr)
+		if b.up(u.g.loop.NowNano()) {
+			u.g.log.Warnf("proxy: backend %s failed its health check", b.addr)
 		}
 		b.fails = maxFails
-		b.downUntil = u.h.loop.NowNano() + int64(u.h.cfg.HealthEvery) + int64(time.Second)
+		b.downUntil = u.g.loop.NowNano() + int64(u.g.healthEvery) + int64(time.Second)
 	}
 	u.close()
 }

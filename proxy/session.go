@@ -159,7 +159,7 @@ func (s *session) start(x *http.Exchange) {
 	buf := l.GetBuf(len(x.Buf) + int(x.Req.Host.Len) + 512)
 	// The scratch lives in the (pooled) session: a local array would
 	// escape through the interface call and cost an allocation.
-	s.reqBuf = appendRequestHead(buf, x, s.cl.PeerAddr(s.peer[:0]), s.h.backends[0].addr, s.h.cfg.UnderscoresInHeaders, s.h.cfg.ProxyForwarded, s.h.cfg.ProxySetHeaders)
+	s.reqBuf = appendRequestHead(buf, x, s.cl.PeerAddr(s.peer[:0]), s.h.g.backends[0].addr, s.h.cfg.UnderscoresInHeaders, s.h.cfg.ProxyForwarded, s.h.cfg.ProxySetHeaders)
 	if cap(s.reqBuf) != cap(buf) || unsafe.SliceData(s.reqBuf) != unsafe.SliceData(buf) {
 		// The head outgrew the largest pooled buffer and append moved
 		// it to the heap: the pooled one goes back now, the heap one
@@ -182,13 +182,13 @@ func (s *session) start(x *http.Exchange) {
 func (s *session) connect() {
 	now := s.loop().NowNano()
 	for s.tries < maxTries {
-		b := s.h.pick(s.tried, now)
+		b := s.h.g.pick(s.tried, now)
 		if b == nil {
 			break
 		}
 		s.tries++
 		s.tried |= 1 << uint(b.index)
-		u, reused, err := s.h.getConn(b, s)
+		u, reused, err := s.h.g.getConn(b, s, s.h.cfg.ProxyConnectTimeout)
 		if err != nil {
 			b.failed(now)
 			s.status = 502
@@ -439,7 +439,7 @@ func (s *session) finish() {
 		s.b.active--
 		s.up = nil
 		if s.keepUp && s.reqDone && !s.upEOF && !s.upSending {
-			s.h.putIdle(u)
+			s.h.g.putIdle(u)
 		} else {
 			u.close()
 		}

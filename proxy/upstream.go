@@ -51,7 +51,7 @@ type backend struct {
 	// tls is the TLS configuration of an https:// backend (nil for a
 	// plain one): its server name and a session cache, so that a new
 	// connection resumes the session of an earlier one. One per backend,
-	// not per Handler: crypto/tls caches one session per server name,
+	// not per Group: crypto/tls caches one session per server name,
 	// and backends sharing a name would overwrite each other's.
 	tls *nptls.ClientContext
 }
@@ -104,7 +104,7 @@ func resolve(addr string) (unix.Sockaddr, error) {
 // send with send and read through startRecv/stopRecv, never through rc
 // directly.
 type upConn struct {
-	h      *Handler
+	g      *Group
 	b      *backend
 	rc     *reactor.Conn
 	s      *session // nil while idle
@@ -116,8 +116,8 @@ type upConn struct {
 var _ reactor.Handler = (*upConn)(nil)
 
 // newUpConn makes the connection state for a dial to b.
-func newUpConn(h *Handler, b *backend) *upConn {
-	u := &upConn{h: h, b: b}
+func newUpConn(g *Group, b *backend) *upConn {
+	u := &upConn{g: g, b: b}
 	if b.tls != nil {
 		u.tls = new(upTLS)
 	}
@@ -163,7 +163,7 @@ func (u *upConn) OnTimeout(rc *reactor.Conn) {
 	case u.probe != nil:
 		u.probe.done(false)
 	default:
-		u.h.dropIdle(u) // idle too long
+		u.g.dropIdle(u) // idle too long
 	}
 }
 
@@ -178,7 +178,7 @@ func (u *upConn) recvPlain(data []byte) {
 	default:
 		// Bytes from an idle upstream connection are a protocol error:
 		// drop the connection.
-		u.h.dropIdle(u)
+		u.g.dropIdle(u)
 	}
 }
 
@@ -191,7 +191,7 @@ func (u *upConn) readClosed(err error) {
 	case u.probe != nil:
 		u.probe.done(false)
 	default:
-		u.h.dropIdle(u) // the backend closed an idle keep-alive connection
+		u.g.dropIdle(u) // the backend closed an idle keep-alive connection
 	}
 }
 
@@ -261,7 +261,7 @@ func (u *upConn) close() {
 		u.rc = nil
 	}
 	if u.tls != nil {
-		u.tls.release(u.h.loop) // after rc.Close: a send in flight is abandoned
+		u.tls.release(u.g.loop) // after rc.Close: a send in flight is abandoned
 	}
 	u.s, u.probe = nil, nil
 }

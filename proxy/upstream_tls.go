@@ -11,6 +11,7 @@ import (
 	"os"
 	"unsafe"
 
+	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/reactor"
 	nptls "github.com/nproxy/nproxy/tls"
 	"golang.org/x/sys/unix"
@@ -108,8 +109,7 @@ type upTLS struct {
 // backend's host name; with no name, each backend's own IP address,
 // verified against the certificate's IP addresses and never sent as SNI,
 // which carries names only) and proxy_tls_verify.
-func (h *Handler) newClientContexts() error {
-	cfg := h.cfg
+func (g *Group) newClientContexts(cfg *config.Server) error {
 	var roots *x509.CertPool // nil: crypto/tls verifies against the system roots
 	if cfg.ProxyTLSCA != "" && cfg.ProxyTLSVerify {
 		pem, err := os.ReadFile(cfg.ProxyTLSCA)
@@ -121,14 +121,14 @@ func (h *Handler) newClientContexts() error {
 			return fmt.Errorf("proxy: proxy_tls_ca %s: no certificate", cfg.ProxyTLSCA)
 		}
 	}
-	for _, b := range h.backends {
+	for _, b := range g.backends {
 		name := cfg.ProxyTLSServerName
 		if name == "" {
 			name = sockaddrIP(b.sa).String()
 		}
 		b.tls = nptls.NewClientConfig(name, roots, cfg.ProxyTLSVerify)
 	}
-	h.tlsPlain = make([]byte, maxRecordPlaintext)
+	g.tlsPlain = make([]byte, maxRecordPlaintext)
 	return nil
 }
 
@@ -146,7 +146,7 @@ func sockaddrIP(sa unix.Sockaddr) netip.Addr {
 // tlsStart begins the handshake once the TCP connection is up.
 func (u *upConn) tlsStart() {
 	t, rc := u.tls, u.rc
-	l := u.h.loop
+	l := u.g.loop
 	var c *nptls.Conn
 	onLoop := func() { u.tlsWakeOnLoop(c) }
 	c = u.b.tls.Client(func() { l.Post(onLoop) })
@@ -248,7 +248,7 @@ func (u *upConn) tlsReadClosed(err error) {
 // a truncation, reported as io.ErrUnexpectedEOF.
 func (u *upConn) tlsDrain() {
 	t := u.tls
-	buf := u.h.tlsPlain
+	buf := u.g.tlsPlain
 	for u.rc != nil && t.phase == tlsOpen {
 		if t.paused && u.s != nil {
 			t.backlog = true
@@ -297,7 +297,7 @@ func (u *upConn) tlsResume() {
 	t.paused = false
 	if t.backlog && !t.drainQueued && t.phase == tlsOpen {
 		t.drainQueued = true
-		u.h.loop.DeferOnLoop(u)
+		u.g.loop.DeferOnLoop(u)
 	}
 }
 
@@ -331,7 +331,7 @@ func (u *upConn) tlsSend(b []byte) (bool, error) {
 // send; false means a send is in flight.
 func (u *upConn) tlsPump() (bool, error) {
 	t := u.tls
-	l := u.h.loop
+	l := u.g.loop
 	for {
 		if t.inflight != nil {
 			return false, nil
@@ -376,7 +376,7 @@ func (u *upConn) tlsPump() (bool, error) {
 // is out.
 func (u *upConn) tlsSendDone(err error) {
 	t := u.tls
-	t.putInflight(u.h.loop)
+	t.putInflight(u.g.loop)
 	if err == nil {
 		var done bool
 		done, err = u.tlsPump()
@@ -408,7 +408,7 @@ func (u *upConn) tlsSendDone(err error) {
 		case u.probe != nil:
 			u.probe.done(false)
 		case u.rc != nil:
-			u.h.dropIdle(u)
+			u.g.dropIdle(u)
 		}
 	}
 }

@@ -174,14 +174,12 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 	}
 	if cfg.HasProxy() {
 		if owns(config.GroupProxy) || root.proxy == nil {
-			px, err := proxy.New(cfg, s.loop, s.log)
+			g, err := s.upstreamGroup(cfg, loc, root)
 			if err != nil {
 				return nil, fmt.Errorf("server: %w", err)
 			}
+			px := proxy.NewRoute(cfg, g)
 			vh.proxy = append(vh.proxy, px)
-			if cfg.HealthCheck != "" {
-				s.loop.AddTicker(func(now int64) { px.Tick(time.Unix(0, now)) })
-			}
 			r.proxy = px
 		} else {
 			r.proxy = root.proxy
@@ -205,6 +203,51 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 	}
 	r.modules = mods
 	return r, nil
+}
+
+// upstreamGroup returns the runtime upstream group of a route with
+// settings cfg: the worker's one for an [upstream NAME] group (made on
+// first use), the [server]'s own when a [location] inherits its backends
+// and only changes per-route settings (headers, timeouts), else a new
+// one. Routes naming one group with different proxy_tls_* settings get
+// one runtime group per distinct setting: a connection verified under
+// one setting is never reused under another.
+func (s *Server) upstreamGroup(cfg *config.Server, loc *config.Location, root *route) (*proxy.Group, error) {
+	key := ""
+	if cfg.UpstreamName != "" {
+		key = fmt.Sprintf("%s\x00%t\x00%s\x00%s\x00%t", cfg.UpstreamName, cfg.ProxyTLS, cfg.ProxyTLSCA, cfg.ProxyTLSServerName, cfg.ProxyTLSVerify)
+		if g := s.upstreams[key]; g != nil {
+			return g, nil
+		}
+	} else if loc != nil && root != nil && root.proxy != nil && !ownsBackends(loc) {
+		return root.proxy.Group(), nil
+	}
+	g, err := proxy.NewGroup(cfg, s.loop, s.log)
+	if err != nil {
+		return nil, err
+	}
+	if g.HasHealthCheck() {
+		s.loop.AddTicker(func(now int64) { g.Tick(time.Unix(0, now)) })
+	}
+	if key != "" {
+		if s.upstreams == nil {
+			s.upstreams = make(map[string]*proxy.Group)
+		}
+		s.upstreams[key] = g
+	}
+	return g, nil
+}
+
+// ownsBackends reports whether loc sets a key that makes its backends
+// other than its [server]'s: proxy_pass, balance, health_check or a TLS
+// setting.
+func ownsBackends(loc *config.Location) bool {
+	for _, k := range [...]string{"proxy_pass", "balance", "health_check", "proxy_tls_ca", "proxy_tls_server_name", "proxy_tls_verify"} {
+		if loc.Sets(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // Serve routes x and answers it: it always does (404 when the route has

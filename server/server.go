@@ -17,6 +17,7 @@ import (
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/logging"
 	"github.com/nproxy/nproxy/metrics"
+	"github.com/nproxy/nproxy/proxy"
 	"github.com/nproxy/nproxy/reactor"
 	"github.com/nproxy/nproxy/rewrite"
 	nptls "github.com/nproxy/nproxy/tls"
@@ -42,6 +43,10 @@ type Server struct {
 	// scratch their text is built in.
 	vals                         vars.Values
 	addrText, portText, hostText []byte
+
+	// upstreams are the worker's runtime [upstream NAME] groups, shared
+	// by every route that names one (router.go, upstreamGroup).
+	upstreams map[string]*proxy.Group
 
 	// userFiles are the auth_basic_user_file files by path (access.go),
 	// read once and shared by the routes that name them.
