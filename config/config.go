@@ -85,6 +85,9 @@ type Config struct {
 
 	Servers []*Server
 
+	// layout is every value the file set, by section, for Effective.
+	layout []*recSection
+
 	// Warnings are what is questionable but not wrong, such as a
 	// certificate that expires within 30 days: each one line
 	// "FILE:LINE: warning: MESSAGE", in line order. They never stop a

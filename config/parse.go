@@ -84,6 +84,10 @@ type loader struct {
 	warnings []warning
 	// upstreams are the [upstream NAME] sections (upstream.go).
 	upstreams map[string]*upstreamGroup
+	// layout records the values applied, by section (effective.go);
+	// rec is the section being applied.
+	layout []*recSection
+	rec    *recSection
 }
 
 // warning is a Config.Warnings entry before it is formatted.
@@ -183,6 +187,8 @@ func parse(name, base string, data []byte) (*Config, error) {
 		return nil, l.problems
 	}
 	cfg.Warnings = l.formatWarnings()
+	sort.SliceStable(l.layout, func(i, j int) bool { return l.layout[i].idx < l.layout[j].idx })
+	cfg.layout = l.layout
 	return cfg, nil
 }
 
@@ -205,11 +211,15 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 		if i < len(sc.sections) {
 			ss = sc.sections[i]
 		}
+		if !isUpstreamSection(sec.Name()) { // recorded by applyUpstreams
+			l.beginSection(i, sec.Name())
+		}
 		switch {
 		case i == 0:
 			l.applyGlobal(sec, ss, cfg)
 		case strings.TrimSpace(sec.Name()) == "server":
 			srv, serverSeen = l.applyServer(sec, ss), true
+			l.rec.srv = srv
 			if srv != nil {
 				cfg.Servers = append(cfg.Servers, srv)
 			}
@@ -268,6 +278,7 @@ func (l *loader) keyValue(k *ini.Key, ss *scanSection) (value string, line int, 
 		l.addf(line, ErrValue, "%s: missing value", name)
 		return "", line, false
 	}
+	l.record(name, value)
 	return value, line, true
 }
 
@@ -404,6 +415,7 @@ func (l *loader) applyRepeated(k *ini.Key, ss *scanSection, srv *Server, apply s
 			continue
 		}
 		l.line = kl.line
+		l.record(name, strings.TrimSpace(values[vi]))
 		if err := apply(l, srv, strings.TrimSpace(values[vi])); err != nil {
 			l.addValue(kl.line, name, err)
 		}
@@ -411,6 +423,7 @@ func (l *loader) applyRepeated(k *ini.Key, ss *scanSection, srv *Server, apply s
 	}
 	for ; vi < len(values); vi++ { // only if scan and ini.v1 disagree
 		l.line = firstLine(ss, name)
+		l.record(name, strings.TrimSpace(values[vi]))
 		if err := apply(l, srv, strings.TrimSpace(values[vi])); err != nil {
 			l.addValue(firstLine(ss, name), name, err)
 		}

@@ -51,6 +51,7 @@ func (l *loader) applyUpstreams(sections []*ini.Section, sc *scanned) {
 		if i < len(sc.sections) {
 			ss = sc.sections[i]
 		}
+		l.beginSection(i, sec.Name())
 		l.applyUpstream(sec, ss)
 	}
 }

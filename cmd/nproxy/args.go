@@ -22,6 +22,7 @@ const usageHead = `usage:
   nproxy PATH                   serve PATH instead
   nproxy --port 9000 [PATH]     on another port; --listen 0.0.0.0:8080 for every address
   nproxy -c FILE                run with a configuration file (nproxy -t -c FILE checks it)
+  nproxy -T [-c FILE]           print the effective configuration, every default written out
   nproxy -s stop|quit|reload|reopen [-c FILE]   signal the running master (needs pid_file)
   nproxy bench [flags]          the built-in benchmark (nproxy bench -h)
 

@@ -35,6 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		confFile = fs.String("c", "", "configuration `file` (default: the embedded configuration)")
 		test     = fs.Bool("t", false, "test the configuration and exit")
+		dump     = fs.Bool("T", false, "test the configuration, print the effective configuration (every default written out) and exit")
 		signal   = fs.String("s", "", "send `signal` to the master: stop, quit, reload, reopen")
 		backend  = fs.String("backend", "", "event backend: epoll, io_uring or auto (overrides the config)")
 		workers  = fs.Int("workers", 0, "worker processes (overrides worker_processes)")
@@ -88,10 +89,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg, data, err := src.Load()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		if *test {
+		if *test || *dump {
 			fmt.Fprintf(stderr, "nproxy: configuration %s test failed\n", src.Name())
 		}
 		return 1
+	}
+	if *dump {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(stderr, w)
+		}
+		text, err := cfg.Effective()
+		if err != nil {
+			fmt.Fprintf(stderr, "nproxy: %v\n", err)
+			return 1
+		}
+		stdout.Write(text)
+		return 0
 	}
 	if *test {
 		// Warnings (a certificate near its expiry) do not fail the test:

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/nproxy/nproxy/config"
 )
 
 // TestCommandLine checks the CLI's answers that need no running server:
@@ -57,5 +59,48 @@ func TestCommandLine(t *testing.T) {
 				t.Errorf("failure printed configuration ok")
 			}
 		})
+	}
+}
+
+// TestEffectiveConfig checks -T: the effective configuration on stdout,
+// a file that parses back, with the command line's overrides and every
+// default written out; the embedded default included.
+func TestEffectiveConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.ini")
+	os.WriteFile(good, []byte("worker_processes = 2\n[server]\nlisten = 127.0.0.1:8080\nstatic_root = .\n"), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		want []string // lines the output must have
+	}{
+		{name: "file", args: []string{"-T", "-c", good},
+			want: []string{"worker_processes = 2", "static_root = " + dir, "keepalive_timeout = 75s", "worker_connections = 10240"}},
+		{name: "overrides", args: []string{"-T", "-c", good, "--backend", "epoll", "--workers", "3"},
+			want: []string{"worker_processes = 3", "backend = epoll"}},
+		{name: "embedded", args: []string{"-T", "--port", "9000"},
+			want: []string{"listen = 127.0.0.1:9000", "autoindex = on", "hidden_files = deny"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(tt.args, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			if _, err := config.Parse(filepath.Join(t.TempDir(), "x.ini"), out.Bytes()); err != nil {
+				t.Fatalf("-T output does not parse: %v\n%s", err, out.String())
+			}
+			for _, w := range tt.want {
+				if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(w) + `$`).Match(out.Bytes()) {
+					t.Errorf("no line %q in:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	bad := filepath.Join(dir, "bad.ini")
+	os.WriteFile(bad, []byte("[server]\nlisten = 127.0.0.1:8080\nbogus = 1\n"), 0o644)
+	if code := run([]string{"-T", "-c", bad}, &out, &errb); code != 1 || out.Len() != 0 || !strings.Contains(errb.String(), "bad.ini:3: bogus") {
+		t.Errorf("-T on a bad file: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }
