@@ -68,6 +68,9 @@ type Config struct {
 	PIDFile           string // "" when none
 	ErrorLog          string // "stderr" or a path
 	LogLevel          string // "error", "warn", "info" or "debug"
+	// User is user = NAME [GROUP] (user.go): who the workers run as
+	// when the master is root; nil when not set.
+	User *RunAs
 
 	// WorkerShutdownTimeout is worker_shutdown_timeout (default 30s): the
 	// longest a worker drains on a reload or a graceful stop before it

@@ -24,8 +24,11 @@ import (
 // does not use (rate_burst without rate_limit, tls_protocols without a
 // certificate) are left out, since Parse would refuse them there.
 
-// setting is one key = value line as applied.
-type setting struct{ key, value string }
+// setting is one key = value line as applied, with its line.
+type setting struct {
+	key, value string
+	line       int
+}
 
 // recSection is one section as the loader applied it.
 type recSection struct {
@@ -37,7 +40,7 @@ type recSection struct {
 
 // record notes that key was applied with value v in the current section.
 // A path is recorded absolute (resolved as the key resolves it).
-func (l *loader) record(key, v string) {
+func (l *loader) record(key, v string, line int) {
 	if l.rec == nil {
 		return
 	}
@@ -49,7 +52,7 @@ func (l *loader) record(key, v string) {
 			v = strings.TrimSpace(l.resolve(first) + " " + strings.TrimSpace(rest))
 		}
 	}
-	l.rec.settings = append(l.rec.settings, setting{key, v})
+	l.rec.settings = append(l.rec.settings, setting{key, v, line})
 }
 
 // beginSection starts the record of the section of rank idx.
@@ -123,18 +126,21 @@ func (c *Config) Effective() ([]byte, error) {
 // fields from the fields, then what else the file set (module lines).
 func (c *Config) globalSettings() []setting {
 	out := []setting{
-		{"worker_processes", strconv.Itoa(c.WorkerProcesses)},
-		{"backend", c.Backend},
-		{"worker_connections", strconv.Itoa(c.WorkerConnections)},
+		{key: "worker_processes", value: strconv.Itoa(c.WorkerProcesses)},
+		{key: "backend", value: c.Backend},
+		{key: "worker_connections", value: strconv.Itoa(c.WorkerConnections)},
+	}
+	if c.User != nil {
+		out = append(out, setting{key: "user", value: c.User.String()})
 	}
 	if c.PIDFile != "" {
-		out = append(out, setting{"pid_file", c.PIDFile})
+		out = append(out, setting{key: "pid_file", value: c.PIDFile})
 	}
 	out = append(out,
-		setting{"error_log", c.ErrorLog},
-		setting{"log_level", c.LogLevel},
-		setting{"worker_shutdown_timeout", formatDuration(c.WorkerShutdownTimeout)},
-		setting{"drain_idle_grace", formatDuration(c.DrainIdleGrace)},
+		setting{key: "error_log", value: c.ErrorLog},
+		setting{key: "log_level", value: c.LogLevel},
+		setting{key: "worker_shutdown_timeout", value: formatDuration(c.WorkerShutdownTimeout)},
+		setting{key: "drain_idle_grace", value: formatDuration(c.DrainIdleGrace)},
 	)
 	fromFields := map[string]bool{}
 	for _, kv := range out {
@@ -155,7 +161,7 @@ func (c *Config) globalSettings() []setting {
 
 // fieldGlobals are the global keys globalSettings writes from Config's
 // fields (pid_file only when set).
-var fieldGlobals = map[string]bool{"pid_file": true}
+var fieldGlobals = map[string]bool{"pid_file": true, "user": true}
 
 // serverDefault is one [server] key written with its value when the
 // section does not set it.

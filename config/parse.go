@@ -244,6 +244,7 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 	l.checkConflicts(cfg.Servers)
 	l.checkProxyProtocol(cfg.Servers)
 	l.checkHTTP2(cfg.Servers)
+	l.checkRunAs(cfg.User)
 }
 
 // hasServerSection reports whether any section is a [server], valid or not.
@@ -278,7 +279,7 @@ func (l *loader) keyValue(k *ini.Key, ss *scanSection) (value string, line int, 
 		l.addf(line, ErrValue, "%s: missing value", name)
 		return "", line, false
 	}
-	l.record(name, value)
+	l.record(name, value, line)
 	return value, line, true
 }
 
@@ -325,6 +326,7 @@ func (l *loader) applyGlobal(sec *ini.Section, ss *scanSection, cfg *Config) {
 		if !ok {
 			continue
 		}
+		l.line = line
 		if err := apply(l, cfg, v); err != nil {
 			l.addValue(line, k.Name(), err)
 		}
@@ -415,7 +417,7 @@ func (l *loader) applyRepeated(k *ini.Key, ss *scanSection, srv *Server, apply s
 			continue
 		}
 		l.line = kl.line
-		l.record(name, strings.TrimSpace(values[vi]))
+		l.record(name, strings.TrimSpace(values[vi]), kl.line)
 		if err := apply(l, srv, strings.TrimSpace(values[vi])); err != nil {
 			l.addValue(kl.line, name, err)
 		}
@@ -423,7 +425,7 @@ func (l *loader) applyRepeated(k *ini.Key, ss *scanSection, srv *Server, apply s
 	}
 	for ; vi < len(values); vi++ { // only if scan and ini.v1 disagree
 		l.line = firstLine(ss, name)
-		l.record(name, strings.TrimSpace(values[vi]))
+		l.record(name, strings.TrimSpace(values[vi]), l.line)
 		if err := apply(l, srv, strings.TrimSpace(values[vi])); err != nil {
 			l.addValue(firstLine(ss, name), name, err)
 		}

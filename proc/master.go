@@ -62,6 +62,8 @@ type generation struct {
 	id      int
 	cfg     *config.Config
 	backend string   // resolved: "epoll" or "io_uring"
+	// cred is who the workers run as (user.go); nil: as the master.
+	cred *syscall.Credential
 	cfgFile *os.File // sealed memfd with the validated bytes
 	addrs   []string
 	// socks[addr] is the master's pool of sockets for addr when the
@@ -292,6 +294,11 @@ func (m *master) signal(sig syscall.Signal) {
 		m.log.Infof("SIGUSR1: reopening log files")
 		if err := m.log.Reopen(); err != nil {
 			m.log.Errorf("reopen: %v", err)
+		}
+		if m.cur != nil {
+			if err := handOverLogs(m.cur.cfg); err != nil {
+				m.log.Errorf("reopen: %v", err)
+			}
 		}
 		for w := range m.live {
 			syscall.Kill(w.pid, syscall.SIGUSR1)
@@ -560,7 +567,11 @@ func (m *master) shutdown(immediate bool) {
 // slot), opening those the pool lacks.
 func (m *master) newGeneration(cfg *config.Config, data []byte, backend string) (*generation, error) {
 	m.genSeq++
-	g := &generation{id: m.genSeq, cfg: cfg, backend: backend, socks: map[string][]*os.File{}, opened: map[string]int{}}
+	g := &generation{id: m.genSeq, cfg: cfg, backend: backend, socks: map[string][]*os.File{}, opened: map[string]int{},
+		cred: workerCredential(cfg)}
+	if err := handOverLogs(cfg); err != nil {
+		return nil, err
+	}
 	var err error
 	if g.cfgFile, err = configMemfd(data); err != nil {
 		return nil, err
@@ -680,6 +691,7 @@ func (m *master) startWorker(g *generation, i int) error {
 		readyR.Close()
 		return err
 	}
+	cmd.SysProcAttr.Credential = g.cred
 	cpu := -1
 	if len(m.cpus) > 0 {
 		cpu = m.cpus[i%len(m.cpus)]
