@@ -61,9 +61,9 @@ func IsWorker() bool { return os.Getenv(roleEnv) == "worker" }
 type generation struct {
 	id      int
 	cfg     *config.Config
-	backend string   // resolved: "epoll" or "io_uring"
+	backend string // resolved: "epoll" or "io_uring"
 	// cred is who the workers run as (user.go); nil: as the master.
-	cred *syscall.Credential
+	cred    *syscall.Credential
 	cfgFile *os.File // sealed memfd with the validated bytes
 	addrs   []string
 	// socks[addr] is the master's pool of sockets for addr when the
