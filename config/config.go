@@ -232,6 +232,10 @@ type Server struct {
 	// ErrorPages are the error_page lines; a [location]'s are its own,
 	// then its [server]'s for the codes it does not name.
 	ErrorPages []ErrorPage
+	// ProxyInterceptErrors is proxy_intercept_errors (default off, as
+	// nginx): a backend response of 300..599 (not 304) whose status has
+	// an ErrorPages entry is replaced by that page.
+	ProxyInterceptErrors bool
 
 	// Modules are the module lines (module.go), in file order: a
 	// [server]'s run after the global ones, first in its routing chain;

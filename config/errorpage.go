@@ -33,6 +33,27 @@ func init() {
 	}
 	repeatable["error_page"] = true
 	locationKeys["error_page"] = GroupNone
+	serverKeys["proxy_intercept_errors"] = func(_ *loader, s *Server, v string) (err error) {
+		s.ProxyInterceptErrors, err = parseSwitch(v)
+		return err
+	}
+	locationKeys["proxy_intercept_errors"] = GroupProxy // the proxy reads it
+}
+
+// checkInterceptErrors warns about proxy_intercept_errors = on where it
+// can change nothing: without proxy_pass, or without an error_page for
+// a code of 300..599 (present are the section's keys and their lines).
+func (l *loader) checkInterceptErrors(s *Server, present map[string]int) {
+	line, ok := present["proxy_intercept_errors"]
+	if !ok || !s.ProxyInterceptErrors {
+		return
+	}
+	switch {
+	case !s.HasProxy():
+		l.warnf(line, "proxy_intercept_errors = on: no proxy_pass here, so no backend error to replace")
+	case len(s.ErrorPages) == 0:
+		l.warnf(line, "proxy_intercept_errors = on: no error_page here, so every backend error goes through as sent")
+	}
 }
 
 // parseErrorPage parses "CODE... [=CODE] URI".

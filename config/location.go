@@ -270,6 +270,7 @@ func (l *loader) applyLocation(sec *ini.Section, ss *scanSection, srv *Server, s
 	l.checkLocation(loc, &cp, present)
 	l.checkAccess(&cp, present)
 	l.checkUpstreamUse(sec, present)
+	l.checkInterceptErrors(&cp, present)
 	if srv != nil {
 		l.checkLocationConflicts(srv, loc)
 		srv.Locations = append(srv.Locations, loc)

@@ -391,6 +391,7 @@ func (l *loader) applyServer(sec *ini.Section, ss *scanSection) *Server {
 	l.checkServerTLS(srv, present)
 	l.checkServerHandler(present)
 	l.checkAccess(srv, present)
+	l.checkInterceptErrors(srv, present)
 	l.checkRealIP(srv, present)
 	if len(srv.Listen) == 0 {
 		return nil

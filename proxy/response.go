@@ -214,31 +214,43 @@ func (s *session) readHead() bool {
 		s.mode = modeClose
 	}
 	s.keepUp = !h.close && s.mode != modeClose && s.mode != modeTunnel
-	if s.mode == modeClose || s.dechunk {
-		s.keepClient = false
-	}
 	if !s.reqDone && s.mode != modeTunnel {
 		// The backend answered before taking the whole body: the rest
 		// of the body is never read, so neither connection is reusable.
 		s.keepClient, s.keepUp = false, false
 	}
+	if s.h.cfg.ProxyInterceptErrors && s.pages != nil && h.status >= 300 && h.status != 304 && !upgrade && s.intercept(&h) {
+		return true
+	}
+	if s.mode == modeClose || s.dechunk {
+		s.keepClient = false
+	}
 	closeClient := !s.keepClient && !upgrade
 	s.cbuf = appendClientHead(s.cbuf, s.rbuf, &h, s.cl.Date(), closeClient, s.client10 && s.keepClient, upgrade, s.dechunk, &s.h.respHeaders, s.h.cfg.HideHeaders, !s.h.cfg.ServerTokens)
 	s.consumeR(h.headLen)
 	s.respDone = s.mode == modeNone || s.mode == modeLength && s.respLeft == 0
-	// The response has started: the request can no longer be retried.
-	if s.replayable && s.reqDone {
-		s.replayable, s.held, s.sentOff = false, false, 0
-		s.reqBuf = s.reqBuf[:0]
-	}
+	s.responseStarted()
 	if upgrade {
 		s.startTunnel()
 	}
 	return true
 }
 
+// responseStarted forgets the request kept for a retry: the response
+// has started, and the request can no longer be retried.
+func (s *session) responseStarted() {
+	if s.replayable && s.reqDone {
+		s.replayable, s.held, s.sentOff = false, false, 0
+		s.reqBuf = s.reqBuf[:0]
+	}
+}
+
 // moveBody moves body bytes from rbuf to cbuf within the framing.
 func (s *session) moveBody() {
+	if s.discard {
+		s.discardBody()
+		return
+	}
 	room := cap(s.cbuf) - len(s.cbuf)
 	if s.cbuf == nil || room < 1024 {
 		if s.cbuf == nil {

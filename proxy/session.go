@@ -115,6 +115,10 @@ type session struct {
 	upEOF         bool
 	spliceBody    bool  // the rest of the body goes by splice once rbuf is out
 	splicing      int64 // bytes of the Splice in flight (clientSending is set)
+	// discard: the body is read and dropped (an intercepted error,
+	// errorpage.go); discarded counts its bytes.
+	discard   bool
+	discarded int64
 
 	// What the access log and metrics record (Client.SetResult).
 	respStatus int   // status of the final response head sent to the client
