@@ -27,6 +27,10 @@ var (
 	// NPROXY_ROLE=worker is set by hand).
 	ErrWorkerSpec = errors.New("proc: bad worker environment")
 
+	// ErrActivation is returned by RunMaster when the service manager
+	// passed sockets (LISTEN_FDS) that are not listening TCP sockets.
+	ErrActivation = errors.New("proc: socket activation")
+
 	// ErrNotifySocket is returned by RunMaster when NOTIFY_SOCKET is set
 	// but names no socket the master can send to: the service manager
 	// would wait for a READY=1 that never comes.

@@ -27,54 +27,77 @@ import (
 // removes, and every address at exit, has its sockets closed: then the
 // workers take what is queued before they close their copies
 // (server.Drain).
+//
+// An address whose socket the service manager passed (socket activation,
+// activation.go) is the exception: the master binds nothing for it, and
+// every worker serves that one socket, sharing its accept queue.
 
 // socketPool is the master's listening sockets, by address.
-type socketPool map[string][]*os.File
+type socketPool struct {
+	socks map[string][]*os.File
+	// shared are the sockets of the service manager, by address: one
+	// per address, which every slot serves.
+	shared map[string]*os.File
+}
+
+func newSocketPool() socketPool {
+	return socketPool{socks: map[string][]*os.File{}, shared: map[string]*os.File{}}
+}
 
 // grow makes sure addr has at least n sockets and returns them all (the
-// slots' first); it reports how many it opened, for undo.
-func (p socketPool) grow(addr string, n int) ([]*os.File, int, error) {
-	socks := p[addr]
+// slots' first); it reports how many it opened, for undo. For a shared
+// address it returns the one socket n times and opens none.
+func (p *socketPool) grow(addr string, n int) ([]*os.File, int, error) {
+	if f := p.shared[addr]; f != nil {
+		return slices.Repeat([]*os.File{f}, n), 0, nil
+	}
+	socks := p.socks[addr]
 	opened := 0
 	for len(socks) < n {
 		f, err := openListener(addr)
 		if err != nil {
-			p[addr] = socks
+			p.socks[addr] = socks
 			p.shrink(addr, opened)
 			return nil, 0, err
 		}
 		socks = append(socks, f)
 		opened++
 	}
-	p[addr] = socks
+	p.socks[addr] = socks
 	return socks, opened, nil
 }
 
 // shrink closes the last n sockets of addr: those an aborted generation
 // opened, the last in the group, so that no other member moves.
-func (p socketPool) shrink(addr string, n int) {
-	socks := p[addr]
+func (p *socketPool) shrink(addr string, n int) {
+	socks := p.socks[addr]
 	n = min(n, len(socks))
 	for _, f := range socks[len(socks)-n:] {
 		f.Close()
 	}
 	if socks = socks[:len(socks)-n]; len(socks) == 0 {
-		delete(p, addr)
+		delete(p.socks, addr)
 	} else {
-		p[addr] = socks
+		p.socks[addr] = socks
 	}
 }
 
 // closeExcept closes the sockets of every address keep does not name.
-func (p socketPool) closeExcept(keep []string) {
-	for addr, socks := range p {
+func (p *socketPool) closeExcept(keep []string) {
+	for addr, socks := range p.socks {
 		if slices.Contains(keep, addr) {
 			continue
 		}
 		for _, f := range socks {
 			f.Close()
 		}
-		delete(p, addr)
+		delete(p.socks, addr)
+	}
+	for addr, f := range p.shared {
+		if !slices.Contains(keep, addr) {
+			f.Close()
+			delete(p.shared, addr)
+		}
 	}
 }
 

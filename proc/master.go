@@ -186,13 +186,18 @@ func RunMaster(o MasterOptions) error {
 		events: make(chan event, 64),
 		quit:   make(chan struct{}),
 		live:   map[*worker]bool{},
-		pool:   socketPool{},
+		pool:   newSocketPool(),
 	}
 	defer func() { m.log.Close() }() // the error log of the last configuration
 	if m.notify, err = newNotifier(); err != nil {
 		return err
 	}
 	defer m.notify.close()
+	activated, err := activatedSockets()
+	if err != nil {
+		return err
+	}
+	m.adoptSockets(activated, listenAddrs(cfg))
 	// /proc/self/exe, not os.Executable's path: the workers run the very
 	// binary the master runs even when the file was replaced on disk.
 	m.exe = "/proc/self/exe"
@@ -641,6 +646,9 @@ func (m *master) steer(g *generation) {
 		return
 	}
 	for _, addr := range g.addrs {
+		if m.pool.shared[addr] != nil {
+			continue // one socket, no group to steer
+		}
 		if err := steerReuseport(g.socks[addr][0], len(g.slots)); err != nil {
 			m.steerFailed = true
 			m.log.Warnf("listen %s: %v: a reload that lowers worker_processes may reset connections queued on the sockets it drops", addr, err)

@@ -63,6 +63,9 @@ type instance struct {
 	env []string
 	// files are handed to the master as descriptors 3, 4, ...
 	files []*os.File
+	// listenPID starts the master with LISTEN_PID set to its own pid,
+	// as a service manager does for socket activation.
+	listenPID bool
 }
 
 // freeAddr returns a loopback address nothing listens on right now, for
@@ -142,6 +145,10 @@ func (in *instance) run(args ...string) {
 	}
 	defer log.Close()
 	in.cmd = exec.Command(bin, args...)
+	if in.listenPID {
+		// The shell's pid is the master's once it execs.
+		in.cmd = exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, bin}, args...)...)
+	}
 	in.cmd.Dir = in.dir
 	in.cmd.Stdout, in.cmd.Stderr = log, log
 	if in.env != nil {

@@ -146,11 +146,18 @@ func openListener(addr string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return listenerFile(fd, "listen "+addr)
+}
+
+// listenerFile wraps the listening socket fd in an *os.File the master's
+// netpoller leaves alone, and leaves fd non-blocking (see openListener).
+// fd is closed on error.
+func listenerFile(fd int, name string) (*os.File, error) {
 	if err := unix.SetNonblock(fd, false); err != nil {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("fcntl", err)
 	}
-	f := os.NewFile(uintptr(fd), "listen "+addr)
+	f := os.NewFile(uintptr(fd), name)
 	if err := unix.SetNonblock(fd, true); err != nil {
 		f.Close()
 		return nil, os.NewSyscallError("fcntl", err)
@@ -224,7 +231,7 @@ func workerCmd(exe string, spec workerSpec, cfgFile, ready *os.File, socks []*os
 func masterOnlyEnv(kv string) bool {
 	name, _, _ := strings.Cut(kv, "=")
 	switch name {
-	case roleEnv, specEnv, notifySocketEnv:
+	case roleEnv, specEnv, notifySocketEnv, listenPIDEnv, listenFDsEnv, listenNamesEnv:
 		return true
 	}
 	return false
