@@ -141,6 +141,25 @@ type Client interface {
 	PeerAddr(b []byte) []byte
 	// Date returns the current Date header value.
 	Date() []byte
+	// HeadFilter returns the server's filter of the final response head
+	// the stream sends (the modules' response hooks), or nil when the
+	// exchange has none, as is the case without modules: the stream
+	// then builds its head as it is.
+	HeadFilter() HeadFilter
+}
+
+// HeadFilter changes the head of a response a stream sends: the server's
+// modules' response hooks, which a stream's exchange reaches only after
+// Serve.
+type HeadFilter interface {
+	// FilterHead may change r.Status (not to or from a status without a
+	// body) and r.Header, which holds the response's header lines but
+	// for those the stream writes itself (the status line, Server, Date,
+	// Content-Length, Transfer-Encoding, Connection), "Name: value\r\n"
+	// each; r.Header may grow (append). Called once per exchange, for
+	// the final head, before any byte of it goes out. An error means
+	// the exchange must be answered 500 instead (the server logged why).
+	FilterHead(r *Response) error
 }
 
 // Body sources of a Response.

@@ -126,7 +126,7 @@ func TestConfigCheckNative(t *testing.T) {
 	copyModule(t, modules.BuildModule(t, modules.Native, "testdata/oldapi"), dir, "oldapi.so")
 	file := filepath.Join(dir, "nproxy.ini")
 	_, err := config.Parse(file, []byte("[server]\nlisten = 127.0.0.1:1\nmodule = oldapi.so\n"))
-	want := file + ":3: module oldapi.so: built for nproxy hook API v0, this nproxy needs v1: rebuild the module against this nproxy's modules/hook"
+	want := file + ":3: module oldapi.so: built for nproxy hook API v0, this nproxy needs v1 to v2: rebuild the module against this nproxy's modules/hook"
 	if err == nil || err.Error() != want {
 		t.Errorf("error:\n%v\nwant:\n%s", err, want)
 	}

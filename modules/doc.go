@@ -19,21 +19,30 @@
 // own modules run first in its route, once the location is chosen. For a
 // request, the request hooks run in the order configured until one
 // answers; then the rest of the chain; then every response hook, in the
-// order configured, on the answer, unless a streaming step (the reverse
-// proxy) sends it itself. A hook's error, or a module's failure (trap,
-// time limit, panic), answers 500 and is logged with the module's path;
-// the worker goes on.
+// reverse of the order configured, on the answer's head: the server's own
+// answer at the end of the chain, or the upstream's head when the reverse
+// proxy relays one (HTTP/1.1 and HTTP/2 alike), before any byte of it is
+// sent; then, once the exchange is over, every log hook in the order
+// configured. A hook's error, or a module's failure (trap, time limit,
+// panic), answers 500 and is logged with the module's path (a log hook's
+// is only logged: the response is gone); the worker goes on.
 //
-// # Hook API, version 1
+// # Hook API, version 2
 //
 // Package hook defines it: the request phase sees the method, the
 // decoded path, the query, the Host, the client's address and the header
 // fields, may add, set or remove request fields (sent upstream by the
 // reverse proxy), replace the path, or answer with a status, header
 // fields and a body; the response phase sees the status and the header
-// fields of the answer and may change both. hook.Version numbers the
-// API; a module built for another version is refused at load with both
-// numbers in the message.
+// fields of the answer and may change both; the log phase (version 2)
+// sees the request as the request hooks left it, the status sent, the
+// body bytes sent and the duration. hook.Version numbers the API: a
+// version adds to the one before and takes nothing away, and nproxy
+// loads a module built for any version from hook.MinVersion (1) to
+// hook.Version; another is refused at load with the numbers in the
+// message. A version-1 module (request and response hooks, built
+// against the v1 ABI) runs unchanged: WebAssembly modules as they are;
+// native ones once rebuilt, as every Go plugin must be for a new nproxy.
 //
 // # Native modules
 //
@@ -46,8 +55,8 @@
 //	var NproxyAPI = hook.Version
 //	func New(args []string) (any, error)
 //
-// and whose New returns a value implementing hook.RequestHook,
-// hook.ResponseHook or both. It is the fastest form (a hook is an
+// and whose New returns a value implementing any of hook.RequestHook,
+// hook.ResponseHook and hook.LogHook. It is the fastest form (a hook is an
 // interface call) and the least safe: it runs in the worker's address
 // space, unbounded, and Go's plugin package brings limits of its own,
 // which Open checks before loading so that the message says what to do:
@@ -93,18 +102,25 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o NAME.wasm ./DIR
 //
-// # WebAssembly ABI, version 1
+// # WebAssembly ABI, version 2
 //
 // Any language that targets WebAssembly can implement it. A module
 // imports WASI preview 1 (wasi_snapshot_preview1; its file and socket
 // functions find nothing) and the functions below from the module
 // "nproxy", and exports its memory and these functions (all i32):
 //
-//	nproxy_api_version() -> version      must return 1
-//	nproxy_init() -> hooks               1 request, 2 response (or both: 3);
+//	nproxy_api_version() -> version      1 or 2
+//	nproxy_init() -> hooks               a mask: 1 request, 2 response,
+//	                                     4 log (version 2 only);
 //	                                     negative: refuse, after set_error
 //	nproxy_on_request() -> status        0, or negative after set_error (500)
 //	nproxy_on_response() -> status       as nproxy_on_request
+//	nproxy_on_log() -> status            as nproxy_on_request (only logged)
+//
+// Version 2 is version 1 with the log hook: nproxy_on_log, bit 4 of the
+// mask and the host function log_get. A version-1 module imports none
+// of them, and nproxy reads its mask without bit 4, so a module built
+// for version 1 runs unchanged; one that returns 2 may use them.
 //
 // A reactor module's _initialize, when exported, runs first. The host
 // functions take and return i32; a pointer is an offset in the module's
@@ -123,9 +139,15 @@
 //	header_del(kind, name, name_len) -> code
 //	set_path(p, len) -> code
 //	respond(status, body, len) -> code    then kind 1 is the answer's fields
-//	status() -> status                    response phase
+//	status() -> status                    response and log phases
 //	set_status(status) -> code            response phase
 //	set_error(msg, len)                   the message of the next failure
+//	log_get(field) -> i64                 log phase (version 2): field 0
+//	                                      status, 1 body bytes, 2 duration
+//	                                      in nanoseconds
+//
+// In the log phase request_get and the kind-0 header getters read the
+// request as the request hooks left it; every change returns -4.
 //
 // Codes: 0 success, -1 absent (no such field), -2 refused (a field nproxy
 // manages, hook.ErrRefused), -3 invalid (hook.ErrInvalid), -4 wrong

@@ -53,9 +53,10 @@ type Module struct {
 	name string // the path as configured, for messages
 	kind Kind
 
-	// A native module's hooks (either may be nil).
+	// A native module's hooks (any may be nil).
 	req  hook.RequestHook
 	resp hook.ResponseHook
+	log  hook.LogHook
 
 	wasm *wasmModule // a WebAssembly module's instance
 }
@@ -73,7 +74,10 @@ func Open(name, path string, args []string, log Logger) (*Module, error) {
 	m := &Module{name: name, kind: kind}
 	switch kind {
 	case Native:
-		m.req, m.resp, err = openNative(path, args)
+		var value any
+		if value, err = openNative(path, args); err == nil {
+			err = m.setHooks(value)
+		}
 	case WASM:
 		m.wasm, err = openWASM(name, path, args, log)
 	}
@@ -83,18 +87,27 @@ func Open(name, path string, args []string, log Logger) (*Module, error) {
 	return m, nil
 }
 
-// Wrap makes a module of value, a Go value implementing hook.RequestHook,
-// hook.ResponseHook or both (as a native module's New returns), named
-// name in messages: for modules built into a program, and for tests. It
-// runs as a native module does.
+// Wrap makes a module of value, a Go value implementing any of
+// hook.RequestHook, hook.ResponseHook and hook.LogHook (as a native
+// module's New returns), named name in messages: for modules built into
+// a program, and for tests. It runs as a native module does.
 func Wrap(name string, value any) (*Module, error) {
 	m := &Module{name: name, kind: Native}
-	m.req, _ = value.(hook.RequestHook)
-	m.resp, _ = value.(hook.ResponseHook)
-	if m.req == nil && m.resp == nil {
-		return nil, errorf(ErrExports, "a %T has neither OnRequest(hook.Request) error nor OnResponse(hook.Response) error", value)
+	if err := m.setHooks(value); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// setHooks takes the hooks value implements.
+func (m *Module) setHooks(value any) error {
+	m.req, _ = value.(hook.RequestHook)
+	m.resp, _ = value.(hook.ResponseHook)
+	m.log, _ = value.(hook.LogHook)
+	if m.req == nil && m.resp == nil && m.log == nil {
+		return errorf(ErrExports, "a %T has none of OnRequest(hook.Request) error, OnResponse(hook.Response) error and OnLog(hook.Log) error", value)
+	}
+	return nil
 }
 
 // Check loads the module at path with args as Open does and releases it:
@@ -132,6 +145,14 @@ func (m *Module) HasResponseHook() bool {
 	return m.resp != nil
 }
 
+// HasLogHook reports whether the module sees finished exchanges.
+func (m *Module) HasLogHook() bool {
+	if m.wasm != nil {
+		return m.wasm.hooks&hookLog != 0
+	}
+	return m.log != nil
+}
+
 // OnRequest runs the module's request hook on r. An error is the
 // module's own, or ErrTrap, ErrTimeLimit, ErrPanic or ErrUnavailable
 // when the module failed; the caller answers 500 either way.
@@ -152,13 +173,23 @@ func (m *Module) OnResponse(r hook.Response) (err error) {
 	return m.resp.OnResponse(r)
 }
 
+// OnLog runs the module's log hook on l; errors as OnRequest, but the
+// caller only logs them.
+func (m *Module) OnLog(l hook.Log) (err error) {
+	if m.wasm != nil {
+		return m.wasm.onLogPhase(l)
+	}
+	defer recoverPanic(&err)
+	return m.log.OnLog(l)
+}
+
 // Close releases the module's instance. A native module stays loaded (Go
 // cannot unload a plugin); only its value is dropped.
 func (m *Module) Close() {
 	if m.wasm != nil {
 		m.wasm.close()
 	}
-	m.req, m.resp, m.wasm = nil, nil, nil
+	m.req, m.resp, m.log, m.wasm = nil, nil, nil, nil
 }
 
 // recoverPanic turns a native module's panic into ErrPanic: a module's

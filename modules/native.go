@@ -45,27 +45,27 @@ var loadedNative struct {
 
 // openNative loads the plugin at path (once per process), checks it was
 // built for this nproxy, and calls its New with args.
-func openNative(path string, args []string) (hook.RequestHook, hook.ResponseHook, error) {
+func openNative(path string, args []string) (any, error) {
 	if !nativeSupported {
-		return nil, nil, errorf(ErrNativeUnavailable, "native modules are unavailable in this nproxy (built with CGO_ENABLED=0, without Go's plugin loader): use the .wasm form of the module, or an nproxy built with cgo")
+		return nil, errorf(ErrNativeUnavailable, "native modules are unavailable in this nproxy (built with CGO_ENABLED=0, without Go's plugin loader): use the .wasm form of the module, or an nproxy built with cgo")
 	}
 	bin, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sum := sha256.Sum256(bin)
 	bin = nil
 	loadedNative.mu.Lock()
 	defer loadedNative.mu.Unlock()
 	if prev, ok := loadedNative.sum[path]; ok && prev != sum {
-		return nil, nil, errorf(ErrChanged, "this nproxy process loaded an earlier build of the file, and Go cannot unload a plugin: restart nproxy (stop, then start) to use the new one")
+		return nil, errorf(ErrChanged, "this nproxy process loaded an earlier build of the file, and Go cannot unload a plugin: restart nproxy (stop, then start) to use the new one")
 	}
 	if err := checkNativeBuild(path); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	p, err := plugin.Open(path)
 	if err != nil {
-		return nil, nil, explainOpen(err)
+		return nil, explainOpen(err)
 	}
 	if loadedNative.sum == nil {
 		loadedNative.sum = make(map[string][sha256.Size]byte)
@@ -74,46 +74,46 @@ func openNative(path string, args []string) (hook.RequestHook, hook.ResponseHook
 	return newNative(p, args)
 }
 
-// newNative checks the plugin's symbols and calls its New.
-func newNative(p *plugin.Plugin, args []string) (req hook.RequestHook, resp hook.ResponseHook, err error) {
+// newNative checks the plugin's symbols and calls its New; the value it
+// returns is the module's (Module.setHooks checks its hooks).
+func newNative(p *plugin.Plugin, args []string) (m any, err error) {
 	sym, err := p.Lookup(symAPI)
 	if err != nil {
-		return nil, nil, errorf(ErrExports, "no %s variable: declare var %s = hook.Version", symAPI, symAPI)
+		return nil, errorf(ErrExports, "no %s variable: declare var %s = hook.Version", symAPI, symAPI)
 	}
 	v, ok := sym.(*int)
 	if !ok {
-		return nil, nil, errorf(ErrExports, "%s is a %T, want an int (var %s = hook.Version)", symAPI, sym, symAPI)
+		return nil, errorf(ErrExports, "%s is a %T, want an int (var %s = hook.Version)", symAPI, sym, symAPI)
 	}
-	if *v != hook.Version {
-		return nil, nil, apiMismatch(*v)
+	if !knownAPI(*v) {
+		return nil, apiMismatch(*v)
 	}
 	sym, err = p.Lookup(symNew)
 	if err != nil {
-		return nil, nil, errorf(ErrExports, "no %s function: declare func New(args []string) (any, error)", symNew)
+		return nil, errorf(ErrExports, "no %s function: declare func New(args []string) (any, error)", symNew)
 	}
 	newModule, ok := sym.(func([]string) (any, error))
 	if !ok {
-		return nil, nil, errorf(ErrExports, "New is a %T, want func(args []string) (any, error)", sym)
+		return nil, errorf(ErrExports, "New is a %T, want func(args []string) (any, error)", sym)
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = errorf(ErrInit, "New panicked: %v", p)
 		}
 	}()
-	m, err := newModule(args)
+	m, err = newModule(args)
 	if err != nil {
-		return nil, nil, errorf(ErrInit, "%v", err)
+		return nil, errorf(ErrInit, "%v", err)
 	}
-	req, _ = m.(hook.RequestHook)
-	resp, _ = m.(hook.ResponseHook)
-	if req == nil && resp == nil {
-		return nil, nil, errorf(ErrExports, "New returned a %T, which has neither OnRequest(hook.Request) error nor OnResponse(hook.Response) error", m)
-	}
-	return req, resp, nil
+	return m, nil
 }
 
+// knownAPI reports whether this nproxy runs modules built for hook API
+// version v: every version from hook.MinVersion to hook.Version.
+func knownAPI(v int) bool { return hook.MinVersion <= v && v <= hook.Version }
+
 func apiMismatch(v int) error {
-	return errorf(ErrVersion, "built for nproxy hook API v%d, this nproxy needs v%d: rebuild the module against this nproxy's modules/hook", v, hook.Version)
+	return errorf(ErrVersion, "built for nproxy hook API v%d, this nproxy needs v%d to v%d: rebuild the module against this nproxy's modules/hook", v, hook.MinVersion, hook.Version)
 }
 
 // checkNativeBuild reads what the file says about its build, before
@@ -134,7 +134,7 @@ func checkNativeBuild(path string) error {
 	switch {
 	case err != nil:
 		return err
-	case found && v != hook.Version:
+	case found && !knownAPI(v):
 		return apiMismatch(v)
 	}
 	return nil

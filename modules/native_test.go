@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/nproxy/nproxy/modules/hook"
 )
 
 func TestCompareBuild(t *testing.T) {
@@ -154,8 +156,8 @@ func TestNativeDeclaredAPI(t *testing.T) {
 	// TestNativeLoad may.
 	p = buildModule(t, Native, "testdata/reload")
 	v, found, err = declaredAPI(p, "github.com/nproxy/nproxy/modules/testdata/reload")
-	if err != nil || !found || v != 1 {
-		t.Errorf("reload: %d %v %v", v, found, err)
+	if err != nil || !found || v != hook.Version {
+		t.Errorf("reload: %d %v %v, want %d", v, found, err, hook.Version)
 	}
 	if err := Check(buildModule(t, Native, "testdata/oldapi"), nil); !errors.Is(err, ErrVersion) {
 		t.Errorf("Check: %v, want %v", err, ErrVersion)

@@ -57,11 +57,21 @@ const (
 	maxErrorText = 1 << 10
 )
 
-// The hook masks nproxy_init returns.
+// The hook masks nproxy_init returns. hookLog is version 2's: the mask
+// of a version-1 module is read without it.
 const (
 	hookRequest  = 1
 	hookResponse = 2
+	hookLog      = 4
 )
+
+// hooksOf returns the hooks of version's mask that this nproxy runs.
+func hooksOf(version, mask int32) int32 {
+	if version < 2 {
+		return mask & (hookRequest | hookResponse)
+	}
+	return mask & (hookRequest | hookResponse | hookLog)
+}
 
 // wasmHost is the process's WebAssembly runtime, made on first use and
 // shared by every module and every server of the process (wazero's
@@ -163,7 +173,8 @@ func releaseWASM(c *compiledWASM) {
 
 // checkImports reports an import nproxy does not provide: a function of
 // another module than WASI's and nproxy's, or an nproxy function of
-// another name or type than ABI version 1 has.
+// another name or type than the ABI has (version 2's functions are
+// version 1's and log_get).
 func checkImports(cm wazero.CompiledModule) error {
 	for _, f := range cm.ImportedFunctions() {
 		mod, name, _ := f.Import()
@@ -201,20 +212,23 @@ type wasmModule struct {
 	code  *compiledWASM
 	args  []byte // the ARGS, each followed by a NUL
 	log   Logger
-	hooks int32 // hookRequest | hookResponse, from nproxy_init
+	hooks int32 // hookRequest | hookResponse | hookLog, from nproxy_init
 
 	mod        api.Module // nil after a failure, until made again
 	onReq      api.Function
 	onResp     api.Function
+	onLog      api.Function
 	ctx        context.Context // holds the wasmModule for the host functions
 	calls      *callContext    // ctx with the hook calls' deadline
 	stack      [1]uint64       // parameters and results of one call
 	retryAfter time.Time       // no new instance before it, after one failed
 
 	// The call in progress: the request (request phase), the response
-	// (response phase), and the headers of a local answer.
+	// (response phase), the finished exchange (log phase), and the
+	// headers of a local answer.
 	req      hook.Request
 	resp     hook.Response
+	logged   hook.Log
 	answered hook.Headers
 
 	errText []byte // set_error's text, for the error the call returns
@@ -276,15 +290,16 @@ func (w *wasmModule) instantiate() error {
 		w.discard()
 		return err
 	}
-	if version != hook.Version {
+	if version < hook.MinVersion || version > hook.Version {
 		w.discard()
-		return errorf(ErrVersion, "built for nproxy hook API v%d, this nproxy needs v%d", version, hook.Version)
+		return errorf(ErrVersion, "built for nproxy hook API v%d, this nproxy needs v%d to v%d", version, hook.MinVersion, hook.Version)
 	}
 	mask, err := w.callInit(ctx, "nproxy_init")
 	if err == nil && mask < 0 {
 		err = errorf(ErrInit, "%s", w.takeError("nproxy_init failed"))
 	}
-	if err == nil && mask&(hookRequest|hookResponse) == 0 {
+	mask = hooksOf(version, mask)
+	if err == nil && mask == 0 {
 		err = errorf(ErrInit, "nproxy_init returned no hook")
 	}
 	if err != nil {
@@ -294,11 +309,14 @@ func (w *wasmModule) instantiate() error {
 	w.hooks = mask
 	w.onReq = mod.ExportedFunction("nproxy_on_request")
 	w.onResp = mod.ExportedFunction("nproxy_on_response")
+	w.onLog = mod.ExportedFunction("nproxy_on_log")
 	switch {
 	case mask&hookRequest != 0 && w.onReq == nil:
 		err = errorf(ErrExports, "nproxy_init names a request hook, and nproxy_on_request is not exported")
 	case mask&hookResponse != 0 && w.onResp == nil:
 		err = errorf(ErrExports, "nproxy_init names a response hook, and nproxy_on_response is not exported")
+	case mask&hookLog != 0 && w.onLog == nil:
+		err = errorf(ErrExports, "nproxy_init names a log hook, and nproxy_on_log is not exported")
 	}
 	if err != nil {
 		w.discard()
@@ -356,6 +374,16 @@ func (w *wasmModule) onResponse(r hook.Response) error {
 	w.resp = r
 	err := w.call(w.onResp)
 	w.resp = nil
+	return err
+}
+
+func (w *wasmModule) onLogPhase(l hook.Log) error {
+	if err := w.ready(); err != nil {
+		return err
+	}
+	w.logged = l
+	err := w.call(w.onLog)
+	w.logged = nil
 	return err
 }
 
@@ -430,7 +458,7 @@ func (w *wasmModule) discard() {
 		return
 	}
 	w.mod.Close(context.Background())
-	w.mod, w.onReq, w.onResp = nil, nil, nil
+	w.mod, w.onReq, w.onResp, w.onLog = nil, nil, nil, nil
 }
 
 // close ends the instance and releases the compiled module.

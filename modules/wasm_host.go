@@ -31,6 +31,13 @@ const (
 	partValue    = 1
 )
 
+// The fields of log_get (ABI version 2).
+const (
+	logStatus    = 0
+	logBodyBytes = 1
+	logDuration  = 2 // nanoseconds
+)
+
 // The results of the host functions that fail: one per hook error, and
 // codeAbsent for a header or field that is not there.
 const (
@@ -45,16 +52,21 @@ const (
 // signature is a host function's WebAssembly type.
 type signature struct{ params, results []api.ValueType }
 
-const i32 = api.ValueTypeI32
+const (
+	i32 = api.ValueTypeI32
+	i64 = api.ValueTypeI64
+)
 
-// hostFunc is one host function of ABI version 1.
+// hostFunc is one host function of the ABI.
 type hostFunc struct {
 	sig signature
 	fn  func(w *wasmModule, mem api.Memory, stack []uint64)
 }
 
 // hostFuncs are the functions nproxy provides to a module, by name. Every
-// pointer and length is an i32; every result an i32.
+// pointer and length is an i32; every result an i32 but log_get's, an
+// i64. A version-1 module imports some of the first thirteen; log_get
+// came with version 2.
 var hostFuncs = map[string]hostFunc{
 	// args(buf, cap) -> len: the ARGS, each followed by a NUL.
 	"args": {signature{[]api.ValueType{i32, i32}, []api.ValueType{i32}}, hostArgs},
@@ -82,6 +94,9 @@ var hostFuncs = map[string]hostFunc{
 	"set_status": {signature{[]api.ValueType{i32}, []api.ValueType{i32}}, hostSetStatus},
 	// set_error(msg, len): the message of the failure the export returns.
 	"set_error": {signature{[]api.ValueType{i32, i32}, nil}, hostSetError},
+	// log_get(field) -> value: the log phase's status, body bytes or
+	// duration in nanoseconds (version 2).
+	"log_get": {signature{[]api.ValueType{i32}, []api.ValueType{i64}}, hostLogGet},
 }
 
 // hostSignatures are the types of hostFuncs, for checkImports.
@@ -162,13 +177,15 @@ func give(mem api.Memory, stack []uint64, v []byte, buf, capacity uint64) {
 }
 
 // request returns the request of the call in progress: the request
-// phase's, or the response phase's (read only).
+// phase's, or the response or log phase's (read only).
 func (w *wasmModule) request() hook.Request {
-	if w.req != nil {
+	switch {
+	case w.req != nil:
 		return w.req
-	}
-	if w.resp != nil {
+	case w.resp != nil:
 		return w.resp.Request()
+	case w.logged != nil:
+		return w.logged.Request()
 	}
 	return nil
 }
@@ -336,11 +353,14 @@ func hostRespond(w *wasmModule, mem api.Memory, stack []uint64) {
 }
 
 func hostStatus(w *wasmModule, _ api.Memory, stack []uint64) {
-	if w.resp == nil {
+	switch {
+	case w.resp != nil:
+		result(stack, int32(w.resp.Status()))
+	case w.logged != nil:
+		result(stack, int32(w.logged.Status()))
+	default:
 		result(stack, codePhase)
-		return
 	}
-	result(stack, int32(w.resp.Status()))
 }
 
 func hostSetStatus(w *wasmModule, _ api.Memory, stack []uint64) {
@@ -357,4 +377,22 @@ func hostSetError(w *wasmModule, mem api.Memory, stack []uint64) {
 		return
 	}
 	w.errText = append(w.errText[:0], msg[:min(len(msg), maxErrorText)]...)
+}
+
+func hostLogGet(w *wasmModule, _ api.Memory, stack []uint64) {
+	l := w.logged
+	var v int64
+	switch {
+	case l == nil:
+		v = codePhase
+	case uint32(stack[0]) == logStatus:
+		v = int64(l.Status())
+	case uint32(stack[0]) == logBodyBytes:
+		v = l.BodyBytes()
+	case uint32(stack[0]) == logDuration:
+		v = int64(l.Duration())
+	default:
+		v = codeInvalid
+	}
+	stack[0] = uint64(v)
 }

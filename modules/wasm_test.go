@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nproxy/nproxy/modules/hook"
 )
 
 func TestKindOf(t *testing.T) {
@@ -42,13 +44,22 @@ func TestWASMCheck(t *testing.T) {
 		{"no exports", wasmBinary(nil, []wasmFunc{{"", returns(1)}}, 1), ErrExports, "does not export nproxy_api_version"},
 		{"no init", wasmBinary(nil, []wasmFunc{{"nproxy_api_version", returns(1)}}, 1), ErrExports, "does not export nproxy_init"},
 		{"no memory", wasmBinary(nil, abiFuncs(returns(0)), -1), ErrExports, "exports no memory"},
-		{"another API version", wasmBinary(nil, []wasmFunc{
-			{"nproxy_api_version", returns(2)}, {"nproxy_init", returns(1)},
-		}, 1), ErrVersion, "built for nproxy hook API v2, this nproxy needs v1"},
+		{"a newer API version", wasmBinary(nil, []wasmFunc{
+			{"nproxy_api_version", returns(3)}, {"nproxy_init", returns(1)},
+		}, 1), ErrVersion, "built for nproxy hook API v3, this nproxy needs v1 to v2"},
+		{"an older API version", wasmBinary(nil, []wasmFunc{
+			{"nproxy_api_version", returns(0)}, {"nproxy_init", returns(1)},
+		}, 1), ErrVersion, "built for nproxy hook API v0, this nproxy needs v1 to v2"},
+		{"version 1 names only a log hook", wasmBinary(nil, []wasmFunc{
+			{"nproxy_api_version", returns(1)}, {"nproxy_init", returns(hookLog)}, {"nproxy_on_log", returns(0)},
+		}, 1), ErrInit, "nproxy_init returned no hook"},
+		{"log hook not exported", wasmBinary(nil, []wasmFunc{
+			{"nproxy_api_version", returns(2)}, {"nproxy_init", returns(hookRequest | hookLog)}, {"nproxy_on_request", returns(0)},
+		}, 1), ErrExports, "nproxy_init names a log hook, and nproxy_on_log is not exported"},
 		{"foreign import", wasmBinary([]wasmImport{{"env", "open", nil, nil}}, abiFuncs(returns(0)), 1),
 			ErrExports, "imports env.open: a module may import only nproxy and wasi_snapshot_preview1 functions"},
 		{"unknown host function", wasmBinary([]wasmImport{{"nproxy", "http_call", nil, nil}}, abiFuncs(returns(0)), 1),
-			ErrExports, "imports nproxy.http_call, which nproxy (hook API v1) does not provide"},
+			ErrExports, "imports nproxy.http_call, which nproxy (hook API v2) does not provide"},
 		{"host function of another type", wasmBinary([]wasmImport{{"nproxy", "args", i32s(1), i32s(1)}}, abiFuncs(returns(0)), 1),
 			ErrExports, "imports nproxy.args with another signature"},
 		{"init refuses", wasmBinary(nil, []wasmFunc{
@@ -209,4 +220,79 @@ func mustCompile(t *testing.T, old *compiledWASM, p string) *compiledWASM {
 	}
 	releaseWASM(old)
 	return c
+}
+
+// fakeLog is a hook.Log for tests.
+type fakeLog struct {
+	status int
+	body   int64
+	d      time.Duration
+}
+
+func (l *fakeLog) Request() hook.Request   { return nil }
+func (l *fakeLog) Status() int             { return l.status }
+func (l *fakeLog) BodyBytes() int64        { return l.body }
+func (l *fakeLog) Duration() time.Duration { return l.d }
+
+// TestWASMVersions checks that a module built for API version 1 runs
+// unchanged (the log bit of its hook mask means nothing to it), and that
+// a version-2 module's log hook runs and reads log_get.
+func TestWASMVersions(t *testing.T) {
+	const (
+		opCall    = 0x10
+		opI32Sub  = 0x6b
+		opWrapI64 = 0xa7
+	)
+	v1, err := Open("v1.wasm", writeModule(t, wasmBinary(nil, []wasmFunc{
+		{"nproxy_api_version", returns(1)},
+		{"nproxy_init", returns(hookRequest | hookResponse | hookLog)},
+		{"nproxy_on_request", returns(0)},
+		{"nproxy_on_response", returns(0)},
+		{"nproxy_on_log", trap},
+	}, 1)), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v1.Close()
+	if !v1.HasRequestHook() || !v1.HasResponseHook() || v1.HasLogHook() {
+		t.Errorf("version 1: hooks %v %v %v, want request and response only", v1.HasRequestHook(), v1.HasResponseHook(), v1.HasLogHook())
+	}
+
+	// on_log returns log_get(field) - want, as an i32: 0 when the field
+	// has the value wanted, else negative (the hook fails).
+	logGet := []wasmImport{{"nproxy", "log_get", []byte{i32T}, []byte{0x7e}}}
+	onLog := func(field, want int32) []byte {
+		b := append(returns(field), opCall, 0, opWrapI64)
+		b = append(b, returns(want)...)
+		return append(b, opI32Sub)
+	}
+	for _, tt := range []struct {
+		name        string
+		field, want int32
+	}{
+		{"status", logStatus, 204},
+		{"body bytes", logBodyBytes, 1234},
+		{"duration", logDuration, 5000},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Open("v2.wasm", writeModule(t, wasmBinary(logGet, []wasmFunc{
+				{"nproxy_api_version", returns(2)},
+				{"nproxy_init", returns(hookLog)},
+				{"nproxy_on_log", onLog(tt.field, tt.want)},
+			}, 1)), nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.HasRequestHook() || m.HasResponseHook() || !m.HasLogHook() {
+				t.Fatalf("hooks %v %v %v, want log only", m.HasRequestHook(), m.HasResponseHook(), m.HasLogHook())
+			}
+			if err := m.OnLog(&fakeLog{status: 204, body: 1234, d: 5 * time.Microsecond}); err != nil {
+				t.Errorf("OnLog: %v", err)
+			}
+			if err := m.OnLog(&fakeLog{status: 200, body: 1, d: time.Microsecond}); err == nil {
+				t.Error("OnLog of another exchange passed: log_get read the wrong value")
+			}
+		})
+	}
 }

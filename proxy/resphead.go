@@ -68,16 +68,35 @@ func parseRespHead(b []byte) (h respHead, ok bool, err error) {
 // server_tokens = off (noServer) leaves Server out.
 func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient, keepAlive10, upgrade, dechunk bool, extra *http.ExtraHeaders, hide []string, noServer bool) []byte {
 	r := &h.head
+	dst = appendStatusLine(dst, r.Status, r.Reason.Bytes(upHead))
+	dst = appendServerDate(dst, date, noServer)
+	dst = appendFields(dst, upHead, h, upgrade, dechunk, extra, hide)
+	return appendHeadEnd(dst, r.ContentLength, closeClient, keepAlive10, upgrade)
+}
+
+// appendStatusLine appends the upstream's status line as HTTP/1.1.
+func appendStatusLine(dst []byte, status int, reason []byte) []byte {
 	dst = append(dst, "HTTP/1.1 "...)
-	dst = strconv.AppendInt(dst, int64(r.Status), 10)
+	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, ' ')
-	dst = append(dst, r.Reason.Bytes(upHead)...)
+	dst = append(dst, reason...)
+	return append(dst, "\r\n"...)
+}
+
+// appendServerDate appends Server (unless noServer) and Date.
+func appendServerDate(dst, date []byte, noServer bool) []byte {
 	if !noServer {
-		dst = append(dst, "\r\nServer: nproxy"...)
+		dst = append(dst, "Server: nproxy\r\n"...)
 	}
-	dst = append(dst, "\r\nDate: "...)
+	dst = append(dst, "Date: "...)
 	dst = append(dst, date...)
-	dst = append(dst, "\r\n"...)
+	return append(dst, "\r\n"...)
+}
+
+// appendFields appends the upstream's fields the client gets (see
+// appendClientHead) and the add_header lines.
+func appendFields(dst, upHead []byte, h *respHead, upgrade, dechunk bool, extra *http.ExtraHeaders, hide []string) []byte {
+	r := &h.head
 	for i := 0; i < r.NumHeaders; i++ {
 		f := &r.Headers[i]
 		name := f.Name.Bytes(upHead)
@@ -103,10 +122,15 @@ func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient,
 		dst = append(dst, f.Value.Bytes(upHead)...)
 		dst = append(dst, "\r\n"...)
 	}
-	dst = extra.Append(dst, r.Status)
-	if r.ContentLength >= 0 { // never beside Transfer-Encoding (RFC 9112 §6.1)
+	return extra.Append(dst, r.Status)
+}
+
+// appendHeadEnd appends Content-Length (when contentLength >= 0),
+// Connection as the client connection needs it, and the blank line.
+func appendHeadEnd(dst []byte, contentLength int64, closeClient, keepAlive10, upgrade bool) []byte {
+	if contentLength >= 0 { // never beside Transfer-Encoding (RFC 9112 §6.1)
 		dst = append(dst, "Content-Length: "...)
-		dst = strconv.AppendInt(dst, r.ContentLength, 10)
+		dst = strconv.AppendInt(dst, contentLength, 10)
 		dst = append(dst, "\r\n"...)
 	}
 	switch {

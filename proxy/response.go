@@ -226,7 +226,19 @@ func (s *session) readHead() bool {
 		s.keepClient = false
 	}
 	closeClient := !s.keepClient && !upgrade
-	s.cbuf = appendClientHead(s.cbuf, s.rbuf, &h, s.cl.Date(), closeClient, s.client10 && s.keepClient, upgrade, s.dechunk, &s.h.respHeaders, s.h.cfg.HideHeaders, !s.h.cfg.ServerTokens)
+	if f := s.headFilter(); f != nil {
+		status, err := s.appendFilteredHead(f, &h, closeClient, upgrade)
+		if err != nil {
+			// A module failed on the head: 500 instead, and the
+			// upstream's body is not read.
+			s.headDone, s.keepUp, s.spliceBody = false, false, false
+			s.respondError(500)
+			return false
+		}
+		s.respStatus = status
+	} else {
+		s.cbuf = appendClientHead(s.cbuf, s.rbuf, &h, s.cl.Date(), closeClient, s.client10 && s.keepClient, upgrade, s.dechunk, &s.h.respHeaders, s.h.cfg.HideHeaders, !s.h.cfg.ServerTokens)
+	}
 	s.consumeR(h.headLen)
 	s.respDone = s.mode == modeNone || s.mode == modeLength && s.respLeft == 0
 	s.responseStarted()

@@ -123,6 +123,8 @@ type session struct {
 	// What the access log and metrics record (Client.SetResult).
 	respStatus int   // status of the final response head sent to the client
 	bodyOut    int64 // response body bytes handed to the client
+
+	filtered bool // the client's head filter ran (filter.go)
 }
 
 var _ http.Stream = (*session)(nil)
@@ -633,6 +635,12 @@ func (s *session) respondError(status int) {
 		r.SetBody(status, "text/html", http.ErrorBody(status))
 	}
 	r.NoServer = !s.h.cfg.ServerTokens
+	if f := s.headFilter(); f != nil {
+		scratch := s.loop().GetBuf(reactor.SmallBuf)
+		defer s.loop().PutBuf(scratch)
+		s.filterError(f, &r, scratch)
+		s.growCbuf(len(r.Header) + 256)
+	}
 	s.cbuf = http.AppendHead(s.cbuf, &r, s.cl.Date(), !keep, s.client10 && keep)
 	s.respStatus = r.Status
 	if !s.headReq {

@@ -123,6 +123,7 @@ type conn struct {
 	proxyHdr   []byte
 
 	obsv *observed // access log and metrics (observe.go); nil when unused
+	mods *moduleHold // the modules of the exchange the stream took (modulelog.go)
 
 	h2       *h2conn // the HTTP/2 side (h2conn.go); nil for HTTP/1.1
 	h2cMaybe bool    // a plain http2 address: the first bytes may be the h2c preface

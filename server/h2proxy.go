@@ -89,8 +89,9 @@ type h2proxy struct {
 
 	due int64 // the step's timer (SetTimeout), loop nanoseconds; 0: none
 
-	status int   // SetResult
-	body   int64 // SetResult
+	status int         // SetResult
+	body   int64       // SetResult
+	mods   *moduleHold // the modules of the exchange (modulelog.go)
 	rec    []byte
 	nReq   int
 	nRef   int
@@ -286,7 +287,21 @@ func (p *h2proxy) SetTimeout(d time.Duration) {
 
 // SetResult records the stream's status and body bytes for the access
 // log and the metrics.
-func (p *h2proxy) SetResult(status int, body int64) { p.status, p.body = status, body }
+func (p *h2proxy) SetResult(status int, body int64) {
+	p.status, p.body = status, body
+	if p.mods != nil {
+		p.mods.SetResult(status, body)
+	}
+}
+
+// HeadFilter returns the modules' filter of the stream's response head,
+// or nil.
+func (p *h2proxy) HeadFilter() http.HeadFilter {
+	if p.mods == nil || p.ended {
+		return nil
+	}
+	return p.mods
+}
 
 // Release records that the step is done: the stream ends after its body.
 func (p *h2proxy) Release(bool) {
@@ -476,6 +491,7 @@ func (h *h2conn) endProxy(p *h2proxy) {
 	}
 	p.sending, p.sendBuf, p.pend, p.rest = false, nil, nil, nil
 	h.recordProxy(p)
+	h.c.s.logHeld(&p.mods)
 }
 
 // recordProxy counts a taken-over stream in the metrics and the access

@@ -93,6 +93,7 @@ func (h *h2conn) respond(id uint32, req *http.Request, buf []byte, r *http.Respo
 		}
 	}
 	h.record(req, buf, r.Status, size)
+	c.logModules(r.Status, size)
 	lines := http.AppendHead(h.lines[:0], r, c.s.x.Date, false, false)
 	h.lines = lines[:0]
 	if err := h.hc.Respond(id, r.Status, lines, size == 0); err != nil || size == 0 {

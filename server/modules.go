@@ -5,6 +5,7 @@ package server
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/http"
@@ -18,6 +19,16 @@ import (
 // own (router.serveModules). Each worker opens its own instances; a
 // module line opened for one block of a Server (a global line) is shared
 // by the others.
+//
+// The phases after the chain: a response the server sends itself gets
+// the response hooks at the end of the step's Serve and the log hooks
+// when it is recorded (logModules, from observe.go and h2stream.go),
+// right after Serve. An exchange a streaming step (the reverse proxy)
+// took over outlives Serve, and the request head with it: the step's
+// Serve then keeps a copy of the request and the steps that ran in a
+// moduleHold, which the conn (HTTP/1.1) or the stream (HTTP/2) carries.
+// The proxy hands the upstream's head to it (http.HeadFilter) for the
+// response hooks, and the end of the stream logs it (logHeld).
 
 // moduleStep runs modules' request hooks, then (unless one answered) the
 // steps after it, then their response hooks on the answer. A block's
@@ -26,6 +37,7 @@ type moduleStep struct {
 	s     *Server
 	req   []*modules.Module // with a request hook, in configured order
 	resp  []*modules.Module // with a response hook, in configured order
+	log   []*modules.Module // with a log hook, in configured order
 	lines []*config.Module  // every line, and its module in mods
 	mods  []*modules.Module
 	next  []http.Handler
@@ -83,6 +95,9 @@ func (s *Server) newModuleStep(lines []*config.Module) (*moduleStep, error) {
 		}
 		if mod.HasResponseHook() {
 			m.resp = append(m.resp, mod)
+		}
+		if mod.HasLogHook() {
+			m.log = append(m.log, mod)
 		}
 	}
 	return m, nil
@@ -213,6 +228,7 @@ func (rt *router) serveModules(x *http.Exchange, r *route) {
 // request runs the request hooks in order; true when one answered (or
 // failed: 500). Loop thread only.
 func (m *moduleStep) request(x *http.Exchange) bool {
+	m.s.mods.enter(m)
 	v := &m.v
 	v.begin(x)
 	for _, mod := range m.req {
@@ -230,12 +246,17 @@ func (m *moduleStep) request(x *http.Exchange) bool {
 }
 
 // response runs the response hooks on a response the server sends
-// itself (not one a streaming step, the reverse proxy, sends), in the
-// reverse of the configured order: a module wraps what follows it, so
-// the first one configured sees the request first and the response
-// last, as a location's modules see the response before its block's.
+// itself, in the reverse of the configured order: a module wraps what
+// follows it, so the first one configured sees the request first and the
+// response last, as a location's modules see the response before its
+// block's. When a streaming step took the exchange over, the hooks run
+// later, on the head it sends (moduleHold.FilterHead).
 func (m *moduleStep) response(x *http.Exchange) {
-	if len(m.resp) == 0 || streaming(x) {
+	if slot := moduleSlot(x); slot != nil {
+		m.s.holdModules(x, slot)
+		return
+	}
+	if len(m.resp) == 0 {
 		return
 	}
 	v := &m.v
@@ -268,6 +289,7 @@ const (
 	phaseDone     = iota // between hooks: nothing may change
 	phaseRequest         // request hooks: the request, or a local answer
 	phaseResponse        // response hooks: the response; the request is read only
+	phaseLog             // log hooks: nothing may change
 )
 
 // moduleView is the exchange as a module sees it: hook.Request,
@@ -282,6 +304,12 @@ type moduleView struct {
 	phase    uint8
 	answered bool // a request hook called Respond
 	copied   bool // x.Req is &req, x.Buf is head
+	addrSet  bool // addr holds the client's address (a moduleHold's)
+
+	// The log phase's facts (hook.Log).
+	logStatus int
+	logBody   int64
+	logTime   time.Duration
 
 	req  http.Request // the copy a header change is made on
 	head []byte       // its buffer: the client's head, then added fields
@@ -291,6 +319,7 @@ type moduleView struct {
 
 	rq   viewRequest
 	rs   viewResponse
+	lg   viewLog
 	reqH requestHeaders
 	rspH responseHeaders
 }
@@ -300,6 +329,7 @@ type moduleView struct {
 var (
 	_ hook.Request  = (*viewRequest)(nil)
 	_ hook.Response = (*viewResponse)(nil)
+	_ hook.Log      = (*viewLog)(nil)
 	_ hook.Headers  = (*requestHeaders)(nil)
 	_ hook.Headers  = (*responseHeaders)(nil)
 )
@@ -307,13 +337,14 @@ var (
 type (
 	viewRequest     struct{ v *moduleView }
 	viewResponse    struct{ v *moduleView }
+	viewLog         struct{ v *moduleView }
 	requestHeaders  struct{ v *moduleView }
 	responseHeaders struct{ v *moduleView }
 )
 
 func (v *moduleView) init(s *Server) {
 	v.s = s
-	v.rq.v, v.rs.v, v.reqH.v, v.rspH.v = v, v, v, v
+	v.rq.v, v.rs.v, v.lg.v, v.reqH.v, v.rspH.v = v, v, v, v, v
 }
 
 // begin prepares v for the request hooks of x.
@@ -400,6 +431,9 @@ func (r *viewRequest) Host() []byte {
 
 func (r *viewRequest) ClientAddr() []byte {
 	v := r.v
+	if v.addrSet {
+		return v.addr
+	}
 	c, ok := v.x.Takeover.(*conn)
 	if !ok {
 		return nil
@@ -494,6 +528,13 @@ func (r *viewResponse) SetStatus(code int) error {
 func (r *viewResponse) Headers() hook.Headers { return &r.v.rspH }
 
 func (r *viewResponse) Request() hook.Request { return &r.v.rq }
+
+// viewLog: hook.Log.
+
+func (l *viewLog) Request() hook.Request   { return &l.v.rq }
+func (l *viewLog) Status() int             { return l.v.logStatus }
+func (l *viewLog) BodyBytes() int64        { return l.v.logBody }
+func (l *viewLog) Duration() time.Duration { return l.v.logTime }
 
 // requestHeaders: hook.Headers of the request (x.Req), changed on the
 // copy (cow).

@@ -89,6 +89,7 @@ func (c *conn) observe(req *http.Request, buf []byte, r *http.Response, head boo
 	if c.s.counters != nil || c.vh.alog != nil {
 		c.record(req, buf, r.Status, bodyBytes(r, head))
 	}
+	c.logModules(r.Status, bodyBytes(r, head))
 }
 
 // bodyBytes is the size of the body the server sends for r (what queue
@@ -179,6 +180,7 @@ func (c *conn) startStream(req *http.Request, buf []byte) {
 // connection (Release, Abort, or the connection closing). A client that
 // went away before any response is logged 499, as nginx does.
 func (c *conn) endStream() {
+	c.s.logHeld(&c.mods)
 	if c.obsv == nil || c.obsv.stream == nil {
 		return
 	}

@@ -146,6 +146,18 @@ func (c *conn) SetResult(status int, body int64) {
 	if o := c.obsv; o != nil && o.stream != nil {
 		o.stream.status, o.stream.body = status, body
 	}
+	if c.mods != nil {
+		c.mods.SetResult(status, body)
+	}
+}
+
+// HeadFilter returns the modules' filter of the stream's response head,
+// or nil.
+func (c *conn) HeadFilter() http.HeadFilter {
+	if c.mods == nil || c.state != stTakeover {
+		return nil
+	}
+	return c.mods
 }
 
 // Release records that the stream gives the connection back; settle

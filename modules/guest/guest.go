@@ -5,12 +5,14 @@ package guest
 import (
 	"errors"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/nproxy/nproxy/modules/hook"
 )
 
-// The host functions of ABI version 1 (package modules documents each).
+// The host functions of the ABI, version 2 (package modules documents
+// each).
 // Pointers are offsets into this module's memory; lengths are bytes.
 
 //go:wasmimport nproxy args
@@ -52,9 +54,12 @@ func hostSetStatus(code uint32) int32
 //go:wasmimport nproxy set_error
 func hostSetError(msg unsafe.Pointer, n uint32)
 
+//go:wasmimport nproxy log_get
+func hostLogGet(field uint32) int64
+
 // Request fields of request_get, header kinds and parts of header_at,
-// hook masks of nproxy_init, and the result codes of the host functions:
-// the numbers of ABI version 1.
+// hook masks of nproxy_init, log_get's fields, and the result codes of
+// the host functions: the numbers of the ABI.
 const (
 	fieldMethod = iota
 	fieldPath
@@ -70,6 +75,10 @@ const (
 	partValue    = 1
 	hookRequest  = 1
 	hookResponse = 2
+	hookLog      = 4
+	logStatus    = 0
+	logBodyBytes = 1
+	logDuration  = 2
 )
 
 const (
@@ -86,6 +95,7 @@ var (
 	ctor    hook.Constructor
 	request hook.RequestHook
 	resp    hook.ResponseHook
+	logHook hook.LogHook
 
 	// arena holds what the host functions return during one hook call;
 	// it is emptied when the next call starts, so a view handed to the
@@ -95,6 +105,7 @@ var (
 
 	req  guestRequest
 	rsp  guestResponse
+	lg   guestLog
 	reqH = guestHeaders{kind: kindRequest}
 	rspH = guestHeaders{kind: kindResponse}
 )
@@ -131,8 +142,11 @@ func initModule() int32 {
 	if h, ok := m.(hook.ResponseHook); ok {
 		resp, mask = h, mask|hookResponse
 	}
+	if h, ok := m.(hook.LogHook); ok {
+		logHook, mask = h, mask|hookLog
+	}
 	if mask == 0 {
-		return fail(errors.New("the module implements neither OnRequest nor OnResponse"))
+		return fail(errors.New("the module implements none of OnRequest, OnResponse and OnLog"))
 	}
 	return mask
 }
@@ -150,6 +164,15 @@ func onRequest() int32 {
 func onResponse() int32 {
 	arena = arena[:0]
 	if err := resp.OnResponse(&rsp); err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+//go:wasmexport nproxy_on_log
+func onLog() int32 {
+	arena = arena[:0]
+	if err := logHook.OnLog(&lg); err != nil {
 		return fail(err)
 	}
 	return 0
@@ -247,6 +270,16 @@ func (*guestResponse) SetStatus(code int) error {
 
 func (*guestResponse) Headers() hook.Headers { return &rspH }
 func (*guestResponse) Request() hook.Request { return &req }
+
+// guestLog is hook.Log over the host functions.
+type guestLog struct{}
+
+var _ hook.Log = (*guestLog)(nil)
+
+func (*guestLog) Request() hook.Request   { return &req }
+func (*guestLog) Status() int             { return int(hostLogGet(logStatus)) }
+func (*guestLog) BodyBytes() int64        { return hostLogGet(logBodyBytes) }
+func (*guestLog) Duration() time.Duration { return time.Duration(hostLogGet(logDuration)) }
 
 // guestHeaders is hook.Headers over the host functions, for one kind.
 type guestHeaders struct{ kind uint32 }

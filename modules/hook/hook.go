@@ -7,7 +7,8 @@
 //
 // A module is a constructor, New(args) (any, error), called once per
 // `module = PATH [ARGS...]` line and per worker with the line's ARGS. The
-// value it returns implements RequestHook, ResponseHook or both:
+// value it returns implements any of RequestHook, ResponseHook and
+// LogHook:
 //
 //	type filter struct{ value string }
 //
@@ -21,17 +22,26 @@
 // locks for its own state; for the same reason a hook must not block (no
 // I/O, no sleeping): every other connection of the worker waits for it.
 //
-// The API is versioned by Version. A change that breaks a module already
-// built (a method removed or changed) raises it; nproxy refuses a module
-// built for another version, with a message naming both.
+// The API is versioned by Version. A version adds to the one before it
+// and keeps what that one had: nproxy loads a module built for any
+// version from MinVersion to Version, and refuses one built for a newer
+// version than its own, with a message naming both. Version 2 added the
+// log hook (LogHook); a version-1 module runs unchanged.
 package hook
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Version is the version of this API. A native module declares the one it
 // was built with as `var NproxyAPI = hook.Version`; a WebAssembly module
 // returns it from its nproxy_api_version export.
-const Version = 1
+const Version = 2
+
+// MinVersion is the oldest version nproxy still loads: version 1, which
+// had the request and response hooks only.
+const MinVersion = 1
 
 // Errors returned by the methods of Request, Response and Headers, and
 // matched by modules with errors.Is.
@@ -132,15 +142,49 @@ type RequestHook interface {
 
 // ResponseHook is implemented by a module that sees responses.
 type ResponseHook interface {
-	// OnResponse runs for every response the server itself sends
-	// (static files, generated answers, errors, a module's answer), in
-	// the reverse of the order the modules are configured in: each
-	// module wraps the ones after it, so the first configured sees the
-	// request first and the response last. It does not run for a
-	// response the reverse proxy streams from an upstream. An error
-	// replaces the response with 500 and is logged with the module's
-	// name.
+	// OnResponse runs for every response head before it is sent: static
+	// files, generated answers, errors, a module's answer, and a proxied
+	// response (the upstream's head, as the reverse proxy relays it,
+	// before its body; on HTTP/1.1 and HTTP/2 alike). Modules run in the
+	// reverse of the order they are configured in: each module wraps
+	// the ones after it, so the first configured sees the request first
+	// and the response last. An error replaces the response with 500
+	// (for a proxied response, before any byte of it went out) and is
+	// logged with the module's name.
 	OnResponse(r Response) error
+}
+
+// Log is an exchange in the log phase: it is over, and the access log
+// line is being written. It can only be read.
+type Log interface {
+	// Request returns the request, as the request hooks left it (the
+	// headers sent upstream, the path routed); its changes return
+	// ErrPhase.
+	Request() Request
+	// Status returns the status sent: the final one, after the
+	// response hooks; 499 when the client went away before a response
+	// started (nginx's code).
+	Status() int
+	// BodyBytes returns the number of response body bytes the server
+	// sent (0 for HEAD, 204 and 304).
+	BodyBytes() int64
+	// Duration returns the time from the request's head to the end of
+	// the exchange, on the worker's clock (read once per batch of
+	// events, as the access log's): a response answered from memory
+	// or a file, logged when it is queued, shows 0.
+	Duration() time.Duration
+}
+
+// LogHook is implemented by a module that sees finished exchanges (API
+// version 2).
+type LogHook interface {
+	// OnLog runs once per exchange, after the response: when a response
+	// the server made itself is queued, when a proxied one's last byte
+	// was handed to the client or the exchange was cut (status 499 or
+	// the last status sent), on HTTP/1.1 and HTTP/2 alike, in the order
+	// the modules are configured in. An error is logged with the
+	// module's name; the response is gone already.
+	OnLog(l Log) error
 }
 
 // Constructor is the type of a module's constructor: an exported `func New` in a

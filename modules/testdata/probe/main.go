@@ -7,12 +7,16 @@
 //	path=/P             replace the path
 //	answer=CODE:BODY    answer every request
 //	respadd=NAME:VALUE  add a response header
+//	respset=NAME:VALUE  set a response header
+//	respdel=NAME        remove a response header
 //	status=CODE         replace the response status
 //	requestonly         have a request hook only (and do nothing)
 //
 // X-Probe: echo answers 200 with what the module sees; trap panics; loop
 // never returns; hog allocates until memory runs out; fail returns an
-// error.
+// error; lastlog answers 200 with what the log hook saw of the exchanges
+// before, one line each: "METHOD PATH STATUS BYTES CLIENT X-Probe-Log",
+// then forgets them.
 package main
 
 import (
@@ -20,6 +24,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nproxy/nproxy/modules/hook"
 )
@@ -29,7 +34,10 @@ var NproxyAPI = hook.Version
 
 type action struct{ kind, name, value string }
 
-type probe struct{ actions []action }
+type probe struct {
+	actions []action
+	logged  []string // what OnLog saw, for X-Probe: lastlog
+}
 
 type requestOnly struct{}
 
@@ -48,7 +56,7 @@ func New(args []string) (any, error) {
 		}
 		name, value, _ := strings.Cut(rest, ":")
 		switch kind {
-		case "reqset", "reqdel", "path", "answer", "respadd", "status":
+		case "reqset", "reqdel", "path", "answer", "respadd", "respset", "respdel", "status":
 		default:
 			return nil, fmt.Errorf("%q: unknown action", kind)
 		}
@@ -78,6 +86,14 @@ func (p *probe) OnRequest(r hook.Request) error {
 		}
 	case "fail":
 		return errors.New("asked to fail")
+	case "lastlog":
+		body := strings.Join(p.logged, "\n")
+		p.logged = p.logged[:0]
+		rh, err := r.Respond(200, []byte(body))
+		if err != nil {
+			return err
+		}
+		return rh.Set("Content-Type", "text/plain")
 	}
 	for _, a := range p.actions {
 		var err error
@@ -102,13 +118,21 @@ func (p *probe) OnRequest(r hook.Request) error {
 	return nil
 }
 
-// OnResponse applies the response actions.
+// OnResponse applies the response actions; a request's X-Probe:
+// respfail makes it fail.
 func (p *probe) OnResponse(r hook.Response) error {
+	if mode, _ := r.Request().Headers().Get("X-Probe"); string(mode) == "respfail" {
+		return errors.New("asked to fail the response")
+	}
 	for _, a := range p.actions {
 		var err error
 		switch a.kind {
 		case "respadd":
 			err = r.Headers().Add(a.name, a.value)
+		case "respset":
+			err = r.Headers().Set(a.name, a.value)
+		case "respdel":
+			err = r.Headers().Del(a.name)
 		case "status":
 			code, _ := strconv.Atoi(a.name)
 			err = r.SetStatus(code)
@@ -117,6 +141,21 @@ func (p *probe) OnResponse(r hook.Response) error {
 			return fmt.Errorf("%s %s: %w", a.kind, a.name, err)
 		}
 	}
+	return nil
+}
+
+// OnLog keeps what it sees of the exchange, up to 100 lines: the duration
+// only as whether it is sane (not negative, under a minute).
+func (p *probe) OnLog(l hook.Log) error {
+	r := l.Request()
+	mark, _ := r.Headers().Get("X-Probe-Log")
+	if len(p.logged) == 100 {
+		return errors.New("100 exchanges logged and not asked for")
+	}
+	if d := l.Duration(); d < 0 || d > time.Minute {
+		return fmt.Errorf("duration %v", d)
+	}
+	p.logged = append(p.logged, fmt.Sprintf("%s %s %d %d %s %s", r.Method(), r.Path(), l.Status(), l.BodyBytes(), r.ClientAddr(), mark))
 	return nil
 }
 
