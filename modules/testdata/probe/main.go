@@ -144,13 +144,13 @@ func (p *probe) OnResponse(r hook.Response) error {
 	return nil
 }
 
-// OnLog keeps what it sees of the exchange, up to 100 lines: the duration
-// only as whether it is sane (not negative, under a minute).
+// OnLog keeps what it sees of the exchange, the last 100 lines: the
+// duration only as whether it is sane (not negative, under a minute).
 func (p *probe) OnLog(l hook.Log) error {
 	r := l.Request()
 	mark, _ := r.Headers().Get("X-Probe-Log")
 	if len(p.logged) == 100 {
-		return errors.New("100 exchanges logged and not asked for")
+		p.logged = append(p.logged[:0], p.logged[1:]...)
 	}
 	if d := l.Duration(); d < 0 || d > time.Minute {
 		return fmt.Errorf("duration %v", d)
