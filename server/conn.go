@@ -122,7 +122,7 @@ type conn struct {
 	awaitProxy bool
 	proxyHdr   []byte
 
-	obsv *observed // access log and metrics (observe.go); nil when unused
+	obsv *observed   // access log and metrics (observe.go); nil when unused
 	mods *moduleHold // the modules of the exchange the stream took (modulelog.go)
 
 	h2       *h2conn // the HTTP/2 side (h2conn.go); nil for HTTP/1.1

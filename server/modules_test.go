@@ -21,26 +21,44 @@ import (
 // the chain, and what is refused. Loading real modules, native and
 // WebAssembly, through a running worker is package modules' test.
 
-// hookFuncs is a module made of two functions; either may be nil.
+// hookFuncs is a module made of three functions; any may be nil.
 type hookFuncs struct {
 	req  func(r hook.Request) error
 	resp func(r hook.Response) error
+	log  func(l hook.Log) error
 }
 
 type (
 	requestFunc  struct{ f func(hook.Request) error }
 	responseFunc struct{ f func(hook.Response) error }
+	logFunc      struct{ f func(hook.Log) error }
 	bothFuncs    struct {
 		requestFunc
 		responseFunc
+	}
+	allFuncs struct {
+		requestFunc
+		responseFunc
+		logFunc
+	}
+	requestLogFuncs struct {
+		requestFunc
+		logFunc
 	}
 )
 
 func (h requestFunc) OnRequest(r hook.Request) error    { return h.f(r) }
 func (h responseFunc) OnResponse(r hook.Response) error { return h.f(r) }
+func (h logFunc) OnLog(l hook.Log) error                { return h.f(l) }
 
 func (h hookFuncs) value() any {
 	switch {
+	case h.req != nil && h.resp != nil && h.log != nil:
+		return allFuncs{requestFunc{h.req}, responseFunc{h.resp}, logFunc{h.log}}
+	case h.req != nil && h.log != nil:
+		return requestLogFuncs{requestFunc{h.req}, logFunc{h.log}}
+	case h.log != nil:
+		return logFunc{h.log}
 	case h.req != nil && h.resp != nil:
 		return bothFuncs{requestFunc{h.req}, responseFunc{h.resp}}
 	case h.req != nil:
@@ -101,6 +119,9 @@ func moduleFixture(t testing.TB, mods ...hookFuncs) (*moduleStep, *upstream, str
 		}
 		if mod.HasResponseHook() {
 			m.resp = append(m.resp, mod)
+		}
+		if mod.HasLogHook() {
+			m.log = append(m.log, mod)
 		}
 	}
 	return m, up, logPath

@@ -82,7 +82,7 @@ type Server struct {
 	entry      accesslog.Entry // scratch for one line
 	obsFree    []*streamObs
 	obsvFree   []*observed
-	stopReopen func() // stops the SIGUSR1 watch of the access logs
+	stopReopen func()      // stops the SIGUSR1 watch of the access logs
 	mods       moduleState // the modules' response and log phases (modulelog.go)
 
 	// Drain (drain.go): the listening sockets, to take what is queued on
