@@ -31,6 +31,11 @@ var (
 	// passed sockets (LISTEN_FDS) that are not listening TCP sockets.
 	ErrActivation = errors.New("proc: socket activation")
 
+	// ErrReloadRefused is returned by SignalMaster for -s reload when the
+	// master refused the reload (an invalid configuration, a new worker
+	// that did not start): the error's text has the master's lines.
+	ErrReloadRefused = errors.New("proc: the master refused the reload and keeps the running configuration")
+
 	// ErrNotifySocket is returned by RunMaster when NOTIFY_SOCKET is set
 	// but names no socket the master can send to: the service manager
 	// would wait for a READY=1 that never comes.

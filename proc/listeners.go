@@ -3,11 +3,15 @@
 package proc
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nproxy/nproxy/config"
 )
 
 // The listening sockets.
@@ -160,4 +164,23 @@ func steerReuseport(f *os.File, n int) error {
 		return err
 	}
 	return os.NewSyscallError("setsockopt SO_ATTACH_REUSEPORT_CBPF", serr)
+}
+
+// listenError says why addr could not be bound, at the line of its
+// listen key: "FILE:LINE: listen ADDR: bind: permission denied (...)".
+func listenError(cfg *config.Config, addr string, err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		err = se
+	}
+	hint := ""
+	switch {
+	case errors.Is(err, unix.EACCES):
+		hint = " (ports below 1024 need root, CAP_NET_BIND_SERVICE or socket activation)"
+	case errors.Is(err, unix.EADDRINUSE):
+		hint = " (another process listens there)"
+	case errors.Is(err, unix.EADDRNOTAVAIL):
+		hint = " (no interface of this machine has that address)"
+	}
+	return fmt.Errorf("%s: listen %s: %w%s", cfg.ListenAt(addr), addr, err, hint)
 }

@@ -146,6 +146,8 @@ type master struct {
 	// notify is the service manager's socket (notify.go); nil without
 	// NOTIFY_SOCKET.
 	notify *notifier
+	// status is what the reload status file says (verdict.go).
+	status reloadStatus
 }
 
 // RunMaster runs the master in the foreground: it opens the listening
@@ -220,7 +222,16 @@ func RunMaster(o MasterOptions) error {
 		if m.pid, err = createPIDFile(cfg.PIDFile); err != nil {
 			return err
 		}
+	} else if path := implicitPIDFile(cfg); path != "" {
+		// Best effort, but for a second master on the same addresses.
+		if m.pid, err = createPIDFile(path); errors.Is(err, ErrRunning) {
+			return err
+		} else if err != nil {
+			log.Warnf("%v: nproxy -s cannot find this master", err)
+		}
 	}
+	m.status.ok = true
+	m.writeReloadStatus()
 	defer func() { m.pid.remove() }()
 	backend, err := resolveBackend(cfg.Backend, log)
 	if err != nil {
@@ -396,6 +407,9 @@ func (m *master) reload() {
 	}
 	m.reloadStarted()
 	cfg, data, err := m.src.Load()
+	if err == nil {
+		err = cfg.CheckUpstreamHosts()
+	}
 	if err != nil {
 		var probs config.Errors
 		var lines []string
@@ -591,6 +605,7 @@ func (m *master) newGeneration(cfg *config.Config, data []byte, backend string) 
 			g.addrs = append(g.addrs, addr)
 			socks, opened, err := m.pool.grow(addr, n)
 			if err != nil {
+				err = listenError(cfg, addr, err)
 				g.closeConfig()
 				for addr, n := range g.opened {
 					m.pool.shrink(addr, n)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,11 +52,13 @@ func createPIDFile(path string) (*pidFile, error) {
 	return &pidFile{path: path, f: f}, nil
 }
 
-// remove deletes the file, then drops the lock.
+// remove deletes the file and its reload status file, then drops the
+// lock.
 func (p *pidFile) remove() {
 	if p == nil {
 		return
 	}
+	os.Remove(p.path + reloadStatusSuffix)
 	os.Remove(p.path)
 	p.f.Close()
 }
@@ -84,6 +87,38 @@ func pidFileLocked(path string) bool {
 	return errors.Is(err, unix.EWOULDBLOCK)
 }
 
+// implicitPIDFile is the pid file of a master that runs the embedded
+// default, which names none: `nproxy -s reload` with the same PATH,
+// --listen and --port finds that master through it, as nginx finds its
+// own through a compiled-in path. The name holds the listen addresses,
+// so that two defaults on two ports each have theirs, and the user's id,
+// for a directory several users share. It lives in $XDG_RUNTIME_DIR, else
+// /run for root, else the temporary directory. "" for a configuration
+// file.
+func implicitPIDFile(cfg *config.Config) string {
+	if cfg.File != config.DefaultName || cfg.PIDFile != "" {
+		return ""
+	}
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		dir = os.TempDir()
+		if os.Geteuid() == 0 {
+			dir = "/run"
+		}
+	}
+	var addrs []string
+	for _, s := range cfg.Servers {
+		addrs = append(addrs, s.Listen...)
+	}
+	name := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '.' {
+			return r
+		}
+		return '_'
+	}, strings.Join(addrs, ","))
+	return filepath.Join(dir, "nproxy-"+strconv.Itoa(os.Geteuid())+"-"+name+".pid")
+}
+
 // Signals that `nproxy -s NAME` sends, as nginx names them.
 var masterSignals = map[string]syscall.Signal{
 	"stop":   syscall.SIGINT,  // immediate
@@ -99,18 +134,24 @@ func SignalMaster(cfg *config.Config, name string) error {
 	if !ok {
 		return fmt.Errorf("proc: -s %q: want stop, quit, reload or reopen", name)
 	}
-	if cfg.PIDFile == "" {
-		return fmt.Errorf("%w (%s has none)", ErrNoPIDFile, cfg.File)
+	path := cfg.PIDFile
+	if path == "" {
+		if path = implicitPIDFile(cfg); path == "" {
+			return fmt.Errorf("%w (%s has none)", ErrNoPIDFile, cfg.File)
+		}
 	}
-	pid, err := readPIDFile(cfg.PIDFile)
+	pid, err := readPIDFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%w: %s does not exist", ErrNotRunning, cfg.PIDFile)
+		return fmt.Errorf("%w: %s does not exist", ErrNotRunning, path)
 	}
 	if err != nil {
 		return err
 	}
-	if !pidFileLocked(cfg.PIDFile) {
-		return fmt.Errorf("%w: %s is stale (pid %d holds no lock on it)", ErrNotRunning, cfg.PIDFile, pid)
+	if !pidFileLocked(path) {
+		return fmt.Errorf("%w: %s is stale (pid %d holds no lock on it)", ErrNotRunning, path, pid)
+	}
+	if sig == syscall.SIGHUP {
+		return reloadAndWait(pid, path)
 	}
 	if err := syscall.Kill(pid, sig); err != nil {
 		return fmt.Errorf("proc: signal %s to pid %d: %w", name, pid, err)

@@ -87,6 +87,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	src := proc.ConfigSource{File: *confFile, Backend: *backend, Workers: *workers, Default: defaults}
 	cfg, data, err := src.Load()
+	if err == nil && *signal == "" && !*dump {
+		// What the workers will resolve, checked before one starts: a
+		// name that does not resolve is a FILE:LINE problem too.
+		err = cfg.CheckUpstreamHosts()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		if *test || *dump {

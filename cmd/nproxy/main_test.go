@@ -21,6 +21,8 @@ func TestCommandLine(t *testing.T) {
 	bad := filepath.Join(dir, "bad.ini")
 	os.WriteFile(good, []byte("[server]\nlisten = 127.0.0.1:8080\nstatic_root = .\n"), 0o644)
 	os.WriteFile(bad, []byte("worker_processes = 0\n[server]\nlisten = 127.0.0.1:99999\n"), 0o644)
+	badHost := filepath.Join(dir, "host.ini")
+	os.WriteFile(badHost, []byte("[server]\nlisten = 127.0.0.1:8080\nproxy_pass = x.nproxy-test.invalid:80\n"), 0o644)
 	tests := []struct {
 		name   string
 		args   []string
@@ -33,6 +35,8 @@ func TestCommandLine(t *testing.T) {
 		{name: "test embedded default", args: []string{"-t"}, code: 0, stdout: `^configuration ok\n$`},
 		{name: "test bad", args: []string{"-t", "-c", bad}, code: 1,
 			stderr: `(?m)^.*bad\.ini:1: worker_processes: .*\n.*bad\.ini:3: listen: .*port out of range`},
+		{name: "unresolvable upstream", args: []string{"-t", "-c", badHost}, code: 1,
+			stderr: `host\.ini:3: proxy_pass: cannot resolve "x\.nproxy-test\.invalid"`},
 		{name: "missing file", args: []string{"-t", "-c", filepath.Join(dir, "nope.ini")}, code: 1, stderr: `nope\.ini`},
 		{name: "bad backend", args: []string{"--backend", "kqueue"}, code: 2, stderr: `--backend "kqueue"`},
 		{name: "bad workers", args: []string{"--workers", "100"}, code: 2, stderr: `--workers 100`},
