@@ -8,12 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -84,6 +86,28 @@ func splitList(s string) []string {
 	return out
 }
 
+// seconds is a duration flag that also takes a bare number of seconds
+// ("--duration 30", as wrk and nginx read it).
+type seconds time.Duration
+
+func (s *seconds) String() string { return time.Duration(*s).String() }
+
+func (s *seconds) Set(v string) error {
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		if n < 0 || n > float64(math.MaxInt64/int64(time.Second)) {
+			return fmt.Errorf("%q: out of range", v)
+		}
+		*s = seconds(time.Duration(n * float64(time.Second)))
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%q: not a duration (30s, 1m, or seconds: 30)", v)
+	}
+	*s = seconds(d)
+	return nil
+}
+
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{args: args}
 	fs := flag.NewFlagSet("nproxy bench", flag.ContinueOnError)
@@ -91,7 +115,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	scenarioList := fs.String("scenario", "static-small,static-large,proxy,churn", "scenarios to run, comma-separated: static-small, static-large, proxy, idle, churn,\ntls-small, tls-handshake-ecdsa, tls-handshake-rsa, tls-resume, tls-large, tls-idle; tls: every tls-*")
 	ab := fs.String("ab", "", "alternate two nproxy backends run after run, e.g. epoll,io_uring; ratio B/A")
 	against := fs.String("against", "", "also run these references when installed: nginx, haproxy (proxy scenario only)")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each run")
+	o.duration = 10 * time.Second
+	fs.Var((*seconds)(&o.duration), "duration", "length of each run: 30s, 1m, or a bare number of seconds as wrk takes it (default 10s)")
 	fs.Int64Var(&o.requests, "requests", 0, "send exactly this many requests per run instead of running for --duration")
 	fs.IntVar(&o.rounds, "rounds", 3, "alternation rounds")
 	fs.IntVar(&o.connections, "connections", 0, "connections (default: the scenario's; 64 with --url; idle: 8000)")

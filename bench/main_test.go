@@ -86,6 +86,11 @@ func TestURLMode(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Runs) != 1 || rep.Runs[0].Errors.Status != 10 {
 		t.Errorf("json %v: %s", err, stdout)
 	}
+	// As wrk words it, in the human output.
+	code, stdout, _ = runMain(append(cpuFlags(t), "--url", "http://"+bad.Addr()+"/", "--requests", "10")...)
+	if code == 0 || !strings.Contains(stdout, "Non-2xx responses: 10\n") {
+		t.Errorf("exit %d, stdout %q: want the non-2xx count", code, stdout)
+	}
 }
 
 // fakeServer makes Main start this test binary as its "nproxy".

@@ -111,8 +111,13 @@ func (r *runRecord) progressFigure() string {
 type targetSummary struct {
 	Target          string  `json:"target"`
 	Rounds          int     `json:"rounds"`
+	Requests        uint64  `json:"requests"` // complete responses, all rounds
 	ReqPerSec       float64 `json:"median_req_per_sec"`
+	P50Ms           float64 `json:"median_p50_ms"`
+	P90Ms           float64 `json:"median_p90_ms"`
 	P99Ms           float64 `json:"median_p99_ms"`
+	P999Ms          float64 `json:"median_p99_9_ms"`
+	MaxMs           float64 `json:"max_ms"` // the largest of any round
 	BytesPerSec     float64 `json:"median_bytes_per_sec"`
 	BytesPerConn    float64 `json:"median_bytes_per_idle_connection,omitempty"`
 	ServerCPUPerReq float64 `json:"median_server_cpu_us_per_request,omitempty"`
@@ -206,7 +211,7 @@ func (r *report) summarize(scs []*scenario, targets []target) {
 		ss := scenarioSummary{Scenario: sc.name}
 		byTarget := map[string]*targetSummary{}
 		for _, t := range targets {
-			var rps, p99, bps, bpc, cpu []float64
+			var rps, p50, p90, p99, p999, bps, bpc, cpu []float64
 			ts := targetSummary{Target: t.name, perRoundByRound: map[int]float64{}, cpuByRound: map[int]float64{}}
 			for _, run := range r.Runs {
 				if run.Scenario != sc.name || run.Target != t.name {
@@ -214,8 +219,13 @@ func (r *report) summarize(scs []*scenario, targets []target) {
 				}
 				ts.Rounds++
 				ts.Errors += run.Errors.Total()
+				ts.Requests += run.Requests
+				ts.MaxMs = max(ts.MaxMs, run.Latency.Max)
 				rps = append(rps, run.ReqPerSec)
+				p50 = append(p50, run.Latency.P50)
+				p90 = append(p90, run.Latency.P90)
 				p99 = append(p99, run.Latency.P99)
+				p999 = append(p999, run.Latency.P999)
 				bps = append(bps, run.BytesPerSec)
 				bpc = append(bpc, run.BytesPerConn)
 				metric := run.ReqPerSec
@@ -232,6 +242,7 @@ func (r *report) summarize(scs []*scenario, targets []target) {
 				continue
 			}
 			ts.ReqPerSec, ts.P99Ms, ts.BytesPerSec = median(rps), median(p99), median(bps)
+			ts.P50Ms, ts.P90Ms, ts.P999Ms = median(p50), median(p90), median(p999)
 			if sc.idle {
 				ts.BytesPerConn = median(bpc)
 			}
@@ -310,20 +321,25 @@ func ratioName(num, den string) string {
 func (r *report) printTable(w io.Writer) {
 	fmt.Fprintf(w, "\n%s, %d cores, Linux %s, %s; %s\n", r.Machine.CPUModel, r.Machine.Cores, r.Machine.Kernel, r.Machine.GoVersion, strings.Join(r.Command, " "))
 	s := r.Settings
-	fmt.Fprintf(w, "servers on CPUs %v, load on CPUs %v, %d worker(s), %d round(s) of %s; medians over rounds\n\n",
+	fmt.Fprintf(w, "servers on CPUs %v, load on CPUs %v, %d worker(s), %d round(s) of %s; medians over rounds (requests: all rounds; max: the largest)\n\n",
 		s.ServerCPUs, s.ClientCPUs, s.Workers, s.Rounds, s.Duration)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\ttarget\treq/s\tp99 ms\tMB/s\tserver µs/req\tB/idle conn\terrors\t")
+	fmt.Fprintln(tw, "scenario\ttarget\trequests\treq/s\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\tMB/s\tserver µs/req\tB/idle conn\terrors\t")
+	ms := func(v float64) string { return fmt.Sprintf("%.3f", v) }
 	for _, ss := range r.Summary {
 		for _, t := range ss.Targets {
-			rps, p99, mbs, cpu, bpc := thousands(t.ReqPerSec), fmt.Sprintf("%.3f", t.P99Ms), fmt.Sprintf("%.1f", t.BytesPerSec/1e6), "-", "-"
+			figures := []string{thousands(float64(t.Requests)), thousands(t.ReqPerSec), ms(t.P50Ms), ms(t.P90Ms), ms(t.P99Ms), ms(t.P999Ms), ms(t.MaxMs), fmt.Sprintf("%.1f", t.BytesPerSec/1e6)}
+			cpu, bpc := "-", "-"
 			if t.ServerCPUPerReq > 0 {
 				cpu = fmt.Sprintf("%.1f", t.ServerCPUPerReq)
 			}
 			if findScenario(ss.Scenario).idle {
-				rps, p99, mbs, bpc = "-", "-", "-", thousands(t.BytesPerConn)
+				for i := range figures {
+					figures[i] = "-"
+				}
+				bpc = thousands(t.BytesPerConn)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", ss.Scenario, t.Target, rps, p99, mbs, cpu, bpc, t.Errors)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t\n", ss.Scenario, t.Target, strings.Join(figures, "\t"), cpu, bpc, t.Errors)
 		}
 	}
 	tw.Flush()

@@ -81,6 +81,9 @@ func runURL(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "  %s; %d full and %d resumed handshakes\n", res.TLSParams, res.FullHandshakes, res.ResumedHandshakes)
 		}
 		fmt.Fprintf(stdout, "Requests/sec: %.2f\nTransfer/sec: %.2f MB\n", rec.ReqPerSec, rec.BytesPerSec/1e6)
+		if res.Errors.Status > 0 {
+			fmt.Fprintf(stdout, "Non-2xx responses: %d\n", res.Errors.Status)
+		}
 		if res.Errors.Total() > 0 {
 			fmt.Fprintf(stdout, "Errors: %s\n", res.Errors.String())
 		}
