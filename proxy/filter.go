@@ -49,7 +49,7 @@ func (s *session) appendFilteredHead(f http.HeadFilter, h *respHead, closeClient
 	scratch := l.GetBuf(reactor.SmallBuf)
 	defer l.PutBuf(scratch)
 	r := http.Response{Status: h.status, ContentLength: -1,
-		Header: appendFields(scratch, s.rbuf, h, upgrade, s.dechunk, &s.h.respHeaders, s.h.cfg.HideHeaders)}
+		Header: appendFields(scratch, s.rbuf, h, upgrade, s.dechunk, s.respExtra(h.chunked), s.respHide())}
 	if err := f.FilterHead(&r); err != nil {
 		return 0, err
 	}

@@ -30,6 +30,9 @@ type Handler struct {
 
 	// respHeaders are cfg's add_header lines (headers.go).
 	respHeaders http.ExtraHeaders
+
+	// gzip is gzip = on for proxied responses (gzip.go); nil when off.
+	gzip *gzipConfig
 }
 
 var _ http.Handler = (*Handler)(nil)

@@ -54,6 +54,13 @@ func (s *session) pump() {
 			if progress && s.headDone && s.mode != modeTunnel {
 				continue // add the first body bytes to the head
 			}
+		} else if s.gz != nil {
+			if len(s.rbuf) > 0 || s.gzipPending() {
+				s.gzipMove()
+				if s.cl == nil {
+					return
+				}
+			}
 		} else if len(s.rbuf) > 0 && !s.respDone {
 			s.moveBody()
 			if s.cl == nil {
@@ -82,12 +89,12 @@ func (s *session) pump() {
 			s.recvUp()
 			return
 		}
-		if s.respDone {
+		if s.respDone && s.gz == nil {
 			s.finish()
 			return
 		}
-		if len(s.rbuf) > 0 {
-			continue // framing consumed without output (dechunking)
+		if len(s.rbuf) > 0 || s.gzipPending() {
+			continue // framing consumed without output (dechunking), or compressed bytes to frame
 		}
 		if s.upEOF {
 			if s.mode == modeTunnel {
@@ -225,6 +232,9 @@ func (s *session) readHead() bool {
 	if s.mode == modeClose || s.dechunk {
 		s.keepClient = false
 	}
+	if s.h.gzip != nil {
+		s.startGzip(&h)
+	}
 	closeClient := !s.keepClient && !upgrade
 	if f := s.headFilter(); f != nil {
 		status, err := s.appendFilteredHead(f, &h, closeClient, upgrade)
@@ -237,7 +247,10 @@ func (s *session) readHead() bool {
 		}
 		s.respStatus = status
 	} else {
-		s.cbuf = appendClientHead(s.cbuf, s.rbuf, &h, s.cl.Date(), closeClient, s.client10 && s.keepClient, upgrade, s.dechunk, &s.h.respHeaders, s.h.cfg.HideHeaders, !s.h.cfg.ServerTokens)
+		s.cbuf = appendClientHead(s.cbuf, s.rbuf, &h, s.cl.Date(), closeClient, s.client10 && s.keepClient, upgrade, s.dechunk, s.respExtra(h.chunked), s.respHide(), !s.h.cfg.ServerTokens)
+	}
+	if s.gz != nil {
+		s.cbuf = appendWeakETag(s.cbuf, s.rbuf, &h)
 	}
 	s.consumeR(h.headLen)
 	s.respDone = s.mode == modeNone || s.mode == modeLength && s.respLeft == 0

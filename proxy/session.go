@@ -115,6 +115,13 @@ type session struct {
 	upEOF         bool
 	spliceBody    bool  // the rest of the body goes by splice once rbuf is out
 	splicing      int64 // bytes of the Splice in flight (clientSending is set)
+	// gz is the response's compressor (gzip.go), nil when it goes as
+	// the backend sent it; gzChunk: the compressed body goes chunked;
+	// acceptGzip: the request's Accept-Encoding names gzip (read only
+	// when the route compresses).
+	gz         *compressor
+	gzChunk    bool
+	acceptGzip bool
 	// discard: the body is read and dropped (an intercepted error,
 	// errorpage.go); discarded counts its bytes.
 	discard   bool
@@ -146,6 +153,10 @@ func (s *session) start(x *http.Exchange) {
 	s.keepClient = req.KeepAlive
 	s.upgradeReq = tunnels(req, x.Buf)
 	s.pages = x.ErrorPage
+	if s.h.gzip != nil {
+		v, ok := req.Header(x.Buf, "Accept-Encoding")
+		s.acceptGzip = ok && http.AcceptsCoding(v, "gzip")
+	}
 	s.reqChunked = req.Chunked
 	s.reqLeft = 0
 	if req.ContentLength > 0 {
@@ -478,6 +489,7 @@ func (s *session) releaseAs(keepClient, abort bool) {
 		l.PutBuf(s.cbuf[:0:cap(s.cbuf)])
 	}
 	s.reqBuf, s.rbuf, s.cbuf, s.reqHeap = nil, nil, nil, false
+	s.endGzip()
 	cl := s.cl
 	s.cl = nil
 	if cl != nil {
@@ -609,6 +621,7 @@ func (s *session) closeUp() {
 // response was sent yet) and releases everything.
 func (s *session) respondError(status int) {
 	s.closeUp()
+	s.endGzip() // the error goes out as it is
 	if s.cl == nil {
 		return
 	}

@@ -13,8 +13,8 @@ import (
 )
 
 // Compression of the responses the server makes itself (gzip = on), and
-// precompressed files (gzip_static = on). Proxied responses are streamed
-// as the backend sends them, compressed or not.
+// precompressed files (gzip_static = on). Proxied responses are
+// compressed as they stream, by the proxy (proxy/gzip.go).
 //
 // A response is compressed whole, on the loop thread, when the client
 // accepts gzip, its status is 200, its type is one of gzip_types, it is
@@ -55,40 +55,7 @@ func newGzipStep(s *Server, cfg *config.Server) *gzipStep {
 // with a non-zero q.
 func accepts(x *http.Exchange, coding string) bool {
 	v, ok := x.Req.Header(x.Buf, "Accept-Encoding")
-	if !ok {
-		return false
-	}
-	for len(v) > 0 {
-		var item []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			item, v = v[:i], v[i+1:]
-		} else {
-			item, v = v, nil
-		}
-		name, params, _ := bytes.Cut(item, []byte{';'})
-		if !http.EqualFold(bytes.TrimSpace(name), coding) {
-			continue
-		}
-		params = bytes.TrimSpace(params)
-		if q, ok := bytes.CutPrefix(params, []byte("q=")); ok && zeroQ(q) {
-			return false
-		}
-		return true
-	}
-	return false
-}
-
-// zeroQ reports whether a q value is 0 (0, 0.0, 0.000).
-func zeroQ(q []byte) bool {
-	if len(q) == 0 || q[0] != '0' {
-		return false
-	}
-	for _, c := range q[1:] {
-		if c != '.' && c != '0' {
-			return false
-		}
-	}
-	return true
+	return ok && http.AcceptsCoding(v, coding)
 }
 
 // variantServer is what gzip_static needs of the static handler.

@@ -179,6 +179,12 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 				return nil, fmt.Errorf("server: %w", err)
 			}
 			px := proxy.NewRoute(cfg, g)
+			if cfg.Gzip {
+				if s.compressors == nil {
+					s.compressors = proxy.NewCompressors()
+				}
+				px.SetCompressors(s.compressors)
+			}
 			vh.proxy = append(vh.proxy, px)
 			r.proxy = px
 		} else {

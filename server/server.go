@@ -47,6 +47,9 @@ type Server struct {
 	// upstreams are the worker's runtime [upstream NAME] groups, shared
 	// by every route that names one (router.go, upstreamGroup).
 	upstreams map[string]*proxy.Group
+	// compressors are the gzip compressors of proxied responses, shared
+	// by the routes with gzip = on.
+	compressors *proxy.Compressors
 
 	// userFiles are the auth_basic_user_file files by path (access.go),
 	// read once and shared by the routes that name them.
