@@ -65,10 +65,14 @@ func do(t *testing.T, cl *http.Client, method, url string, hdr ...string) reply 
 }
 
 // headerUpstream is a backend that answers 200 "upstream body" with
-// fields a module keeps, changes and removes.
+// fields a module keeps, changes and removes; under /err/, 404.
 func headerUpstream(t *testing.T) string {
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/err/") {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain")
 		w.Header().Set("X-Keep", "upstream")
 		w.Header().Set("X-Upstream-Secret", "s3cret")
@@ -83,20 +87,26 @@ func headerUpstream(t *testing.T) string {
 // proxied response's head (set, remove and add fields, change the
 // status), in location-then-server order, that a hook's failure answers
 // 500 before anything of the upstream's response went out, and that the
-// proxy's own errors go through the hooks too.
+// proxy's own errors and a backend's error replaced by an error page
+// (proxy_intercept_errors) go through the hooks too.
 func TestProxiedResponseHooks(t *testing.T) {
 	for _, form := range forms {
 		t.Run(form.String(), func(t *testing.T) {
 			probe := modules.BuildModule(t, form, "testdata/probe")
-			up := headerUpstream(t)
+			up, root := headerUpstream(t), siteRoot(t)
 			keys := fmt.Sprintf(`http2 = on
 module = %[1]s respadd=X-Order:server
+static_root = %[4]s
+[location /err/]
+proxy_pass = %[2]s
+proxy_intercept_errors = on
+error_page = 404 /index.html
 [location /api/]
 module = %[1]s respset=X-Keep:module respdel=X-Upstream-Secret status=203 respadd=X-Order:location
 proxy_pass = %[2]s
 [location /down/]
 proxy_pass = %[3]s
-`, probe, up, closedPort(t))
+`, probe, up, closedPort(t), root)
 			servertest.ForEachBackend(t, func(t *testing.T, backend string) {
 				srv := servertest.Start(t, backend, "", keys)
 				for _, proto := range protocols {
@@ -125,6 +135,10 @@ proxy_pass = %[3]s
 					r = do(t, cl, "GET", srv.URL+"/down/")
 					if r.status != 502 || r.header.Get("X-Order") != "server" {
 						t.Errorf("%s: the proxy's 502: %d %v", proto, r.status, r.header)
+					}
+					r = do(t, cl, "GET", srv.URL+"/err/x")
+					if r.status != 404 || r.body != "<p>index</p>\n" || r.header.Get("X-Order") != "server" {
+						t.Errorf("%s: an intercepted 404: %d %q %v", proto, r.status, r.body, r.header)
 					}
 				}
 			})

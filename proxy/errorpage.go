@@ -72,6 +72,13 @@ func (s *session) intercept(h *respHead) bool {
 		s.loop().PutBuf(s.cbuf[:0:cap(s.cbuf)])
 		s.cbuf = s.loop().GetBuf(reactor.SmallBuf)
 	}
+	if f := s.headFilter(); f != nil {
+		// The modules' response hooks see the page (filter.go).
+		scratch := s.loop().GetBuf(reactor.SmallBuf)
+		defer s.loop().PutBuf(scratch)
+		s.filterError(f, &r, scratch)
+		s.growCbuf(len(r.Header) + len(r.Body) + 512)
+	}
 	s.cbuf = http.AppendHead(s.cbuf, &r, s.cl.Date(), !s.keepClient, s.client10 && s.keepClient)
 	s.respStatus = r.Status
 	if !s.headReq {

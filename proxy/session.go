@@ -652,7 +652,7 @@ func (s *session) respondError(status int) {
 		scratch := s.loop().GetBuf(reactor.SmallBuf)
 		defer s.loop().PutBuf(scratch)
 		s.filterError(f, &r, scratch)
-		s.growCbuf(len(r.Header) + 256)
+		s.growCbuf(len(r.Header) + len(r.Body) + 512)
 	}
 	s.cbuf = http.AppendHead(s.cbuf, &r, s.cl.Date(), !keep, s.client10 && keep)
 	s.respStatus = r.Status
