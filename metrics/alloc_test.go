@@ -9,15 +9,20 @@ import "testing"
 func TestCountingAllocs(t *testing.T) {
 	tb := New()
 	c := tb.Attach(0)
-	buf := make([]byte, 0, 4096)
+	r := tb.Register("s", "l", "-")
+	bi := tb.RegisterBackend("u", "b")
+	tb.UseRoute(r)
+	tb.UseBackend(bi)
+	rt, bk := c.Route(r), c.Backend(bi)
+	buf := make([]byte, 0, 64<<10)
 	tests := []struct {
 		name string
 		f    func()
 	}{
-		{name: "Response", f: func() { c.Response(200, 512) }},
+		{name: "Response", f: func() { rt.Response(200, 512, HandlerLocal, 40e3) }},
 		{name: "Accepted+Closed", f: func() { c.Accepted(); c.Closed() }},
-		{name: "Proxied", f: func() { c.Proxied(502) }},
-		{name: "AppendText", f: func() { buf = tb.AppendText(buf[:0]) }},
+		{name: "Backend", f: func() { bk.Attempt(); bk.Connected(1e5); bk.Responded(1e6); bk.AddActive(1) }},
+		{name: "AppendText", f: func() { buf = tb.AppendText(buf[:0], 0) }},
 	}
 	for _, tt := range tests {
 		if n := testing.AllocsPerRun(1000, tt.f); n != 0 {
@@ -27,8 +32,9 @@ func TestCountingAllocs(t *testing.T) {
 }
 
 func BenchmarkResponse(b *testing.B) {
-	c := New().Attach(0)
+	tb := New()
+	rt := tb.Attach(0).Route(tb.Register("s", "l", "-"))
 	for b.Loop() {
-		c.Response(200, 1200)
+		rt.Response(200, 1200, HandlerProxy, 120e3)
 	}
 }

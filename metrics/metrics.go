@@ -1,33 +1,10 @@
 //go:build linux
 
-// Package metrics holds nproxy's request counters and renders them for
-// GET /metrics in the Prometheus text exposition format (version 0.0.4).
-//
-// # Counters across workers
-//
-// Every worker process counts into its own slot of a Table: a fixed array
-// of MaxSlots cache-line-aligned Counters. The master creates the table
-// once as a shared memory file (Create) and hands it to every worker it
-// starts, respawns and reloads included, so the table outlives worker
-// generations and counters never go backwards; each worker maps it (Map)
-// and writes only its own slot (its worker number), with atomic
-// operations, so the hot path touches one cache line that no other CPU
-// writes. A scrape, answered by whichever worker the connection landed
-// on, sums every slot: /metrics shows the whole server, not one worker.
-//
-// Counting is one or two atomic adds per event and allocates nothing.
-// The atomics matter for the rare moment when two processes share a slot
-// (during a reload the draining worker and its replacement both write
-// their slot number) and for the scraping reader in another process.
-//
-// A Table made with New lives in the process's own memory: what a server
-// uses when no master gave it a shared one (tests, embedding).
 package metrics
 
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -35,43 +12,143 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// MaxSlots is the number of worker slots of a Table: config.MaxWorkers,
-// the most worker processes a configuration may ask for.
+// MaxSlots is the number of worker slots of a shared Table:
+// config.MaxWorkers, the most worker processes a configuration may ask for.
 const MaxSlots = 64
 
-// slotSize is the size of one Counters: two cache lines, so that two
-// workers' slots never share one.
-const slotSize = 128
+// privateSlots is the number of slots of a Table made with New: a server
+// without a master uses slot 0, tests a few more.
+const privateSlots = 8
 
-// Counters is one worker's slot. All methods are safe for concurrent use;
-// they are meant to be called from the worker's loop thread. A Counters
-// must not be copied.
+// MaxRoutes and MaxBackends bound the catalog: route series ([server]
+// blocks and their [location]s) and backend series (an upstream's
+// addresses) registered over the master's life, reloads included, the
+// overflow series 0 included. With the slot sizes below they make the
+// shared file about 12 MiB, of which only the pages of the slots and
+// series in use are ever touched (and so backed by memory).
+const (
+	MaxRoutes   = 256
+	MaxBackends = 256
+)
+
+// Connection states sampled into Counters.conns (SetConnStates), in the
+// order of ConnStateNames.
+const (
+	ConnHandshake = iota // TLS handshake in progress
+	ConnReading          // reading a request head or discarding a body
+	ConnWriting          // sending a response
+	ConnIdle             // keep-alive, waiting for the next request
+	ConnProxying         // taken over by a stream: proxy or tunnel
+	ConnClosing          // lingering close
+	ConnHTTP2            // an HTTP/2 connection
+	NumConnStates
+)
+
+// ConnStateNames are the state label values of nproxy_connections.
+var ConnStateNames = [NumConnStates]string{"handshake", "reading", "writing", "idle", "proxying", "closing", "http2"}
+
+// Handler kinds of the request duration histograms.
+const (
+	HandlerLocal = iota // answered by nproxy itself (static files, return, errors, ...)
+	HandlerProxy        // answered through a stream (the reverse proxy)
+	numHandlers
+)
+
+var handlerNames = [numHandlers]string{"local", "proxy"}
+
+// Upstream error kinds (Backend.Error).
+const (
+	ErrConnect = iota // the connection could not be made
+	ErrTimeout        // proxy_connect_timeout or proxy_timeout
+	ErrReset          // the connection broke before the response ended
+	ErrInvalid        // the response head was malformed
+	Err5xx            // the backend answered 5xx
+	numErrKinds
+)
+
+var errKindNames = [numErrKinds]string{"connect", "timeout", "reset", "invalid", "5xx"}
+
+// Restart causes (Table.WorkerRestarted).
+const (
+	RestartExit    = iota // the worker exited with a failure status
+	RestartSignal         // the worker was killed by a signal (a crash, SIGKILL, the OOM killer)
+	RestartStopped        // the worker stopped cleanly on a signal sent to it directly, not by the master
+	numRestartCauses
+)
+
+var restartCauseNames = [numRestartCauses]string{"exit", "signal", "stopped"}
+
+// Sizes of the parts of the shared file; compile-time checks below keep
+// the types to them. Every part starts on a cache line.
+const (
+	headerSize  = 4096
+	entrySize   = 256 // one catalog name
+	fixedSize   = 128 // Counters before its series
+	routeSize   = 384
+	backendSize = 384
+	slotSize    = fixedSize + MaxRoutes*routeSize + MaxBackends*backendSize
+	catalogSize = (MaxRoutes + MaxBackends) * entrySize
+	sharedSize  = headerSize + catalogSize + MaxSlots*slotSize
+)
+
+// fileHeader is the start of the shared file: the catalog's lengths and what
+// the master counts. Only the master writes it (and, for a private table,
+// its process).
+type fileHeader struct {
+	magic         atomic.Uint64
+	nRoutes       atomic.Uint32
+	nBackends     atomic.Uint32
+	reloadsOK     atomic.Uint64
+	reloadsFailed atomic.Uint64
+	restarts      [numRestartCauses]atomic.Uint64
+	generation    atomic.Uint64
+	reloadTime    atomic.Int64 // last successful load, Unix seconds
+	_             [headerSize - (6+numRestartCauses)*8]byte
+}
+
+// magic marks a file laid out by this version's Create.
+const magic = 0x6e70726f78796d31 // "nproxym1"
+
+// entry is one catalog name: up to three label values, their lengths
+// first.
+type entry struct {
+	lens [3]uint8
+	_    uint8
+	text [entrySize - 4]byte
+}
+
+// maxLabel is the longest label value the catalog keeps.
+const maxLabel = (entrySize - 4) / 3
+
+// Counters is one worker's slot: its connection counters and, by catalog
+// index, its route and backend series. All methods are safe for
+// concurrent use; they are meant to be called from the worker's loop
+// thread. A Counters must not be copied.
 type Counters struct {
-	requests [5]atomic.Uint64 // responses by status class 1xx..5xx
-	body     atomic.Uint64    // response body bytes queued to clients
-	accepted atomic.Uint64    // client connections accepted
-	active   atomic.Int64     // client connections open
-	proxied  atomic.Uint64    // requests handed to the reverse proxy
-	upErrors atomic.Uint64    // proxied requests answered 502 or 504
-	limited  atomic.Uint64    // requests refused by the rate limit (429)
-	pid      atomic.Int64     // the process that last attached to the slot
-	_        [slotSize - 12*8]byte
+	pid      atomic.Int64  // the process that last attached to the slot
+	accepted atomic.Uint64 // client connections accepted
+	active   atomic.Int64  // client connections open
+	conns    [NumConnStates]atomic.Int64
+	_        [fixedSize - (3+NumConnStates)*8]byte
+	routes   [MaxRoutes]Route
+	backends [MaxBackends]Backend
 }
 
-// Compile-time check that Counters is exactly one slot.
-var _ [slotSize - unsafe.Sizeof(Counters{})]byte
-var _ [unsafe.Sizeof(Counters{}) - slotSize]byte
+// Compile-time checks of the layout.
+var (
+	_ [headerSize - unsafe.Sizeof(fileHeader{})]byte
+	_ [unsafe.Sizeof(fileHeader{}) - headerSize]byte
+	_ [entrySize - unsafe.Sizeof(entry{})]byte
+	_ [unsafe.Sizeof(entry{}) - entrySize]byte
+	_ [slotSize - unsafe.Sizeof(Counters{})]byte
+	_ [unsafe.Sizeof(Counters{}) - slotSize]byte
+	_ [routeSize - unsafe.Sizeof(Route{})]byte
+	_ [unsafe.Sizeof(Route{}) - routeSize]byte
+	_ [backendSize - unsafe.Sizeof(Backend{})]byte
+	_ [unsafe.Sizeof(Backend{}) - backendSize]byte
+)
 
-// Response counts one response of status with body bytes of body.
-func (c *Counters) Response(status int, body int64) {
-	i := status/100 - 1
-	if uint(i) < uint(len(c.requests)) {
-		c.requests[i].Add(1)
-	}
-	c.body.Add(uint64(body))
-}
-
-// Accepted counts a new client connection (and an active one).
+// Accepted counts a new client connection (and an open one).
 func (c *Counters) Accepted() {
 	c.accepted.Add(1)
 	c.active.Add(1)
@@ -80,37 +157,69 @@ func (c *Counters) Accepted() {
 // Closed counts the end of a client connection.
 func (c *Counters) Closed() { c.active.Add(-1) }
 
-// Proxied counts a request given to the reverse proxy; status is its
-// final status (502 and 504 count as upstream errors).
-func (c *Counters) Proxied(status int) {
-	c.proxied.Add(1)
-	if status == 502 || status == 504 {
-		c.upErrors.Add(1)
-	}
-}
+// AddConnState adds d to the gauge of connections in state (ConnIdle...).
+// A worker publishes the change of its sampled counts, not the counts, so
+// that two processes sharing the slot during a reload add up.
+func (c *Counters) AddConnState(state int, d int64) { c.conns[state].Add(d) }
 
-// Limited counts a request refused by the rate limit.
-func (c *Counters) Limited() { c.limited.Add(1) }
+// Route returns the route series at catalog index i (Lookup).
+func (c *Counters) Route(i int) *Route { return &c.routes[i] }
 
-// Table is the array of every worker's Counters.
+// Backend returns the backend series at catalog index i (Lookup).
+func (c *Counters) Backend(i int) *Backend { return &c.backends[i] }
+
+// Table is the shared file mapped into this process: header, catalog and
+// every worker's Counters. Its catalog methods and AppendText run on one
+// thread of the process (the master's loop, or a worker's).
 type Table struct {
-	slots []Counters
-	mem   []byte // the shared mapping, nil for a private table
+	hdr      *fileHeader
+	routes   []entry // catalog, MaxRoutes
+	backends []entry // catalog, MaxBackends
+	slots    []Counters
+	mem      []byte // the shared mapping, nil for a private table
+	private  bool
+
+	// What this process renders: the info metric's backend, and the
+	// series its configuration uses (Use), by catalog index.
+	backend   string
+	useRoute  [MaxRoutes]bool
+	useBack   [MaxBackends]bool
+	hasRoutes bool // some route series is in use
+	sum       scratch
 }
 
-// New returns a table in this process's own memory.
+// New returns a table in this process's own memory, whose catalog the
+// process fills itself.
 func New() *Table {
-	return &Table{slots: make([]Counters, MaxSlots)}
+	t := &Table{
+		hdr:      new(fileHeader),
+		routes:   make([]entry, MaxRoutes),
+		backends: make([]entry, MaxBackends),
+		slots:    make([]Counters, privateSlots),
+		private:  true,
+	}
+	t.init()
+	return t
 }
 
-// Create returns a new shared-memory file sized for a Table, for a master
-// to pass to its workers (Map). The caller closes it.
+// init reserves the overflow series 0 of a new catalog.
+func (t *Table) init() {
+	if t.hdr.magic.Load() == magic {
+		return
+	}
+	t.hdr.nRoutes.Store(1)
+	t.hdr.nBackends.Store(1)
+	t.hdr.magic.Store(magic)
+}
+
+// Create returns a new shared-memory file laid out as a Table, for a
+// master to map (Map) and pass to its workers. The caller closes it.
 func Create() (*os.File, error) {
 	fd, err := unix.MemfdCreate("nproxy-metrics", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("memfd_create", err)
 	}
-	if err := unix.Ftruncate(fd, MaxSlots*slotSize); err != nil {
+	if err := unix.Ftruncate(fd, sharedSize); err != nil {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("ftruncate", err)
 	}
@@ -118,21 +227,30 @@ func Create() (*os.File, error) {
 }
 
 // Map maps the shared table file fd (made by Create) into this process.
-// fd may be closed afterwards.
+// fd may be closed afterwards. The first mapping (the master's) sets the
+// catalog up.
 func Map(fd int) (*Table, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, os.NewSyscallError("fstat", err)
 	}
-	if st.Size != MaxSlots*slotSize {
-		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrTableSize, st.Size, MaxSlots*slotSize)
+	if st.Size != sharedSize {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrTableSize, st.Size, sharedSize)
 	}
-	mem, err := unix.Mmap(fd, 0, MaxSlots*slotSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	mem, err := unix.Mmap(fd, 0, sharedSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, os.NewSyscallError("mmap", err)
 	}
-	slots := unsafe.Slice((*Counters)(unsafe.Pointer(&mem[0])), MaxSlots)
-	return &Table{slots: slots, mem: mem}, nil
+	p := unsafe.Pointer(&mem[0])
+	t := &Table{
+		hdr:      (*fileHeader)(p),
+		routes:   unsafe.Slice((*entry)(unsafe.Add(p, headerSize)), MaxRoutes),
+		backends: unsafe.Slice((*entry)(unsafe.Add(p, headerSize+MaxRoutes*entrySize)), MaxBackends),
+		slots:    unsafe.Slice((*Counters)(unsafe.Add(p, headerSize+catalogSize)), MaxSlots),
+		mem:      mem,
+	}
+	t.init()
+	return t, nil
 }
 
 // Close unmaps a shared table; the table must not be used after.
@@ -141,22 +259,37 @@ func (t *Table) Close() error {
 		return nil
 	}
 	mem := t.mem
-	t.mem, t.slots = nil, nil
+	t.mem, t.slots, t.routes, t.backends, t.hdr = nil, nil, nil, nil, nil
 	return unix.Munmap(mem)
 }
 
-// Attach returns slot i (0 <= i < MaxSlots) for this process. When the
-// process that last held the slot is gone (it crashed or was killed), the
-// connections it left counted as active are dropped first; its counters
-// stay, since counters never go backwards.
+// Attach returns slot i for this process (0 <= i < MaxSlots; a private
+// table has fewer, and i wraps). When the process that last held the
+// slot is gone (it crashed or was killed), the gauges it left (open
+// connections, pooled upstream connections, backend health) are dropped
+// first; its counters stay, since counters never go backwards.
 func (t *Table) Attach(i int) *Counters {
-	c := &t.slots[i]
+	c := &t.slots[i%len(t.slots)]
 	pid := int64(os.Getpid())
 	if old := c.pid.Load(); old != 0 && old != pid && !alive(int(old)) {
-		c.active.Store(0)
+		c.resetGauges()
 	}
 	c.pid.Store(pid)
 	return c
+}
+
+// resetGauges zeroes what a dead holder left counted as open.
+func (c *Counters) resetGauges() {
+	c.active.Store(0)
+	for i := range c.conns {
+		c.conns[i].Store(0)
+	}
+	for i := range c.backends {
+		b := &c.backends[i]
+		b.active.Store(0)
+		b.idle.Store(0)
+		b.downUntil.Store(0)
+	}
 }
 
 // alive reports whether process pid exists.
@@ -165,75 +298,28 @@ func alive(pid int) bool {
 	return err == nil || err == syscall.EPERM
 }
 
-// Snapshot is the sum of every slot at one moment.
-type Snapshot struct {
-	Requests       [5]uint64 // by status class 1xx..5xx
-	BodyBytes      uint64
-	Accepted       uint64
-	Active         int64
-	Proxied        uint64
-	UpstreamErrors uint64
-	Limited        uint64
-}
+// SetBackend names the event backend ("io_uring" or "epoll") that the
+// info metric of this process's scrapes reports.
+func (t *Table) SetBackend(name string) { t.backend = name }
 
-// Sum adds up every slot.
-func (t *Table) Sum() Snapshot {
-	var s Snapshot
-	for i := range t.slots {
-		c := &t.slots[i]
-		for j := range s.Requests {
-			s.Requests[j] += c.requests[j].Load()
-		}
-		s.BodyBytes += c.body.Load()
-		s.Accepted += c.accepted.Load()
-		s.Active += c.active.Load()
-		s.Proxied += c.proxied.Load()
-		s.UpstreamErrors += c.upErrors.Load()
-		s.Limited += c.limited.Load()
+// Version is the nproxy version the info metric reports; the command
+// sets it.
+var Version = "unknown"
+
+// ReloadDone counts a configuration reload, successful or not; a
+// successful one (and the first load) moves the generation on and
+// records its time (Unix seconds). The master calls it.
+func (t *Table) ReloadDone(ok bool, unixSec int64) {
+	if !ok {
+		t.hdr.reloadsFailed.Add(1)
+		return
 	}
-	s.Active = max(s.Active, 0)
-	return s
-}
-
-// ContentType is the media type of the text AppendText writes.
-const ContentType = "text/plain; version=0.0.4; charset=utf-8"
-
-// AppendText appends the table's sum in the Prometheus text format.
-func (t *Table) AppendText(b []byte) []byte {
-	s := t.Sum()
-	b = header(b, "nproxy_http_requests_total", "counter", "HTTP responses sent, by status class.")
-	for i, n := range s.Requests {
-		b = append(b, `nproxy_http_requests_total{code="`...)
-		b = append(b, byte('1'+i), 'x', 'x')
-		b = append(b, `"} `...)
-		b = strconv.AppendUint(b, n, 10)
-		b = append(b, '\n')
+	if t.hdr.generation.Add(1) > 1 {
+		t.hdr.reloadsOK.Add(1)
 	}
-	b = metric(b, "nproxy_http_response_body_bytes_total", "counter", "Response body bytes sent to clients (nginx's $body_bytes_sent).", s.BodyBytes)
-	b = metric(b, "nproxy_connections_accepted_total", "counter", "Client connections accepted.", s.Accepted)
-	b = metric(b, "nproxy_connections_active", "gauge", "Client connections open.", uint64(s.Active))
-	b = metric(b, "nproxy_proxy_requests_total", "counter", "Requests passed to the reverse proxy.", s.Proxied)
-	b = metric(b, "nproxy_proxy_upstream_errors_total", "counter", "Proxied requests answered 502 or 504.", s.UpstreamErrors)
-	b = metric(b, "nproxy_rate_limited_total", "counter", "Requests refused with 429 by rate_limit.", s.Limited)
-	return b
+	t.hdr.reloadTime.Store(unixSec)
 }
 
-func header(b []byte, name, typ, help string) []byte {
-	b = append(b, "# HELP "...)
-	b = append(b, name...)
-	b = append(b, ' ')
-	b = append(b, help...)
-	b = append(b, "\n# TYPE "...)
-	b = append(b, name...)
-	b = append(b, ' ')
-	b = append(b, typ...)
-	return append(b, '\n')
-}
-
-func metric(b []byte, name, typ, help string, v uint64) []byte {
-	b = header(b, name, typ, help)
-	b = append(b, name...)
-	b = append(b, ' ')
-	b = strconv.AppendUint(b, v, 10)
-	return append(b, '\n')
-}
+// WorkerRestarted counts a worker the master replaced after it exited
+// unexpectedly, by cause (RestartExit, RestartSignal).
+func (t *Table) WorkerRestarted(cause int) { t.hdr.restarts[cause].Add(1) }

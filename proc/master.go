@@ -138,6 +138,7 @@ type master struct {
 	// worker slot), so that /metrics on any worker sums them all; it
 	// outlives workers, respawns and reloads.
 	metrics *os.File
+	table   *metrics.Table // metrics mapped, for the master's counts and the catalog (metrics.go)
 	// tickets is the TLS session ticket key region every worker maps
 	// (tickets.go); like metrics it outlives reloads, so sessions resume
 	// across them. rotateC fires every ticketKeyRotation.
@@ -206,6 +207,7 @@ func RunMaster(o MasterOptions) error {
 	if f, err := metrics.Create(); err == nil {
 		m.metrics = f
 		defer f.Close()
+		m.mapMetrics(f)
 	} else {
 		log.Warnf("metrics: %v: /metrics shows one worker at a time", err)
 	}
@@ -364,12 +366,18 @@ func (m *master) exited(w *worker, ps *os.ProcessState) {
 		m.abortPending("a new worker exited")
 	case stoppedOnSignal(ps):
 		m.log.Infof("worker %d (pid %d) exited: %s (signalled directly; replaced unless nproxy stops)", w.slot, w.pid, status)
+		m.countRestart(metrics.RestartStopped)
 		m.scheduleRespawn(w.gen, w.slot)
 	default:
 		if time.Since(w.started) >= backoffReset {
 			s.backoff = 0
 		}
 		m.log.Errorf("worker %d (pid %d) exited unexpectedly: %s; respawning in %v", w.slot, w.pid, status, s.delay())
+		cause := metrics.RestartExit
+		if ps != nil && ps.Sys().(syscall.WaitStatus).Signaled() {
+			cause = metrics.RestartSignal
+		}
+		m.countRestart(cause)
 		m.scheduleRespawn(w.gen, w.slot)
 	}
 }
@@ -424,6 +432,7 @@ func (m *master) reload() {
 			m.log.Errorf("%s", line)
 		}
 		m.reloadFailed("invalid configuration", lines...)
+		m.countReload(false)
 		return
 	}
 	logWarnings(m.log, cfg)
@@ -431,12 +440,14 @@ func (m *master) reload() {
 	if cfg.Backend != m.cur.cfg.Backend {
 		if backend, err = resolveBackend(cfg.Backend, m.log); err != nil {
 			m.reloadFailed(err.Error())
+			m.countReload(false)
 			return
 		}
 	}
 	g, err := m.newGeneration(cfg, data, backend)
 	if err != nil {
 		m.reloadFailed(err.Error())
+		m.countReload(false)
 		return
 	}
 	m.startGeneration(g)
@@ -463,6 +474,7 @@ func (m *master) startGeneration(g *generation) {
 func (m *master) promote() {
 	old, g := m.cur, m.pending
 	m.cur, m.pending, m.readyC = g, nil, nil
+	m.countReload(true)
 	m.steer(g)
 	if old == nil {
 		m.log.Infof("nproxy started: %d workers, listening on %s", len(g.slots), strings.Join(g.addrs, ", "))
@@ -511,6 +523,7 @@ func (m *master) abortPending(why string) {
 		return
 	}
 	m.reloadFailed(why)
+	m.countReload(false)
 	if m.reloadAgain {
 		m.reloadAgain = false
 		m.reload()
@@ -586,6 +599,7 @@ func (m *master) shutdown(immediate bool) {
 // slot), opening those the pool lacks.
 func (m *master) newGeneration(cfg *config.Config, data []byte, backend string) (*generation, error) {
 	m.genSeq++
+	m.registerMetrics(cfg)
 	g := &generation{id: m.genSeq, cfg: cfg, backend: backend, socks: map[string][]*os.File{}, opened: map[string]int{},
 		cred: workerCredential(cfg)}
 	if err := handOverLogs(cfg); err != nil {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/nproxy/nproxy/internal/promtest"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -695,7 +696,9 @@ func TestDefaultConfig(t *testing.T) {
 }
 
 // TestMetricsSumWorkers checks that /metrics on any worker counts the
-// requests of every worker (the master's shared table).
+// requests of every worker (the master's shared table), and what only
+// the master sees: reloads, good and bad, the configuration generation,
+// and a worker killed and replaced.
 func TestMetricsSumWorkers(t *testing.T) {
 	in := newInstance(t, 2)
 	f, err := os.OpenFile(in.conf, os.O_APPEND|os.O_WRONLY, 0)
@@ -706,31 +709,94 @@ func TestMetricsSumWorkers(t *testing.T) {
 	f.Close()
 	in.run("-c", in.conf)
 	in.waitServing()
-	in.waitChildren(2, 5*time.Second)
+	kids := in.waitChildren(2, 5*time.Second)
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	const n = 100
-	for range n {
-		res, err := c.Get("http://" + in.addr + "/index.html")
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-	}
-	re := regexp.MustCompile(`(?m)^nproxy_http_requests_total\{code="2xx"\} (\d+)$`)
-	for i := 0; i < 4; i++ { // whichever worker answers, it sees all of them
-		res, err := c.Get("http://" + in.addr + "/metrics")
+	get := func(path string) []byte {
+		t.Helper()
+		res, err := c.Get("http://" + in.addr + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		m := re.FindSubmatch(body)
-		if m == nil {
-			t.Fatalf("no 2xx counter in:\n%s", body)
+		return body
+	}
+	scrape := func() promtest.Page {
+		t.Helper()
+		body := get("/metrics")
+		p, err := promtest.Parse(body)
+		if err != nil {
+			t.Fatalf("/metrics: %v\n%s", err, body)
 		}
-		if got, _ := strconv.Atoi(string(m[1])); got < n {
-			t.Fatalf("2xx counter %d after %d requests over 2 workers:\n%s", got, n, body)
+		return p
+	}
+	value := func(p promtest.Page, name string, ls promtest.Labels) float64 {
+		t.Helper()
+		v, ok := p.Sum(name, ls)
+		if !ok {
+			t.Fatalf("no %s{%s}", name, ls)
 		}
+		return v
+	}
+	const n = 100
+	for range n {
+		get("/index.html")
+	}
+	base := 0.0              // waitServing's requests, and n
+	for i := 0; i < 4; i++ { // whichever worker answers, it sees all of them
+		p := scrape()
+		got := value(p, "nproxy_http_requests_total", "code=2xx")
+		if i == 0 {
+			if got < n {
+				t.Fatalf("2xx counter %v after %d requests over 2 workers", got, n)
+			}
+			base = got
+		}
+		// Each earlier scrape is a 2xx too.
+		if got != base+float64(i) {
+			t.Fatalf("2xx counter %v at scrape %d, want %v", got, i, base+float64(i))
+		}
+		if got := value(p, "nproxy_config_generation", ""); got != 1 {
+			t.Fatalf("generation %v at the start, want 1", got)
+		}
+	}
+
+	// A good reload, then a bad one.
+	in.signal(syscall.SIGHUP)
+	waitMetric(t, scrape, "nproxy_config_reloads_total", "result=ok", 1)
+	in.waitChildren(2, 5*time.Second)
+	f, _ = os.OpenFile(in.conf, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("bogus_key = 1\n")
+	f.Close()
+	in.signal(syscall.SIGHUP)
+	waitMetric(t, scrape, "nproxy_config_reloads_total", "result=failed", 1)
+	p := scrape()
+	if got := value(p, "nproxy_config_generation", ""); got != 2 {
+		t.Errorf("generation %v after one good reload, want 2", got)
+	}
+	// Counters went on across the reload.
+	if got := value(p, "nproxy_http_requests_total", "code=2xx"); got < n+4 {
+		t.Errorf("2xx counter %v after the reload, want at least %d", got, n+4)
+	}
+
+	// A worker killed is replaced, and counted.
+	kids = in.waitChildren(2, 5*time.Second)
+	syscall.Kill(kids[0], syscall.SIGKILL)
+	waitMetric(t, scrape, "nproxy_worker_restarts_total", "cause=signal", 1)
+}
+
+// waitMetric polls /metrics until name{ls} is want.
+func waitMetric(t *testing.T, scrape func() promtest.Page, name string, ls promtest.Labels, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, _ := scrape().Sum(name, ls)
+		if v == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s{%s} = %v, want %v", name, ls, v, want)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/logging"
+	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 )
 
@@ -108,6 +109,7 @@ func (g *Group) getConn(b *backend, s *session, connectTimeout time.Duration) (*
 	for n := len(b.idle); n > 0; n = len(b.idle) {
 		u := b.idle[n-1]
 		b.idle = b.idle[:n-1]
+		b.addIdle(-1)
 		if u.rc == nil || !u.rc.Open() {
 			continue
 		}
@@ -145,6 +147,7 @@ func (g *Group) putIdle(u *upConn) {
 		return
 	}
 	b.idle = append(b.idle, u)
+	b.addIdle(1)
 	u.rc.SetTimeout(upstreamIdleTimeout)
 	u.startRecv() // notice the backend closing it
 }
@@ -157,10 +160,25 @@ func (g *Group) dropIdle(u *upConn) {
 			copy(b.idle[i:], b.idle[i+1:])
 			b.idle[len(b.idle)-1] = nil
 			b.idle = b.idle[:len(b.idle)-1]
+			b.addIdle(-1)
 			break
 		}
 	}
 	u.close()
+}
+
+// BindMetrics points every backend at its series in the worker's
+// metrics slot: series(addr) returns the one of address addr (as written
+// in proxy_pass); nil unbinds them. Loop thread only, before the group
+// serves.
+func (g *Group) BindMetrics(series func(addr string) *metrics.Backend) {
+	for _, b := range g.backends {
+		b.m = nil
+		if series != nil {
+			b.m = series(b.addr)
+			b.m.SetDownUntil(b.downUntil)
+		}
+	}
 }
 
 // Tick runs the active health probes that are due; the server calls it
@@ -193,6 +211,7 @@ func (g *Group) Close() {
 		for _, u := range b.idle {
 			u.close()
 		}
+		b.addIdle(-len(b.idle))
 		b.idle = nil
 	}
 }

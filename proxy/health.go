@@ -84,7 +84,7 @@ func (p *probe) done(ok bool) {
 			u.g.log.Warnf("proxy: backend %s failed its health check", b.addr)
 		}
 		b.fails = maxFails
-		b.downUntil = u.g.loop.NowNano() + int64(u.g.healthEvery) + int64(time.Second)
+		b.setDown(u.g.loop.NowNano() + int64(u.g.healthEvery) + int64(time.Second))
 	}
 	u.close()
 }

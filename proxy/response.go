@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 )
 
@@ -168,6 +169,7 @@ func (s *session) readHead() bool {
 	h, ok, err := parseRespHead(s.rbuf)
 	if err != nil {
 		s.h.log.Errorf("proxy: %s: %v", s.b.addr, err)
+		s.b.count(metrics.ErrInvalid)
 		s.b.failed(s.loop().NowNano())
 		s.keepUp = false
 		s.respondError(502)
@@ -191,6 +193,7 @@ func (s *session) readHead() bool {
 		// connection now speaks something else, and the next client's
 		// request must never go down it.
 		s.h.log.Errorf("proxy: %s: 101 Switching Protocols to a request without Upgrade", s.b.addr)
+		s.b.count(metrics.ErrInvalid)
 		s.keepUp = false
 		s.respondError(502)
 		return false
@@ -198,6 +201,9 @@ func (s *session) readHead() bool {
 	s.headDone = true
 	s.respStatus = h.status
 	s.b.succeeded()
+	if h.status >= 500 {
+		s.b.count(metrics.Err5xx)
+	}
 	upgrade := h.status == 101
 	switch {
 	case upgrade:

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 )
 
@@ -77,6 +78,13 @@ type session struct {
 	tried  uint64
 	tries  int
 	status int // the answer if no backend is left: 502, or 504 after a timeout
+
+	// tryStart is when the current attempt picked its backend (loop
+	// clock, Unix ns): the start of its connect and response times.
+	tryStart int64
+	// retryFrom is the backend whose failed attempt the next one
+	// retries (counted when that attempt starts).
+	retryFrom *backend
 
 	// request: client → upstream
 	idempotent bool
@@ -205,15 +213,26 @@ func (s *session) connect() {
 		}
 		s.tries++
 		s.tried |= 1 << uint(b.index)
+		s.tryStart = now
+		if b.m != nil {
+			b.m.Attempt()
+		}
+		if r := s.retryFrom; r != nil {
+			s.retryFrom = nil
+			if r.m != nil {
+				r.m.Retried()
+			}
+		}
 		u, reused, err := s.h.g.getConn(b, s, s.h.cfg.ProxyConnectTimeout)
 		if err != nil {
+			b.count(metrics.ErrConnect)
 			b.failed(now)
 			s.status = 502
 			s.h.log.Errorf("proxy: connect to %s: %v", b.addr, err)
 			continue
 		}
 		s.b, s.up = b, u
-		b.active++
+		b.addActive(1)
 		if reused {
 			s.upConnected(nil)
 		}
@@ -228,9 +247,13 @@ func (s *session) connect() {
 // upConnected continues once the connection to the backend is up.
 func (s *session) upConnected(err error) {
 	if err != nil {
+		s.b.count(metrics.ErrConnect)
 		s.h.log.Errorf("proxy: connect to %s: %v", s.b.addr, err)
 		s.retry(502, true)
 		return
+	}
+	if m := s.b.m; m != nil && !s.up.reused {
+		m.Connected(s.loop().NowNano() - s.tryStart)
 	}
 	s.connected = true
 	s.up.startRecv()
@@ -453,7 +476,10 @@ func (s *session) upSent(err error) {
 // pool when reusable, the client connection back to the server.
 func (s *session) finish() {
 	if u := s.up; u != nil {
-		s.b.active--
+		s.b.addActive(-1)
+		if m := s.b.m; m != nil && s.headDone && s.mode != modeTunnel {
+			m.Responded(s.loop().NowNano() - s.tryStart)
+		}
 		s.up = nil
 		if s.keepUp && s.reqDone && !s.upEOF && !s.upSending {
 			s.h.g.putIdle(u)
@@ -505,6 +531,7 @@ func (s *session) releaseAs(keepClient, abort bool) {
 
 // upFailed handles a broken backend connection (a failed send).
 func (s *session) upFailed(err error) {
+	s.b.count(metrics.ErrReset)
 	if !s.gotBytes {
 		s.h.log.Errorf("proxy: %s: %v", s.b.addr, err)
 		s.retry(502, !s.up.reused)
@@ -529,6 +556,7 @@ func (s *session) upClosed(err error) {
 		// keep-alive client has (retry without blaming the backend);
 		// on a fresh one it is a failure.
 		if !s.up.reused {
+			s.b.count(metrics.ErrReset)
 			s.h.log.Errorf("proxy: %s closed the connection before responding (%v)", s.b.addr, err)
 		}
 		s.retry(502, !s.up.reused)
@@ -544,6 +572,7 @@ func (s *session) upClosed(err error) {
 // cannot be told in-band once the head is out, so its connection is
 // closed; before that it gets a 502.
 func (s *session) upClosedMidResponse() {
+	s.b.count(metrics.ErrReset)
 	if !s.headDone {
 		s.h.log.Errorf("proxy: %s closed the connection in the response head", s.b.addr)
 		s.b.failed(s.loop().NowNano())
@@ -563,6 +592,7 @@ func (s *session) upTimeout() {
 		return
 	}
 	if !s.connected {
+		s.b.count(metrics.ErrTimeout)
 		s.h.log.Errorf("proxy: connect to %s timed out", s.b.addr)
 		s.retry(504, true)
 		return
@@ -573,6 +603,7 @@ func (s *session) upTimeout() {
 		s.up.rc.SetTimeout(s.h.cfg.ProxyTimeout)
 		return
 	}
+	s.b.count(metrics.ErrTimeout)
 	s.h.log.Errorf("proxy: %s: upstream timed out", s.b.addr)
 	if s.headDone {
 		s.abort()
@@ -603,6 +634,7 @@ func (s *session) retry(status int, blame bool) {
 			s.tries-- // a stale pooled connection is not a try
 			s.tried &^= 1 << uint(s.b.index)
 		}
+		s.retryFrom = s.b
 		s.connect()
 		return
 	}
@@ -611,7 +643,7 @@ func (s *session) retry(status int, blame bool) {
 
 func (s *session) closeUp() {
 	if s.up != nil {
-		s.b.active--
+		s.b.addActive(-1)
 		s.up.close()
 		s.up = nil
 	}

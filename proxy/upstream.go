@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 	nptls "github.com/nproxy/nproxy/tls"
 	"golang.org/x/sys/unix"
@@ -48,6 +49,10 @@ type backend struct {
 
 	idle []*upConn // idle keep-alive connections, most recent last
 
+	// m is the backend's series in the worker's metrics slot (nil
+	// without metrics = on): see Group.BindMetrics.
+	m *metrics.Backend
+
 	// tls is the TLS configuration of an https:// backend (nil for a
 	// plain one): its server name and a session cache, so that a new
 	// connection resumes the session of an earlier one. One per backend,
@@ -62,14 +67,48 @@ func (b *backend) up(now int64) bool { return now >= b.downUntil }
 func (b *backend) failed(now int64) {
 	b.fails++
 	if b.fails >= maxFails && !b.single {
-		b.downUntil = now + int64(failTimeout)
+		b.setDown(now + int64(failTimeout))
 	}
 }
 
 // succeeded clears the failure count.
 func (b *backend) succeeded() {
 	b.fails = 0
-	b.downUntil = 0
+	if b.downUntil != 0 {
+		b.setDown(0)
+	}
+}
+
+// setDown keeps the backend out of rotation until the Unix time until
+// (ns; 0: up), and tells the metrics.
+func (b *backend) setDown(until int64) {
+	b.downUntil = until
+	if b.m != nil {
+		b.m.SetDownUntil(until)
+	}
+}
+
+// addActive moves the backend's count of busy connections (which also
+// drives least_conn) and its gauge; addIdle moves the pooled
+// connections' gauge.
+func (b *backend) addActive(d int) {
+	b.active += d
+	if b.m != nil {
+		b.m.AddActive(int64(d))
+	}
+}
+
+func (b *backend) addIdle(d int) {
+	if b.m != nil {
+		b.m.AddIdle(int64(d))
+	}
+}
+
+// count records an attempt's failure of kind (metrics.ErrConnect...).
+func (b *backend) count(kind int) {
+	if b.m != nil {
+		b.m.Error(kind)
+	}
 }
 
 // resolve turns "host:port" into a socket address. Names are resolved once,

@@ -3,9 +3,12 @@
 package server
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/metrics"
+	"github.com/nproxy/nproxy/reactor"
 )
 
 // TestObserveAllocs proves that recording a response (metrics and an
@@ -19,5 +22,32 @@ func TestObserveAllocs(t *testing.T) {
 	c.observe(req, buf, &r, false) // the first line formats the time
 	if n := testing.AllocsPerRun(1000, func() { c.observe(req, buf, &r, false) }); n != 0 {
 		t.Errorf("observe: %v allocs, want 0", n)
+	}
+}
+
+// TestStreamObserveAllocs proves that following a proxied (streamed)
+// response, from the takeover to its end, and recording it in the route's
+// series and the access log allocates nothing.
+func TestStreamObserveAllocs(t *testing.T) {
+	c, req, buf, al := observeFixture(t)
+	defer al.Close()
+	b, _, err := reactor.New("epoll")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.s.loop = reactor.NewLoop(b, reactor.Options{MaxConns: 8})
+	c.s.handler = metrics.HandlerProxy
+	run := func() {
+		c.startStream(req, buf)
+		c.SetResult(200, 1234)
+		c.endStream()
+	}
+	run()
+	if n := testing.AllocsPerRun(1000, run); n != 0 {
+		t.Errorf("startStream+endStream: %v allocs, want 0", n)
+	}
+	// One run above, AllocsPerRun's warm-up, then 1000 measured.
+	if got := c.s.table.AppendText(nil, 0); !bytes.Contains(got, []byte(`handler="proxy"} 1002`)) {
+		t.Errorf("the streamed responses are not in the proxy histogram:\n%s", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 )
 
@@ -124,6 +125,9 @@ type conn struct {
 
 	obsv *observed   // access log and metrics (observe.go); nil when unused
 	mods *moduleHold // the modules of the exchange the stream took (modulelog.go)
+	// reqStart is when the first byte of the current request's head was
+	// taken (loop clock, Unix ns), for its duration.
+	reqStart int64
 
 	h2       *h2conn // the HTTP/2 side (h2conn.go); nil for HTTP/1.1
 	h2cMaybe bool    // a plain http2 address: the first bytes may be the h2c preface
@@ -277,6 +281,7 @@ func (c *conn) process(data []byte) {
 		fresh := c.ps == nil
 		if fresh {
 			c.ps = c.s.getParsing()
+			c.reqStart = c.s.loop.NowNano()
 		}
 		done, err := c.ps.p.Parse(src[pos:], &c.ps.req)
 		if err != nil {
@@ -393,6 +398,7 @@ func (c *conn) exchangeFor(req *http.Request, buf []byte) (x *http.Exchange, mis
 	x.Date = s.date.Get(x.Now)
 	x.Resp.Reset(s.hdr)
 	x.Resp.NoServer = !vh.cfg.ServerTokens
+	s.route, s.handler = nil, metrics.HandlerLocal
 	s.served++
 	return x, misdirected
 }
@@ -488,6 +494,7 @@ func (c *conn) fail(err error) {
 	x.Resp.Reset(c.s.hdr)
 	x.Resp.NoServer = !c.vh.cfg.ServerTokens
 	x.Resp.Error(status)
+	c.s.route, c.s.handler = nil, metrics.HandlerLocal
 	c.routeSend, c.routeBody = 0, 0
 	c.lingerAfter = true
 	c.queue(&x.Resp, false, true, false)

@@ -108,66 +108,6 @@ func TestRateLimit(t *testing.T) {
 	})
 }
 
-// sampleRE matches one sample line of the Prometheus text format.
-var sampleRE = regexp.MustCompile(`^([a-z_]+)(\{[a-z]+="[^"]*"\})? ([0-9]+)$`)
-
-// scrape returns /metrics as a map "name{labels}" to value, checking that
-// every line is a comment or a well-formed sample.
-func scrape(t *testing.T, ts *testServer) map[string]int64 {
-	t.Helper()
-	res := ts.roundTrip(t, get("/metrics"))
-	if res.status != 200 || !strings.HasPrefix(res.header["content-type"], "text/plain; version=0.0.4") {
-		t.Fatalf("/metrics: status %d, content-type %q", res.status, res.header["content-type"])
-	}
-	out := map[string]int64{}
-	for _, l := range strings.Split(strings.TrimSuffix(string(res.body), "\n"), "\n") {
-		if strings.HasPrefix(l, "# HELP ") || strings.HasPrefix(l, "# TYPE ") {
-			continue
-		}
-		m := sampleRE.FindStringSubmatch(l)
-		if m == nil {
-			t.Fatalf("malformed /metrics line %q", l)
-		}
-		v, _ := strconv.ParseInt(m[3], 10, 64)
-		out[m[1]+m[2]] = v
-	}
-	return out
-}
-
-func TestMetrics(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, backend string) {
-		ts := startServer(t, backend, "metrics = on\n")
-		before := scrape(t, ts)
-		for _, k := range []string{`nproxy_http_requests_total{code="2xx"}`, "nproxy_connections_active",
-			"nproxy_connections_accepted_total", "nproxy_http_response_body_bytes_total"} {
-			if _, ok := before[k]; !ok {
-				t.Errorf("/metrics has no %s", k)
-			}
-		}
-		for i := 0; i < 3; i++ {
-			ts.roundTrip(t, get("/small.txt"))
-		}
-		ts.roundTrip(t, get("/nope"))
-		after := scrape(t, ts)
-		// The first scrape's own response is counted too.
-		if d := after[`nproxy_http_requests_total{code="2xx"}`] - before[`nproxy_http_requests_total{code="2xx"}`]; d != 4 {
-			t.Errorf("2xx moved by %d, want 4 (3 files and the first scrape)", d)
-		}
-		if d := after[`nproxy_http_requests_total{code="4xx"}`] - before[`nproxy_http_requests_total{code="4xx"}`]; d != 1 {
-			t.Errorf("4xx moved by %d, want 1", d)
-		}
-		if d := after["nproxy_connections_accepted_total"] - before["nproxy_connections_accepted_total"]; d != 5 {
-			t.Errorf("accepted moved by %d, want 5", d)
-		}
-		if d := after["nproxy_http_response_body_bytes_total"] - before["nproxy_http_response_body_bytes_total"]; d < 3*int64(len(smallBody)) {
-			t.Errorf("body bytes moved by %d, want at least %d", d, 3*len(smallBody))
-		}
-		if after["nproxy_connections_active"] < 1 {
-			t.Errorf("active connections %d during a request, want >= 1", after["nproxy_connections_active"])
-		}
-	})
-}
-
 func TestMetricsOffIs404(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		ts := startServer(t, backend, "")

@@ -11,6 +11,7 @@ import (
 	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/http2"
+	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 )
 
@@ -92,9 +93,14 @@ type h2proxy struct {
 	status int         // SetResult
 	body   int64       // SetResult
 	mods   *moduleHold // the modules of the exchange (modulelog.go)
-	rec    []byte
-	nReq   int
-	nRef   int
+	// The stream's series, handler and start (metrics), as the router
+	// chose them when the step took the stream over.
+	m       *metrics.Route
+	handler int
+	start   int64
+	rec     []byte
+	nReq    int
+	nRef    int
 }
 
 var _ http.Client = (*h2proxy)(nil)
@@ -114,6 +120,9 @@ func (h *h2conn) hijack(st http.Stream) http.Client {
 	x := &c.s.x
 	p := &h2proxy{h: h, id: h.serving, st: st, vh: c.vh, feed: true}
 	p.chunked = x.Req.Chunked
+	if s := c.s; s.counters != nil {
+		p.m, p.handler, p.start = s.routeMetrics(c.vh), s.handler, x.Now.UnixNano()
+	}
 	if c.s.counters != nil || c.vh.alog != nil {
 		req, buf := x.Req, x.Buf
 		p.rec = append(p.rec, req.MethodSpan.Bytes(buf)...)
@@ -503,9 +512,8 @@ func (h *h2conn) recordProxy(p *h2proxy) {
 	if status == 0 {
 		status = 499
 	}
-	if s.counters != nil {
-		s.counters.Response(status, p.body)
-		s.counters.Proxied(status)
+	if p.m != nil {
+		p.m.Response(status, p.body, p.handler, s.loop.NowNano()-p.start)
 	}
 	if al := p.vh.alog; al != nil && p.rec != nil {
 		e := &s.entry

@@ -223,7 +223,7 @@ func (h *h2conn) record(req *http.Request, buf []byte, status int, body int64) {
 		return
 	}
 	if s.counters != nil {
-		s.counters.Response(status, body)
+		s.routeMetrics(c.vh).Response(status, body, s.handler, 0) // recorded as it is routed
 	}
 	if al := c.vh.alog; al != nil {
 		line := append(h.line[:0], req.MethodSpan.Bytes(buf)...)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/metrics"
 )
 
 // This file is what the server records about each request: the metrics
@@ -110,7 +111,9 @@ func bodyBytes(r *http.Response, head bool) int64 {
 func (c *conn) record(req *http.Request, buf []byte, status int, body int64) {
 	s := c.s
 	if s.counters != nil {
-		s.counters.Response(status, body)
+		// A response the server queues itself is recorded in the loop
+		// iteration that routed it: the exchange's clock is the loop's.
+		s.routeMetrics(c.vh).Response(status, body, s.handler, s.x.Now.UnixNano()-c.reqStart)
 	}
 	if al := c.vh.alog; al != nil {
 		e := &s.entry
@@ -145,9 +148,14 @@ func requestLine(req *http.Request, buf []byte) []byte {
 type streamObs struct {
 	status int
 	body   int64
-	rec    []byte // request line, Referer, User-Agent, one after the other
-	nReq   int
-	nRef   int
+	// The request's series, handler and start (metrics), as the router
+	// chose them when the stream took the request over.
+	m       *metrics.Route
+	handler int
+	start   int64
+	rec     []byte // request line, Referer, User-Agent, one after the other
+	nReq    int
+	nRef    int
 }
 
 // startStream begins following the response of a request that a step
@@ -164,7 +172,10 @@ func (c *conn) startStream(req *http.Request, buf []byte) {
 	} else {
 		o = new(streamObs)
 	}
-	*o = streamObs{rec: o.rec[:0]}
+	*o = streamObs{rec: o.rec[:0], start: c.reqStart, handler: s.handler}
+	if s.counters != nil {
+		o.m = s.routeMetrics(c.vh)
+	}
 	if c.vh.alog != nil {
 		c.peerAddr() // now, while the client is surely connected
 		line := requestLine(req, buf)
@@ -191,9 +202,8 @@ func (c *conn) endStream() {
 	if status == 0 {
 		status = 499
 	}
-	if s.counters != nil {
-		s.counters.Response(status, o.body)
-		s.counters.Proxied(status)
+	if o.m != nil {
+		o.m.Response(status, o.body, o.handler, s.loop.NowNano()-o.start)
 	}
 	if al := c.vh.alog; al != nil {
 		e := &s.entry

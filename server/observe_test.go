@@ -21,8 +21,13 @@ func observeFixture(t testing.TB) (*conn, *http.Request, []byte, *accesslog.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{counters: metrics.New().Attach(0)}
-	c := &conn{s: s, vh: &vhost{alog: al}, obsv: &observed{peer: netip.MustParseAddr("192.0.2.1"), peerKnown: true}}
+	tb := metrics.New()
+	s := &Server{table: tb, counters: tb.Attach(0)}
+	vh := &vhost{alog: al, rt: &router{root: &route{}}}
+	i := tb.Register("_", "", "-")
+	tb.UseRoute(i)
+	vh.rt.root.m = s.counters.Route(i)
+	c := &conn{s: s, vh: vh, obsv: &observed{peer: netip.MustParseAddr("192.0.2.1"), peerKnown: true}}
 	buf := []byte("GET /a HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nReferer: http://r/\r\n\r\n")
 	req := new(http.Request)
 	req.Reset()

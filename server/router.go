@@ -9,6 +9,7 @@ import (
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/proxy"
 	"github.com/nproxy/nproxy/ratelimit"
 	"github.com/nproxy/nproxy/realip"
@@ -39,7 +40,8 @@ type route struct {
 	gzip      *gzipStep   // nil without gzip or gzip_static
 	proxy     *proxy.Handler
 	static    *static.Handler
-	modules   *moduleStep // the [location]'s own modules (modules.go); nil without
+	modules   *moduleStep    // the [location]'s own modules (modules.go); nil without
+	m         *metrics.Route // the route's series (metrics.go); nil without metrics
 	// pages is http.Exchange.ErrorPage for the route's reverse proxy;
 	// nil without error_page or proxy.
 	pages func(status int, resp *http.Response) bool
@@ -276,6 +278,7 @@ func (rt *router) Serve(x *http.Exchange) bool {
 			return true
 		}
 	}
+	rt.s.route = r
 	rt.serveModules(x, r)
 	if r.errors != nil && !streaming(x) {
 		rt.serveErrorPage(x, r)
@@ -378,9 +381,11 @@ func (rt *router) serveRouteInternal(x *http.Exchange, r *route, internal bool) 
 			x.Vars = rt.s.requestValues(x)
 		}
 		x.ErrorPage = r.pages
+		rt.s.handler = metrics.HandlerProxy
 		if r.proxy.Serve(x) {
 			return true
 		}
+		rt.s.handler = metrics.HandlerLocal
 	}
 	if r.static != nil {
 		if r.gzip != nil && r.gzip.static && r.gzip.serveStatic(x, r.static) {

@@ -76,10 +76,16 @@ type Server struct {
 	started         time.Time
 	served          uint64
 
-	// Metrics: counters is nil unless a [server] block has metrics = on;
-	// table is the worker table /metrics sums (UseMetrics).
-	table    *metrics.Table
-	counters *metrics.Counters
+	// Metrics (metrics.go): counters is nil unless a [server] block has
+	// metrics = on; table is the worker table /metrics sums (UseMetrics).
+	// route and handler are what the router chose for the request being
+	// served (its series, and local or proxy), read when it is recorded.
+	table      *metrics.Table
+	counters   *metrics.Counters
+	route      *route
+	handler    int
+	nextSample int64
+	connsShown [metrics.NumConnStates]int64
 	// Access logs by path, shared by the blocks that name the same file.
 	logs       map[string]*accesslog.Log
 	entry      accesslog.Entry // scratch for one line
@@ -123,6 +129,7 @@ type vhost struct {
 	static statics        // every distinct static handler of the block's routes
 	proxy  proxies        // every distinct upstream group of the block's routes
 	alog   *accesslog.Log // nil when access_log is off
+	rt     *router        // the block's routes
 }
 
 // New builds the server for cfg on loop. Listening sockets are added with
@@ -139,7 +146,7 @@ func New(cfg *config.Config, loop *reactor.Loop, log *logging.Logger) (*Server, 
 		logs:    make(map[string]*accesslog.Log),
 	}
 	for _, sc := range cfg.Servers {
-		if sc.Metrics {
+		if sc.Metrics && s.table == nil {
 			// A private table until a master hands over the shared one.
 			s.table = metrics.New()
 			s.counters = s.table.Attach(0)
@@ -181,6 +188,10 @@ func New(cfg *config.Config, loop *reactor.Loop, log *logging.Logger) (*Server, 
 			s.tlsFile = make([]byte, tlsBatch)
 		}
 	}
+	if s.counters != nil {
+		s.bindMetrics()
+		loop.AddTicker(s.sampleConns)
+	}
 	if len(s.logs) > 0 {
 		loop.AddTicker(s.tickLogs)
 		s.stopReopen = watchReopen(loop, s.ReopenLogs)
@@ -198,6 +209,7 @@ func (s *Server) UseMetrics(t *metrics.Table, slot int) {
 	}
 	s.table = t
 	s.counters = t.Attach(slot)
+	s.bindMetrics()
 }
 
 // tickLogs flushes the access logs whose oldest line waited a second.
@@ -253,6 +265,7 @@ func (s *Server) newVhost(sc *config.Server) (*vhost, error) {
 	if err != nil {
 		return nil, err
 	}
+	vh.rt = rt
 	vh.chain = append(vh.chain, rt)
 	if vh.chain, err = s.withModules(vh, vh.chain); err != nil {
 		return nil, err
@@ -298,6 +311,9 @@ func (s *Server) liveConns() []*conn {
 // and closes the access logs.
 func (s *Server) Close() {
 	s.closeModules()
+	if s.counters != nil {
+		s.publishConns([metrics.NumConnStates]int64{}) // this worker's leave
+	}
 	if s.stopReopen != nil {
 		s.stopReopen()
 		s.stopReopen = nil

@@ -64,8 +64,8 @@ func (ls *limitStep) Serve(x *http.Exchange) bool {
 	if allowed {
 		return false
 	}
-	if m := ls.s.counters; m != nil {
-		m.Limited()
+	if r := ls.s.route; r != nil && r.m != nil {
+		r.m.Limited()
 	}
 	var num [20]byte
 	x.Resp.AddHeader("Retry-After", strconv.AppendInt(num[:0], ratelimit.RetryAfter(wait), 10))
@@ -83,7 +83,7 @@ func (m metricsStep) Serve(x *http.Exchange) bool {
 		return false
 	}
 	s := m.s
-	s.body = s.table.AppendText(s.body[:0])
+	s.body = s.table.AppendText(s.body[:0], s.loop.NowNano())
 	x.Resp.AddHeaderString("Cache-Control", "no-store")
 	x.Resp.SetBody(200, metrics.ContentType, s.body)
 	return true

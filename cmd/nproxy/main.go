@@ -7,6 +7,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/nproxy/nproxy/metrics"
 	nptls "github.com/nproxy/nproxy/tls"
 	"io"
 	"os"
@@ -20,6 +21,7 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	metrics.Version = version
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

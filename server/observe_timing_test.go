@@ -1,0 +1,44 @@
+//go:build linux
+
+package server
+
+import (
+	"testing"
+
+	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/metrics"
+	"github.com/nproxy/nproxy/reactor"
+)
+
+// The cost of recording one request: metrics only (the access log off),
+// for a response the server queues itself and for a streamed (proxied)
+// one. Measured: see BENCHMARKS.md, "Metrics and access log formats".
+
+func BenchmarkRecordLocal(b *testing.B) {
+	c, req, buf, al := observeFixture(b)
+	defer al.Close()
+	c.vh.alog = nil
+	var r http.Response
+	r.Reset(nil)
+	r.SetBody(200, "", []byte("hello"))
+	for b.Loop() {
+		c.observe(req, buf, &r, false)
+	}
+}
+
+func BenchmarkRecordStream(b *testing.B) {
+	c, req, buf, al := observeFixture(b)
+	defer al.Close()
+	c.vh.alog = nil
+	be, _, err := reactor.New("epoll")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.s.loop = reactor.NewLoop(be, reactor.Options{MaxConns: 8})
+	c.s.handler = metrics.HandlerProxy
+	for b.Loop() {
+		c.startStream(req, buf)
+		c.SetResult(200, 1234)
+		c.endStream()
+	}
+}
