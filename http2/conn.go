@@ -103,6 +103,7 @@ type Conn struct {
 	control int
 
 	streams     map[uint32]*stream
+	localClosed int // streams in halfClosedLocal
 	free        []*stream
 	maxClientID uint32 // highest stream id the client opened
 	goAwaySent  bool
@@ -301,15 +302,16 @@ func (c *Conn) Shutdown() {
 // it is draining (Shutdown, or the client's GOAWAY) and no stream is left.
 // The caller sends what is Pending and closes the socket.
 func (c *Conn) Done() bool {
-	return c.state == stateClosed || ((c.goAwaySent || c.goAwayRecv) && len(c.streams) == 0)
+	return c.state == stateClosed || ((c.goAwaySent || c.goAwayRecv) && c.Streams() == 0)
 }
 
 // Err returns the connection error that closed the connection, or nil.
 func (c *Conn) Err() error { return c.err }
 
-// Streams reports how many streams are open (the server's drain waits on
-// Done; this is for metrics and tests).
-func (c *Conn) Streams() int { return len(c.streams) }
+// Streams reports how many streams the Handler is answering: open ones
+// whose response has not ended (the server's drain waits on Done; this
+// is for timers, metrics and tests).
+func (c *Conn) Streams() int { return len(c.streams) - c.localClosed }
 
 // Close ends the connection from the server's side (the socket failed or
 // closed): every open stream is reported reset with CANCEL and the Conn's
@@ -341,9 +343,8 @@ func (c *Conn) connError(code ErrCode, reason string) {
 // resetAll reports every open stream reset with code and empties the
 // table.
 func (c *Conn) resetAll(code ErrCode) {
-	for id, s := range c.streams {
-		c.closeStream(s)
-		c.h.OnReset(id, code)
+	for _, s := range c.streams {
+		c.closeReported(s, code)
 	}
 }
 
@@ -353,8 +354,7 @@ func (c *Conn) resetAll(code ErrCode) {
 func (c *Conn) streamError(s *stream, id uint32, code ErrCode) {
 	c.queueRST(id, code)
 	if s != nil {
-		c.closeStream(s)
-		c.h.OnReset(id, code)
+		c.closeReported(s, code)
 	}
 	c.charge("stream errors")
 }

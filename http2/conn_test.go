@@ -436,21 +436,106 @@ func TestClientGoAway(t *testing.T) {
 	}
 }
 
-// TestResponseEndsBeforeBody checks RFC 9113 §8.1: a response that ends
-// while the request body is still coming refuses the rest with
-// RST_STREAM(NO_ERROR), and DATA already in flight is then ignored.
+// TestResponseEndsBeforeBody checks RFC 9113 §8.1 and §5.1: a response
+// that ends while the request body is still coming leaves the stream
+// half-closed (local). The rest of the body is read and dropped (no
+// event), still checked (content-length, trailers), and its END_STREAM
+// closes the stream; the Handler hears nothing more of it.
 func TestResponseEndsBeforeBody(t *testing.T) {
 	p := newPeer(t, nil, false)
 	p.rec.respond = func(id uint32, h *RequestHead, end bool) { p.c.Respond(id, 413, nil, true) }
 	p.post(1)
 	p.fr.WriteData(1, false, []byte("late"))
 	got := p.flush()[3:]
+	want := []string{"HEADERS 1 end=true :status=413"}
+	if !slices.Equal(got, want) || p.err != nil {
+		t.Fatalf("got %q (err %v), want %q", got, p.err, want)
+	}
+	if p.c.Streams() != 0 {
+		t.Fatalf("Streams() = %d for a stream whose response ended", p.c.Streams())
+	}
+	p.fr.WriteData(1, true, []byte("end"))
+	p.flush()
+	if len(p.c.streams) != 0 {
+		t.Fatal("the stream is kept after the request's END_STREAM")
+	}
+	// Closed by both ends now: more DATA is a stream error.
+	p.fr.WriteData(1, true, []byte("more"))
+	if got := p.flush(); !slices.Equal(got, []string{"RST_STREAM 1 STREAM_CLOSED"}) {
+		t.Fatalf("DATA after both ends: got %q", got)
+	}
+	if len(p.rec.events) != 1 {
+		t.Fatalf("events after the response ended: %q", p.rec.events)
+	}
+}
+
+// TestHalfClosedLocalChecks: a half-closed (local) stream's request is
+// still held to the rules (§8.1.1 content-length, §8.1 trailers), and a
+// client's RST_STREAM of it is neither an event nor charged.
+func TestHalfClosedLocalChecks(t *testing.T) {
+	cases := []struct {
+		name string
+		send func(p *peer)
+		want []string
+	}{
+		{"content-length exceeded", func(p *peer) { p.fr.WriteData(1, false, []byte("12345")) }, []string{"RST_STREAM 1 PROTOCOL_ERROR"}},
+		{"content-length short", func(p *peer) { p.fr.WriteData(1, true, []byte("1")) }, []string{"RST_STREAM 1 PROTOCOL_ERROR"}},
+		{"trailers without END_STREAM", func(p *peer) { p.headers(1, false, "x-t", "1") }, []string{"RST_STREAM 1 PROTOCOL_ERROR"}},
+		{"pseudo-header in trailers", func(p *peer) { p.headers(1, true, ":path", "/") }, []string{"RST_STREAM 1 PROTOCOL_ERROR"}},
+		{"window update of 0", func(p *peer) { p.fr.WriteWindowUpdate(1, 0) }, []string{"RST_STREAM 1 PROTOCOL_ERROR"}},
+		{"window overflow", func(p *peer) { p.fr.WriteWindowUpdate(1, 1<<31-1) }, []string{"RST_STREAM 1 FLOW_CONTROL_ERROR"}},
+		{"trailers end it", func(p *peer) { p.fr.WriteData(1, false, []byte("ab")); p.headers(1, true, "x-t", "1") }, nil},
+		{"client reset", func(p *peer) { p.fr.WriteRSTStream(1, xhttp2.ErrCodeCancel) }, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeer(t, nil, false)
+			p.rec.respond = func(id uint32, h *RequestHead, end bool) { p.c.Respond(id, 200, nil, true) }
+			p.post(1, "content-length", "2")
+			p.flush()
+			tc.send(p)
+			if got := p.flush(); !slices.Equal(got, tc.want) || p.err != nil {
+				t.Fatalf("got %q (err %v), want %q", got, p.err, tc.want)
+			}
+			if len(p.c.streams) != 0 {
+				t.Fatal("stream still in the table")
+			}
+			if len(p.rec.events) != 1 {
+				t.Fatalf("events after the response ended: %q", p.rec.events)
+			}
+		})
+	}
+}
+
+// TestResponseEndsBeforeLargeBody: a body the stream's window cannot
+// hold is refused with RST_STREAM(NO_ERROR): at once when content-length
+// says so, when the window runs out otherwise. DATA the client had in
+// flight is then ignored.
+func TestResponseEndsBeforeLargeBody(t *testing.T) {
+	p := newPeer(t, &Config{StreamWindow: 65535}, false)
+	p.rec.respond = func(id uint32, h *RequestHead, end bool) { p.c.Respond(id, 413, nil, true) }
+	p.post(1, "content-length", "1000000")
+	p.fr.WriteData(1, false, []byte("late"))
+	got := p.flush()[3:]
 	want := []string{"HEADERS 1 end=true :status=413", "RST_STREAM 1 NO_ERROR"}
 	if !slices.Equal(got, want) || p.err != nil {
 		t.Fatalf("got %q (err %v), want %q", got, p.err, want)
 	}
-	if len(p.rec.events) != 1 {
-		t.Fatalf("events after the response ended: %q", p.rec.events)
+	p.post(3)
+	chunk := make([]byte, 16384)
+	for range 3 {
+		p.fr.WriteData(3, false, chunk)
+	}
+	if got := p.flush(); !slices.Equal(got, []string{"HEADERS 3 end=true :status=413"}) {
+		t.Fatalf("within the window: got %q", got)
+	}
+	p.fr.WriteData(3, false, chunk[:65535-3*16384])
+	p.fr.WriteData(3, false, nil)
+	if got := p.flush(); !slices.Equal(got, []string{"RST_STREAM 3 NO_ERROR"}) || p.err != nil {
+		t.Fatalf("window spent: got %q (err %v)", got, p.err)
+	}
+	if len(p.rec.events) != 2 {
+		t.Fatalf("events after the responses ended: %q", p.rec.events)
 	}
 }
 

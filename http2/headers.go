@@ -199,6 +199,10 @@ func (c *Conn) finishBlock() {
 			c.streamError(s, id, ErrCodeProtocol)
 			return
 		}
+		if s.state == streamHalfClosedLocal {
+			c.closeStream(s) // the request ends; its response had
+			return
+		}
 		s.state = streamHalfClosedRemote
 		c.h.OnTrailers(id, &c.head)
 		return

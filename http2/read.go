@@ -129,6 +129,19 @@ func (c *Conn) onData(fh frameHeader, payload []byte) {
 		c.charge("empty DATA frames")
 		return
 	}
+	if s.state == streamHalfClosedLocal {
+		// The response ended first: the body is read and dropped, its
+		// credit goes to the connection only (endResponse).
+		c.creditConn(int64(len(data)))
+		switch {
+		case end:
+			c.closeStream(s)
+		case s.recvWindow == 0:
+			c.queueRST(id, ErrCodeNo) // more than the window: stop sending
+			c.closeStream(s)
+		}
+		return
+	}
 	s.outstanding += int64(len(data))
 	if end {
 		s.state = streamHalfClosedRemote
@@ -171,6 +184,10 @@ func (c *Conn) onRSTStream(fh frameHeader, payload []byte) {
 	}
 	s := c.lookup(id)
 	if s == nil {
+		return
+	}
+	if s.state == streamHalfClosedLocal {
+		c.closeStream(s) // the response was whole: a client stopping its upload
 		return
 	}
 	code := ErrCode(binary.BigEndian.Uint32(payload))

@@ -7,19 +7,34 @@ package http2
 // States (RFC 9113 §5.1, server side) and transitions:
 //
 //	(idle) --HEADERS--> open --END_STREAM received--> halfClosedRemote
-//	open, halfClosedRemote --END_STREAM sent / RST_STREAM either way--> (closed)
+//	open --END_STREAM sent--> halfClosedLocal
+//	halfClosedRemote --END_STREAM sent--> (closed)
+//	halfClosedLocal --END_STREAM received--> (closed)
+//	any --RST_STREAM either way--> (closed)
 //
 // "closed" and "idle" are not states of a stream value: a closed stream
 // is removed from the table (its id is at most Conn.maxClientID), an idle
-// one was never added (its id is above it). The server's half-closed
-// (local) state is never kept: when the response ends before the request
-// body has, the rest of the body is refused with RST_STREAM(NO_ERROR), as
-// RFC 9113 §8.1 allows, and the stream is closed at once.
+// one was never added (its id is above it).
 //
-// Invariant: a stream is in Conn.streams exactly while its state is open
-// or halfClosedRemote; a value taken off the table goes to the free list
-// and is zeroed by the next newStream, so no pointer to it is kept across
-// a Handler call (the Handler may close it): code re-reads the table.
+// halfClosedLocal is a response that ended before its request body did
+// (a static file or an error answered at the head, RFC 9113 §8.1). The
+// Handler is done with the stream and hears nothing more of it; the Conn
+// keeps it to read the rest of the request as the protocol says (DATA
+// still counts against the windows and content-length, trailers are
+// checked, WINDOW_UPDATE and RST_STREAM apply), throwing the body away:
+// its bytes go back to the connection's window at once, never to the
+// stream's, so a client can send at most what the stream window already
+// allows. When that cannot hold the rest of the body (content-length
+// says so, or the window runs out), the stream is ended with
+// RST_STREAM(NO_ERROR), which tells the client to stop sending without
+// discarding the response (§8.1). Such a stream still counts against
+// SETTINGS_MAX_CONCURRENT_STREAMS (§5.1.2), but not in Conn.Streams.
+//
+// Invariant: a stream is in Conn.streams exactly while its state is open,
+// halfClosedRemote or halfClosedLocal; a value taken off the table goes
+// to the free list and is zeroed by the next newStream, so no pointer to
+// it is kept across a Handler call (the Handler may close it): code
+// re-reads the table.
 type stream struct {
 	id    uint32
 	state streamState
@@ -50,11 +65,21 @@ type streamState uint8
 const (
 	streamOpen             streamState = iota + 1 // request and response both going
 	streamHalfClosedRemote                        // request ended (END_STREAM received)
+	streamHalfClosedLocal                         // response ended, request body still coming
 )
 
 // lookup returns the stream with id, or nil when it is idle or closed.
 func (c *Conn) lookup(id uint32) *stream {
 	return c.streams[id]
+}
+
+// answering returns the stream with id while the Handler answers it: nil
+// when it is idle, closed or its response has ended (halfClosedLocal).
+func (c *Conn) answering(id uint32) *stream {
+	if s := c.streams[id]; s != nil && s.state != streamHalfClosedLocal {
+		return s
+	}
+	return nil
 }
 
 // newStream adds stream id in state open.
@@ -83,9 +108,22 @@ func (c *Conn) closeStream(s *stream) {
 		c.creditConn(s.outstanding)
 	}
 	delete(c.streams, s.id)
+	if s.state == streamHalfClosedLocal {
+		c.localClosed--
+	}
 	s.state = 0
 	if len(c.free) < c.lim.maxStreams {
 		c.free = append(c.free, s)
+	}
+}
+
+// closeReported closes s and, unless the Handler is done with it
+// (halfClosedLocal), reports it reset with code.
+func (c *Conn) closeReported(s *stream, code ErrCode) {
+	id, told := s.id, s.state != streamHalfClosedLocal
+	c.closeStream(s)
+	if told {
+		c.h.OnReset(id, code)
 	}
 }
 

@@ -27,7 +27,7 @@ import (
 // before the final one and cannot end the stream. endStream ends the
 // response with the head (HEAD, 204, 304, an empty body).
 func (c *Conn) Respond(id uint32, status int, lines []byte, endStream bool) error {
-	s := c.lookup(id)
+	s := c.answering(id)
 	if s == nil || c.state == stateClosed {
 		return ErrStreamClosed
 	}
@@ -54,7 +54,7 @@ func (c *Conn) Respond(id uint32, status int, lines []byte, endStream bool) erro
 // byte of p, once all of p is taken (an empty p with endStream sends an
 // empty final DATA frame, which needs no window). p is copied.
 func (c *Conn) WriteData(id uint32, p []byte, endStream bool) (int, error) {
-	s := c.lookup(id)
+	s := c.answering(id)
 	if s == nil || c.state == stateClosed {
 		return 0, ErrStreamClosed
 	}
@@ -105,7 +105,7 @@ const minDataFrame = 4096
 // it was offered (trailers are not flow-controlled and would overtake
 // body bytes the Handler still holds).
 func (c *Conn) WriteTrailers(id uint32, lines []byte) error {
-	s := c.lookup(id)
+	s := c.answering(id)
 	if s == nil || c.state == stateClosed {
 		return ErrStreamClosed
 	}
@@ -123,7 +123,7 @@ func (c *Conn) WriteTrailers(id uint32, lines []byte) error {
 // mid-response: INTERNAL_ERROR; the Handler refuses the request body:
 // NO_ERROR after the response). No event follows for the stream.
 func (c *Conn) Reset(id uint32, code ErrCode) {
-	s := c.lookup(id)
+	s := c.answering(id)
 	if s == nil || c.state == stateClosed {
 		return
 	}
@@ -175,13 +175,29 @@ func (c *Conn) creditStream(s *stream, n int64) {
 	}
 }
 
-// endResponse closes s once its END_STREAM is queued; a request body
-// still coming is refused with RST_STREAM(NO_ERROR) (RFC 9113 §8.1).
+// endResponse closes s once its END_STREAM is queued, or, when its
+// request body is still coming, makes it half-closed (local): the rest of
+// the body is read and thrown away (onData), and what the Handler held
+// unconsumed goes back to the connection's window now. A body that
+// cannot fit the stream's window (content-length says so) is refused at
+// once with RST_STREAM(NO_ERROR) (RFC 9113 §8.1).
 func (c *Conn) endResponse(s *stream) {
-	if s.state == streamOpen {
-		c.queueRST(s.id, ErrCodeNo)
+	if s.state != streamOpen {
+		c.closeStream(s)
+		return
 	}
-	c.closeStream(s)
+	if s.contentLength >= 0 && s.contentLength-s.received > s.recvWindow {
+		c.queueRST(s.id, ErrCodeNo)
+		c.closeStream(s)
+		return
+	}
+	s.state = streamHalfClosedLocal
+	c.localClosed++
+	s.blocked = false
+	if s.outstanding > 0 {
+		c.creditConn(s.outstanding)
+		s.outstanding = 0
+	}
 }
 
 // block records that s is owed an OnWritable.

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/nproxy/nproxy/http"
@@ -116,6 +117,12 @@ func (c *conn) sniffH2c(data []byte) bool {
 	switch {
 	case !match:
 		c.h2cMaybe = false
+		if notHTTP1(b) {
+			// Neither protocol the address speaks (a bad preface, RFC
+			// 9113 §3.4): an HTTP/1.1 answer would mean nothing to it.
+			c.closeNow()
+			return true
+		}
 		if len(c.in) > 0 {
 			// data is in c.in already: process it from there.
 			c.process(nil)
@@ -137,6 +144,18 @@ func (c *conn) sniffH2c(data []byte) bool {
 		c.s.loop.PutBuf(in)
 	}
 	return true
+}
+
+// notHTTP1 reports whether the first bytes of a connection hold a whole
+// first line that cannot be an HTTP/1.x request line: it names no
+// "HTTP/" version. On an address offering h2c such a client is closed
+// without an answer, as an HTTP/2 server closes on a bad preface; a
+// malformed HTTP/1.x request (an "HTTP/" version is there) is still
+// answered 400, and a line that has not arrived whole is left to the
+// HTTP/1.1 parser.
+func notHTTP1(b []byte) bool {
+	line, _, whole := bytes.Cut(b, []byte{'\n'})
+	return whole && len(bytes.TrimSpace(line)) > 0 && !bytes.Contains(line, []byte(" HTTP/"))
 }
 
 // h2Recv feeds received plaintext to the http2.Conn (which serves the
