@@ -58,6 +58,17 @@ func (d *ChunkedDecoder) Reset() { *d = ChunkedDecoder{} }
 // Payload returns the number of payload (chunk data) bytes decoded so far.
 func (d *ChunkedDecoder) Payload() int64 { return d.payload }
 
+// TrailerLen returns how many bytes of the body's end Next has consumed
+// so far: from the LF that ends the last chunk's size line through the
+// trailer fields to the CR of the final empty line. The LF after that CR
+// (Next's done) is not counted. Within one Next call these bytes are the
+// last ones consumed, so a caller that forwards the trailer fields (an
+// HTTP/2 stream's trailing HEADERS) collects, after each call, the last
+// k bytes of in[:n], k being how much TrailerLen grew in the call (plus
+// one when done); the whole collection is then "\n", the fields as
+// "Name: value\r\n" lines, and "\r\n".
+func (d *ChunkedDecoder) TrailerLen() int { return d.trailLen }
+
 // Next consumes the first n bytes of in, framing included, and returns at
 // most one piece of payload: data is a subslice of in, valid while in is.
 // Callers loop, passing in[n:] (joined with later input) again, until

@@ -157,7 +157,7 @@ func (s *session) start(x *http.Exchange) {
 		m == http.MethodPut || m == http.MethodDelete || m == http.MethodTrace
 	s.hasBody = req.HasBody()
 	s.headReq = m == http.MethodHead
-	s.client10 = req.Minor == 0
+	s.client10 = req.Major == 1 && req.Minor == 0 // HTTP/2 streams (2.0) take chunked bodies, trailers and all
 	s.keepClient = req.KeepAlive
 	s.upgradeReq = tunnels(req, x.Buf)
 	s.pages = x.ErrorPage

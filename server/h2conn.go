@@ -60,6 +60,7 @@ type h2conn struct {
 	// lists those that recorded something for settleProxies.
 	proxies  map[uint32]*h2proxy
 	settling []*h2proxy
+	retired  []*h2proxy         // ended, recycled by putProxies
 	rh       *http.ResponseHead // scratch for a step's response head
 
 	// ownDue is when the connection's own timer expires (loop
@@ -334,4 +335,5 @@ func (c *conn) releaseH2() {
 		h.proxyReset(p) // hc.Close reported the open ones; these had ended there
 	}
 	h.settling = nil
+	h.putProxies()
 }

@@ -27,15 +27,23 @@ import (
 //     Transfer-Encoding: chunked). Flow-control credit goes back with
 //     Conn.Consume only as the step takes bytes: a step that is full
 //     (takes fewer) stops the client's upload at the stream window.
+//     The request's trailer fields end the body and are dropped, as the
+//     proxy drops a chunked HTTP/1.1 body's (RFC 9110 §6.5.1 lets an
+//     intermediary discard them).
 //   - Response: what the step Sends is an HTTP/1.1 response. Its heads
-//     are parsed with http.ResponseParser (1xx heads, then the final one)
-//     and answered with Respond (Respond drops the connection-specific
-//     fields); the body goes to WriteData as the windows allow, through
-//     an http.ChunkedDecoder when the head says chunked. A Send is done
-//     once every byte is framed; until then the rest of the step's buffer
-//     waits (the step leaves it untouched) and OnWritable continues it.
-//   - Release ends the stream (END_STREAM after the body; keep-alive means
-//     nothing per stream), Abort resets it with INTERNAL_ERROR. There is
+//     are parsed with http.ResponseParser (1xx heads, such as the 100
+//     Continue a backend sends to a request that came with expect:
+//     100-continue, then the final one) and answered with Respond
+//     (Respond drops the connection-specific fields); the body goes to
+//     WriteData as the windows allow, through an http.ChunkedDecoder when
+//     the head says chunked. A chunked body's trailer fields are kept
+//     (trail) and become the stream's trailing HEADERS, which carries
+//     END_STREAM (RFC 9113 §8.1). A Send is done once every byte is
+//     framed; until then the rest of the step's buffer waits (the step
+//     leaves it untouched) and OnWritable continues it.
+//   - Release ends the stream (END_STREAM after the body, or with the
+//     trailers; keep-alive means nothing per stream), Abort resets it
+//     with INTERNAL_ERROR. There is
 //     no splice (DATA frames are built in user space) and nothing
 //     tunnels: a request cannot ask for an upgrade over HTTP/2 (RFC 9113
 //     §8.2.2), so a 101 never reaches a stream.
@@ -52,8 +60,12 @@ import (
 // States: taking (inside Serve) -> running (in h2conn.proxies) -> ended.
 // A recorded Release or Abort (want) or a reset by the client stops every
 // Stream call at once (st is nil); ended is set when the conn has applied
-// it, and an ended h2proxy is never used again (a new one per stream, so
-// a pointer kept across a Handler call stays safe to look at).
+// it. An ended h2proxy is recycled (Server.h2pFree, with its log record's
+// buffer), but only from the top of a conn method (putProxies, from
+// settleProxies and releaseH2): until then it waits in h2conn.retired, so
+// a pointer kept across a Handler call or in the settling list still
+// sees it ended. The step that held it was told (Release, Abort or
+// ClientClosed) and never calls it again.
 type h2proxy struct {
 	h  *h2conn
 	id uint32
@@ -86,7 +98,8 @@ type h2proxy struct {
 	head    []byte // a response head split across Sends, so far (pooled)
 	dechunk bool
 	chunk   http.ChunkedDecoder
-	bodyOK  bool // the chunked body ended: bytes after it are dropped
+	bodyOK  bool   // the chunked body ended: bytes after it are dropped
+	trail   []byte // the chunked body's trailer section so far (pooled; see http.ChunkedDecoder.TrailerLen)
 
 	due int64 // the step's timer (SetTimeout), loop nanoseconds; 0: none
 
@@ -117,8 +130,16 @@ var errH2Splice = errors.New("server: splice into an HTTP/2 stream")
 // serving (h.serving) is taken over by st.
 func (h *h2conn) hijack(st http.Stream) http.Client {
 	c := h.c
-	x := &c.s.x
-	p := &h2proxy{h: h, id: h.serving, st: st, vh: c.vh, feed: true}
+	s := c.s
+	x := &s.x
+	var p *h2proxy
+	if n := len(s.h2pFree); n > 0 {
+		p, s.h2pFree = s.h2pFree[n-1], s.h2pFree[:n-1]
+		*p = h2proxy{rec: p.rec[:0]}
+	} else {
+		p = new(h2proxy)
+	}
+	p.h, p.id, p.st, p.vh, p.feed = h, h.serving, st, c.vh, true
 	p.chunked = x.Req.Chunked
 	if s := c.s; s.counters != nil {
 		p.m, p.handler, p.start = s.routeMetrics(c.vh), s.handler, x.Now.UnixNano()
@@ -189,9 +210,16 @@ func (p *h2proxy) pump() (bool, error) {
 		case p.bodyOK:
 			p.rest = nil // nothing follows a chunked body's end on a stream
 		case p.dechunk:
+			t0 := p.chunk.TrailerLen()
 			n, data, done, err := p.chunk.Next(p.rest)
 			if err != nil {
 				return false, err
+			}
+			if k := p.chunk.TrailerLen() - t0; k > 0 || done {
+				if done {
+					k++
+				}
+				p.trail = p.h.c.s.loop.AppendBuf(p.trail, p.rest[n-k:n])
 			}
 			p.rest, p.pend = p.rest[n:], data
 			p.bodyOK = done
@@ -452,7 +480,7 @@ func (h *h2conn) settleProxies() bool {
 			h.endProxy(p)
 		case p.want != wantNothing:
 			if p.started && !p.sending && len(p.pend) == 0 {
-				h.hc.WriteData(p.id, nil, true)
+				p.endStream()
 			} else {
 				h.hc.Reset(p.id, http2.ErrCodeInternal) // released without a whole response
 			}
@@ -460,13 +488,46 @@ func (h *h2conn) settleProxies() bool {
 		default:
 			if p.outEnd && !p.sending && p.started {
 				p.outEnd = false
-				h.hc.WriteData(p.id, nil, true)
+				p.endStream()
 			}
 			p.offer()
 		}
 	}
 	h.settling = h.settling[:0]
+	h.putProxies()
 	return any
+}
+
+// endStream ends the response: with the chunked body's trailer fields as
+// trailing HEADERS when it had any, else with an empty DATA frame.
+func (p *h2proxy) endStream() {
+	hc := p.h.hc
+	if t := p.trail; p.bodyOK && len(t) > len("\n\r\n") {
+		hc.WriteTrailers(p.id, t[1:len(t)-2])
+		return
+	}
+	hc.WriteData(p.id, nil, true)
+}
+
+// maxFreeProxies bounds the recycled h2proxy values a worker keeps.
+const maxFreeProxies = 1024
+
+// retire queues an ended p for recycling by putProxies.
+func (h *h2conn) retire(p *h2proxy) {
+	h.retired = append(h.retired, p)
+}
+
+// putProxies recycles the retired proxies. Only from the top of a conn
+// method, when no Handler call or step up the stack can hold one.
+func (h *h2conn) putProxies() {
+	s := h.c.s
+	for i, p := range h.retired {
+		h.retired[i] = nil
+		if len(s.h2pFree) < maxFreeProxies {
+			s.h2pFree = append(s.h2pFree, p)
+		}
+	}
+	h.retired = h.retired[:0]
 }
 
 // proxyReset tells the step of stream id that the stream is gone.
@@ -494,6 +555,10 @@ func (h *h2conn) endProxy(p *h2proxy) {
 		l.PutBuf(p.head)
 		p.head = nil
 	}
+	if p.trail != nil {
+		l.PutBuf(p.trail)
+		p.trail = nil
+	}
 	if p.sending && p.want == wantAbort && p.sendBuf != nil {
 		// The step's buffer in flight at Abort is ours (http.Client).
 		l.PutBuf(p.sendBuf[:0:cap(p.sendBuf)])
@@ -501,6 +566,7 @@ func (h *h2conn) endProxy(p *h2proxy) {
 	p.sending, p.sendBuf, p.pend, p.rest = false, nil, nil, nil
 	h.recordProxy(p)
 	h.c.s.logHeld(&p.mods)
+	h.retire(p)
 }
 
 // recordProxy counts a taken-over stream in the metrics and the access

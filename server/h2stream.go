@@ -55,16 +55,7 @@ func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
 	if p := h.taking; p != nil {
 		// A step took the stream over (h2proxy.go).
 		h.taking = nil
-		if p.want != wantNothing && p.want != wantAbort && !p.started && !p.sending {
-			// It gave the stream back within Serve, having answered in
-			// x.Resp the ordinary way (no backend could be dialed).
-			p.ended, p.want = true, wantNothing
-		} else {
-			h.proxies[id] = p
-			if endStream {
-				p.bodyEnd = true
-			}
-			h.kick(p) // settled by the h2Flush after Feed
+		if h.takeOver(id, p, endStream) {
 			if x.Resp.Release != nil {
 				x.Resp.Release.Release()
 			}
@@ -76,6 +67,24 @@ func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
 	h.respond(id, req, buf, &x.Resp)
 	s.hdr = x.Resp.Header[:0]
 	x.Resp.Body, x.Resp.Release = nil, nil
+}
+
+// takeOver keeps p, the client of the step that took stream id over
+// within Serve, as the stream's; it reports false when the step gave the
+// stream back within Serve, having answered in x.Resp the ordinary way
+// (no backend could be dialed): p is retired then.
+func (h *h2conn) takeOver(id uint32, p *h2proxy, endStream bool) bool {
+	if p.want != wantNothing && p.want != wantAbort && !p.started && !p.sending {
+		p.ended, p.want = true, wantNothing
+		h.retire(p)
+		return false
+	}
+	h.proxies[id] = p
+	if endStream {
+		p.bodyEnd = true
+	}
+	h.kick(p) // settled by the h2Flush after Feed
+	return true
 }
 
 // respond sends r on stream id: the head, then as much of the body as

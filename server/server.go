@@ -37,7 +37,8 @@ type Server struct {
 	x       http.Exchange // reused for every request of the loop
 	hdr     []byte        // the steps' header scratch
 	pathBuf []byte
-	body    []byte // scratch for small generated bodies
+	body    []byte     // scratch for small generated bodies
+	h2pFree []*h2proxy // recycled HTTP/2 stream clients (h2proxy.go)
 
 	// The variables of the request being routed (return.go), and the
 	// scratch their text is built in.
