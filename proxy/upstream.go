@@ -262,7 +262,7 @@ func (u *upConn) connected(err error) {
 // change until then; only one send may be in flight.
 func (u *upConn) send(b []byte) (done bool, err error) {
 	if u.tls != nil {
-		return u.tlsSend(b)
+		return u.tls.out.Send(b)
 	}
 	return u.rc.Send(b)
 }
@@ -300,7 +300,7 @@ func (u *upConn) close() {
 		u.rc = nil
 	}
 	if u.tls != nil {
-		u.tls.release(u.g.loop) // after rc.Close: a send in flight is abandoned
+		u.tls.release() // after rc.Close: a send in flight is abandoned
 	}
 	u.s, u.probe = nil, nil
 }

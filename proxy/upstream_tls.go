@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"unsafe"
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/reactor"
@@ -32,7 +31,8 @@ import (
 //     record to the session; when the session stops reading (its buffer
 //     is full) decryption stops too, and what stays buffered in the
 //     engine is decrypted when it reads again.
-//   - send encrypts the session's bytes one batch at a time, and
+//   - send encrypts the session's bytes one batch at a time (the engine's
+//     Sender, the one the server's client connections use too), and
 //     OnSendDone reaches the session only when all of them are out.
 //
 // The handshake runs in the engine's bounded goroutine; its progress is
@@ -40,15 +40,6 @@ import (
 // state, and a new connection resumes the session of an earlier one
 // through its backend's ClientContext (its session cache). Splice cannot
 // move TLS records, so a TLS backend's bodies always go by copy.
-
-// tlsBatch is the plaintext encrypted per send: three full records, so
-// that a large request body costs one send per 48 KiB and the ciphertext
-// (with record overhead) still fits a pooled reactor.LargeBuf.
-const tlsBatch = 3 * maxRecordPlaintext
-
-// maxRecordPlaintext is the most plaintext one TLS record carries (RFC
-// 8446 §5.1): the scratch buffer decrypts one record per Read.
-const maxRecordPlaintext = 16 << 10
 
 // testHookTLSBacklog, when set (by tests, before the worker starts), is
 // called when decryption stops because the session paused reading.
@@ -81,15 +72,8 @@ const (
 // upTLS is the TLS side of one upstream connection. Loop thread only.
 type upTLS struct {
 	t     *nptls.Conn
+	out   nptls.Sender // sends t's records and the caller's bytes
 	phase tlsPhase
-
-	// Output: ciphertext handed to the reactor, and the plaintext of the
-	// caller's send still to encrypt.
-	inflight       []byte
-	inflightPooled bool // inflight came from the loop's pool
-	rest           []byte
-	wantDone       bool // the caller's send did not finish at once: report its end
-	shutAfter      bool // half-close (close_notify, then shutdown) once rest is out
 
 	// Input: paused while the session's buffer is full; backlog when
 	// decryption stopped for that with records possibly still buffered;
@@ -128,7 +112,7 @@ func (g *Group) newClientContexts(cfg *config.Server) error {
 		}
 		b.tls = nptls.NewClientConfig(name, roots, cfg.ProxyTLSVerify)
 	}
-	g.tlsPlain = make([]byte, maxRecordPlaintext)
+	g.tlsPlain = make([]byte, nptls.MaxRecordPlaintext) // one record per Read
 	return nil
 }
 
@@ -151,6 +135,7 @@ func (u *upConn) tlsStart() {
 	onLoop := func() { u.tlsWakeOnLoop(c) }
 	c = u.b.tls.Client(func() { l.Post(onLoop) })
 	t.t = c
+	t.out.Init(c, rc, l)
 	rc.StartRecv()
 	u.tlsHandshake()
 }
@@ -170,7 +155,7 @@ func (u *upConn) tlsWakeOnLoop(c *nptls.Conn) {
 func (u *upConn) tlsHandshake() {
 	t := u.tls
 	done, err := t.t.Handshake()
-	if _, perr := u.tlsPump(); err == nil && perr != nil {
+	if _, perr := t.out.Flush(); err == nil && perr != nil {
 		err = perr
 	}
 	if err != nil {
@@ -263,11 +248,11 @@ func (u *upConn) tlsDrain() {
 			continue
 		}
 		t.backlog = false
-		if t.t.Pending() > 0 && t.inflight == nil && len(t.rest) == 0 {
+		if t.t.Pending() > 0 {
 			// Reading produced output of its own (an answer to a TLS 1.3
 			// KeyUpdate). A send of the session's in flight carries it
 			// out when it completes instead.
-			if _, perr := u.tlsPump(); perr != nil {
+			if _, perr := t.out.Flush(); perr != nil {
 				err = perr
 			}
 		}
@@ -311,93 +296,22 @@ func (u *upConn) RunDeferred() {
 
 var _ reactor.Deferred = (*upConn)(nil)
 
-// tlsSend encrypts b and sends it; done=false means the end is reported
-// through OnSendDone.
-func (u *upConn) tlsSend(b []byte) (bool, error) {
-	t := u.tls
-	t.rest = b
-	done, err := u.tlsPump()
-	if err == nil && !done {
-		t.wantDone = true
-	}
-	if err != nil {
-		t.rest = nil
-	}
-	return done, err
-}
-
-// tlsPump sends pending ciphertext, encrypting the rest of the caller's
-// send one batch at a time. It reports done when nothing is left to
-// send; false means a send is in flight.
-func (u *upConn) tlsPump() (bool, error) {
-	t := u.tls
-	l := u.g.loop
-	for {
-		if t.inflight != nil {
-			return false, nil
-		}
-		if t.t.Pending() == 0 {
-			if len(t.rest) == 0 {
-				return true, nil
-			}
-			k := min(len(t.rest), tlsBatch)
-			if _, err := t.t.Write(t.rest[:k]); err != nil {
-				return false, err
-			}
-			t.rest = t.rest[k:]
-		}
-		buf := l.GetBuf(t.t.Pending())
-		out := t.t.Output(buf)
-		// Output of more than a pooled buffer holds (it does not
-		// happen with batches of tlsBatch) moved to the heap.
-		pooled := cap(out) == cap(buf) && unsafe.SliceData(out) == unsafe.SliceData(buf)
-		if !pooled {
-			l.PutBuf(buf)
-		}
-		done, err := u.rc.Send(out)
-		if err != nil {
-			if pooled {
-				l.PutBuf(out)
-			}
-			return false, err
-		}
-		if !done {
-			t.inflight, t.inflightPooled = out, pooled
-			return false, nil
-		}
-		if pooled {
-			l.PutBuf(out)
-		}
-	}
-}
-
 // tlsSendDone handles the completion of a ciphertext send: the next
 // batch goes out, and the caller hears of its send only once all of it
 // is out.
 func (u *upConn) tlsSendDone(err error) {
 	t := u.tls
-	t.putInflight(u.g.loop)
-	if err == nil {
-		var done bool
-		done, err = u.tlsPump()
-		if err == nil && !done {
-			return
-		}
-		if err == nil && t.shutAfter {
-			t.shutAfter = false
-			err = u.tlsCloseWrite()
-		}
-	}
+	busy, owed, err := t.out.SendDone(err)
 	switch {
+	case busy:
+		// The next batch is on its way.
 	case t.phase == tlsHandshaking:
 		if err != nil {
 			u.tlsFail(err)
 		}
 		// Else a handshake flight is out; the handshake goes on with the
 		// backend's answer.
-	case t.wantDone:
-		t.wantDone = false
-		t.rest = nil
+	case owed:
 		u.sent(err)
 	case err != nil:
 		// Output of the engine's own (an alert, a KeyUpdate answer)
@@ -414,41 +328,20 @@ func (u *upConn) tlsSendDone(err error) {
 }
 
 // tlsShutdownWrite half-closes after a close_notify, once the caller's
-// send in flight is out.
+// send in flight is out; before the handshake is done (or once it
+// failed) at once.
 func (u *upConn) tlsShutdownWrite() {
 	t := u.tls
 	if t.phase == tlsHandshaking || t.phase == tlsFailed || t.phase == tlsClosed {
 		u.rc.ShutdownWrite()
 		return
 	}
-	if t.inflight != nil || len(t.rest) > 0 {
-		t.shutAfter = true
-		return
-	}
-	u.tlsCloseWrite()
-}
-
-// tlsCloseWrite queues the close_notify alert, starts sending it and
-// half-closes the socket behind it (the reactor holds a shutdown back
-// until the send in flight is done).
-func (u *upConn) tlsCloseWrite() error {
-	u.tls.t.CloseNotify()
-	_, err := u.tlsPump()
-	u.rc.ShutdownWrite()
-	return err
-}
-
-// putInflight gives the ciphertext buffer of a finished send back.
-func (t *upTLS) putInflight(l *reactor.Loop) {
-	if t.inflight != nil && t.inflightPooled {
-		l.PutBuf(t.inflight)
-	}
-	t.inflight = nil
+	t.out.ShutdownWrite()
 }
 
 // release frees the TLS state once the socket is closed (a send in
 // flight was abandoned with it, so its buffer is free).
-func (t *upTLS) release(l *reactor.Loop) {
+func (t *upTLS) release() {
 	if t.phase == tlsClosed {
 		return
 	}
@@ -456,6 +349,6 @@ func (t *upTLS) release(l *reactor.Loop) {
 	if t.t != nil {
 		t.t.Close()
 	}
-	t.putInflight(l)
-	t.rest, t.readErr = nil, nil
+	t.out.Release()
+	t.readErr = nil
 }

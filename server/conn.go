@@ -177,7 +177,7 @@ func (s *Server) accept(rc *reactor.Conn, g *addrGroup) error {
 // nothing buffered and nothing to send.
 func (c *conn) idle() bool {
 	return c.state == stRead && c.ps == nil && len(c.in) == 0 && !c.sending && len(c.out) == 0 &&
-		(c.tls == nil || c.tls.ready && c.tls.inflight == nil) // a handshake is work in progress
+		(c.tls == nil || c.tls.ready && !c.tls.out.Sending()) // a handshake is work in progress
 }
 
 // enter and leave bracket every entry into the conn from outside; the

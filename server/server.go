@@ -101,10 +101,9 @@ type Server struct {
 	draining  bool
 	onIdle    func() // called when draining and the last connection closed
 
-	// TLS: plaintext and file scratch of the record layer, the free
-	// list of per-connection TLS states, the shared ticket keys.
+	// TLS: plaintext scratch of the record layer, the free list of
+	// per-connection TLS states, the shared ticket keys.
 	tlsPlain    []byte
-	tlsFile     []byte
 	tlsFree     []*tlsConn
 	ticketKeys  [][32]byte
 	yield       *handshakeYield
@@ -185,8 +184,7 @@ func New(cfg *config.Config, loop *reactor.Loop, log *logging.Logger) (*Server, 
 			return nil, err
 		}
 		if s.tlsPlain == nil {
-			s.tlsPlain = make([]byte, 16<<10)
-			s.tlsFile = make([]byte, tlsBatch)
+			s.tlsPlain = make([]byte, nptls.MaxRecordPlaintext)
 		}
 	}
 	if s.counters != nil {

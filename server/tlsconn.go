@@ -13,22 +13,17 @@ import (
 
 	"github.com/nproxy/nproxy/config"
 	nptls "github.com/nproxy/nproxy/tls"
-	"golang.org/x/sys/unix"
 )
 
 // TLS termination on the connection's transport (see transport.go). The
 // record layer sits between the reactor.Conn and the HTTP state machine:
 // ciphertext received is fed to the TLS engine and the plaintext it
 // yields goes to recv, as plain input does; everything sent is encrypted
-// into records first. The handshake runs in a bounded goroutine of the
+// into records first, by the engine's Sender (the one proxy's upstream
+// connections use too). The handshake runs in a bounded goroutine of the
 // engine (crypto/tls cannot resume a handshake on would-block); its
 // progress is posted back to the loop, where the rest of the connection
 // lives.
-
-// tlsBatch is the plaintext encrypted per send: three full records, so a
-// large body costs one send per 48 KiB and the ciphertext (with record
-// overhead) still fits a pooled 64 KiB buffer.
-const tlsBatch = 3 * 16 << 10
 
 // plainOnTLSBody is nginx's answer to a plain-HTTP request on a TLS port;
 // plainOnTLSBytes is the whole response, sent as is before closing.
@@ -38,14 +33,9 @@ const plainOnTLSBody = "<html>\r\n<head><title>400 The plain HTTP request was se
 // tlsConn is the TLS side of one client connection.
 type tlsConn struct {
 	t     *nptls.Conn
-	ready bool // handshake done
+	out   nptls.Sender // sends t's records, and the conn's bytes and files (transport.go)
+	ready bool         // handshake done
 
-	inflight   []byte // ciphertext handed to the reactor (pooled)
-	rest       []byte // plaintext of the conn's last send still to encrypt
-	fileFd     int    // a file region still to read, encrypt and send
-	fileOff    int64
-	fileLeft   int64
-	wantDone   bool // the conn waits for OnSendDone of its last send
 	failed     bool // the handshake failed: close once its alert is out
 	plainReply bool // answering a plain-HTTP request in the clear
 }
@@ -124,6 +114,7 @@ func (c *conn) startTLS() {
 	tc := c.s.getTLS()
 	s, seq := c.s, c.seq
 	tc.t = c.g.tls.Server(func() { s.loop.Post(func() { s.tlsWake(c, seq) }) })
+	tc.out.Init(tc.t, c.rc, s.loop)
 	c.tls = tc
 }
 
@@ -190,12 +181,12 @@ func (c *conn) tlsProgress() {
 		if err != nil {
 			c.s.log.Debugf("tls: handshake: %v", err)
 			tc.failed = true
-			if ok, _ := c.tlsPump(); ok {
+			if ok, _ := tc.out.Flush(); ok {
 				c.closeNow()
 			}
 			return
 		}
-		if _, err := c.tlsPump(); err != nil {
+		if _, err := tc.out.Flush(); err != nil {
 			c.closeNow()
 			return
 		}
@@ -241,7 +232,7 @@ func (c *conn) tlsProgress() {
 // kernel (or closed); false leaves it in user space.
 func (c *conn) tlsToKernel() bool {
 	tc := c.tls
-	if tc.inflight != nil || tc.t.Pending() > 0 || !c.g.ktls {
+	if tc.out.Sending() || tc.t.Pending() > 0 || !c.g.ktls {
 		return false
 	}
 	err := nptls.EnableKTLS(c.rc.Fd(), tc.t)
@@ -285,83 +276,14 @@ func (c *conn) lingerClose() {
 	c.rc.StartRecv()
 }
 
-// send encrypts b and sends it; done=false means OnSendDone follows.
-func (tc *tlsConn) send(c *conn, b []byte) (bool, error) {
-	tc.rest = b
-	return tc.start(c)
-}
-
-// sendFile reads, encrypts and sends n bytes of fd from off.
-func (tc *tlsConn) sendFile(c *conn, fd int, off, n int64) (bool, error) {
-	tc.fileFd, tc.fileOff, tc.fileLeft = fd, off, n
-	return tc.start(c)
-}
-
-func (tc *tlsConn) start(c *conn) (bool, error) {
-	done, err := c.tlsPump()
-	if err == nil && !done {
-		tc.wantDone = true
-	}
-	return done, err
-}
-
-// closeNotify queues a close_notify alert before the half-close.
-func (tc *tlsConn) closeNotify(c *conn) {
+// shutdownWrite half-closes the connection, after a close_notify alert
+// once the handshake is done.
+func (tc *tlsConn) shutdownWrite(c *conn) {
 	if !tc.ready || tc.failed {
+		c.rc.ShutdownWrite()
 		return
 	}
-	tc.t.CloseNotify()
-	c.tlsPump()
-}
-
-// tlsPump sends pending ciphertext, encrypting the rest of the conn's
-// send (bytes, then file) one batch at a time. It reports done when
-// nothing is left to send; false means a send is in flight.
-func (c *conn) tlsPump() (bool, error) {
-	tc := c.tls
-	l := c.s.loop
-	for {
-		if tc.inflight != nil {
-			return false, nil
-		}
-		if tc.t.Pending() == 0 {
-			switch {
-			case len(tc.rest) > 0:
-				k := min(len(tc.rest), tlsBatch)
-				if _, err := tc.t.Write(tc.rest[:k]); err != nil {
-					return false, err
-				}
-				tc.rest = tc.rest[k:]
-			case tc.fileLeft > 0:
-				buf := c.s.tlsFile[:min(int64(len(c.s.tlsFile)), tc.fileLeft)]
-				n, err := unix.Pread(tc.fileFd, buf, tc.fileOff)
-				if err != nil {
-					return false, os.NewSyscallError("pread", err)
-				}
-				if n == 0 {
-					return false, io.ErrUnexpectedEOF // the file shrank under us
-				}
-				if _, err := tc.t.Write(buf[:n]); err != nil {
-					return false, err
-				}
-				tc.fileOff += int64(n)
-				tc.fileLeft -= int64(n)
-			default:
-				return true, nil
-			}
-		}
-		out := tc.t.Output(l.GetBuf(tc.t.Pending()))
-		done, err := c.rc.Send(out)
-		if err != nil {
-			l.PutBuf(out)
-			return false, err
-		}
-		if !done {
-			tc.inflight = out
-			return false, nil
-		}
-		l.PutBuf(out)
-	}
+	tc.out.ShutdownWrite()
 }
 
 // tlsSendDone handles the completion of a ciphertext send; it reports
@@ -377,26 +299,14 @@ func (c *conn) tlsSendDone(err error) (bool, error) {
 		}
 		return false, nil
 	}
-	if tc.inflight != nil {
-		c.s.loop.PutBuf(tc.inflight)
-		tc.inflight = nil
-	}
-	if err == nil {
-		var done bool
-		done, err = c.tlsPump()
-		if err == nil && !done {
-			return false, nil
-		}
-	}
-	if tc.failed && err == nil {
+	busy, owed, err := tc.out.SendDone(err)
+	switch {
+	case busy:
+	case tc.failed && err == nil:
 		c.closeNow() // the handshake's alert is out
-		return false, nil
-	}
-	if tc.wantDone {
-		tc.wantDone = false
+	case owed:
 		return true, err
-	}
-	if err != nil {
+	case err != nil:
 		c.closeNow()
 	}
 	return false, nil
@@ -410,9 +320,7 @@ func (c *conn) releaseTLS() {
 	}
 	c.tls = nil
 	tc.t.Close()
-	if tc.inflight != nil {
-		c.s.loop.PutBuf(tc.inflight)
-	}
+	tc.out.Release()
 	*tc = tlsConn{}
 	c.s.tlsFree = append(c.s.tlsFree, tc)
 }

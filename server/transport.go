@@ -15,7 +15,7 @@ import "github.com/nproxy/nproxy/reactor"
 // then).
 func (c *conn) send(b []byte) (bool, error) {
 	if c.tls != nil {
-		return c.tls.send(c, b)
+		return c.tls.out.Send(b)
 	}
 	return c.rc.Send(b)
 }
@@ -23,7 +23,7 @@ func (c *conn) send(b []byte) (bool, error) {
 // sendFile writes n bytes of file fd from off.
 func (c *conn) sendFile(fd int, off, n int64) (bool, error) {
 	if c.tls != nil {
-		return c.tls.sendFile(c, fd, off, n)
+		return c.tls.out.SendFile(fd, off, n)
 	}
 	return c.rc.SendFile(fd, off, n)
 }
@@ -55,7 +55,8 @@ func (c *conn) spliceFrom(src *reactor.Conn, n int64) (bool, error) {
 // TLS, after a close_notify alert).
 func (c *conn) shutdownWrite() {
 	if c.tls != nil {
-		c.tls.closeNotify(c)
+		c.tls.shutdownWrite(c)
+		return
 	}
 	c.rc.ShutdownWrite()
 }

@@ -37,3 +37,29 @@ func TestWouldBlockAllocs(t *testing.T) {
 		t.Errorf("%v allocations per would-block Read, want 0", n)
 	}
 }
+
+// TestSenderAllocs fails on any allocation by a warm connection's Sender:
+// a body of several batches, then a file region, each through a socket
+// that holds every send until it completes.
+func TestSenderAllocs(t *testing.T) {
+	x := newSenderPair(t, false, true, 64<<10)
+	x.sock.discard = true
+	b := body(150 << 10)
+	fd := int(writeTemp(t, b).Fd())
+	run := func() {
+		if _, err := x.s.Send(b); err != nil {
+			t.Fatal(err)
+		}
+		x.drive()
+		if _, err := x.s.SendFile(fd, 0, int64(len(b))); err != nil {
+			t.Fatal(err)
+		}
+		x.drive()
+	}
+	for range 5 {
+		run() // pools and crypto/tls's buffers warm
+	}
+	if n := testing.AllocsPerRun(100, run); n != 0 {
+		t.Errorf("%v allocations per body and file sent, want 0", n)
+	}
+}

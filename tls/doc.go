@@ -52,6 +52,17 @@
 // where), and Conn.Read reports ErrWouldBlock. No goroutine exists for an
 // established connection.
 //
+// # Sending
+//
+// A Sender sends one Conn's output over its socket (Socket, which the
+// reactor's connection satisfies), for the server's client connections
+// and the proxy's upstream connections alike: the engine's own flights
+// and alerts, and the caller's bytes or file region, encrypted three
+// records at a time into a buffer of the loop's pool (Buffers). One batch
+// is in flight at a time, so a slow peer holds one buffer of ciphertext,
+// not the whole body; a half-close goes out behind the caller's last
+// batch and a close_notify.
+//
 // # Memory of an idle connection
 //
 // The pipe's input and output buffers come from a pool and go back to it
