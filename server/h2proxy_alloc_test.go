@@ -4,14 +4,10 @@ package server
 
 import (
 	"bytes"
-	"net/netip"
-	"path/filepath"
 	"testing"
 
-	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/http2"
-	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 	xhttp2 "golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -26,13 +22,10 @@ import (
 // tests'): it takes the stream over in Serve, sends an HTTP/1.1
 // response and releases it, as the proxy's session does.
 func TestH2ProxyStreamAllocs(t *testing.T) {
-	al, err := accesslog.Open(filepath.Join(t.TempDir(), "access.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _, _, al := observeFixture(t) // access log and metrics on
 	defer al.Close()
-	s := &Server{loop: reactor.NewLoop(reactor.NewEpoll(), reactor.Options{}), counters: metrics.New().Attach(0)}
-	c := &conn{s: s, vh: &vhost{alog: al}, obsv: &observed{peer: netip.MustParseAddr("192.0.2.1"), peerKnown: true}}
+	s := c.s
+	s.loop = reactor.NewLoop(reactor.NewEpoll(), reactor.Options{})
 	c.depth = 1 // as inside a conn method: kick leaves the settling to the test
 	h := &h2conn{c: c, bodies: make(map[uint32]*h2body), proxies: make(map[uint32]*h2proxy)}
 	c.h2 = h
