@@ -186,6 +186,12 @@ type Server struct {
 	// responses not passed on to the client; a [location]'s are its
 	// [server]'s and its own.
 	HideHeaders []string
+	// ProxySendProxyProtocol is proxy_send_proxy_protocol: 1 or 2 when
+	// every new connection to a backend starts with a PROXY protocol
+	// header of that version naming the client (HAProxy's send-proxy and
+	// send-proxy-v2), 0 (off, the default) otherwise. A property of the
+	// backends: in an [upstream] section for a group.
+	ProxySendProxyProtocol int
 	// ProxyForwarded is proxy_forwarded (default off): requests to the
 	// backends carry an RFC 7239 Forwarded field beside X-Forwarded-For.
 	ProxyForwarded bool

@@ -38,6 +38,20 @@ func init() {
 		return err
 	}
 	locationKeys["proxy_intercept_errors"] = GroupProxy // the proxy reads it
+	serverKeys["proxy_send_proxy_protocol"] = func(_ *loader, s *Server, v string) error {
+		switch v {
+		case "off":
+			s.ProxySendProxyProtocol = 0
+		case "v1":
+			s.ProxySendProxyProtocol = 1
+		case "v2":
+			s.ProxySendProxyProtocol = 2
+		default:
+			return fmt.Errorf("%q: expected v1, v2 or off", v)
+		}
+		return nil
+	}
+	locationKeys["proxy_send_proxy_protocol"] = GroupProxy
 }
 
 // checkInterceptErrors warns about proxy_intercept_errors = on where it

@@ -293,6 +293,7 @@ func (l *loader) resetHandler(cp *Server, present map[string]int) {
 		def := newServer(0)
 		cp.ProxyPrefix, cp.Balance = "/", def.Balance
 		cp.HealthCheck, cp.HealthEvery = "", 0
+		cp.ProxySendProxyProtocol = 0
 		cp.ProxyTLSCA, cp.ProxyTLSServerName, cp.ProxyTLSVerify = def.ProxyTLSCA, def.ProxyTLSServerName, def.ProxyTLSVerify
 	}
 }

@@ -27,6 +27,7 @@ type upstreamGroup struct {
 	balance     string
 	healthCheck string
 	healthEvery time.Duration
+	sendProxy   int // proxy_send_proxy_protocol: 0 (off), 1 or 2
 	used        bool
 }
 
@@ -78,7 +79,7 @@ func (l *loader) applyUpstream(sec *ini.Section, ss *scanSection) {
 		switch key {
 		case "server":
 			l.applyRepeated(k, ss, nil, func(_ *loader, _ *Server, v string) error { return g.addServer(v) })
-		case "balance", "health_check":
+		case "balance", "health_check", "proxy_send_proxy_protocol":
 			v, line, ok := l.keyValue(k, ss)
 			if !ok {
 				continue
@@ -88,13 +89,16 @@ func (l *loader) applyUpstream(sec *ini.Section, ss *scanSection) {
 				l.addValue(line, key, err)
 				continue
 			}
-			if key == "balance" {
+			switch key {
+			case "balance":
 				g.balance = scratch.Balance
-			} else {
+			case "health_check":
 				g.healthCheck, g.healthEvery = scratch.HealthCheck, scratch.HealthEvery
+			default:
+				g.sendProxy = scratch.ProxySendProxyProtocol
 			}
 		default:
-			l.addf(firstLine(ss, key), ErrUnknownKey, "%s: not a key of an [upstream] section (server, balance, health_check)", keyName(key))
+			l.addf(firstLine(ss, key), ErrUnknownKey, "%s: not a key of an [upstream] section (server, balance, health_check, proxy_send_proxy_protocol)", keyName(key))
 		}
 	}
 	if len(g.pass) == 0 {
@@ -147,10 +151,12 @@ func (l *loader) useUpstream(s *Server, v string) bool {
 	if g.healthCheck != "" {
 		s.HealthCheck, s.HealthEvery = g.healthCheck, g.healthEvery
 	}
+	s.ProxySendProxyProtocol = g.sendProxy
 	return true
 }
 
-// checkUpstreamUse refuses balance or health_check beside a proxy_pass
+// checkUpstreamUse refuses balance, health_check or
+// proxy_send_proxy_protocol beside a proxy_pass
 // that names a group (they are the group's, in its [upstream] section),
 // present being the section's keys and their lines.
 func (l *loader) checkUpstreamUse(sec *ini.Section, present map[string]int) {
@@ -162,7 +168,7 @@ func (l *loader) checkUpstreamUse(sec *ini.Section, present map[string]int) {
 	if g == nil {
 		return
 	}
-	for _, k := range []string{"balance", "health_check"} {
+	for _, k := range []string{"balance", "health_check", "proxy_send_proxy_protocol"} {
 		if line, ok := present[k]; ok {
 			l.addf(line, ErrConflict, "%s: proxy_pass names [upstream %s] (line %d): set %s there", k, name, g.line, k)
 		}

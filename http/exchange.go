@@ -3,6 +3,7 @@
 package http
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/nproxy/nproxy/reactor"
@@ -51,6 +52,12 @@ type Exchange struct {
 	// The page's Header and Body are valid until the next call; a
 	// Release in resp is the caller's to call. nil without error_page.
 	ErrorPage func(status int, resp *Response) bool
+	// ClientAddr and LocalAddr are the client's address (the real
+	// client's, from a PROXY header received or real_ip_from, when
+	// known) and the address it connected to. The server fills them in
+	// only for a reverse proxy that passes them on
+	// (proxy_send_proxy_protocol); they are stale otherwise.
+	ClientAddr, LocalAddr netip.AddrPort
 	// Takeover lets a step (the reverse proxy) take the connection over
 	// after Serve: the server then stops reading requests and hands
 	// received bytes to the step until it gives the connection back.

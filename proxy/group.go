@@ -39,6 +39,9 @@ type Group struct {
 	healthEvery  time.Duration
 	probeTimeout time.Duration
 
+	// sendProxy is proxy_send_proxy_protocol: 0, 1 or 2 (sendproxy.go).
+	sendProxy int
+
 	// tlsPlain is the scratch buffer records from https:// backends are
 	// decrypted into (one record at a time), nil for plain ones.
 	tlsPlain []byte
@@ -48,7 +51,8 @@ type Group struct {
 // backends (resolved now), balancer and, for https:// backends, their TLS
 // settings (cfg's proxy_tls_*). Routes share it through NewRoute.
 func NewGroup(cfg *config.Server, loop *reactor.Loop, log *logging.Logger) (*Group, error) {
-	g := &Group{loop: loop, log: log, healthCheck: cfg.HealthCheck, healthEvery: cfg.HealthEvery, probeTimeout: cfg.ProxyConnectTimeout}
+	g := &Group{loop: loop, log: log, healthCheck: cfg.HealthCheck, healthEvery: cfg.HealthEvery, probeTimeout: cfg.ProxyConnectTimeout,
+		sendProxy: cfg.ProxySendProxyProtocol}
 	if len(cfg.ProxyPass) == 0 {
 		return nil, fmt.Errorf("proxy: no backend")
 	}
@@ -108,7 +112,14 @@ func (g *Group) pick(tried uint64, now int64) *backend {
 func (g *Group) getConn(b *backend, s *session, connectTimeout time.Duration) (*upConn, bool, error) {
 	for n := len(b.idle); n > 0; n = len(b.idle) {
 		u := b.idle[n-1]
-		b.idle = b.idle[:n-1]
+		if g.sendProxy != 0 {
+			// Only a connection that named this client will do.
+			if u = takeIdleFor(b, s.ppClient); u == nil {
+				break
+			}
+		} else {
+			b.idle = b.idle[:n-1]
+		}
 		b.addIdle(-1)
 		if u.rc == nil || !u.rc.Open() {
 			continue
@@ -131,6 +142,7 @@ func (g *Group) getConn(b *backend, s *session, connectTimeout time.Duration) (*
 	if err != nil {
 		return nil, false, err
 	}
+	g.newPP(u, s.ppClient, s.ppLocal)
 	u.rc = rc
 	rc.SetTimeout(connectTimeout)
 	return u, false, nil

@@ -61,6 +61,11 @@ func NewRoute(cfg *config.Server, g *Group) *Handler {
 // Group returns the upstream group h proxies to.
 func (h *Handler) Group() *Group { return h.g }
 
+// SendsProxyProtocol reports whether h's backends are sent a PROXY
+// protocol header: the server must then fill in http.Exchange's
+// ClientAddr and LocalAddr before Serve.
+func (h *Handler) SendsProxyProtocol() bool { return h.g.sendProxy != 0 }
+
 // Serve takes the requests under proxy_prefix: it hijacks the client
 // connection and streams the exchange through a session.
 func (h *Handler) Serve(x *http.Exchange) bool {

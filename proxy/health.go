@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"bytes"
+	"net/netip"
 	"time"
 )
 
@@ -32,6 +33,7 @@ func startProbe(g *Group, b *backend, every time.Duration) {
 		return
 	}
 	u.rc = rc
+	g.newPP(u, netip.AddrPort{}, netip.AddrPort{})
 	timeout := every
 	if g.probeTimeout > 0 && g.probeTimeout < timeout {
 		timeout = g.probeTimeout

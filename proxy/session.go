@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"net/netip"
 	"strconv"
 	"unsafe"
 
@@ -127,6 +128,11 @@ type session struct {
 	// the backend sent it; gzChunk: the compressed body goes chunked;
 	// acceptGzip: the request's Accept-Encoding names gzip (read only
 	// when the route compresses).
+	// ppClient and ppLocal are the client's address and the address it
+	// connected to, for the PROXY header of a new upstream connection
+	// (sendproxy.go); zero unless the group sends one.
+	ppClient, ppLocal netip.AddrPort
+
 	gz         *compressor
 	gzChunk    bool
 	acceptGzip bool
@@ -161,6 +167,9 @@ func (s *session) start(x *http.Exchange) {
 	s.keepClient = req.KeepAlive
 	s.upgradeReq = tunnels(req, x.Buf)
 	s.pages = x.ErrorPage
+	if s.h.g.sendProxy != 0 {
+		s.ppClient, s.ppLocal = x.ClientAddr, x.LocalAddr
+	}
 	if s.h.gzip != nil {
 		v, ok := req.Header(x.Buf, "Accept-Encoding")
 		s.acceptGzip = ok && http.AcceptsCoding(v, "gzip")

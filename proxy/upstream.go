@@ -150,6 +150,14 @@ type upConn struct {
 	reused bool     // served a request before (a stale pooled one may fail)
 	probe  *probe   // set for an active health probe connection
 	tls    *upTLS   // nil on a plain connection
+
+	// pp is the PROXY protocol header still to be sent on a new
+	// connection (a pooled buffer), first, before any other byte (a TLS
+	// handshake's too); ppSending while its send is in flight. ppClient
+	// is the client the header named (proxy_send_proxy_protocol.go).
+	pp        []byte
+	ppSending bool
+	ppClient  netip.AddrPort
 }
 
 var _ reactor.Handler = (*upConn)(nil)
@@ -180,6 +188,12 @@ func (u *upConn) OnReadClosed(rc *reactor.Conn, err error) {
 }
 
 func (u *upConn) OnSendDone(rc *reactor.Conn, err error) {
+	if u.ppSending {
+		u.ppSending = false
+		u.freePP()
+		u.afterConnect(err)
+		return
+	}
 	if u.tls != nil {
 		u.tlsSendDone(err)
 		return
@@ -188,6 +202,15 @@ func (u *upConn) OnSendDone(rc *reactor.Conn, err error) {
 }
 
 func (u *upConn) OnConnect(rc *reactor.Conn, err error) {
+	if err == nil && u.pp != nil && !u.sendPP() {
+		return // OnSendDone goes on
+	}
+	u.afterConnect(err)
+}
+
+// afterConnect goes on once the connection is up and its PROXY header,
+// if any, is sent: the TLS handshake, or the user of the connection.
+func (u *upConn) afterConnect(err error) {
 	if u.tls != nil && err == nil {
 		u.tlsStart()
 		return
@@ -302,6 +325,8 @@ func (u *upConn) close() {
 	if u.tls != nil {
 		u.tls.release() // after rc.Close: a send in flight is abandoned
 	}
+	u.ppSending = false
+	u.freePP() // after rc.Close too
 	u.s, u.probe = nil, nil
 }
 

@@ -85,7 +85,7 @@ func parseV1(b []byte) (int, netip.Addr, error) {
 			return 0, none, ErrBadHeader
 		}
 	}
-	return n, src, nil
+	return n, src.Unmap(), nil // an IPv4-mapped TCP6 source is the IPv4 client, as in version 2
 }
 
 func parseV2(b []byte) (int, netip.Addr, error) {

@@ -71,3 +71,43 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendRoundTrip checks that what AppendV1 and AppendV2 write,
+// Parse reads back: the whole header and the client's address, for
+// IPv4, IPv6, a mix of the two and a header without addresses.
+func TestAppendRoundTrip(t *testing.T) {
+	v4 := netip.MustParseAddrPort("192.0.2.7:40001")
+	v4dst := netip.MustParseAddrPort("198.51.100.1:443")
+	v6 := netip.MustParseAddrPort("[2001:db8::7]:40002")
+	tests := []struct {
+		name     string
+		src, dst netip.AddrPort
+		want     netip.Addr
+		v1       string
+	}{
+		{name: "IPv4", src: v4, dst: v4dst, want: v4.Addr(), v1: "PROXY TCP4 192.0.2.7 198.51.100.1 40001 443\r\n"},
+		{name: "IPv6", src: v6, dst: v6, want: v6.Addr(), v1: "PROXY TCP6 2001:db8::7 2001:db8::7 40002 40002\r\n"},
+		{name: "mixed", src: v4, dst: v6, want: v4.Addr(), v1: "PROXY TCP6 ::ffff:192.0.2.7 2001:db8::7 40001 40002\r\n"},
+		{name: "none", src: netip.AddrPort{}, dst: v4dst, v1: "PROXY UNKNOWN\r\n"},
+	}
+	for _, tt := range tests {
+		for _, v := range []int{1, 2} {
+			var b []byte
+			if v == 1 {
+				b = AppendV1(nil, tt.src, tt.dst)
+				if string(b) != tt.v1 {
+					t.Errorf("%s: v1 %q, want %q", tt.name, b, tt.v1)
+				}
+			} else {
+				b = AppendV2(nil, tt.src, tt.dst)
+			}
+			if len(b) > MaxV1 && v == 1 || len(b) > MaxV2 && v == 2 {
+				t.Errorf("%s v%d: %d bytes, over the bound", tt.name, v, len(b))
+			}
+			n, src, err := Parse(append(b, "GET / HTTP/1.1\r\n"...))
+			if err != nil || n != len(b) || src != tt.want {
+				t.Errorf("%s v%d: Parse = %d, %v, %v; want %d, %v", tt.name, v, n, src, err, len(b), tt.want)
+			}
+		}
+	}
+}

@@ -36,6 +36,9 @@ type route struct {
 	// proxyVars: a proxy_set_header of the route expands variables, so
 	// the proxy needs x.Vars.
 	proxyVars bool
+	// sendProxy: the route's backends get a PROXY protocol header, so
+	// the proxy needs x.ClientAddr and x.LocalAddr (sendproxy.go).
+	sendProxy bool
 	errors    *errorPages // nil without error_page
 	gzip      *gzipStep   // nil without gzip or gzip_static
 	proxy     *proxy.Handler
@@ -181,6 +184,7 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 				return nil, fmt.Errorf("server: %w", err)
 			}
 			px := proxy.NewRoute(cfg, g)
+			r.sendProxy = px.SendsProxyProtocol()
 			if cfg.Gzip {
 				if s.compressors == nil {
 					s.compressors = proxy.NewCompressors()
@@ -191,6 +195,7 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 			r.proxy = px
 		} else {
 			r.proxy = root.proxy
+			r.sendProxy = root.sendProxy
 		}
 	}
 	if cfg.StaticRoot != "" {
@@ -247,10 +252,10 @@ func (s *Server) upstreamGroup(cfg *config.Server, loc *config.Location, root *r
 }
 
 // ownsBackends reports whether loc sets a key that makes its backends
-// other than its [server]'s: proxy_pass, balance, health_check or a TLS
-// setting.
+// other than its [server]'s: proxy_pass, balance, health_check,
+// proxy_send_proxy_protocol or a TLS setting.
 func ownsBackends(loc *config.Location) bool {
-	for _, k := range [...]string{"proxy_pass", "balance", "health_check", "proxy_tls_ca", "proxy_tls_server_name", "proxy_tls_verify"} {
+	for _, k := range [...]string{"proxy_pass", "balance", "health_check", "proxy_send_proxy_protocol", "proxy_tls_ca", "proxy_tls_server_name", "proxy_tls_verify"} {
 		if loc.Sets(k) {
 			return true
 		}
@@ -382,6 +387,9 @@ func (rt *router) serveRouteInternal(x *http.Exchange, r *route, internal bool) 
 		}
 		x.ErrorPage = r.pages
 		rt.s.handler = metrics.HandlerProxy
+		if r.sendProxy {
+			setConnAddrs(x)
+		}
 		if r.proxy.Serve(x) {
 			return true
 		}
