@@ -82,6 +82,12 @@ type Config struct {
 	// response instead.
 	DrainIdleGrace time.Duration
 
+	// StatusListen is status_listen (config/status.go): the address of
+	// the [server] (Server.Status) that alone answers /metrics and
+	// /healthz; "" when they answer on every [server].
+	StatusListen string
+	statusLine   int
+
 	// Modules are the global module lines (module.go), in file order:
 	// they run first in every [server]'s routing chain.
 	Modules []*Module
@@ -213,6 +219,9 @@ type Server struct {
 	// Healthz is healthz (default on): the [server] answers GET
 	// /healthz itself.
 	Healthz bool
+	// Status marks the [server] the loader adds for status_listen: it
+	// answers /healthz and /metrics only.
+	Status bool
 	// HTTP2 is http2 (default on for a [server] with TLS, off in the
 	// clear): TLS listeners offer h2 by ALPN and plain ones take h2c with
 	// prior knowledge (config/http2.go).

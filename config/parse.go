@@ -241,6 +241,7 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 	if !hasServerSection(sections) {
 		l.add(sc.lines, ErrMissing, "no [server] section: at least one is required")
 	}
+	l.addStatusServer(cfg)
 	l.checkConflicts(cfg.Servers)
 	l.checkProxyProtocol(cfg.Servers)
 	l.checkHTTP2(cfg.Servers)

@@ -21,7 +21,7 @@ import (
 func (c *Config) ListenAt(addr string) string {
 	for _, sec := range c.layout {
 		for _, s := range sec.settings {
-			if s.key != "listen" {
+			if s.key != "listen" && s.key != "status_listen" {
 				continue
 			}
 			if addrs, _, err := parseListenValue(s.value); err == nil && slices.Contains(addrs, addr) {

@@ -108,6 +108,10 @@ func (ss statics) Close() {
 func (s *Server) newRouter(vh *vhost) (rt *router, err error) {
 	sc := vh.cfg
 	rt = &router{s: s, healthz: sc.Healthz, metrics: sc.Metrics, trusted: realip.Trusted(sc.RealIPFrom)}
+	if s.cfg.StatusListen != "" && !sc.Status {
+		// status_listen: /healthz and /metrics answer there alone.
+		rt.healthz, rt.metrics = false, false
+	}
 	if sc.RealIPHeader != "proxy_protocol" {
 		rt.realIPHeader = sc.RealIPHeader
 	}

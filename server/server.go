@@ -266,6 +266,9 @@ func (s *Server) newVhost(sc *config.Server) (*vhost, error) {
 	}
 	vh.rt = rt
 	vh.chain = append(vh.chain, rt)
+	if sc.Status {
+		return vh, nil // status_listen's: no module
+	}
 	if vh.chain, err = s.withModules(vh, vh.chain); err != nil {
 		return nil, err
 	}
