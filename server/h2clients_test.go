@@ -87,3 +87,30 @@ func TestH2StdlibClient(t *testing.T) {
 		checkH2Proxy(t, cl, "https://"+ts.addr, up, smallBody)
 	})
 }
+
+// TestH2loadRoutes runs h2load (nghttp2's load generator: many streams at
+// once on each connection) against a static and a proxied route, over
+// TLS and over h2c, on both backends: every request must succeed with a
+// 2xx. Skipped where h2load is not installed (Debian: nghttp2-client).
+func TestH2loadRoutes(t *testing.T) {
+	if _, err := exec.LookPath("h2load"); err != nil {
+		t.Skip("no h2load (Debian package nghttp2-client)")
+	}
+	forEachBackend(t, func(t *testing.T, backend string) {
+		up := startH2Upstream(t)
+		root := t.TempDir()
+		writeTree(t, root)
+		keys := h2ProxyKeys(t, up, filepath.Join(t.TempDir(), "access.log"))
+		h2c := startServer(t, backend, "static_root = "+root+"\n"+keys)
+		tlsSrv := startTLS(t, backend, []tlsSite{{names: "a.test", extra: keys}})
+		for _, url := range []string{
+			"http://" + h2c.addr + "/small.txt", "http://" + h2c.addr + "/api/small",
+			"https://" + tlsSrv.addr + "/", "https://" + tlsSrv.addr + "/api/small",
+		} {
+			out, err := exec.Command("h2load", "-n", "2000", "-c", "4", "-m", "10", url).CombinedOutput()
+			if err != nil || !bytes.Contains(out, []byte("2000 succeeded, 0 failed")) || !bytes.Contains(out, []byte("status codes: 2000 2xx")) {
+				t.Errorf("h2load %s: %v\n%s", url, err, out)
+			}
+		}
+	})
+}
