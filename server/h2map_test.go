@@ -281,3 +281,36 @@ func TestH2ProxyExpectContinue(t *testing.T) {
 		}
 	})
 }
+
+// TestH2AnswerBeforeBody: a stream answered at its head (a static file
+// refuses POST) while the client is still sending its body: the body is
+// read and dropped within the stream window, or stopped with
+// RST_STREAM(NO_ERROR) past it; either way the client gets the answer
+// and the connection goes on.
+func TestH2AnswerBeforeBody(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		ts := startServer(t, backend, "http2 = on\n")
+		r := dialH2Raw(t, ts.addr)
+		// Within the window: the rest of the body is taken and dropped.
+		r.headers(1, false, ":method", "POST", ":scheme", "http", ":authority", "x", ":path", "/small.txt", "content-length", "6")
+		head, _, _ := r.response(1)
+		if head[":status"] != "405" {
+			t.Fatalf("POST to a file: %v", head)
+		}
+		r.fr.WriteData(1, false, []byte("abc"))
+		r.fr.WriteData(1, true, []byte("def"))
+		// Past it (content-length says so): RST_STREAM(NO_ERROR) at once.
+		r.headers(3, false, ":method", "POST", ":scheme", "http", ":authority", "x", ":path", "/small.txt", "content-length", "500000")
+		if head, _, _ := r.response(3); head[":status"] != "405" {
+			t.Fatalf("big POST to a file: %v", head)
+		}
+		if ev := r.next(3); !ev.isRST || ev.reset != http2.ErrCodeNo {
+			t.Fatalf("big POST: %+v, want RST_STREAM(NO_ERROR)", ev)
+		}
+		r.fr.WriteData(3, false, []byte("late")) // in flight: ignored
+		r.headers(5, true, ":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/small.txt")
+		if head, body, _ := r.response(5); head[":status"] != "200" || string(body) != string(smallBody) {
+			t.Fatalf("next stream: %v, %d bytes", head, len(body))
+		}
+	})
+}
