@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // callContext is the context of a WebAssembly module's hook calls: the
@@ -15,6 +17,14 @@ import (
 // would allocate all three per request. A callContext is used by one
 // loop thread; its timer's function runs on another goroutine, hence the
 // lock.
+//
+// The limit is meant for a module that runs too long, not for a thread
+// the kernel did not run: on a loaded machine the loop thread can be
+// off its CPU for longer than the limit in the middle of a call of a few
+// microseconds. So once the deadline has passed, the call is stopped only
+// when its thread has run cpuGrace more (read from the thread's CPU
+// clock, checked every checkEvery), or at the latest hardFactor times the
+// limit after it started.
 type callContext struct {
 	context.Context // the parent: carries the module for the host functions
 
@@ -23,9 +33,27 @@ type callContext struct {
 	mu       sync.Mutex
 	done     chan struct{} // closed when the armed deadline passes
 	deadline time.Time
+	hard     time.Time // the call is stopped at this time whatever its thread did
+	tid      int       // the thread making the call
+	cpu0     time.Duration
+	sampled  bool // cpu0 holds the thread's CPU time at the first check past the deadline
 	armed    bool // a call is in progress
 	expired  bool // done is closed
 }
+
+// The bounds of a call that passed its deadline (callContext).
+const (
+	// cpuGrace is the CPU time the call's thread may still run once the
+	// deadline has passed: a call that runs on is stopped this much
+	// later than the limit, one whose thread was kept off its CPU goes
+	// on until it has run that much.
+	cpuGrace = 10 * time.Millisecond
+	// checkEvery spaces the checks of the thread's CPU time.
+	checkEvery = 5 * time.Millisecond
+	// hardFactor bounds a call in wall time, as a multiple of its limit,
+	// however little its thread ran.
+	hardFactor = 10
+)
 
 // newCallContext returns a callContext with parent's values.
 func newCallContext(parent context.Context) *callContext {
@@ -35,10 +63,13 @@ func newCallContext(parent context.Context) *callContext {
 	return c
 }
 
-// arm starts a call that may last d.
+// arm starts a call that may last d, made by the calling thread.
 func (c *callContext) arm(d time.Duration) {
+	tid := unix.Gettid()
+	now := time.Now()
 	c.mu.Lock()
-	c.armed, c.deadline = true, time.Now().Add(d)
+	c.armed, c.deadline, c.hard = true, now.Add(d), now.Add(hardFactor*d)
+	c.tid, c.sampled = tid, false
 	c.mu.Unlock()
 	c.timer.Reset(d)
 }
@@ -57,16 +88,45 @@ func (c *callContext) disarm() {
 }
 
 // expire is the timer's function: it closes done when a call is in
-// progress and past its deadline. A timer that fires after disarm finds
-// none; one whose function started late, once the next call was armed,
-// finds that call's deadline still ahead.
+// progress, past its deadline, and its thread ran cpuGrace since the
+// first check past it (or the hard bound passed, or the thread's clock
+// cannot be read); otherwise it checks again checkEvery later. A timer
+// that fires after disarm finds no call; one whose function started
+// late, once the next call was armed, finds that call's deadline still
+// ahead (and arm's Reset of the timer came after it).
 func (c *callContext) expire() {
 	c.mu.Lock()
-	if c.armed && !c.expired && !time.Now().Before(c.deadline) {
-		c.expired = true
-		close(c.done)
+	defer c.mu.Unlock()
+	now := time.Now()
+	if !c.armed || c.expired || now.Before(c.deadline) {
+		return
 	}
-	c.mu.Unlock()
+	if now.Before(c.hard) {
+		if cpu, ok := threadCPU(c.tid); ok {
+			if !c.sampled {
+				c.cpu0, c.sampled = cpu, true
+				c.timer.Reset(checkEvery)
+				return
+			}
+			if cpu-c.cpu0 < cpuGrace {
+				c.timer.Reset(checkEvery)
+				return
+			}
+		}
+	}
+	c.expired = true
+	close(c.done)
+}
+
+// threadCPU returns the CPU time thread tid of this process has used,
+// from its CPU clock (the kernel's MAKE_THREAD_CPUCLOCK(tid,
+// CPUCLOCK_SCHED)); false when it cannot be read (the thread is gone).
+func threadCPU(tid int) (time.Duration, bool) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(^int32(tid)<<3|6, &ts); err != nil {
+		return 0, false
+	}
+	return time.Duration(ts.Nano()), true
 }
 
 // Deadline returns the armed call's deadline.

@@ -3,8 +3,11 @@ package modules
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestCallContext checks the re-armed deadline of hook calls: done is
@@ -60,4 +63,97 @@ func TestCallContext(t *testing.T) {
 	default:
 	}
 	c.disarm()
+}
+
+// TestCallContextThreadOffCPU checks that a call whose thread does not
+// run (here it sleeps; on a loaded machine the kernel runs others) is not
+// stopped at its deadline, and that one whose thread keeps running is.
+func TestCallContextThreadOffCPU(t *testing.T) {
+	const limit = 20 * time.Millisecond
+	t.Run("sleeping", func(t *testing.T) {
+		c := newCallContext(context.Background())
+		defer c.stop()
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		c.arm(limit)
+		// Sleep until the timer has looked at the thread's CPU time
+		// past the deadline (bounded by the hard limit).
+		for {
+			time.Sleep(time.Millisecond)
+			c.mu.Lock()
+			sampled, expired, hard := c.sampled, c.expired, c.hard
+			c.mu.Unlock()
+			if expired {
+				if time.Now().Before(hard) {
+					t.Fatal("a call whose thread slept was stopped before its hard limit")
+				}
+				t.Skip("this machine kept the test's thread off its CPU past the hard limit")
+			}
+			if sampled {
+				break
+			}
+		}
+		c.disarm()
+		if c.Err() != nil {
+			t.Errorf("Err %v", c.Err())
+		}
+	})
+	t.Run("running", func(t *testing.T) {
+		c := newCallContext(context.Background())
+		defer c.stop()
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		start := time.Now()
+		c.arm(limit)
+		for n := 0; ; n++ {
+			if n%1024 == 0 {
+				select {
+				case <-c.Done():
+					c.disarm()
+					if took := time.Since(start); took < limit {
+						t.Errorf("stopped after %v, before the limit", took)
+					}
+					return
+				default:
+				}
+				if time.Since(start) > 10*time.Second {
+					t.Fatal("a running call was never stopped")
+				}
+			}
+		}
+	})
+}
+
+func TestThreadCPU(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := unix.Gettid()
+	a, ok := threadCPU(tid)
+	if !ok {
+		t.Fatal("this thread's CPU clock cannot be read")
+	}
+	for start := time.Now(); time.Since(start) < 20*time.Millisecond; {
+	}
+	b, _ := threadCPU(tid)
+	if b <= a {
+		t.Errorf("CPU time %v then %v after running", a, b)
+	}
+	// A goroutine that exits locked to its thread ends the thread.
+	gone := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		gone <- unix.Gettid()
+	}()
+	dead := <-gone
+	waitUntil(t, func() bool { _, ok := threadCPU(dead); return !ok })
+}
+
+// waitUntil polls cond for up to 10 s.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the CPU clock of a thread that ended can still be read")
+		}
+	}
 }

@@ -85,7 +85,10 @@
 // its own linear memory, bounded by MemoryLimit; each hook call is
 // bounded by CallTimeLimit through wazero's context cancellation (a
 // deadline on the call's context, checked by the compiled code at loop
-// headers). A trap, an exit (a Go module's panic or out-of-memory) or
+// headers; past it, a call whose thread was kept off its CPU by a loaded
+// machine goes on until the thread has run 10 ms more, within ten times
+// the limit, so that scheduling delays do not fail calls of a few
+// microseconds). A trap, an exit (a Go module's panic or out-of-memory) or
 // the time limit discards the instance and answers 500; the next request
 // gets a new instance. Each worker compiles a module once (wazero's
 // compiler, with a compilation cache, shared by every instance of the

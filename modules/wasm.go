@@ -30,14 +30,16 @@ const (
 	MemoryLimit = 64 << 20
 
 	// CallTimeLimit bounds one hook call. A hook that passes takes
-	// microseconds; the limit only stops a module that loops, and is
-	// long enough that a loaded machine's scheduling delays never trip
-	// it. The deadline is on the call's context; wazero's compiled code
-	// checks whether the module was closed at every loop header, and a
+	// microseconds; the limit only stops a module that loops. The
+	// deadline is on the call's context; wazero's compiled code checks
+	// whether the module was closed at every loop header, and a
 	// goroutine of wazero's closes it when the context is done. A worker
 	// runs on one P (GOMAXPROCS=1), which that goroutine gets only when
 	// the loop thread is preempted, so a runaway call stops a Go
-	// preemption tick or two (10 ms each) after the limit.
+	// preemption tick or two (10 ms each) after the limit. A call whose
+	// thread the kernel kept off its CPU past the limit (a loaded
+	// machine) goes on until its thread has run a little more
+	// (callContext, cpuGrace), at most ten times the limit.
 	CallTimeLimit = 50 * time.Millisecond
 
 	// InitTimeLimit bounds an instance's creation: the language
