@@ -55,8 +55,9 @@ type Handler interface {
 // regular fields with lowercase names (cookie fields joined into one,
 // RFC 9113 §8.2.3), and Req.ContentLength, Expect100, Range,
 // IfNoneMatch, IfModifiedSince and HasUnderscoreHeader are filled as the
-// HTTP/1.1 parser fills them. A RequestHead is reused for every stream of
-// a connection.
+// HTTP/1.1 parser fills them. RequestHeads are pooled: one is lent to a
+// connection for a header block and its Handler call, then reused by any
+// connection.
 type RequestHead struct {
 	Req http.Request
 	Buf []byte
@@ -98,6 +99,10 @@ type Conn struct {
 	in     []byte // Feed's partial frame, kept until the rest arrives
 	out    []byte // frames to send; out[outOff:] is pending
 	outOff int
+	// ob is the pooled holder out's storage came from and goes back to
+	// once Output drains it (grab, release): an idle connection holds
+	// no output buffer.
+	ob *outBuf
 	// control counts control frames queued since the output was last
 	// drained (the SETTINGS/PING flood bound).
 	control int
@@ -131,7 +136,10 @@ type Conn struct {
 	enc  *hpack.Encoder
 	encw encBuf
 	hb   headerBlock
-	head RequestHead
+	// head is the request head being decoded: taken from headPool when a
+	// header block starts and given back once it is handled, so that an
+	// idle connection carries neither its field table nor its text.
+	head *RequestHead
 
 	// fieldNames and fieldValues intern response field text the encoder
 	// may keep in its dynamic table (see encodeField).
@@ -166,6 +174,7 @@ func NewConn(h Handler, cfg *Config) *Conn {
 	c.dec.SetMaxStringLength(c.lim.maxListSize)
 	c.enc = hpack.NewEncoder(&c.encw)
 
+	c.grab()
 	c.out = appendFrameHeader(c.out, 4*6, frameSettings, 0, 0)
 	c.out = appendSetting(c.out, settingMaxConcurrentStreams, uint32(c.lim.maxStreams))
 	c.out = appendSetting(c.out, settingInitialWindowSize, uint32(c.lim.streamWindow))
@@ -266,7 +275,7 @@ func (c *Conn) Output(dst []byte) []byte {
 		dst = append(dst, p...)
 		c.outOff += len(p)
 		if c.outOff == len(c.out) {
-			c.out, c.outOff, c.control = c.out[:0], 0, 0
+			c.release()
 		} else if c.outOff > len(c.out)/2 {
 			c.out = c.out[:copy(c.out, c.out[c.outOff:])]
 			c.outOff = 0
@@ -292,6 +301,7 @@ func (c *Conn) Shutdown() {
 		return
 	}
 	c.goAwaySent = true
+	c.grab()
 	c.out = appendGoAway(c.out, c.maxClientID, ErrCodeNo)
 	if c.state == stateOpen {
 		c.state = stateDraining
@@ -334,6 +344,7 @@ func (c *Conn) connError(code ErrCode, reason string) {
 	if c.state == stateClosed {
 		return
 	}
+	c.grab()
 	c.out = appendGoAway(c.out, c.maxClientID, code)
 	c.state = stateClosed
 	c.err = &ConnError{Code: code, Reason: reason}
@@ -361,6 +372,7 @@ func (c *Conn) streamError(s *stream, id uint32, code ErrCode) {
 
 // queueRST queues a RST_STREAM and remembers the reset.
 func (c *Conn) queueRST(id uint32, code ErrCode) {
+	c.grab()
 	c.out = appendRSTStream(c.out, id, code)
 	c.rememberReset(id)
 	c.countControl()

@@ -81,6 +81,14 @@
 // caller's bytes. A warm connection's request and response allocate
 // nothing (TestSteadyStateAllocs).
 //
+// # Idle connections
+//
+// An idle connection holds its protocol state (settings, windows, the
+// HPACK tables) and no buffer: the request head a header block is decoded
+// into (with its 64-entry field table) and the output buffer frames are
+// queued in are lent from process-wide pools while a block is decoded or
+// output waits, and given back once handled or drained.
+//
 // # How the server plugs it in
 //
 //   - TLS: a listener with http2 on offers ALPN "h2,http/1.1"

@@ -4,6 +4,7 @@ package http2
 
 import (
 	"encoding/binary"
+	"sync"
 
 	"github.com/nproxy/nproxy/http"
 	"golang.org/x/net/http2/hpack"
@@ -150,6 +151,9 @@ func (c *Conn) onContinuation(fh frameHeader, payload []byte) {
 // startBlock prepares the decoder and the request head for a block.
 func (c *Conn) startBlock() {
 	c.hb.open = true
+	if c.head == nil {
+		c.head = headPool.Get().(*RequestHead)
+	}
 	c.head.Req.Reset()
 	c.head.Req.Major, c.head.Req.Minor = 2, 0
 	c.head.Req.KeepAlive = true
@@ -180,7 +184,15 @@ func (c *Conn) fragment(frag []byte, end bool) {
 	}
 	c.dec.SetEmitEnabled(true)
 	c.finishBlock()
+	if c.head != nil && !c.hb.open {
+		headPool.Put(c.head)
+		c.head = nil
+	}
 }
+
+// headPool lends connections the RequestHead a header block is decoded
+// into, for as long as the block and its Handler call last.
+var headPool = sync.Pool{New: func() any { return new(RequestHead) }}
 
 // finishBlock acts on a whole, decoded header block.
 func (c *Conn) finishBlock() {
@@ -204,7 +216,7 @@ func (c *Conn) finishBlock() {
 			return
 		}
 		s.state = streamHalfClosedRemote
-		c.h.OnTrailers(id, &c.head)
+		c.h.OnTrailers(id, c.head)
 		return
 	}
 	s := c.lookup(id)
@@ -220,7 +232,7 @@ func (c *Conn) finishBlock() {
 	if hb.endStream {
 		s.state = streamHalfClosedRemote
 	}
-	c.h.OnRequest(id, &c.head, hb.endStream)
+	c.h.OnRequest(id, c.head, hb.endStream)
 }
 
 // answerTooLarge answers a request whose head is over the limits with

@@ -247,6 +247,7 @@ func (c *Conn) onSettings(fh frameHeader, payload []byte) {
 		// never make; SETTINGS_MAX_HEADER_LIST_SIZE is advisory; unknown
 		// settings are ignored (§6.5.2).
 	}
+	c.grab()
 	c.out = appendFrameHeader(c.out, 0, frameSettings, flagAck, 0)
 	c.countControl()
 }
@@ -264,6 +265,7 @@ func (c *Conn) onPing(fh frameHeader, payload []byte) {
 	if fh.flags&flagAck != 0 {
 		return // we send no PING of our own
 	}
+	c.grab()
 	c.out = append(appendFrameHeader(c.out, 8, framePing, flagAck, 0), payload...)
 	c.countControl()
 }

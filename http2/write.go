@@ -4,6 +4,7 @@ package http2
 
 import (
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/net/http2/hpack"
@@ -76,6 +77,7 @@ func (c *Conn) WriteData(id uint32, p []byte, endStream bool) (int, error) {
 		if endStream && chunk == left {
 			flags = flagEndStream
 		}
+		c.grab()
 		c.out = appendFrameHeader(c.out, chunk, frameData, flags, id)
 		c.out = append(c.out, p[n:n+chunk]...)
 		n += chunk
@@ -88,6 +90,7 @@ func (c *Conn) WriteData(id uint32, p []byte, endStream bool) (int, error) {
 	}
 	if endStream {
 		if len(p) == 0 {
+			c.grab()
 			c.out = appendFrameHeader(c.out, 0, frameData, flagEndStream, id)
 		}
 		c.endResponse(s)
@@ -154,6 +157,7 @@ func (c *Conn) creditConn(n int64) {
 	}
 	c.recvUnacked += n
 	if c.recvUnacked >= int64(c.lim.connWindow)/2 {
+		c.grab()
 		c.out = appendWindowUpdate(c.out, 0, uint32(c.recvUnacked))
 		c.recvWindow += c.recvUnacked
 		c.recvUnacked = 0
@@ -168,6 +172,7 @@ func (c *Conn) creditStream(s *stream, n int64) {
 	}
 	s.unacked += n
 	if s.unacked >= int64(c.lim.streamWindow)/2 {
+		c.grab()
 		c.out = appendWindowUpdate(c.out, s.id, uint32(s.unacked))
 		s.recvWindow += s.unacked
 		s.unacked = 0
@@ -249,6 +254,7 @@ func (c *Conn) writeHead(s *stream, status int, lines []byte, endStream bool) {
 func (c *Conn) appendHeaderFrames(id uint32, block []byte, endStream bool) {
 	typ := frameHeaders
 	var flags uint8
+	c.grab()
 	if endStream {
 		flags = flagEndStream
 	}
@@ -419,4 +425,38 @@ type encBuf struct{ b []byte }
 func (w *encBuf) Write(p []byte) (int, error) {
 	w.b = append(w.b, p...)
 	return len(p), nil
+}
+
+// outBuf holds an output buffer while it is in outPool.
+type outBuf struct{ b []byte }
+
+// outPool lends connections their output buffers: taken when a frame is
+// queued on an empty output (grab), given back once Output drained it
+// (release). Buffers are shared by every connection of the process; a
+// worker's are reused on its loop thread, so steady traffic allocates
+// none.
+var outPool sync.Pool
+
+// grab gives an empty output a pooled buffer to append frames to.
+func (c *Conn) grab() {
+	if c.out != nil {
+		return
+	}
+	if ob, _ := outPool.Get().(*outBuf); ob != nil {
+		c.out, c.ob, ob.b = ob.b[:0], ob, nil
+	}
+}
+
+// release gives the drained output's buffer back to outPool.
+func (c *Conn) release() {
+	c.outOff, c.control = 0, 0
+	if cap(c.out) == 0 {
+		return
+	}
+	ob := c.ob
+	if ob == nil {
+		ob = new(outBuf)
+	}
+	ob.b, c.ob, c.out = c.out[:0], nil, nil
+	outPool.Put(ob)
 }
