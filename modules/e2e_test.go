@@ -115,12 +115,14 @@ func TestExamples(t *testing.T) {
 					t.Errorf("static file: %d %q %v", r.status, r.body, r.header)
 				}
 				r = get(t, srv, "/api/x", "X-Api-Key", "k1", "X-Request-Id", "client-id-1")
-				if r.status != 200 || !strings.Contains(r.body, "X-Request-Id: client-id-1\n") || strings.Contains(r.body, "X-Api-Key") {
-					t.Errorf("proxied, the client's ID: %d %q", r.status, r.body)
+				if r.status != 200 || !strings.Contains(r.body, "X-Request-Id: client-id-1\n") || strings.Contains(r.body, "X-Api-Key") ||
+					r.header.Get("X-Request-Id") != "client-id-1" || r.header.Get("X-Frame-Options") != "DENY" {
+					t.Errorf("proxied, the client's ID: %d %q %v", r.status, r.body, r.header)
 				}
 				r = get(t, srv, "/api/y", "X-Api-Key", "k1")
-				if m := regexp.MustCompile(`X-Request-Id: (\S+)`).FindStringSubmatch(r.body); r.status != 200 || m == nil || !requestID.MatchString(m[1]) {
-					t.Errorf("proxied, a new ID: %d %q", r.status, r.body)
+				if m := regexp.MustCompile(`X-Request-Id: (\S+)`).FindStringSubmatch(r.body); r.status != 200 || m == nil || !requestID.MatchString(m[1]) ||
+					r.header.Get("X-Request-Id") != m[1] {
+					t.Errorf("proxied, a new ID (sent upstream and echoed): %d %q %v", r.status, r.body, r.header)
 				}
 			})
 		})
