@@ -389,7 +389,18 @@ func (u *uringBackend) unlisten(c *Conn) {
 	c.bk = 0 // later accept CQEs find no listener and close what they carry
 	// The loop closes the listener with close(2) after this: hand the
 	// kernel every SQE that names it by number first (drain is rare).
-	u.r.Submit()
+	//
+	// And run the task work the cancel queued (GETEVENTS, no wait): with
+	// DEFER_TASKRUN the accept's poll entry leaves the socket's wait queue
+	// only then. Until it does, the entry still takes wake-ups, and accept
+	// polls wait exclusively: a connection arriving in that window wakes
+	// this ring, which no longer accepts, and no other waiter, so it
+	// stays queued until the next connection comes. The socket is shared
+	// with the worker that replaces this one (the same slot's socket on a
+	// reload; every worker's, under socket activation), whose accept must
+	// get those wake-ups; what arrived before the entry left is taken by
+	// the drain's last sweep (server.acceptQueued), which runs after this.
+	u.r.SubmitAndWait(0, 0)
 	s := u.slot(c)
 	for _, fd := range s.accepted {
 		unix.Close(fd)
