@@ -88,5 +88,15 @@
 // workers included, so a signal sent the moment the pid file appears is
 // handled, not fatal. It writes pid_file at start and holds an flock on
 // it while it runs; `nproxy -s stop|quit|reload|reopen` signals the pid
-// it names.
+// it names. A master running the embedded default keeps a pid file named
+// after its addresses (implicitPIDFile). `-s reload` then waits for the
+// verdict the master writes beside the pid file (verdict.go).
+//
+// # Privileges
+//
+// With user = NAME, a root master starts its workers as NAME (user.go)
+// and stays root itself, to bind and read files on reload. Sockets the
+// service manager passed (LISTEN_FDS, activation.go) are adopted as the
+// sockets of their listen addresses and shared by every worker, so a
+// unit can serve port 443 with no privilege.
 package proc
