@@ -173,9 +173,13 @@ type serverDefault struct {
 	when func(s *Server, set map[string]bool) bool
 }
 
-// hasProxy and hasTLS are serverDefault.when conditions.
+// hasProxy, ownsProxy and hasTLS are serverDefault.when conditions.
 func hasProxy(s *Server, set map[string]bool) bool { return s.HasProxy() }
-func hasTLS(s *Server, set map[string]bool) bool   { return s.HasTLS() }
+
+// ownsProxy: s lists its backends itself; a proxy_pass that names an
+// [upstream] takes its balance and PROXY protocol there.
+func ownsProxy(s *Server, set map[string]bool) bool { return s.HasProxy() && s.UpstreamName == "" }
+func hasTLS(s *Server, set map[string]bool) bool    { return s.HasTLS() }
 
 // serverDefaults lists the [server] keys a section shows when it does
 // not set them, in the order of default.ini. Keys with no default value
@@ -191,8 +195,11 @@ var serverDefaults = []serverDefault{
 		return "allow"
 	}, nil},
 	{"proxy_prefix", func(s *Server) string { return s.ProxyPrefix }, hasProxy},
-	// A proxy_pass that names an [upstream] takes its balance there.
-	{"balance", func(s *Server) string { return s.Balance }, hasProxy},
+	{"balance", func(s *Server) string { return s.Balance }, ownsProxy},
+	{"proxy_send_proxy_protocol", func(s *Server) string {
+		return [...]string{"off", "v1", "v2"}[s.ProxySendProxyProtocol]
+	}, ownsProxy},
+	{"proxy_intercept_errors", func(s *Server) string { return onOff(s.ProxyInterceptErrors) }, hasProxy},
 	{"keepalive_timeout", func(s *Server) string { return formatDuration(s.KeepaliveTimeout) }, nil},
 	{"header_timeout", func(s *Server) string { return formatDuration(s.HeaderTimeout) }, nil},
 	{"body_timeout", func(s *Server) string { return formatDuration(s.BodyTimeout) }, nil},
