@@ -1,11 +1,12 @@
-// Package accesslog writes nginx's "combined" access log format, one line
-// per request:
+// Package accesslog writes the access log: one line per request, in a
+// format compiled from a log_format template (format.go) with nginx's
+// variables; "combined" (nginx's) and "json" are built in:
 //
 //	$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
 //
-// ($remote_user is always "-": nproxy has no authentication.) Strings
-// from the request are escaped as nginx escapes them: '"', '\' and bytes
-// outside printable ASCII become \xHH; an absent header is "-".
+// Values from the request are escaped as the format says (Escape): by
+// default as nginx escapes them ('"', '\' and bytes outside printable
+// ASCII become \xHH, an empty value is "-"), or as JSON string contents.
 //
 // # Buffering
 //
@@ -15,7 +16,8 @@
 // (the server flushes when it drains or stops). So a request costs no
 // system call, and a log line appears within about a second. The file is
 // opened with O_APPEND and a flush writes whole lines, so several workers
-// can share one file without tearing lines.
+// can share one file without tearing lines. Writing a line allocates
+// nothing.
 //
 // Reopen (SIGUSR1, after log rotation) flushes to the old file and opens
 // the path again.
@@ -23,9 +25,10 @@ package accesslog
 
 import (
 	"fmt"
+
+	"github.com/nproxy/nproxy/http"
 	"net/netip"
 	"os"
-	"strconv"
 	"time"
 )
 
@@ -44,10 +47,11 @@ type Log struct {
 	buf   []byte
 	first int64 // when the oldest buffered line was written, unix ns
 
-	// The $time_local text of the second timeSec, reused for every line
-	// of that second.
+	// The $time_local and $time_iso8601 texts of the second timeSec,
+	// reused for every line of that second.
 	timeSec int64
 	timeBuf []byte
+	isoBuf  []byte
 }
 
 // Open opens path for appending, creating it with mode 0644.
@@ -72,66 +76,87 @@ func (l *Log) open() error {
 func (l *Log) Path() string { return l.path }
 
 // Entry is what one line says about a request. The byte slices are read
-// during Write only.
+// during Write only. A server fills in what the line's format uses
+// (Format.Uses); what it leaves empty logs as an empty value.
 type Entry struct {
-	Addr      netip.Addr // client address; the zero Addr logs "-"
-	Time      time.Time  // when the response was sent
-	Request   []byte     // the request line without CRLF; empty logs "-"
-	Status    int
-	BodyBytes int64
-	Referer   []byte // nil when the request had no Referer
-	UserAgent []byte // nil when the request had no User-Agent
+	Addr       netip.Addr // client address; the zero Addr logs empty
+	Time       time.Time  // when the response was sent
+	Status     int
+	BodyBytes  int64
+	BytesSent  int64 // head and body
+	DurationNs int64 // from the request's first byte; $request_time
+
+	Request    []byte // the request line without CRLF
+	Method     []byte
+	RequestURI []byte
+	URI        []byte
+	Args       []byte
+	Host       []byte
+	Protocol   string // "HTTP/1.1"
+	Scheme     string
+	ServerName string
+	ServerPort string
+	RequestID  []byte // 32 hex digits
+	// Headers are the values of the format's $http_NAME fields
+	// (Format.Headers, same order); nil for a field the request lacks.
+	Headers [MaxHeaders][]byte
+	// Upstream is the backends a proxied request tried; nil otherwise.
+	Upstream *http.StreamLog
 }
 
-// Write appends e's line to the buffer, flushing first if it would not
-// fit. It returns the error of that flush, if any (the line is kept).
-func (l *Log) Write(e *Entry) error {
+// byteLen is the number of bytes of e's byte-slice fields.
+func (e *Entry) byteLen() int {
+	n := len(e.Request) + len(e.Method) + len(e.RequestURI) + len(e.URI) + len(e.Args) + len(e.Host) + len(e.RequestID)
+	for _, h := range e.Headers {
+		n += len(h)
+	}
+	return n
+}
+
+// CopyBytes makes e's byte-slice fields views of buf (reused, grown at
+// most once) instead of the request buffer they point into, so that e
+// outlives the request head (a streamed exchange). It returns the buffer.
+func (e *Entry) CopyBytes(buf []byte) []byte {
+	if need := e.byteLen(); cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
+	buf = buf[:0]
+	cp := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		off := len(buf)
+		buf = append(buf, b...)
+		return buf[off:len(buf):len(buf)]
+	}
+	e.Request, e.Method, e.RequestURI, e.URI = cp(e.Request), cp(e.Method), cp(e.RequestURI), cp(e.URI)
+	e.Args, e.Host, e.RequestID = cp(e.Args), cp(e.Host), cp(e.RequestID)
+	for i := range e.Headers {
+		e.Headers[i] = cp(e.Headers[i])
+	}
+	return buf
+}
+
+// Write appends e's line in format f to the buffer, flushing first if it
+// would not fit. It returns the error of that flush, if any (the line is
+// kept).
+func (l *Log) Write(f *Format, e *Entry) error {
 	var err error
-	if len(l.buf) > BufferSize-maxLine(e) {
+	if len(l.buf) > BufferSize-maxLine(f, e) {
 		err = l.Flush()
 	}
 	if len(l.buf) == 0 {
 		l.first = e.Time.UnixNano()
 	}
-	l.buf = l.append(l.buf, e)
+	l.buf = l.append(l.buf, f, e)
 	return err
 }
 
-// maxLine bounds the length of e's line: fixed parts plus every escaped
-// byte taking four.
-func maxLine(e *Entry) int {
-	return 128 + 4*(len(e.Request)+len(e.Referer)+len(e.UserAgent))
-}
-
-func (l *Log) append(b []byte, e *Entry) []byte {
-	if e.Addr.IsValid() {
-		b = e.Addr.AppendTo(b)
-	} else {
-		b = append(b, '-')
-	}
-	b = append(b, " - - ["...)
-	b = append(b, l.timeLocal(e.Time)...)
-	b = append(b, "] \""...)
-	b = appendEscaped(b, e.Request)
-	b = append(b, "\" "...)
-	b = strconv.AppendInt(b, int64(e.Status), 10)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, e.BodyBytes, 10)
-	b = append(b, " \""...)
-	b = appendEscaped(b, e.Referer)
-	b = append(b, "\" \""...)
-	b = appendEscaped(b, e.UserAgent)
-	return append(b, "\"\n"...)
-}
-
-// timeLocal returns t as nginx's $time_local ("02/Jan/2006:15:04:05
-// -0700"), formatted once per second.
-func (l *Log) timeLocal(t time.Time) []byte {
-	if sec := t.Unix(); sec != l.timeSec {
-		l.timeSec = sec
-		l.timeBuf = t.Local().AppendFormat(l.timeBuf[:0], "02/Jan/2006:15:04:05 -0700")
-	}
-	return l.timeBuf
+// maxLine bounds the length of e's line in f: the literal text, every
+// value's byte escaped at most 6 bytes long, and room for the numbers,
+// times and addresses.
+func maxLine(f *Format, e *Entry) int {
+	return f.fixed + 6*e.byteLen() + 64*len(f.ops) + 256
 }
 
 // Tick flushes the buffer when its oldest line is FlushEvery old; the
@@ -184,22 +209,4 @@ func (l *Log) Close() error {
 		l.f = nil
 	}
 	return err
-}
-
-const hexDigits = "0123456789ABCDEF"
-
-// appendEscaped appends s as nginx escapes variables in a log line, or
-// "-" when s is empty.
-func appendEscaped(b, s []byte) []byte {
-	if len(s) == 0 {
-		return append(b, '-')
-	}
-	for _, c := range s {
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
-			continue
-		}
-		b = append(b, c)
-	}
-	return b
 }

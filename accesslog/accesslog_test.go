@@ -23,7 +23,7 @@ func TestLineFormat(t *testing.T) {
 		{
 			name: "typical",
 			e: Entry{Addr: netip.MustParseAddr("192.0.2.7"), Time: at, Request: []byte("GET /index.html HTTP/1.1"),
-				Status: 200, BodyBytes: 612, Referer: []byte("http://a.example/"), UserAgent: []byte("curl/8.5.0")},
+				Status: 200, BodyBytes: 612, Headers: hdrs("http://a.example/", "curl/8.5.0")},
 			want: `192.0.2.7 - - [TIME] "GET /index.html HTTP/1.1" 200 612 "http://a.example/" "curl/8.5.0"`,
 		},
 		{
@@ -34,7 +34,7 @@ func TestLineFormat(t *testing.T) {
 		{
 			name: "escaping",
 			e: Entry{Addr: netip.MustParseAddr("2001:db8::1"), Time: at, Request: []byte("GET /a\"b\\c\x01\xff HTTP/1.1"),
-				Status: 404, BodyBytes: 153, UserAgent: []byte("x\ny")},
+				Status: 404, BodyBytes: 153, Headers: hdrs("", "x\ny")},
 			want: `2001:db8::1 - - [TIME] "GET /a\x22b\x5Cc\x01\xFF HTTP/1.1" 404 153 "-" "x\x0Ay"`,
 		},
 		{
@@ -46,7 +46,7 @@ func TestLineFormat(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := &Log{timeSec: -1}
-			got := string(l.append(nil, &tt.e))
+			got := string(l.append(nil, Combined, &tt.e))
 			want := strings.Replace(tt.want, "TIME", at.Local().Format("02/Jan/2006:15:04:05 -0700"), 1) + "\n"
 			if got != want {
 				t.Errorf("line\n got %q\nwant %q", got, want)
@@ -75,7 +75,7 @@ func TestBufferingAndFlush(t *testing.T) {
 	}
 	t0 := time.Unix(1_700_000_000, 0)
 	e := Entry{Time: t0, Request: []byte("GET / HTTP/1.1"), Status: 200}
-	l.Write(&e)
+	l.Write(Combined, &e)
 	if s := readFile(t, p); s != "" {
 		t.Fatalf("written before a flush: %q", s)
 	}
@@ -92,7 +92,7 @@ func TestBufferingAndFlush(t *testing.T) {
 	big := Entry{Time: t0, Request: []byte("GET /" + strings.Repeat("x", 1000) + " HTTP/1.1"), Status: 200}
 	n := 0
 	for strings.Count(readFile(t, p), "\n") == 1 {
-		l.Write(&big)
+		l.Write(Combined, &big)
 		n++
 		if n > 1000 {
 			t.Fatal("buffer never flushed")
@@ -118,7 +118,7 @@ func TestReopen(t *testing.T) {
 	}
 	defer l.Close()
 	e := Entry{Time: time.Now(), Request: []byte("GET /one HTTP/1.1"), Status: 200}
-	l.Write(&e)
+	l.Write(Combined, &e)
 	if err := os.Rename(p, p+".1"); err != nil { // logrotate
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Request = []byte("GET /two HTTP/1.1")
-	l.Write(&e)
+	l.Write(Combined, &e)
 	l.Flush()
 	if s := readFile(t, p+".1"); !strings.Contains(s, "/one") || strings.Contains(s, "/two") {
 		t.Errorf("rotated file: %q", s)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/nproxy/nproxy/http"
 )
 
 // TestWriteAllocs proves that logging a request allocates nothing (the
@@ -18,15 +20,27 @@ func TestWriteAllocs(t *testing.T) {
 	}
 	defer l.Close()
 	e := Entry{Addr: netip.MustParseAddr("192.0.2.7"), Time: time.Now(), Request: []byte("GET /index.html HTTP/1.1"),
-		Status: 200, BodyBytes: 612, Referer: []byte("http://a.example/"), UserAgent: []byte("curl/8.5.0")}
-	l.Write(&e) // format the time once
+		Status: 200, BodyBytes: 612, Headers: hdrs("http://a.example/", "curl/8.5.0")}
+	l.Write(Combined, &e) // format the time once
 	allocs := testing.AllocsPerRun(1000, func() {
-		if err := l.Write(&e); err != nil {
+		if err := l.Write(Combined, &e); err != nil {
 			t.Fatal(err)
 		}
 	})
 	if allocs != 0 {
 		t.Errorf("Write: %v allocs, want 0", allocs)
+	}
+	// The json format, every variable, a proxied request's attempts.
+	up := &http.StreamLog{}
+	up.Start("10.0.0.1:80")
+	up.Tries[0].Status = 502
+	up.Start("10.0.0.2:80")
+	up.Tries[1].Status, up.Tries[1].ConnectNs, up.Tries[1].ResponseNs = 200, 1e6, 3e6
+	e.Upstream, e.RequestID, e.Host = up, []byte("0123456789abcdef0123456789abcdef"), []byte("a.example")
+	json := Builtin("json")
+	l.Write(json, &e)
+	if n := testing.AllocsPerRun(1000, func() { l.Write(json, &e) }); n != 0 {
+		t.Errorf("Write json: %v allocs, want 0", n)
 	}
 }
 
@@ -37,9 +51,9 @@ func BenchmarkWrite(b *testing.B) {
 	}
 	defer l.Close()
 	e := Entry{Addr: netip.MustParseAddr("192.0.2.7"), Time: time.Now(), Request: []byte("GET /index.html HTTP/1.1"),
-		Status: 200, BodyBytes: 612, Referer: []byte("http://a.example/"), UserAgent: []byte("Mozilla/5.0 (X11; Linux x86_64)")}
+		Status: 200, BodyBytes: 612, Headers: hdrs("http://a.example/", "Mozilla/5.0 (X11; Linux x86_64)")}
 	b.ReportAllocs()
 	for b.Loop() {
-		l.Write(&e)
+		l.Write(Combined, &e)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/vars"
 )
 
@@ -94,6 +95,10 @@ type Config struct {
 
 	Servers []*Server
 
+	// LogFormats are the log_format lines by NAME (the built-in
+	// combined and json are not in it).
+	LogFormats map[string]*accesslog.Format
+
 	// layout is every value the file set, by section, for Effective.
 	layout []*recSection
 
@@ -150,9 +155,12 @@ type Server struct {
 	MaxBodySize         int64         // default 1 MiB; 0 = unlimited
 
 	AccessLog string // "" when off
-	Metrics   bool
-	RateLimit float64 // requests per second, 0 = off
-	RateBurst int     // requests allowed above the rate at once (nginx burst); the bucket holds RateBurst+1
+	// AccessFormat is access_log's FORMAT compiled (logformat.go):
+	// accesslog.Combined by default; nil when AccessLog is "".
+	AccessFormat *accesslog.Format
+	Metrics      bool
+	RateLimit    float64 // requests per second, 0 = off
+	RateBurst    int     // requests allowed above the rate at once (nginx burst); the bucket holds RateBurst+1
 	// RateLimitIPv6Prefix is the prefix length, 32..128 (default 64),
 	// that keys an IPv6 client in the rate limiter: every address in one
 	// such prefix shares one bucket, since a client typically holds a

@@ -130,14 +130,7 @@ var serverKeys = map[string]serverKey{
 		s.MaxBodySize, err = parseSize(v)
 		return err
 	},
-	"access_log": func(l *loader, s *Server, v string) (err error) {
-		if v == "off" {
-			s.AccessLog = ""
-			return nil
-		}
-		s.AccessLog, err = l.outputPath(v)
-		return err
-	},
+	"access_log": accessLogKey, // logformat.go
 	"metrics": func(_ *loader, s *Server, v string) (err error) {
 		s.Metrics, err = parseSwitch(v)
 		return err

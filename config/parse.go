@@ -12,6 +12,8 @@ import (
 	"unicode"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/nproxy/nproxy/accesslog"
 )
 
 // Default is the embedded default configuration, used when nproxy runs
@@ -84,6 +86,8 @@ type loader struct {
 	warnings []warning
 	// upstreams are the [upstream NAME] sections (upstream.go).
 	upstreams map[string]*upstreamGroup
+	// logFormats are the log_format lines applied so far (logformat.go).
+	logFormats map[string]*accesslog.Format
 	// layout records the values applied, by section (effective.go);
 	// rec is the section being applied.
 	layout []*recSection

@@ -131,6 +131,10 @@ type Client interface {
 	// metrics; the last values recorded before Release, Abort or the
 	// connection closing are the ones logged. Status 0 logs as 499.
 	SetResult(status int, bodyBytes int64)
+	// StreamLog returns where the stream records the backends it tries,
+	// for the access log ($upstream_addr, ...), or nil when nothing
+	// reads them. It is valid until Release or Abort.
+	StreamLog() *StreamLog
 	// Release gives the connection back: with keepAlive the server reads
 	// the next request, else it closes the connection once output is
 	// sent. Abort closes it at once. Both are applied after the current

@@ -170,6 +170,7 @@ func (s *session) readHead() bool {
 	if err != nil {
 		s.h.log.Errorf("proxy: %s: %v", s.b.addr, err)
 		s.b.count(metrics.ErrInvalid)
+		s.tryFailed(502)
 		s.b.failed(s.loop().NowNano())
 		s.keepUp = false
 		s.respondError(502)
@@ -200,6 +201,9 @@ func (s *session) readHead() bool {
 	}
 	s.headDone = true
 	s.respStatus = h.status
+	if t := s.slog.Try(); t != nil {
+		t.Status = h.status
+	}
 	s.b.succeeded()
 	if h.status >= 500 {
 		s.b.count(metrics.Err5xx)

@@ -86,6 +86,9 @@ type session struct {
 	// retryFrom is the backend whose failed attempt the next one
 	// retries (counted when that attempt starts).
 	retryFrom *backend
+	// slog is where the client's access log wants the attempts
+	// (Client.StreamLog); nil when it does not.
+	slog *http.StreamLog
 
 	// request: client → upstream
 	idempotent bool
@@ -187,6 +190,7 @@ func (s *session) start(x *http.Exchange) {
 		s.reqChunk.Reset()
 	}
 	s.cl = x.Takeover.Hijack(s)
+	s.slog = s.cl.StreamLog()
 	l := s.loop()
 	// The head sent upstream is the client's plus Host again
 	// (X-Forwarded-Host), the forwarding headers and the framing.
@@ -223,6 +227,7 @@ func (s *session) connect() {
 		s.tries++
 		s.tried |= 1 << uint(b.index)
 		s.tryStart = now
+		s.slog.Start(b.addr)
 		if b.m != nil {
 			b.m.Attempt()
 		}
@@ -237,6 +242,7 @@ func (s *session) connect() {
 			b.count(metrics.ErrConnect)
 			b.failed(now)
 			s.status = 502
+			s.tryFailed(502)
 			s.h.log.Errorf("proxy: connect to %s: %v", b.addr, err)
 			continue
 		}
@@ -263,6 +269,12 @@ func (s *session) upConnected(err error) {
 	}
 	if m := s.b.m; m != nil && !s.up.reused {
 		m.Connected(s.loop().NowNano() - s.tryStart)
+	}
+	if t := s.slog.Try(); t != nil {
+		t.ConnectNs = 0 // a pooled connection
+		if !s.up.reused {
+			t.ConnectNs = s.loop().NowNano() - s.tryStart
+		}
 	}
 	s.connected = true
 	s.up.startRecv()
@@ -489,6 +501,9 @@ func (s *session) finish() {
 		if m := s.b.m; m != nil && s.headDone && s.mode != modeTunnel {
 			m.Responded(s.loop().NowNano() - s.tryStart)
 		}
+		if t := s.slog.Try(); t != nil {
+			t.ResponseNs = s.loop().NowNano() - s.tryStart
+		}
 		s.up = nil
 		if s.keepUp && s.reqDone && !s.upEOF && !s.upSending {
 			s.h.g.putIdle(u)
@@ -584,6 +599,7 @@ func (s *session) upClosedMidResponse() {
 	s.b.count(metrics.ErrReset)
 	if !s.headDone {
 		s.h.log.Errorf("proxy: %s closed the connection in the response head", s.b.addr)
+		s.tryFailed(502)
 		s.b.failed(s.loop().NowNano())
 		s.respondError(502)
 		return
@@ -632,6 +648,7 @@ func (s *session) retry(status int, blame bool) {
 	if blame {
 		s.b.failed(now)
 	}
+	s.tryFailed(status)
 	s.status = status
 	s.closeUp()
 	s.upSending, s.connected, s.held, s.sentOff, s.sentAny = false, false, false, 0, false
@@ -648,6 +665,15 @@ func (s *session) retry(status int, blame bool) {
 		return
 	}
 	s.respondError(status)
+}
+
+// tryFailed records, for the access log, that the current attempt ended
+// without a response: status is what it would answer (502, 504).
+func (s *session) tryFailed(status int) {
+	if t := s.slog.Try(); t != nil && t.Status == 0 {
+		t.Status = status
+		t.ResponseNs = s.loop().NowNano() - s.tryStart
+	}
 }
 
 func (s *session) closeUp() {

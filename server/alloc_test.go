@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
@@ -37,8 +38,11 @@ func TestStreamObserveAllocs(t *testing.T) {
 	}
 	c.s.loop = reactor.NewLoop(b, reactor.Options{MaxConns: 8})
 	c.s.handler = metrics.HandlerProxy
+	c.vh.alogFmt = accesslog.Builtin("json") // every kind of variable, $request_id and $upstream_* included
 	run := func() {
+		c.s.reqIDSet = false // a new exchange
 		c.startStream(req, buf)
+		c.StreamLog().Start("127.0.0.1:9")
 		c.SetResult(200, 1234)
 		c.endStream()
 	}

@@ -128,6 +128,8 @@ type conn struct {
 	// reqStart is when the first byte of the current request's head was
 	// taken (loop clock, Unix ns), for its duration.
 	reqStart int64
+	// headLen is the size of the last response head queued ($bytes_sent).
+	headLen int
 
 	h2       *h2conn // the HTTP/2 side (h2conn.go); nil for HTTP/1.1
 	h2cMaybe bool    // a plain http2 address: the first bytes may be the h2c preface
@@ -398,7 +400,7 @@ func (c *conn) exchangeFor(req *http.Request, buf []byte) (x *http.Exchange, mis
 	x.Date = s.date.Get(x.Now)
 	x.Resp.Reset(s.hdr)
 	x.Resp.NoServer = !vh.cfg.ServerTokens
-	s.route, s.handler = nil, metrics.HandlerLocal
+	s.route, s.handler, s.reqIDSet = nil, metrics.HandlerLocal, false
 	s.served++
 	return x, misdirected
 }
@@ -453,7 +455,9 @@ func (c *conn) queue(r *http.Response, head, closeConn, keepAlive10 bool) {
 	if c.out == nil {
 		c.out = c.s.loop.GetBuf(reactor.SmallBuf)
 	}
+	n := len(c.out)
 	c.out = http.AppendHead(c.out, r, c.s.x.Date, closeConn, keepAlive10)
+	c.headLen = len(c.out) - n
 	keep := false
 	if !head && r.Status >= 200 && r.Status != 204 && r.Status != 304 {
 		switch r.Kind {
@@ -494,7 +498,7 @@ func (c *conn) fail(err error) {
 	x.Resp.Reset(c.s.hdr)
 	x.Resp.NoServer = !c.vh.cfg.ServerTokens
 	x.Resp.Error(status)
-	c.s.route, c.s.handler = nil, metrics.HandlerLocal
+	c.s.route, c.s.handler, c.s.reqIDSet = nil, metrics.HandlerLocal, false
 	c.routeSend, c.routeBody = 0, 0
 	c.lingerAfter = true
 	c.queue(&x.Resp, false, true, false)

@@ -111,9 +111,14 @@ type h2proxy struct {
 	m       *metrics.Route
 	handler int
 	start   int64
-	rec     []byte
-	nReq    int
-	nRef    int
+	// The access log line: file, format, the entry (views of rec), the
+	// backends tried, the bytes the step sent.
+	alog *accesslog.Log
+	f    *accesslog.Format
+	e    accesslog.Entry
+	rec  []byte
+	up   http.StreamLog
+	sent int64
 }
 
 var _ http.Client = (*h2proxy)(nil)
@@ -141,21 +146,23 @@ func (h *h2conn) hijack(st http.Stream) http.Client {
 	}
 	p.h, p.id, p.st, p.vh, p.feed = h, h.serving, st, c.vh, true
 	p.chunked = x.Req.Chunked
+	p.start = x.Now.UnixNano()
 	if s := c.s; s.counters != nil {
-		p.m, p.handler, p.start = s.routeMetrics(c.vh), s.handler, x.Now.UnixNano()
+		p.m, p.handler = s.routeMetrics(c.vh), s.handler
 	}
-	if c.s.counters != nil || c.vh.alog != nil {
+	if al := c.vh.alog; al != nil {
 		req, buf := x.Req, x.Buf
-		p.rec = append(p.rec, req.MethodSpan.Bytes(buf)...)
-		p.rec = append(p.rec, ' ')
-		p.rec = append(p.rec, req.URI.Bytes(buf)...)
-		p.rec = append(p.rec, " HTTP/2.0"...)
-		p.nReq = len(p.rec)
-		ref, _ := req.Header(buf, "Referer")
-		ua, _ := req.Header(buf, "User-Agent")
-		p.rec = append(p.rec, ref...)
-		p.nRef = len(ref)
-		p.rec = append(p.rec, ua...)
+		line := append(h.line[:0], req.MethodSpan.Bytes(buf)...)
+		line = append(line, ' ')
+		line = append(line, req.URI.Bytes(buf)...)
+		line = append(line, " HTTP/2.0"...)
+		h.line = line
+		p.alog, p.f = al, c.vh.alogFmt
+		c.fillRequest(&p.e, p.f, req, buf, line, "HTTP/2.0")
+		p.rec = p.e.CopyBytes(p.rec)
+		if usesUpstream(p.f) {
+			p.e.Upstream = &p.up
+		}
 		c.peerAddr() // now, while the client is surely connected
 	}
 	h.taking = p
@@ -172,6 +179,7 @@ func (p *h2proxy) Send(b []byte) (bool, error) {
 		return false, errStreamBusy
 	}
 	p.pend, p.rest = nil, b
+	p.sent += int64(len(b))
 	done, err := p.pump()
 	if err != nil {
 		p.pend, p.rest = nil, nil
@@ -321,6 +329,10 @@ func (p *h2proxy) SetTimeout(d time.Duration) {
 	}
 	p.h.kick(p)
 }
+
+// StreamLog returns where the step records the backends it tries, when
+// the access log's format shows them.
+func (p *h2proxy) StreamLog() *http.StreamLog { return p.e.Upstream }
 
 // SetResult records the stream's status and body bytes for the access
 // log and the metrics.
@@ -581,12 +593,13 @@ func (h *h2conn) recordProxy(p *h2proxy) {
 	if p.m != nil {
 		p.m.Response(status, p.body, p.handler, s.loop.NowNano()-p.start)
 	}
-	if al := p.vh.alog; al != nil && p.rec != nil {
-		e := &s.entry
-		*e = accesslog.Entry{Addr: h.c.peerAddr(), Time: s.loop.Now(), Status: status, BodyBytes: p.body,
-			Request: p.rec[:p.nReq], Referer: p.rec[p.nReq : p.nReq+p.nRef], UserAgent: p.rec[p.nReq+p.nRef:]}
-		s.logWrite(al, e)
-		*e = accesslog.Entry{}
+	if p.alog != nil {
+		e := &p.e
+		// $bytes_sent: what the step gave the stream (its HTTP/1.1
+		// head included), as on HTTP/1.1.
+		e.Addr, e.Time, e.Status, e.BodyBytes = h.c.peerAddr(), s.loop.Now(), status, p.body
+		e.BytesSent, e.DurationNs = p.sent, s.loop.NowNano()-p.start
+		s.logWrite(p.alog, p.f, e)
 	}
 }
 

@@ -241,10 +241,10 @@ func (h *h2conn) record(req *http.Request, buf []byte, status int, body int64) {
 		line = append(line, " HTTP/2.0"...)
 		h.line = line
 		e := &s.entry
-		*e = accesslog.Entry{Addr: c.peerAddr(), Time: s.x.Now, Status: status, BodyBytes: body, Request: line}
-		e.Referer, _ = req.Header(buf, "Referer")
-		e.UserAgent, _ = req.Header(buf, "User-Agent")
-		s.logWrite(al, e)
+		// $bytes_sent counts the body: the head goes out HPACK-encoded.
+		*e = accesslog.Entry{Addr: c.peerAddr(), Time: s.x.Now, Status: status, BodyBytes: body, BytesSent: body}
+		c.fillRequest(e, c.vh.alogFmt, req, buf, line, "HTTP/2.0")
+		s.logWrite(al, c.vh.alogFmt, e)
 		*e = accesslog.Entry{}
 	}
 }

@@ -117,13 +117,14 @@ func (c *conn) record(req *http.Request, buf []byte, status int, body int64) {
 	}
 	if al := c.vh.alog; al != nil {
 		e := &s.entry
-		*e = accesslog.Entry{Addr: c.peerAddr(), Time: s.x.Now, Status: status, BodyBytes: body}
+		*e = accesslog.Entry{Addr: c.peerAddr(), Time: s.x.Now, Status: status, BodyBytes: body,
+			BytesSent: int64(c.headLen) + body, DurationNs: s.x.Now.UnixNano() - c.reqStart}
 		if req != nil {
-			e.Request = requestLine(req, buf)
-			e.Referer, _ = req.Header(buf, "Referer")
-			e.UserAgent, _ = req.Header(buf, "User-Agent")
+			c.fillRequest(e, c.vh.alogFmt, req, buf, requestLine(req, buf), protoOf(req))
+		} else {
+			c.fillConn(e, c.vh.alogFmt)
 		}
-		s.logWrite(al, e)
+		s.logWrite(al, c.vh.alogFmt, e)
 		*e = accesslog.Entry{}
 	}
 }
@@ -143,19 +144,25 @@ func requestLine(req *http.Request, buf []byte) []byte {
 
 // streamObs follows a response that a streaming step (the reverse proxy)
 // sends itself: its status and body bytes, as the step reports them
-// (Client.SetResult), and what the access log line needs of the request,
+// (Client.SetResult), the bytes it sent, the backends it tried
+// (Client.StreamLog), and what the access log line needs of the request,
 // copied out of the request buffer (valid only during Serve).
 type streamObs struct {
 	status int
 	body   int64
+	sent   int64 // bytes the step gave the connection to send ($bytes_sent)
 	// The request's series, handler and start (metrics), as the router
 	// chose them when the stream took the request over.
 	m       *metrics.Route
 	handler int
 	start   int64
-	rec     []byte // request line, Referer, User-Agent, one after the other
-	nReq    int
-	nRef    int
+	// The access log line: its file and format, the entry with the
+	// request's fields (views of rec), the backends tried.
+	alog *accesslog.Log
+	f    *accesslog.Format
+	e    accesslog.Entry
+	rec  []byte
+	up   http.StreamLog
 }
 
 // startStream begins following the response of a request that a step
@@ -176,13 +183,14 @@ func (c *conn) startStream(req *http.Request, buf []byte) {
 	if s.counters != nil {
 		o.m = s.routeMetrics(c.vh)
 	}
-	if c.vh.alog != nil {
+	if al := c.vh.alog; al != nil {
 		c.peerAddr() // now, while the client is surely connected
-		line := requestLine(req, buf)
-		ref, _ := req.Header(buf, "Referer")
-		ua, _ := req.Header(buf, "User-Agent")
-		o.rec = append(append(append(o.rec, line...), ref...), ua...)
-		o.nReq, o.nRef = len(line), len(ref)
+		o.alog, o.f = al, c.vh.alogFmt
+		c.fillRequest(&o.e, o.f, req, buf, requestLine(req, buf), protoOf(req))
+		o.rec = o.e.CopyBytes(o.rec)
+		if usesUpstream(o.f) {
+			o.e.Upstream = &o.up
+		}
 	}
 	c.observed().stream = o
 }
@@ -205,20 +213,19 @@ func (c *conn) endStream() {
 	if o.m != nil {
 		o.m.Response(status, o.body, o.handler, s.loop.NowNano()-o.start)
 	}
-	if al := c.vh.alog; al != nil {
-		e := &s.entry
-		*e = accesslog.Entry{Addr: c.peerAddr(), Time: s.loop.Now(), Status: status, BodyBytes: o.body,
-			Request: o.rec[:o.nReq], Referer: o.rec[o.nReq : o.nReq+o.nRef], UserAgent: o.rec[o.nReq+o.nRef:]}
-		s.logWrite(al, e)
-		*e = accesslog.Entry{}
+	if o.alog != nil {
+		e := &o.e
+		e.Addr, e.Time, e.Status, e.BodyBytes = c.peerAddr(), s.loop.Now(), status, o.body
+		e.BytesSent, e.DurationNs = o.sent, s.loop.NowNano()-o.start
+		s.logWrite(o.alog, o.f, e)
 	}
 	s.obsFree = append(s.obsFree, o)
 }
 
 // logWrite writes one access log line, reporting a failed flush to the
 // error log.
-func (s *Server) logWrite(al *accesslog.Log, e *accesslog.Entry) {
-	if err := al.Write(e); err != nil {
+func (s *Server) logWrite(al *accesslog.Log, f *accesslog.Format, e *accesslog.Entry) {
+	if err := al.Write(f, e); err != nil {
 		s.log.Errorf("%s: %v", al.Path(), err)
 	}
 }

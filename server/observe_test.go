@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nproxy/nproxy/accesslog"
+	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/metrics"
 )
@@ -23,11 +24,11 @@ func observeFixture(t testing.TB) (*conn, *http.Request, []byte, *accesslog.Log)
 	}
 	tb := metrics.New()
 	s := &Server{table: tb, counters: tb.Attach(0)}
-	vh := &vhost{alog: al, rt: &router{root: &route{}}}
+	vh := &vhost{alog: al, alogFmt: accesslog.Combined, cfg: &config.Server{}, rt: &router{root: &route{}}}
 	i := tb.Register("_", "", "-")
 	tb.UseRoute(i)
 	vh.rt.root.m = s.counters.Route(i)
-	c := &conn{s: s, vh: vh, obsv: &observed{peer: netip.MustParseAddr("192.0.2.1"), peerKnown: true}}
+	c := &conn{s: s, vh: vh, g: &addrGroup{addr: "127.0.0.1:80"}, obsv: &observed{peer: netip.MustParseAddr("192.0.2.1"), peerKnown: true}}
 	buf := []byte("GET /a HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nReferer: http://r/\r\n\r\n")
 	req := new(http.Request)
 	req.Reset()

@@ -5,6 +5,7 @@ package server
 import (
 	"testing"
 
+	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
@@ -40,5 +41,29 @@ func BenchmarkRecordStream(b *testing.B) {
 		c.startStream(req, buf)
 		c.SetResult(200, 1234)
 		c.endStream()
+	}
+}
+
+func BenchmarkRecordLocalLog(b *testing.B) {
+	c, req, buf, al := observeFixture(b)
+	defer al.Close()
+	var r http.Response
+	r.Reset(nil)
+	r.SetBody(200, "", []byte("hello"))
+	for b.Loop() {
+		c.observe(req, buf, &r, false)
+	}
+}
+
+func BenchmarkRecordLocalJSON(b *testing.B) {
+	c, req, buf, al := observeFixture(b)
+	defer al.Close()
+	c.vh.alogFmt = accesslog.Builtin("json")
+	var r http.Response
+	r.Reset(nil)
+	r.SetBody(200, "", []byte("hello"))
+	for b.Loop() {
+		c.s.reqIDSet = false // a new exchange: a new $request_id
+		c.observe(req, buf, &r, false)
 	}
 }

@@ -60,9 +60,17 @@ func (s *Server) requestValues(x *http.Exchange) *vars.Values {
 	v.RemoteAddr = s.addrText
 	s.portText = append(s.portText[:0], portOf(c.g.addr)...)
 	v.ServerPort = s.portText
-	// $host: the Host's name, lower case, without the port; without a
-	// Host, the block's first server_name, else the listen address.
-	h := v.HTTPHost
+	v.Host = s.hostValue(c, v.HTTPHost)
+	v.RequestID = s.requestID()
+	return v
+}
+
+// hostValue returns $host for a request of c with Host field host: the
+// Host's name, lower case, without the port; without a Host, the
+// block's first server_name, else the listen address. The text is in
+// s.hostText until the next call.
+func (s *Server) hostValue(c *conn, host []byte) []byte {
+	h := host
 	if i := lastColon(h); i >= 0 {
 		h = h[:i]
 	}
@@ -81,8 +89,7 @@ func (s *Server) requestValues(x *http.Exchange) *vars.Values {
 		a := c.g.addr
 		s.hostText = append(s.hostText, a[:len(a)-len(portOf(a))-1]...)
 	}
-	v.Host = s.hostText
-	return v
+	return s.hostText
 }
 
 var (

@@ -5,6 +5,7 @@ package server
 import (
 	"compress/gzip"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -88,8 +89,13 @@ type Server struct {
 	nextSample int64
 	connsShown [metrics.NumConnStates]int64
 	// Access logs by path, shared by the blocks that name the same file.
-	logs       map[string]*accesslog.Log
-	entry      accesslog.Entry // scratch for one line
+	logs  map[string]*accesslog.Log
+	entry accesslog.Entry // scratch for one line
+	// $request_id (accesslog.go): the exchange's, once made, and the
+	// worker's generator.
+	reqID      [32]byte
+	reqIDSet   bool
+	idGen      *rand.ChaCha8
 	obsFree    []*streamObs
 	obsvFree   []*observed
 	stopReopen func()      // stops the SIGUSR1 watch of the access logs
@@ -129,7 +135,9 @@ type vhost struct {
 	static statics        // every distinct static handler of the block's routes
 	proxy  proxies        // every distinct upstream group of the block's routes
 	alog   *accesslog.Log // nil when access_log is off
-	rt     *router        // the block's routes
+	// alogFmt is access_log's format (accesslog.Combined by default).
+	alogFmt *accesslog.Format
+	rt      *router // the block's routes
 }
 
 // New builds the server for cfg on loop. Listening sockets are added with
@@ -255,7 +263,10 @@ func (s *Server) newVhost(sc *config.Server) (*vhost, error) {
 			}
 			s.logs[sc.AccessLog] = al
 		}
-		vh.alog = al
+		vh.alog, vh.alogFmt = al, sc.AccessFormat
+		if vh.alogFmt == nil {
+			vh.alogFmt = accesslog.Combined
+		}
 	}
 	if rules := rewrite.New(sc.Rewrites); rules != nil {
 		vh.chain = append(vh.chain, &rewriteStep{s: s, rules: rules, path: make([]byte, 0, 256)})

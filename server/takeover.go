@@ -55,6 +55,7 @@ func (c *conn) Send(b []byte) (bool, error) {
 	if c.streamSending {
 		return false, errStreamBusy
 	}
+	c.countSent(len(b))
 	if c.sending {
 		c.streamQueued, c.streamSending, c.streamBuf = b, true, b
 		return false, nil
@@ -104,6 +105,7 @@ func (c *conn) SpliceFrom(src *reactor.Conn, n int64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	c.countSent(int(n))
 	if !done {
 		c.streamSending = true
 	}
@@ -149,6 +151,22 @@ func (c *conn) SetResult(status int, body int64) {
 	if c.mods != nil {
 		c.mods.SetResult(status, body)
 	}
+}
+
+// countSent adds n bytes a stream gave the connection to its $bytes_sent.
+func (c *conn) countSent(n int) {
+	if o := c.obsv; o != nil && o.stream != nil {
+		o.stream.sent += int64(n)
+	}
+}
+
+// StreamLog returns where the stream records the backends it tries,
+// when the access log's format shows them.
+func (c *conn) StreamLog() *http.StreamLog {
+	if o := c.obsv; o != nil && o.stream != nil && o.stream.e.Upstream != nil {
+		return &o.stream.up
+	}
+	return nil
 }
 
 // HeadFilter returns the modules' filter of the stream's response head,

@@ -66,6 +66,7 @@ func (f *fakeConn) PauseRecv()                                    {}
 func (f *fakeConn) ResumeRecv()                                   {}
 func (f *fakeConn) SetTimeout(d time.Duration)                    { f.timeout = d }
 func (f *fakeConn) SetResult(status int, body int64)              { f.status, f.body = status, body }
+func (f *fakeConn) StreamLog() *http.StreamLog                    { return nil }
 func (f *fakeConn) Release(keep bool)                             { f.released, f.keep = true, keep }
 func (f *fakeConn) Abort()                                        { f.aborted = true }
 func (f *fakeConn) ShutdownWrite()                                {}

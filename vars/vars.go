@@ -38,6 +38,7 @@ const (
 	// ProxyAddXFF is $proxy_add_x_forwarded_for: the client's
 	// X-Forwarded-For with $remote_addr appended, or $remote_addr alone.
 	ProxyAddXFF
+	RequestID // $request_id: 32 random hex digits, one per request (also the access log's)
 	numVars
 
 	// Capture+N is the regular expression's capture N ($1..$9, ${N}).
@@ -58,12 +59,13 @@ var names = map[string]Var{
 	"remote_addr":               RemoteAddr,
 	"server_port":               ServerPort,
 	"proxy_add_x_forwarded_for": ProxyAddXFF,
+	"request_id":                RequestID,
 }
 
 // Names returns the variable names Parse accepts, with '$', for messages.
 func Names() string {
 	out := make([]string, 0, len(names))
-	for _, n := range []string{"scheme", "host", "http_host", "request_uri", "uri", "args", "is_args", "remote_addr", "server_port", "proxy_add_x_forwarded_for"} {
+	for _, n := range []string{"scheme", "host", "http_host", "request_uri", "uri", "args", "is_args", "remote_addr", "server_port", "proxy_add_x_forwarded_for", "request_id"} {
 		out = append(out, "$"+n)
 	}
 	return strings.Join(out, " ")
@@ -232,6 +234,8 @@ type Values struct {
 	// XFF is the client's X-Forwarded-For value, for
 	// $proxy_add_x_forwarded_for.
 	XFF []byte
+	// RequestID is $request_id's text.
+	RequestID []byte
 	// Subject and Match are a regular expression's subject and its
 	// FindSubmatchIndex result, for captures.
 	Subject []byte
@@ -265,6 +269,8 @@ func (t Template) Append(dst []byte, vals *Values) []byte {
 			dst = appendSafe(dst, vals.RemoteAddr)
 		case ServerPort:
 			dst = appendSafe(dst, vals.ServerPort)
+		case RequestID:
+			dst = appendSafe(dst, vals.RequestID)
 		case ProxyAddXFF:
 			if len(vals.XFF) > 0 {
 				dst = appendSafe(dst, vals.XFF)
