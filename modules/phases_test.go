@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -209,6 +211,60 @@ module = %[1]s answer=418:tea
 					}
 					if r.status != 200 || strings.Join(got, "\n") != strings.Join(want, "\n") {
 						t.Errorf("%s: the log hook saw\n%s\nwant\n%s", proto, r.body, strings.Join(want, "\n"))
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestRequestIDInAccessLog checks that a request field a module sets is
+// the access log's $http_NAME: the requestid example's X-Request-ID, the
+// same the response echoes, on static and proxied exchanges, over
+// HTTP/1.1 and HTTP/2, in each form and on each backend.
+func TestRequestIDInAccessLog(t *testing.T) {
+	for _, form := range forms {
+		t.Run(form.String(), func(t *testing.T) {
+			rid := modules.BuildModule(t, form, "examples/requestid")
+			upstream, root := echoUpstream(t), siteRoot(t)
+			servertest.ForEachBackend(t, func(t *testing.T, backend string) {
+				logPath := filepath.Join(t.TempDir(), "access.log")
+				srv := servertest.Start(t, backend, `log_format = ids $request_uri $status id=$http_x_request_id`+"\n",
+					fmt.Sprintf("http2 = on\naccess_log = %s ids\nmodule = %s\nstatic_root = %s\n[location /api/]\nproxy_pass = %s\n",
+						logPath, rid, root, upstream))
+				var want []string
+				n := 0
+				for _, proto := range protocols {
+					cl := clientFor(srv, proto)
+					for _, path := range []string{"/index.html", "/missing", "/api/x"} {
+						n++
+						uri := fmt.Sprintf("%s?n=%d", path, n)
+						r := do(t, cl, "GET", srv.URL+uri)
+						id := r.header.Get("X-Request-Id")
+						if !requestID.MatchString(id) {
+							t.Fatalf("%s %s: X-Request-Id %q", proto, uri, id)
+						}
+						want = append(want, fmt.Sprintf("%s %d id=%s", uri, r.status, id))
+					}
+					// The client's own ID is kept, and logged.
+					n++
+					uri := fmt.Sprintf("/api/own?n=%d", n)
+					r := do(t, cl, "GET", srv.URL+uri, "X-Request-Id", "client-"+proto)
+					if r.header.Get("X-Request-Id") != "client-"+proto {
+						t.Errorf("%s: the client's ID came back as %q", proto, r.header.Get("X-Request-Id"))
+					}
+					want = append(want, fmt.Sprintf("%s 200 id=client-%s", uri, proto))
+				}
+				// Lines are written in batches, at least once a second.
+				var got string
+				servertest.WaitFor(t, "the access log lines", func() bool {
+					b, _ := os.ReadFile(logPath)
+					got = string(b)
+					return strings.Count(got, "\n") >= len(want)
+				})
+				for _, line := range want {
+					if !strings.Contains(got, line+"\n") {
+						t.Errorf("no line %q in the access log:\n%s", line, got)
 					}
 				}
 			})

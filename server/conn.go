@@ -375,7 +375,10 @@ func (c *conn) serve(buf []byte) {
 		c.skipBody(req, closeConn || x.Resp.Close)
 	}
 	c.queue(&x.Resp, req.Method == http.MethodHead, closeConn, req.Minor == 0 && !closeConn)
-	c.observe(req, buf, &x.Resp, req.Method == http.MethodHead)
+	// The request as the modules left it (x.Req, x.Buf: their copy when
+	// they changed it), as a streamed exchange's is logged: a module's
+	// header is the access log's $http_NAME.
+	c.observe(x.Req, x.Buf, &x.Resp, req.Method == http.MethodHead)
 	s.hdr = x.Resp.Header[:0]
 	x.Resp.Body, x.Resp.Release = nil, nil
 }

@@ -64,7 +64,7 @@ func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
 			return
 		}
 	}
-	h.respond(id, req, buf, &x.Resp)
+	h.respond(id, x.Req, x.Buf, &x.Resp) // as the modules left it (conn.serve)
 	s.hdr = x.Resp.Header[:0]
 	x.Resp.Body, x.Resp.Release = nil, nil
 }
