@@ -34,6 +34,13 @@ func ParseLevel(s string) (Level, error) {
 	return Info, fmt.Errorf("logging: unknown level %q", s)
 }
 
+// MaxLinesPerSecond bounds the lines one process writes in a second of
+// the clock: a flood of failing requests, each of which logs a line
+// (upstream refused or timed out, a bad request body), cannot fill the
+// disk. The lines past it are dropped and counted; the count is written
+// before the first line of a later second.
+const MaxLinesPerSecond = 100
+
 // Logger writes leveled lines. It is safe for concurrent use.
 type Logger struct {
 	mu    sync.Mutex
@@ -41,6 +48,12 @@ type Logger struct {
 	path  string // "" or "stderr" for standard error
 	f     *os.File
 	pid   int
+
+	// The rate limit: lines written in second sec, lines dropped since.
+	sec     int64
+	count   int
+	dropped int
+	now     func() time.Time // time.Now; tests set it
 }
 
 // New returns a logger writing messages up to level to path ("stderr" or
@@ -96,14 +109,35 @@ func (l *Logger) Close() error {
 func (l *Logger) Enabled(lv Level) bool { return lv <= l.level }
 
 // Logf writes one line at level lv.
+// Past MaxLinesPerSecond lines in a second, the line is dropped.
 func (l *Logger) Logf(lv Level, format string, args ...any) {
 	if lv > l.level {
 		return
 	}
-	line := fmt.Sprintf("%s [%s] %d: %s\n", time.Now().Format("2006/01/02 15:04:05"), levelNames[lv], l.pid, fmt.Sprintf(format, args...))
+	now := time.Now()
+	if l.now != nil {
+		now = l.now()
+	}
 	l.mu.Lock()
-	l.f.WriteString(line)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	if sec := now.Unix(); sec != l.sec {
+		l.sec, l.count = sec, 0
+		if l.dropped > 0 {
+			l.f.WriteString(l.format(now, Warn, fmt.Sprintf("%d log lines dropped: more than %d in a second", l.dropped, MaxLinesPerSecond)))
+			l.dropped = 0
+		}
+	}
+	if l.count >= MaxLinesPerSecond {
+		l.dropped++
+		return
+	}
+	l.count++
+	l.f.WriteString(l.format(now, lv, fmt.Sprintf(format, args...)))
+}
+
+// format returns one line of the log.
+func (l *Logger) format(now time.Time, lv Level, msg string) string {
+	return fmt.Sprintf("%s [%s] %d: %s\n", now.Format("2006/01/02 15:04:05"), levelNames[lv], l.pid, msg)
 }
 
 // Errorf logs at level Error.

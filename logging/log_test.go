@@ -1,10 +1,12 @@
 package logging
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLevelsAndReopen(t *testing.T) {
@@ -91,5 +93,38 @@ func TestCloseReleasesFile(t *testing.T) {
 	l.Infof("after close")
 	if after, _ := os.ReadFile(path); len(after) != len(before) {
 		t.Fatalf("a line logged after Close reached the file: %q", after)
+	}
+}
+
+// TestRateLimit: past MaxLinesPerSecond lines in a second the rest are
+// dropped, and their count is written with the first line of a later
+// second.
+func TestRateLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "error.log")
+	l, err := New(path, Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	now := time.Unix(1_700_000_000, 0)
+	l.now = func() time.Time { return now }
+	for i := 0; i < MaxLinesPerSecond+50; i++ {
+		l.Errorf("flood %d", i)
+	}
+	now = now.Add(time.Second)
+	l.Errorf("after")
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != MaxLinesPerSecond+2 {
+		t.Fatalf("%d lines, want %d", len(lines), MaxLinesPerSecond+2)
+	}
+	if !strings.Contains(lines[MaxLinesPerSecond-1], fmt.Sprintf("flood %d", MaxLinesPerSecond-1)) {
+		t.Errorf("last line of the first second: %q", lines[MaxLinesPerSecond-1])
+	}
+	if !strings.Contains(lines[MaxLinesPerSecond], "[warn]") || !strings.Contains(lines[MaxLinesPerSecond], "50 log lines dropped") {
+		t.Errorf("drop count line: %q", lines[MaxLinesPerSecond])
+	}
+	if !strings.HasSuffix(lines[MaxLinesPerSecond+1], "after") {
+		t.Errorf("line after the flood: %q", lines[MaxLinesPerSecond+1])
 	}
 }

@@ -3,11 +3,13 @@
 package proxy
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"unsafe"
 
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/logging"
 	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 )
@@ -243,7 +245,7 @@ func (s *session) connect() {
 			b.failed(now)
 			s.status = 502
 			s.tryFailed(502)
-			s.h.log.Errorf("proxy: connect to %s: %v", b.addr, err)
+			s.upErrorf("proxy: connect to %s: %v", b.addr, err)
 			continue
 		}
 		s.b, s.up = b, u
@@ -263,7 +265,7 @@ func (s *session) connect() {
 func (s *session) upConnected(err error) {
 	if err != nil {
 		s.b.count(metrics.ErrConnect)
-		s.h.log.Errorf("proxy: connect to %s: %v", s.b.addr, err)
+		s.upErrorf("proxy: connect to %s: %v", s.b.addr, err)
 		s.retry(502, true)
 		return
 	}
@@ -557,11 +559,11 @@ func (s *session) releaseAs(keepClient, abort bool) {
 func (s *session) upFailed(err error) {
 	s.b.count(metrics.ErrReset)
 	if !s.gotBytes {
-		s.h.log.Errorf("proxy: %s: %v", s.b.addr, err)
+		s.upErrorf("proxy: %s: %v", s.b.addr, err)
 		s.retry(502, !s.up.reused)
 		return
 	}
-	s.h.log.Errorf("proxy: %s: %v", s.b.addr, err)
+	s.upErrorf("proxy: %s: %v", s.b.addr, err)
 	s.abort()
 }
 
@@ -581,7 +583,7 @@ func (s *session) upClosed(err error) {
 		// on a fresh one it is a failure.
 		if !s.up.reused {
 			s.b.count(metrics.ErrReset)
-			s.h.log.Errorf("proxy: %s closed the connection before responding (%v)", s.b.addr, err)
+			s.upErrorf("proxy: %s closed the connection before responding (%v)", s.b.addr, err)
 		}
 		s.retry(502, !s.up.reused)
 		return
@@ -598,13 +600,13 @@ func (s *session) upClosed(err error) {
 func (s *session) upClosedMidResponse() {
 	s.b.count(metrics.ErrReset)
 	if !s.headDone {
-		s.h.log.Errorf("proxy: %s closed the connection in the response head", s.b.addr)
+		s.upErrorf("proxy: %s closed the connection in the response head", s.b.addr)
 		s.tryFailed(502)
 		s.b.failed(s.loop().NowNano())
 		s.respondError(502)
 		return
 	}
-	s.h.log.Errorf("proxy: %s closed the connection mid-response", s.b.addr)
+	s.upErrorf("proxy: %s closed the connection mid-response", s.b.addr)
 	s.abort()
 }
 
@@ -618,7 +620,7 @@ func (s *session) upTimeout() {
 	}
 	if !s.connected {
 		s.b.count(metrics.ErrTimeout)
-		s.h.log.Errorf("proxy: connect to %s timed out", s.b.addr)
+		s.upErrorf("proxy: connect to %s timed out", s.b.addr)
 		s.retry(504, true)
 		return
 	}
@@ -629,7 +631,7 @@ func (s *session) upTimeout() {
 		return
 	}
 	s.b.count(metrics.ErrTimeout)
-	s.h.log.Errorf("proxy: %s: upstream timed out", s.b.addr)
+	s.upErrorf("proxy: %s: upstream timed out", s.b.addr)
 	if s.headDone {
 		s.abort()
 		return
@@ -772,4 +774,18 @@ func (s *session) ClientTimeout() {
 		return
 	}
 	s.abort()
+}
+
+// upErrorf logs an upstream failure at error level with the address of
+// the client whose request it was, as nginx's ", client: ADDR", so that
+// an operator can tell whose request failed and on which backend.
+func (s *session) upErrorf(format string, args ...any) {
+	if !s.h.log.Enabled(logging.Error) {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if s.cl != nil {
+		msg += ", client: " + string(s.cl.PeerAddr(s.peer[:0]))
+	}
+	s.h.log.Errorf("%s", msg)
 }
