@@ -52,6 +52,7 @@ type Log struct {
 	timeSec int64
 	timeBuf []byte
 	isoBuf  []byte
+	condBuf []byte // scratch for a format's condition
 }
 
 // Open opens path for appending, creating it with mode 0644.
@@ -140,7 +141,16 @@ func (e *Entry) CopyBytes(buf []byte) []byte {
 // Write appends e's line in format f to the buffer, flushing first if it
 // would not fit. It returns the error of that flush, if any (the line is
 // kept).
+//
+// A format with a condition (Format.WithCondition) writes nothing when
+// the condition's variable is empty or "0".
 func (l *Log) Write(f *Format, e *Entry) error {
+	if f.cond != nil {
+		l.condBuf = l.appendVar(l.condBuf[:0], EscapeNone, f.cond, e)
+		if len(l.condBuf) == 0 || string(l.condBuf) == "0" {
+			return nil
+		}
+	}
 	var err error
 	if len(l.buf) > BufferSize-maxLine(f, e) {
 		err = l.Flush()

@@ -42,6 +42,12 @@ func TestWriteAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { l.Write(json, &e) }); n != 0 {
 		t.Errorf("Write json: %v allocs, want 0", n)
 	}
+	// A condition (if=$http_user_agent): met, then not.
+	cf, _ := Combined.WithCondition("$http_user_agent")
+	l.Write(cf, &e)
+	if n := testing.AllocsPerRun(1000, func() { l.Write(cf, &e) }); n != 0 {
+		t.Errorf("Write with a condition: %v allocs, want 0", n)
+	}
 }
 
 func BenchmarkWrite(b *testing.B) {

@@ -117,6 +117,31 @@ type Format struct {
 	uses    uint64   // bit v set when the format holds variable v
 	Headers []string // the $http_NAME fields, as header names (user-agent), in Entry.Headers order
 	fixed   int      // bytes of literal text
+	// cond, when set, is access_log's if=$VAR: a line is written only
+	// when the variable is neither empty nor "0".
+	cond *op
+}
+
+// WithCondition returns a copy of f that writes a line only when
+// variable v ("$name" or "${name}", any variable a format may hold) is
+// neither empty nor "0": nginx's access_log if=.
+func (f *Format) WithCondition(v string) (*Format, error) {
+	name, ok := strings.CutPrefix(v, "$")
+	if braced, ok2 := strings.CutPrefix(name, "{"); ok2 {
+		name, ok = strings.CutSuffix(braced, "}")
+	}
+	if !ok || name == "" || strings.IndexFunc(name, func(r rune) bool { return r > 0x7f || !isNameByte(byte(r)) }) >= 0 {
+		return nil, fmt.Errorf("%w: if=%s: want if=$VARIABLE", ErrFormat, v)
+	}
+	g := *f
+	g.Headers = append([]string(nil), f.Headers...)
+	o, err := g.variable(name)
+	if err != nil {
+		return nil, err
+	}
+	g.cond = &o
+	g.uses |= 1 << o.v
+	return &g, nil
 }
 
 // Uses reports whether the format holds variable v.

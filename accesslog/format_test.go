@@ -157,3 +157,47 @@ func TestCopyBytes(t *testing.T) {
 		t.Errorf("CopyBytes into a buffer with room: %v allocs", n)
 	}
 }
+
+// TestCondition: a format with if=$VAR writes a line only when the
+// variable is neither empty nor "0".
+func TestCondition(t *testing.T) {
+	l, err := Open(t.TempDir() + "/access.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	f, err := Combined.WithCondition("$http_x_log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(Combined.Headers) != 2 || len(f.Headers) != 3 {
+		t.Fatalf("headers: combined %v, conditioned %v", Combined.Headers, f.Headers)
+	}
+	for _, tt := range []struct {
+		val   string
+		wrote bool
+	}{{"1", true}, {"0", false}, {"", false}, {"yes", true}} {
+		e := entryAll()
+		if tt.val != "" {
+			e.Headers[2] = []byte(tt.val)
+		}
+		before := len(l.buf)
+		l.Write(f, e)
+		if wrote := len(l.buf) > before; wrote != tt.wrote {
+			t.Errorf("X-Log %q: wrote %v, want %v", tt.val, wrote, tt.wrote)
+		}
+	}
+	up, _ := Combined.WithCondition("${upstream_addr}")
+	e := entryAll()
+	e.Upstream = nil
+	before := len(l.buf)
+	l.Write(up, e)
+	if len(l.buf) != before {
+		t.Error("if=$upstream_addr wrote a line for a request that was not proxied")
+	}
+	for _, bad := range []string{"nope", "$", "$nope", "${status", "$a-b"} {
+		if _, err := Combined.WithCondition(bad); err == nil {
+			t.Errorf("WithCondition(%q) succeeded", bad)
+		}
+	}
+}

@@ -64,20 +64,35 @@ func logFormatKey(l *loader, c *Config, v string) error {
 	return nil
 }
 
-// accessLogKey applies access_log = PATH [FORMAT] | off.
+// accessLogKey applies access_log = PATH [FORMAT] [if=$VARIABLE] | off.
 func accessLogKey(l *loader, s *Server, v string) (err error) {
 	if v == "off" {
 		s.AccessLog, s.AccessFormat = "", nil
 		return nil
 	}
-	path, name, _ := strings.Cut(v, " ")
-	name = strings.TrimSpace(name)
+	fields := strings.Fields(v)
+	path, name, cond := fields[0], "", ""
+	for _, w := range fields[1:] {
+		switch c, ok := strings.CutPrefix(w, "if="); {
+		case ok && cond == "":
+			cond = c
+		case !ok && name == "" && cond == "":
+			name = w
+		default:
+			return fmt.Errorf("%q: want PATH [FORMAT] [if=$VARIABLE]", v)
+		}
+	}
 	f := accesslog.Combined
 	if name != "" {
 		if f = accesslog.Builtin(name); f == nil {
 			if f = l.logFormats[name]; f == nil {
 				return fmt.Errorf("%q: no log_format %q (built in: combined, json)", v, name)
 			}
+		}
+	}
+	if cond != "" {
+		if f, err = f.WithCondition(cond); err != nil {
+			return fmt.Errorf("%q: %s", v, strings.TrimPrefix(err.Error(), "accesslog: "))
 		}
 	}
 	if s.AccessLog, err = l.outputPath(path); err != nil {

@@ -22,6 +22,9 @@ access_log = /tmp/c.log
 [server]
 listen = 127.0.0.1:4
 access_log = /tmp/d.log js
+[server]
+listen = 127.0.0.1:5
+access_log = /tmp/e.log if=$http_x_log
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -38,6 +41,9 @@ access_log = /tmp/d.log js
 	if f := cfg.Servers[3].AccessFormat; f == nil || f.Name != "js" || len(f.Headers) != 1 || f.Headers[0] != "user-agent" {
 		t.Errorf("server 4 format %+v", f)
 	}
+	if f := cfg.Servers[4].AccessFormat; f == nil || f.Name != "combined" || len(f.Headers) != 3 || f.Headers[2] != "x-log" {
+		t.Errorf("server 5 format %+v", f)
+	}
 }
 
 func TestLogFormatErrors(t *testing.T) {
@@ -50,6 +56,9 @@ func TestLogFormatErrors(t *testing.T) {
 		{"twice", "log_format = a $status\nlog_format = a $uri\n", `t.ini:2: log_format: "a": defined twice`},
 		{"escape", "log_format = a escape=xml $status\n", `t.ini:1: log_format: escape="xml": must be default, json or none`},
 		{"unknown format", "[server]\nlisten = 127.0.0.1:1\naccess_log = /tmp/x.log main\n", `t.ini:3: access_log: "/tmp/x.log main": no log_format "main" (built in: combined, json)`},
+		{"condition without $", "[server]\nlisten = 127.0.0.1:1\naccess_log = /tmp/x.log if=status\n", `t.ini:3: access_log: "/tmp/x.log if=status": bad log format: if=status: want if=$VARIABLE`},
+		{"condition unknown", "[server]\nlisten = 127.0.0.1:1\naccess_log = /tmp/x.log json if=$nope\n", `t.ini:3: access_log: "/tmp/x.log json if=$nope": unknown variable $nope`},
+		{"format after the condition", "[server]\nlisten = 127.0.0.1:1\naccess_log = /tmp/x.log if=$status json\n", `want PATH [FORMAT] [if=$VARIABLE]`},
 		{"in a server", "[server]\nlisten = 127.0.0.1:1\nlog_format = a $status\n", `t.ini:3: log_format:`},
 	}
 	for _, tt := range tests {

@@ -137,3 +137,32 @@ func TestLogFormats(t *testing.T) {
 		}
 	})
 }
+
+// TestAccessLogIf: access_log = PATH FORMAT if=$VAR logs only the
+// requests whose variable is neither empty nor "0", on both backends.
+func TestAccessLogIf(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		www := t.TempDir()
+		writeTree(t, www)
+		path := filepath.Join(t.TempDir(), "access.log")
+		ts := startServer(t, backend, "static_root = "+www+"\naccess_log = "+path+" combined if=$http_x_log\n")
+		for _, v := range []string{"1", "0", "", "last"} {
+			h := ""
+			if v != "" {
+				h = "X-Log: " + v + "\r\n"
+			}
+			ts.roundTrip(t, "GET /small.txt?v="+v+" HTTP/1.1\r\nHost: x\r\n"+h+"\r\n")
+		}
+		// Lines are written in order: once the last is there, so is
+		// every line before it that was logged.
+		var lines []string
+		waitFor(t, "the last request's line", func() bool {
+			b, _ := os.ReadFile(path)
+			lines = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+			return strings.Contains(string(b), "v=last")
+		})
+		if len(lines) != 2 || !strings.Contains(lines[0], "GET /small.txt?v=1 ") {
+			t.Errorf("lines:\n%s\nwant the requests with X-Log 1 and last only", strings.Join(lines, "\n"))
+		}
+	})
+}
