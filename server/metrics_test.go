@@ -182,3 +182,50 @@ func TestMetricsRouteLabels(t *testing.T) {
 		t.Errorf("%s: %v, want 1", want, got)
 	}
 }
+
+// TestMetricsH2 counts HTTP/2 streams as HTTP/1.1 requests are counted,
+// local and proxied, on both backends, and logs them with their
+// HTTP/2.0 request line and the attempt on the backend.
+func TestMetricsH2(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		up := newStatusBackend(t, 200)
+		www := t.TempDir()
+		writeTree(t, www)
+		logPath := t.TempDir() + "/access.log"
+		ts := startServer(t, backend, "http2 = on\nmetrics = on\nstatic_root = "+www+"\naccess_log = "+logPath+" json\n"+
+			"[location /api/]\nproxy_pass = "+up+"\n")
+		cl := h2cClient()
+		base := "http://" + ts.addr
+		for i := 0; i < 3; i++ {
+			if res, _ := h2Do(t, cl, "GET", base+"/small.txt", nil); res.StatusCode != 200 {
+				t.Fatalf("static: %d", res.StatusCode)
+			}
+		}
+		for i := 0; i < 2; i++ {
+			if res, body := h2Do(t, cl, "GET", base+"/api/x", nil); res.StatusCode != 200 || string(body) != "up\n" {
+				t.Fatalf("proxied: %d %q", res.StatusCode, body)
+			}
+		}
+		p := scrape(t, ts)
+		for _, s := range []struct {
+			name, labels string
+			want         float64
+		}{
+			{"nproxy_http_requests_total", "location=-,code=2xx", 3},
+			{"nproxy_http_requests_total", "location=/api/,code=2xx", 2},
+			{"nproxy_http_request_duration_seconds", "location=-,handler=local", 3},
+			{"nproxy_http_request_duration_seconds", "location=/api/,handler=proxy", 2},
+			{"nproxy_upstream_requests_total", "backend=" + up, 2},
+			{"nproxy_upstream_response_duration_seconds", "backend=" + up, 2},
+		} {
+			if got, found := p.Sum(s.name, promtest.Labels(s.labels)); !found || got != s.want {
+				t.Errorf("%s{%s} = %v (found %v), want %v", s.name, s.labels, got, found, s.want)
+			}
+		}
+		lines := readLines(t, logPath, 5)
+		if !strings.Contains(lines[3], `"request":"GET /api/x HTTP/2.0"`) || !strings.Contains(lines[3], `"upstream_addr":"`+up+`"`) ||
+			!strings.Contains(lines[3], `"upstream_status":"200"`) {
+			t.Errorf("proxied h2 line: %s", lines[3])
+		}
+	})
+}
