@@ -271,3 +271,33 @@ func TestRequestIDInAccessLog(t *testing.T) {
 		})
 	}
 }
+
+// TestLogHookStreamedListing checks that the log hook sees a directory
+// listing long enough to be streamed (a step that takes the exchange
+// over, as the proxy does, without a backend), over HTTP/1.1 and HTTP/2.
+func TestLogHookStreamedListing(t *testing.T) {
+	probe := modules.BuildModule(t, modules.WASM, "testdata/probe")
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "many"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1100 { // past the 1000 entries a listing answers at once
+		if err := os.WriteFile(filepath.Join(root, "many", fmt.Sprintf("f%04d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	servertest.ForEachBackend(t, func(t *testing.T, backend string) {
+		srv := servertest.Start(t, backend, "", fmt.Sprintf("http2 = on\nmodule = %s\nstatic_root = %s\nautoindex = on\n", probe, root))
+		for _, proto := range protocols {
+			cl := clientFor(srv, proto)
+			r := do(t, cl, "GET", srv.URL+"/many/")
+			if r.status != 200 || !strings.Contains(r.body, "f1099") {
+				t.Fatalf("%s: listing %d, %d bytes", proto, r.status, len(r.body))
+			}
+			r = do(t, cl, "GET", srv.URL+"/", "X-Probe", "lastlog")
+			if !strings.Contains(r.body, "GET /many/ 200 ") {
+				t.Errorf("%s: the log hook saw\n%s", proto, r.body)
+			}
+		}
+	})
+}
