@@ -272,10 +272,11 @@ func TestRequestIDInAccessLog(t *testing.T) {
 	}
 }
 
-// TestLogHookStreamedListing checks that the log hook sees a directory
-// listing long enough to be streamed (a step that takes the exchange
-// over, as the proxy does, without a backend), over HTTP/1.1 and HTTP/2.
-func TestLogHookStreamedListing(t *testing.T) {
+// TestStreamedListingHooks checks that the response and log hooks see a
+// directory listing long enough to be streamed (a step that takes the
+// exchange over, as the proxy does, without a backend), over HTTP/1.1 and
+// HTTP/2, and that a failing response hook answers 500 instead.
+func TestStreamedListingHooks(t *testing.T) {
 	probe := modules.BuildModule(t, modules.WASM, "testdata/probe")
 	root := t.TempDir()
 	if err := os.Mkdir(filepath.Join(root, "many"), 0o755); err != nil {
@@ -287,15 +288,19 @@ func TestLogHookStreamedListing(t *testing.T) {
 		}
 	}
 	servertest.ForEachBackend(t, func(t *testing.T, backend string) {
-		srv := servertest.Start(t, backend, "", fmt.Sprintf("http2 = on\nmodule = %s\nstatic_root = %s\nautoindex = on\n", probe, root))
+		srv := servertest.Start(t, backend, "", fmt.Sprintf("http2 = on\nmodule = %s respadd=X-Listing:1\nstatic_root = %s\nautoindex = on\n", probe, root))
 		for _, proto := range protocols {
 			cl := clientFor(srv, proto)
 			r := do(t, cl, "GET", srv.URL+"/many/")
-			if r.status != 200 || !strings.Contains(r.body, "f1099") {
-				t.Fatalf("%s: listing %d, %d bytes", proto, r.status, len(r.body))
+			if r.status != 200 || !strings.Contains(r.body, "f1099") || r.header.Get("X-Listing") != "1" {
+				t.Fatalf("%s: listing %d, %d bytes, %v", proto, r.status, len(r.body), r.header)
+			}
+			r = do(t, cl, "GET", srv.URL+"/many/", "X-Probe", "respfail")
+			if r.status != 500 || strings.Contains(r.body, "f1099") {
+				t.Errorf("%s: a failing hook on a listing: %d, %d bytes", proto, r.status, len(r.body))
 			}
 			r = do(t, cl, "GET", srv.URL+"/", "X-Probe", "lastlog")
-			if !strings.Contains(r.body, "GET /many/ 200 ") {
+			if !strings.Contains(r.body, "GET /many/ 200 ") || !strings.Contains(r.body, "GET /many/ 500 ") {
 				t.Errorf("%s: the log hook saw\n%s", proto, r.body)
 			}
 		}

@@ -299,6 +299,9 @@ func (s *listStream) startResponse() (whole bool) {
 	if listNotModified(s.inm, s.ims, etag, lastMod) {
 		r.Status = 304
 		r.Header = appendListHeaders(r.Header, s.form, etag, lastMod, false)
+		if !s.filterHead(&r, closeConn) {
+			return true
+		}
 		s.out = http.AppendHead(s.out, &r, s.c.Date(), closeConn, false)
 		s.headLen = len(s.out)
 		s.status, s.state = 304, lsEnded
@@ -309,6 +312,9 @@ func (s *listStream) startResponse() (whole bool) {
 	if s.chunked() {
 		r.Header = append(r.Header, "Transfer-Encoding: chunked\r\n"...)
 	}
+	if !s.filterHead(&r, closeConn) {
+		return true
+	}
 	s.out = http.AppendHead(s.out, &r, s.c.Date(), closeConn, false)
 	s.headLen = len(s.out)
 	s.status = 200
@@ -318,6 +324,25 @@ func (s *listStream) startResponse() (whole bool) {
 	}
 	s.openChunk()
 	s.out = appendPageStart(s.out, s.form, s.dir)
+	return false
+}
+
+// filterHead gives r to the server's head filter (the modules' response
+// hooks), when the exchange has one. When it fails, out holds a whole
+// 500 answer instead and the listing has ended: it reports false.
+func (s *listStream) filterHead(r *http.Response, closeConn bool) bool {
+	f := s.c.HeadFilter()
+	if f == nil || f.FilterHead(r) == nil {
+		return true
+	}
+	r.Reset(r.Header)
+	r.Error(500)
+	s.out = http.AppendHead(s.out, r, s.c.Date(), closeConn, false)
+	s.headLen = len(s.out)
+	if !s.head {
+		s.out = append(s.out, r.Body...)
+	}
+	s.status, s.state = 500, lsEnded
 	return false
 }
 
