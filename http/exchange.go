@@ -52,6 +52,10 @@ type Exchange struct {
 	// The page's Header and Body are valid until the next call; a
 	// Release in resp is the caller's to call. nil without error_page.
 	ErrorPage func(status int, resp *Response) bool
+	// Cause, set by a step that refuses the request for a reason an
+	// operator must see (the server logs it once, with the client's
+	// address), says why; CauseNone otherwise.
+	Cause Cause
 	// ClientAddr and LocalAddr are the client's address (the real
 	// client's, from a PROXY header received or real_ip_from, when
 	// known) and the address it connected to. The server fills them in
@@ -181,6 +185,15 @@ const (
 	BodyNone  BodyKind = iota // no body (HEAD, 204, 304, or empty)
 	BodyBytes                 // Response.Body
 	BodyFile                  // File from FileOff, FileLen bytes, by sendfile
+)
+
+// Cause is why a step refused a request, for the error log.
+type Cause uint8
+
+const (
+	CauseNone          Cause = iota
+	CauseForbiddenFile       // the file system refused to open a static file (EACCES, EPERM): 403
+	CauseDirIndex            // a directory without an index file, autoindex off: 403
 )
 
 // Releaser is given back a resource (an open-file cache entry) once the

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -63,6 +65,65 @@ func TestUpstreamErrorLog(t *testing.T) {
 			}
 			if n := strings.Count(in.log(), "connect to "+refused); n != 1 {
 				t.Errorf("%d lines about the refused connect, want 1:\n%s", n, in.log())
+			}
+		})
+	}
+}
+
+// TestStaticRefusedLog: a static file the file system refuses to open to
+// the workers' user (a root master, user = nobody, a file only root may
+// read) is answered 403 and logged once with its path, the client's
+// address and the request, as nginx words it; so is a directory without
+// an index file. Both backends.
+func TestStaticRefusedLog(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only a root master can run its workers as nobody, whom a root-only file refuses")
+	}
+	if _, err := user.Lookup("nobody"); err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			in := newInstance(t, 1)
+			for d := in.dir; d != "/tmp" && d != "/"; d = filepath.Dir(d) {
+				os.Chmod(d, 0o755) // nobody must reach the root: t.TempDir's directories are 0700
+			}
+			root := in.root("a", "A\n")
+			if err := os.WriteFile(filepath.Join(root, "secret.txt"), []byte("s"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(filepath.Join(root, "sub"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			in.rewrite(1, root, backend, "user = nobody")
+			in.run("-c", in.conf)
+			in.waitServing()
+			c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			for _, p := range []string{"/secret.txt", "/sub/"} {
+				res, err := c.Get("http://" + in.addr + p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != 403 {
+					t.Fatalf("GET %s: %d, want 403", p, res.StatusCode)
+				}
+			}
+			for _, want := range []string{
+				`[error] \d+: static: open\(\) "` + regexp.QuoteMeta(root) + `/secret.txt" failed \(permission denied\), client: 127\.0\.0\.1, server: _, request: "GET /secret.txt HTTP/1.1", host: "` + regexp.QuoteMeta(in.addr) + `"\n`,
+				`[error] \d+: static: directory index of "` + regexp.QuoteMeta(root) + `/sub/" is forbidden, client: 127\.0\.0\.1, server: _, request: "GET /sub/ HTTP/1.1"`,
+			} {
+				re := regexp.MustCompile(`\` + want)
+				deadline := time.Now().Add(5 * time.Second)
+				for !re.MatchString(in.log()) {
+					if time.Now().After(deadline) {
+						t.Fatalf("no line matching %s in:\n%s", want, in.log())
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			if n := strings.Count(in.log(), "secret.txt\" failed"); n != 1 {
+				t.Errorf("%d lines about secret.txt, want 1", n)
 			}
 		})
 	}

@@ -4,10 +4,12 @@ package server
 
 import (
 	crand "crypto/rand"
+	"fmt"
 	"math/rand/v2"
 
 	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/logging"
 )
 
 // This file fills the access log's entries (observe.go writes them): the
@@ -100,4 +102,36 @@ func (s *Server) requestID() []byte {
 func usesUpstream(f *accesslog.Format) bool {
 	return f.Uses(accesslog.VarUpstreamAddr) || f.Uses(accesslog.VarUpstreamStatus) ||
 		f.Uses(accesslog.VarUpstreamConnectTime) || f.Uses(accesslog.VarUpstreamResponseTime)
+}
+
+// logRefused writes the error log line of a request a step refused for a
+// reason an operator must see (http.Exchange.Cause), worded as nginx
+// words it, with the client's address, the block and the request: once
+// per request, and the logger's rate limit bounds a flood of them. line
+// is the request line; nil on HTTP/2, where it is made from the method
+// and target.
+func (c *conn) logRefused(req *http.Request, buf, line []byte) {
+	s := c.s
+	if !s.log.Enabled(logging.Error) {
+		return
+	}
+	x := &s.x
+	root := ""
+	if r := s.route; r != nil {
+		root = r.cfg.StaticRoot
+	}
+	var what string
+	switch x.Cause {
+	case http.CauseForbiddenFile:
+		what = fmt.Sprintf("open() %q failed (permission denied)", root+string(x.Path))
+	case http.CauseDirIndex:
+		what = fmt.Sprintf("directory index of %q is forbidden", root+string(x.Path))
+	default:
+		return
+	}
+	if line == nil {
+		line = fmt.Appendf(nil, "%s %s HTTP/2.0", req.MethodSpan.Bytes(buf), req.URI.Bytes(buf))
+	}
+	s.log.Errorf("static: %s, client: %s, server: %s, request: %q, host: %q",
+		what, c.peerAddr(), serverLabel(c.vh.cfg), line, req.Host.Bytes(buf))
 }

@@ -404,6 +404,7 @@ func (c *conn) exchangeFor(req *http.Request, buf []byte) (x *http.Exchange, mis
 	x.Resp.Reset(s.hdr)
 	x.Resp.NoServer = !vh.cfg.ServerTokens
 	s.route, s.handler, s.reqIDSet = nil, metrics.HandlerLocal, false
+	x.Cause = http.CauseNone
 	s.served++
 	return x, misdirected
 }
@@ -502,6 +503,7 @@ func (c *conn) fail(err error) {
 	x.Resp.NoServer = !c.vh.cfg.ServerTokens
 	x.Resp.Error(status)
 	c.s.route, c.s.handler, c.s.reqIDSet = nil, metrics.HandlerLocal, false
+	x.Cause = http.CauseNone
 	c.routeSend, c.routeBody = 0, 0
 	c.lingerAfter = true
 	c.queue(&x.Resp, false, true, false)

@@ -228,6 +228,9 @@ func (h *h2conn) OnWritable(id uint32) {
 func (h *h2conn) record(req *http.Request, buf []byte, status int, body int64) {
 	c := h.c
 	s := c.s
+	if s.x.Cause != http.CauseNone {
+		c.logRefused(req, buf, nil)
+	}
 	if s.counters == nil && c.vh.alog == nil {
 		return
 	}

@@ -251,6 +251,7 @@ func (h *Handler) servePath(x *http.Exchange, p []byte, now int64) {
 		redirectDir(x, p)
 	case e.kind == kindForbidden:
 		x.Resp.Error(403)
+		x.Cause = http.CauseForbiddenFile
 	default:
 		x.Resp.Error(404)
 	}
@@ -281,6 +282,10 @@ func (h *Handler) serveDir(x *http.Exchange, dir []byte, now int64) {
 		h.serveListing(x, dir)
 	case e.kind == kindDir || e.kind == kindForbidden:
 		x.Resp.Error(403)
+		x.Cause = http.CauseDirIndex
+		if e.kind == kindForbidden {
+			x.Cause = http.CauseForbiddenFile
+		}
 	default:
 		x.Resp.Error(404)
 	}
