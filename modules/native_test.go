@@ -163,3 +163,29 @@ func TestNativeDeclaredAPI(t *testing.T) {
 		t.Errorf("Check: %v, want %v", err, ErrVersion)
 	}
 }
+
+// TestNativeVersion1 loads a native module that declares hook API
+// version 1, which this nproxy still runs, and checks the range of
+// versions the check accepts.
+func TestNativeVersion1(t *testing.T) {
+	for v, want := range map[int]bool{0: false, 1: true, hook.Version: true, hook.Version + 1: false} {
+		if knownAPI(v) != want {
+			t.Errorf("knownAPI(%d) = %v", v, !want)
+		}
+	}
+	p := buildModule(t, Native, "testdata/v1api")
+	if err := Check(p, nil); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	m, err := Open("v1api.so", p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !m.HasRequestHook() || m.HasResponseHook() || m.HasLogHook() {
+		t.Errorf("hooks %v %v %v", m.HasRequestHook(), m.HasResponseHook(), m.HasLogHook())
+	}
+	if err := m.OnRequest(nil); err != nil {
+		t.Error(err)
+	}
+}
