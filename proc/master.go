@@ -155,7 +155,7 @@ type master struct {
 // sockets, starts the workers, supervises them and handles the signals
 // (SIGHUP reload, SIGTERM graceful stop, SIGINT immediate stop, SIGUSR1
 // reopen logs) until the last worker exits. It does no request handling.
-func RunMaster(o MasterOptions) error {
+func RunMaster(o MasterOptions) (err error) {
 	// Signals are caught first, before the pid file exists and before any
 	// worker does: `nproxy -s` signals the pid it reads from that file, and
 	// Go's default action for an uncaught SIGHUP, SIGTERM, SIGINT or
@@ -168,7 +168,6 @@ func RunMaster(o MasterOptions) error {
 
 	cfg, data := o.Config, o.ConfigData
 	if data == nil || cfg == nil {
-		var err error
 		if cfg, data, err = o.Source.Load(); err != nil {
 			return err
 		}
@@ -196,6 +195,16 @@ func RunMaster(o MasterOptions) error {
 		return err
 	}
 	defer m.notify.close()
+	// A start that fails before the loop runs (a socket passed in, the
+	// pid file, the backend, a bind with its FILE:LINE) tells the service
+	// manager why, as abortPending does for workers that fail to start:
+	// `systemctl status` then shows the reason rather than a bare exit.
+	looping := false
+	defer func() {
+		if err != nil && !looping {
+			m.notifyf(statusLine("failed to start: " + err.Error()))
+		}
+	}()
 	activated, err := activatedSockets()
 	if err != nil {
 		return err
@@ -245,6 +254,7 @@ func RunMaster(o MasterOptions) error {
 		return err
 	}
 	m.startGeneration(g)
+	looping = true
 	return m.loop(sigs)
 }
 

@@ -171,3 +171,29 @@ func TestSdNotifyBadSocket(t *testing.T) {
 		t.Fatalf("exit %d, log:\n%s", code, in.log())
 	}
 }
+
+// TestSdNotifyStartFails checks that a start refused before any worker
+// runs (here: its listen address is taken) tells the service manager why
+// with STATUS=failed to start and the key's FILE:LINE, on both backends,
+// then exits 1.
+func TestSdNotifyStartFails(t *testing.T) {
+	for _, backend := range backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			taken, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer taken.Close()
+			in := newInstance(t, 1)
+			in.addr = taken.Addr().String()
+			writeConfig(t, in.conf, in.addr, in.root("a", "A\n"), 1, "pid_file = "+in.pidFile+"\nbackend = "+backend)
+			n := newFakeNotify(t, in.dir, false)
+			in.env = []string{"NOTIFY_SOCKET=" + n.name}
+			in.run("-c", in.conf)
+			n.next(`STATUS=failed to start: .*nproxy\.ini:5: listen ` + regexp.QuoteMeta(in.addr) + `: bind: address already in use.*`)
+			if code := in.waitExit(10 * time.Second); code != 1 {
+				t.Fatalf("exit code %d, want 1", code)
+			}
+		})
+	}
+}
