@@ -105,6 +105,26 @@ func moduleClient(addr string, tally *moduleTally, last *atomic.Value, stop <-ch
 	}
 }
 
+// waitLog waits up to a minute for the master's log to hold n lines
+// with text: a reload or a start compiles the WebAssembly module in the
+// master and in every new worker, which takes seconds on a loaded
+// machine.
+func waitLog(t *testing.T, in *instance, text string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for strings.Count(in.log(), text) < n {
+		select {
+		case <-in.done:
+			t.Fatalf("the master exited:\n%s", in.log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q line within a minute:\n%s", text, in.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestReloadSwapsWASMModule swaps a WebAssembly module by reloading the
 // configuration under load, on each backend: a real master with two
 // workers, keep-alive clients in tight loops, SIGHUP with a config that
@@ -127,6 +147,9 @@ func TestReloadSwapsWASMModule(t *testing.T) {
 			root := in.root("a", "A\n")
 			in.rewrite(2, root, backend, modules["a"])
 			in.run("-c", in.conf)
+			// Every process compiles the module before it serves: allow
+			// a loaded machine more than waitServing's 10 s.
+			waitLog(t, in, "nproxy started:", 1)
 			in.waitServing()
 
 			var tally moduleTally
@@ -174,7 +197,9 @@ func TestReloadSwapsWASMModule(t *testing.T) {
 			for _, next := range []string{"b", "a"} {
 				before := tally.ok.Load()
 				in.rewrite(2, root, backend, modules[next])
-				in.reloadAndWait()
+				n := strings.Count(in.log(), "reloaded:")
+				in.signal(syscall.SIGHUP)
+				waitLog(t, in, "reloaded:", n+1)
 				switched(next)
 				if tally.ok.Load() == before {
 					t.Fatalf("no request answered across the reload to %s", next)
