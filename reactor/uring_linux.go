@@ -383,6 +383,16 @@ func (u *uringBackend) armAccept(c *Conn) {
 }
 
 func (u *uringBackend) unlisten(c *Conn) {
+	// Every listener's accept is cancelled at the first call (the loop
+	// unlistens them all in a row), so that the task work run below
+	// cannot complete an accept of a listener not yet unlistened: its
+	// CQE would find no listener and close the connection it carries.
+	for _, ln := range u.l.listeners {
+		if ln.bk&(ukAcceptArmed|ukAcceptCancel) == ukAcceptArmed {
+			u.cancel(ln, opAccept)
+			ln.bk |= ukAcceptCancel
+		}
+	}
 	if c.bk&(ukAcceptArmed|ukAcceptCancel) == ukAcceptArmed {
 		u.cancel(c, opAccept)
 	}
@@ -390,8 +400,8 @@ func (u *uringBackend) unlisten(c *Conn) {
 	// The loop closes the listener with close(2) after this: hand the
 	// kernel every SQE that names it by number first (drain is rare).
 	//
-	// And run the task work the cancel queued (GETEVENTS, no wait): with
-	// DEFER_TASKRUN the accept's poll entry leaves the socket's wait queue
+	// And run the task work the cancels queued (GETEVENTS, no wait): with
+	// DEFER_TASKRUN an accept's poll entry leaves the socket's wait queue
 	// only then. Until it does, the entry still takes wake-ups, and accept
 	// polls wait exclusively: a connection arriving in that window wakes
 	// this ring, which no longer accepts, and no other waiter, so it
