@@ -69,6 +69,9 @@ type Config struct {
 	PIDFile           string // "" when none
 	ErrorLog          string // "stderr" or a path
 	LogLevel          string // "error", "warn", "info" or "debug"
+	// ErrorLogFormat is error_log_format: "text" (the default) or
+	// "json" (errorlog.go).
+	ErrorLogFormat string
 	// User is user = NAME [GROUP] (user.go): who the workers run as
 	// when the master is root; nil when not set.
 	User *RunAs

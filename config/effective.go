@@ -139,6 +139,7 @@ func (c *Config) globalSettings() []setting {
 	out = append(out,
 		setting{key: "error_log", value: c.ErrorLog},
 		setting{key: "log_level", value: c.LogLevel},
+		setting{key: "error_log_format", value: c.ErrorLogFormat},
 		setting{key: "worker_shutdown_timeout", value: formatDuration(c.WorkerShutdownTimeout)},
 		setting{key: "drain_idle_grace", value: formatDuration(c.DrainIdleGrace)},
 	)

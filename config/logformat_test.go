@@ -59,6 +59,7 @@ func TestLogFormatErrors(t *testing.T) {
 		{"condition without $", "[server]\nlisten = 127.0.0.1:1\naccess_log = /tmp/x.log if=status\n", `t.ini:3: access_log: "/tmp/x.log if=status": bad log format: if=status: want if=$VARIABLE`},
 		{"condition unknown", "[server]\nlisten = 127.0.0.1:1\naccess_log = /tmp/x.log json if=$nope\n", `t.ini:3: access_log: "/tmp/x.log json if=$nope": unknown variable $nope`},
 		{"format after the condition", "[server]\nlisten = 127.0.0.1:1\naccess_log = /tmp/x.log if=$status json\n", `want PATH [FORMAT] [if=$VARIABLE]`},
+		{"error log format", "error_log_format = xml\n", `t.ini:1: error_log_format: "xml"`},
 		{"in a server", "[server]\nlisten = 127.0.0.1:1\nlog_format = a $status\n", `t.ini:3: log_format:`},
 	}
 	for _, tt := range tests {

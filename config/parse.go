@@ -144,6 +144,7 @@ func newConfig(file string) *Config {
 		WorkerConnections: DefaultWorkerConnections,
 		ErrorLog:          "stderr",
 		LogLevel:          "info",
+		ErrorLogFormat:    "text",
 
 		WorkerShutdownTimeout: DefaultWorkerShutdownTimeout,
 		DrainIdleGrace:        DefaultDrainIdleGrace,

@@ -4,6 +4,7 @@
 package logging
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -54,6 +55,17 @@ type Logger struct {
 	count   int
 	dropped int
 	now     func() time.Time // time.Now; tests set it
+
+	json bool // one JSON object per line (SetJSON)
+}
+
+// SetJSON makes the logger write one JSON object per line,
+// {"time":"2006-01-02T15:04:05.000Z07:00","level":"error","pid":N,"msg":"..."},
+// for log shippers (error_log_format = json); off, lines are nginx's.
+func (l *Logger) SetJSON(on bool) {
+	l.mu.Lock()
+	l.json = on
+	l.mu.Unlock()
 }
 
 // New returns a logger writing messages up to level to path ("stderr" or
@@ -137,6 +149,10 @@ func (l *Logger) Logf(lv Level, format string, args ...any) {
 
 // format returns one line of the log.
 func (l *Logger) format(now time.Time, lv Level, msg string) string {
+	if l.json {
+		m, _ := json.Marshal(msg) // a string always marshals; invalid UTF-8 becomes U+FFFD
+		return fmt.Sprintf(`{"time":"%s","level":"%s","pid":%d,"msg":%s}`+"\n", now.Format("2006-01-02T15:04:05.000Z07:00"), levelNames[lv], l.pid, m)
+	}
 	return fmt.Sprintf("%s [%s] %d: %s\n", now.Format("2006/01/02 15:04:05"), levelNames[lv], l.pid, msg)
 }
 

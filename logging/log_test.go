@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -126,5 +127,42 @@ func TestRateLimit(t *testing.T) {
 	}
 	if !strings.HasSuffix(lines[MaxLinesPerSecond+1], "after") {
 		t.Errorf("line after the flood: %q", lines[MaxLinesPerSecond+1])
+	}
+}
+
+// TestJSONLines: with SetJSON every line is one JSON object with the
+// time, level, pid and message, whatever bytes the message holds.
+func TestJSONLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "error.log")
+	l, err := New(path, Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.SetJSON(true)
+	l.Errorf("proxy: %s \"quoted\"\nnext line \xff", "10.0.0.1:80")
+	l.Infof("plain")
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2: %q", len(lines), b)
+	}
+	for i, want := range []struct{ level, msg string }{
+		{"error", "proxy: 10.0.0.1:80 \"quoted\"\nnext line \ufffd"},
+		{"info", "plain"},
+	} {
+		var m struct {
+			Time, Level, Msg string
+			PID              int
+		}
+		if err := json.Unmarshal([]byte(lines[i]), &m); err != nil {
+			t.Fatalf("line %d %q: %v", i, lines[i], err)
+		}
+		if m.Level != want.level || m.Msg != want.msg || m.PID != os.Getpid() {
+			t.Errorf("line %d: %+v", i, m)
+		}
+		if _, err := time.Parse("2006-01-02T15:04:05.000Z07:00", m.Time); err != nil {
+			t.Errorf("line %d: time %q: %v", i, m.Time, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@
 package proc_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -22,51 +23,83 @@ import (
 // error log's rate limit is logging's TestRateLimit.)
 func TestUpstreamErrorLog(t *testing.T) {
 	for _, backend := range backends(t) {
-		t.Run(backend, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
+		for _, format := range []string{"text", "json"} {
+			t.Run(backend+"/"+format, func(t *testing.T) { testUpstreamErrorLog(t, backend, format) })
+		}
+	}
+}
+
+// testUpstreamErrorLog runs TestUpstreamErrorLog on backend with
+// error_log_format = format: in json, every line of the log is one JSON
+// object, the worker's as the master's.
+func testUpstreamErrorLog(t *testing.T, backend, format string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	in := newInstance(t, 1)
+	conf := fmt.Sprintf("worker_processes = 1\nbackend = %s\npid_file = %s\nerror_log_format = %s\n[server]\nlisten = %s\nproxy_pass = %s\n",
+		backend, in.pidFile, format, in.addr, refused)
+	if err := os.WriteFile(in.conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in.run("-c", in.conf)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	// The master answers once its worker is up: poll, bounded.
+	var res *http.Response
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err = c.Get("http://" + in.addr + "/x")
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != 502 {
+		t.Fatalf("status %d, want 502", res.StatusCode)
+	}
+	msg := `proxy: connect to ` + regexp.QuoteMeta(refused) + `: .*connection refused, client: 127\.0\.0\.1`
+	want := regexp.MustCompile(`\[error\] \d+: ` + msg + `\n`)
+	if format == "json" {
+		want = regexp.MustCompile(`\{"time":"[^"]+","level":"error","pid":\d+,"msg":"` + msg + `"\}\n`)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for !want.MatchString(in.log()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no upstream error line with the client's address:\n%s", in.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := strings.Count(in.log(), "connect to "+refused); n != 1 {
+		t.Errorf("%d lines about the refused connect, want 1:\n%s", n, in.log())
+	}
+	if format == "json" {
+		// Every log line, the master's and the worker's, is JSON; the
+		// start banner on standard error is not a log line.
+		text := regexp.MustCompile(`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[`)
+		n := 0
+		for _, l := range strings.Split(strings.TrimSpace(in.log()), "\n") {
+			if text.MatchString(l) {
+				t.Errorf("a text line in a json error log: %q", l)
 			}
-			refused := ln.Addr().String()
-			ln.Close()
-			in := newInstance(t, 1)
-			conf := fmt.Sprintf("worker_processes = 1\nbackend = %s\npid_file = %s\n[server]\nlisten = %s\nproxy_pass = %s\n",
-				backend, in.pidFile, in.addr, refused)
-			if err := os.WriteFile(in.conf, []byte(conf), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			in.run("-c", in.conf)
-			c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-			// The master answers once its worker is up: poll, bounded.
-			var res *http.Response
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				res, err = c.Get("http://" + in.addr + "/x")
-				if err == nil || time.Now().After(deadline) {
-					break
+			if strings.HasPrefix(l, "{") {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(l), &m); err != nil {
+					t.Errorf("not a JSON line: %q", l)
 				}
-				time.Sleep(20 * time.Millisecond)
+				n++
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode != 502 {
-				t.Fatalf("status %d, want 502", res.StatusCode)
-			}
-			want := regexp.MustCompile(`\[error\] \d+: proxy: connect to ` + regexp.QuoteMeta(refused) + `: .*connection refused, client: 127\.0\.0\.1\n`)
-			deadline = time.Now().Add(5 * time.Second)
-			for !want.MatchString(in.log()) {
-				if time.Now().After(deadline) {
-					t.Fatalf("no upstream error line with the client's address:\n%s", in.log())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			if n := strings.Count(in.log(), "connect to "+refused); n != 1 {
-				t.Errorf("%d lines about the refused connect, want 1:\n%s", n, in.log())
-			}
-		})
+		}
+		if n < 3 {
+			t.Errorf("%d JSON lines, want the master's start lines and the worker's error", n)
+		}
 	}
 }
 

@@ -180,6 +180,7 @@ func RunMaster(o MasterOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	log.SetJSON(cfg.ErrorLogFormat == "json")
 	logWarnings(log, cfg)
 	m := &master{
 		src:    o.Source,
@@ -544,11 +545,12 @@ func (m *master) abortPending(why string) {
 // pid_file. The old error log file is closed: only the master loop logs
 // through m.log.
 func (m *master) applyGlobals(old, cfg *config.Config) {
-	if cfg.ErrorLog != old.ErrorLog || cfg.LogLevel != old.LogLevel {
+	if cfg.ErrorLog != old.ErrorLog || cfg.LogLevel != old.LogLevel || cfg.ErrorLogFormat != old.ErrorLogFormat {
 		lv, _ := logging.ParseLevel(cfg.LogLevel)
 		if l, err := logging.New(cfg.ErrorLog, lv); err != nil {
 			m.log.Errorf("reload: error_log: %v", err)
 		} else {
+			l.SetJSON(cfg.ErrorLogFormat == "json")
 			prev := m.log
 			m.log = l
 			if err := prev.Close(); err != nil {

@@ -79,6 +79,7 @@ func WorkerMain() int {
 		fmt.Fprintf(os.Stderr, "nproxy: worker %d: %v\n", spec.Slot, err)
 		return 1
 	}
+	log.SetJSON(cfg.ErrorLogFormat == "json")
 	stopProfile := startProfile(log)
 	defer stopProfile()
 
