@@ -315,6 +315,16 @@ func (c *conn) process(data []byte) {
 				c.rc.StopRecv()
 			}
 		}
+		if c.state == stTakeover && pos == len(src) && c.want == wantNothing && c.feed && !c.readClosed {
+			// The stream wants input and the conn holds none: read.
+			// A takeover started from c.in (a pipelined request, parsed
+			// after the previous stream's Release) finds receiving
+			// stopped, by that stream's takeover or by flush's push
+			// back; nothing else restarts it, since a ResumeRecv made
+			// during Serve only posts (c.in is not empty yet), and the
+			// client's EOF would then wait for body_timeout.
+			c.rc.StartRecv()
+		}
 		c.applyWant()
 		if c.state == stClosed || c.state == stTakeover {
 			break
