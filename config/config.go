@@ -30,6 +30,16 @@ const (
 	DefaultMaxBodySize       = 1 << 20          // nginx client_max_body_size 1m
 	DefaultHealthEvery       = 5 * time.Second  // health_check without an interval
 
+	// DefaultProxyKeepalive is proxy_keepalive's default: idle upstream
+	// connections kept per backend by each worker. Large enough that a
+	// worker with a thousand requests in flight to one backend (HTTP/2
+	// clients multiplex that many) reuses its connections instead of
+	// dialing anew, as HAProxy's unbounded idle pools do; an idle
+	// connection costs a socket and a small struct, no buffer.
+	DefaultProxyKeepalive = 1024
+	// MaxProxyKeepalive bounds proxy_keepalive.
+	MaxProxyKeepalive = 65536
+
 	// DefaultWorkerShutdownTimeout is worker_shutdown_timeout's default:
 	// the hard limit on a draining worker (reload, graceful stop), after
 	// which the connections still open are closed. nginx has the key but
@@ -209,6 +219,12 @@ type Server struct {
 	// send-proxy-v2), 0 (off, the default) otherwise. A property of the
 	// backends: in an [upstream] section for a group.
 	ProxySendProxyProtocol int
+	// ProxyKeepalive is proxy_keepalive: how many idle keep-alive
+	// connections each worker keeps per backend (nginx's keepalive in an
+	// upstream block, HAProxy's pool-max-conn); 0 closes every upstream
+	// connection after its response. A property of the backends: in an
+	// [upstream] section for a group.
+	ProxyKeepalive int
 	// ProxyForwarded is proxy_forwarded (default off): requests to the
 	// backends carry an RFC 7239 Forwarded field beside X-Forwarded-For.
 	ProxyForwarded bool

@@ -200,6 +200,7 @@ var serverDefaults = []serverDefault{
 	{"proxy_send_proxy_protocol", func(s *Server) string {
 		return [...]string{"off", "v1", "v2"}[s.ProxySendProxyProtocol]
 	}, ownsProxy},
+	{"proxy_keepalive", func(s *Server) string { return strconv.Itoa(s.ProxyKeepalive) }, ownsProxy},
 	{"proxy_intercept_errors", func(s *Server) string { return onOff(s.ProxyInterceptErrors) }, hasProxy},
 	{"keepalive_timeout", func(s *Server) string { return formatDuration(s.KeepaliveTimeout) }, nil},
 	{"header_timeout", func(s *Server) string { return formatDuration(s.HeaderTimeout) }, nil},

@@ -52,6 +52,15 @@ func init() {
 		return nil
 	}
 	locationKeys["proxy_send_proxy_protocol"] = GroupProxy
+	serverKeys["proxy_keepalive"] = func(_ *loader, s *Server, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > MaxProxyKeepalive {
+			return fmt.Errorf("%q: expected a number of connections from 0 to %d", v, MaxProxyKeepalive)
+		}
+		s.ProxyKeepalive = n
+		return nil
+	}
+	locationKeys["proxy_keepalive"] = GroupProxy
 }
 
 // checkInterceptErrors warns about proxy_intercept_errors = on where it

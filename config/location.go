@@ -294,6 +294,7 @@ func (l *loader) resetHandler(cp *Server, present map[string]int) {
 		cp.ProxyPrefix, cp.Balance = "/", def.Balance
 		cp.HealthCheck, cp.HealthEvery = "", 0
 		cp.ProxySendProxyProtocol = 0
+		cp.ProxyKeepalive = def.ProxyKeepalive
 		cp.ProxyTLSCA, cp.ProxyTLSServerName, cp.ProxyTLSVerify = def.ProxyTLSCA, def.ProxyTLSServerName, def.ProxyTLSVerify
 	}
 }

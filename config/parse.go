@@ -176,6 +176,7 @@ func newServer(line int) *Server {
 		GzipTypes:           DefaultGzipTypes,
 		GzipMinLength:       DefaultGzipMinLength,
 		GzipLevel:           1,
+		ProxyKeepalive:      DefaultProxyKeepalive,
 	}
 }
 

@@ -28,6 +28,7 @@ type upstreamGroup struct {
 	healthCheck string
 	healthEvery time.Duration
 	sendProxy   int // proxy_send_proxy_protocol: 0 (off), 1 or 2
+	keepalive   int // proxy_keepalive
 	used        bool
 }
 
@@ -72,14 +73,14 @@ func (l *loader) applyUpstream(sec *ini.Section, ss *scanSection) {
 		l.addf(ss.line, ErrConflict, "[upstream %s]: already defined on line %d", name, prev.line)
 		return
 	}
-	g := &upstreamGroup{line: ss.line}
+	g := &upstreamGroup{line: ss.line, keepalive: DefaultProxyKeepalive}
 	var scratch Server
 	for _, k := range sec.Keys() {
 		key := k.Name()
 		switch key {
 		case "server":
 			l.applyRepeated(k, ss, nil, func(_ *loader, _ *Server, v string) error { return g.addServer(v) })
-		case "balance", "health_check", "proxy_send_proxy_protocol":
+		case "balance", "health_check", "proxy_send_proxy_protocol", "proxy_keepalive":
 			v, line, ok := l.keyValue(k, ss)
 			if !ok {
 				continue
@@ -94,11 +95,13 @@ func (l *loader) applyUpstream(sec *ini.Section, ss *scanSection) {
 				g.balance = scratch.Balance
 			case "health_check":
 				g.healthCheck, g.healthEvery = scratch.HealthCheck, scratch.HealthEvery
+			case "proxy_keepalive":
+				g.keepalive = scratch.ProxyKeepalive
 			default:
 				g.sendProxy = scratch.ProxySendProxyProtocol
 			}
 		default:
-			l.addf(firstLine(ss, key), ErrUnknownKey, "%s: not a key of an [upstream] section (server, balance, health_check, proxy_send_proxy_protocol)", keyName(key))
+			l.addf(firstLine(ss, key), ErrUnknownKey, "%s: not a key of an [upstream] section (server, balance, health_check, proxy_send_proxy_protocol, proxy_keepalive)", keyName(key))
 		}
 	}
 	if len(g.pass) == 0 {
@@ -152,6 +155,7 @@ func (l *loader) useUpstream(s *Server, v string) bool {
 		s.HealthCheck, s.HealthEvery = g.healthCheck, g.healthEvery
 	}
 	s.ProxySendProxyProtocol = g.sendProxy
+	s.ProxyKeepalive = g.keepalive
 	return true
 }
 
@@ -168,7 +172,7 @@ func (l *loader) checkUpstreamUse(sec *ini.Section, present map[string]int) {
 	if g == nil {
 		return
 	}
-	for _, k := range []string{"balance", "health_check", "proxy_send_proxy_protocol"} {
+	for _, k := range []string{"balance", "health_check", "proxy_send_proxy_protocol", "proxy_keepalive"} {
 		if line, ok := present[k]; ok {
 			l.addf(line, ErrConflict, "%s: proxy_pass names [upstream %s] (line %d): set %s there", k, name, g.line, k)
 		}

@@ -41,6 +41,9 @@ type Group struct {
 
 	// sendProxy is proxy_send_proxy_protocol: 0, 1 or 2 (sendproxy.go).
 	sendProxy int
+	// keepalive is proxy_keepalive: the most idle connections kept per
+	// backend.
+	keepalive int
 
 	// tlsPlain is the scratch buffer records from https:// backends are
 	// decrypted into (one record at a time), nil for plain ones.
@@ -52,7 +55,7 @@ type Group struct {
 // settings (cfg's proxy_tls_*). Routes share it through NewRoute.
 func NewGroup(cfg *config.Server, loop *reactor.Loop, log *logging.Logger) (*Group, error) {
 	g := &Group{loop: loop, log: log, healthCheck: cfg.HealthCheck, healthEvery: cfg.HealthEvery, probeTimeout: cfg.ProxyConnectTimeout,
-		sendProxy: cfg.ProxySendProxyProtocol}
+		sendProxy: cfg.ProxySendProxyProtocol, keepalive: cfg.ProxyKeepalive}
 	if len(cfg.ProxyPass) == 0 {
 		return nil, fmt.Errorf("proxy: no backend")
 	}
@@ -154,7 +157,7 @@ func (g *Group) putIdle(u *upConn) {
 	u.s = nil
 	u.reused = true
 	b := u.b
-	if len(b.idle) >= maxIdlePerBackend || u.rc == nil || !u.rc.Open() || g.closed {
+	if len(b.idle) >= g.keepalive || u.rc == nil || !u.rc.Open() || g.closed {
 		u.close()
 		return
 	}

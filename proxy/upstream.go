@@ -25,9 +25,6 @@ const maxFails = 1
 var failTimeout = 10 * time.Second
 
 const (
-	// maxIdlePerBackend bounds the idle keep-alive connections a worker
-	// keeps per backend (nginx's "keepalive 32" is the usual setting).
-	maxIdlePerBackend = 64
 	// upstreamIdleTimeout closes a pooled connection unused for this long
 	// (nginx's keepalive_timeout for upstreams is 60s).
 	upstreamIdleTimeout = 60 * time.Second

@@ -257,9 +257,9 @@ func (s *Server) upstreamGroup(cfg *config.Server, loc *config.Location, root *r
 
 // ownsBackends reports whether loc sets a key that makes its backends
 // other than its [server]'s: proxy_pass, balance, health_check,
-// proxy_send_proxy_protocol or a TLS setting.
+// proxy_send_proxy_protocol, proxy_keepalive or a TLS setting.
 func ownsBackends(loc *config.Location) bool {
-	for _, k := range [...]string{"proxy_pass", "balance", "health_check", "proxy_send_proxy_protocol", "proxy_tls_ca", "proxy_tls_server_name", "proxy_tls_verify"} {
+	for _, k := range [...]string{"proxy_pass", "balance", "health_check", "proxy_send_proxy_protocol", "proxy_keepalive", "proxy_tls_ca", "proxy_tls_server_name", "proxy_tls_verify"} {
 		if loc.Sets(k) {
 			return true
 		}
