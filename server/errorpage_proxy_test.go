@@ -8,6 +8,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/nproxy/nproxy/internal/servertest"
 )
 
 // TestProxyErrorPages covers error_page for the reverse proxy's own 502
@@ -18,12 +20,7 @@ import (
 // proxied or is larger than the proxy sends; on both backends.
 func TestProxyErrorPages(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		down := ln.Addr().String()
-		ln.Close() // nothing listens there: connections are refused
+		down := servertest.RefusedAddr(t) // connections are refused
 		mute, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)

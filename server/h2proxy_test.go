@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nproxy/nproxy/internal/servertest"
 	"golang.org/x/net/http2"
 )
 
@@ -96,25 +97,13 @@ func startH2Upstream(t *testing.T) *h2Upstream {
 	return up
 }
 
-// closedAddr returns a loopback address nothing listens on: the proxy
-// answers 502 there.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // h2ProxyKeys are the [server] keys of a block serving static files and
-// proxying /api/ to up and /down/ to nothing, over HTTP/2.
+// proxying /api/ to up and /down/ to an address that refuses connections
+// (502), over HTTP/2.
 func h2ProxyKeys(t *testing.T, up *h2Upstream, logPath string) string {
 	return "http2 = on\naccess_log = " + logPath + "\n" +
 		"[location /api/]\nproxy_pass = " + up.addr + "\n" +
-		"[location /down/]\nproxy_pass = " + closedAddr(t) + "\n"
+		"[location /down/]\nproxy_pass = " + servertest.RefusedAddr(t) + "\n"
 }
 
 // unsizedReader hides its length, so the h2 client sends no

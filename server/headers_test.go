@@ -3,9 +3,10 @@
 package server_test
 
 import (
-	"net"
 	"strings"
 	"testing"
+
+	"github.com/nproxy/nproxy/internal/servertest"
 )
 
 // TestHeaders covers add_header (with always, inherited and replaced by a
@@ -15,12 +16,7 @@ import (
 func TestHeaders(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		up := echoBackend(t, "up", "Host", "X-Real-Ip", "X-Forwarded-For", "Accept-Encoding", "X-Custom")
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		down := ln.Addr().String()
-		ln.Close() // nothing listens there: the proxy answers 502
+		down := servertest.RefusedAddr(t) // the proxy answers 502
 		www := siteDir(t, map[string]string{"index.html": "home\n"})
 		ts := startServer(t, backend, "static_root = "+www+"\n"+
 			"server_tokens = off\n"+

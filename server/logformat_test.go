@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nproxy/nproxy/internal/servertest"
 )
 
 // newEchoIDBackend starts an HTTP server that answers with the
@@ -62,7 +64,7 @@ func readLines(t *testing.T, path string, n int) []string {
 func TestLogFormats(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		echo, ids := newEchoIDBackend(t)
-		refused := refusedAddr(t)
+		refused := servertest.RefusedAddr(t)
 		dir := t.TempDir()
 		www := filepath.Join(dir, "www")
 		os.Mkdir(www, 0o755)

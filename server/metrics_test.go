@@ -12,6 +12,7 @@ import (
 
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/internal/promtest"
+	"github.com/nproxy/nproxy/internal/servertest"
 )
 
 // scrape returns the parsed /metrics page, failing the test when
@@ -50,26 +51,14 @@ func newStatusBackend(t *testing.T, status int) string {
 	return ln.Addr().String()
 }
 
-// refusedAddr returns a loopback address nothing listens on.
-func refusedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestMetrics runs static, proxied, failing and rate-limited requests on
 // both backends and checks that /metrics counts exactly what the test
 // sent: requests by route and class, body bytes, the duration histograms'
 // counts, and per backend attempts, errors by kind and timings.
 func TestMetrics(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
-		ok, five, refused := newStatusBackend(t, 200), newStatusBackend(t, 503), refusedAddr(t)
-		ok2, refused2 := newStatusBackend(t, 200), refusedAddr(t)
+		ok, five, refused := newStatusBackend(t, 200), newStatusBackend(t, 503), servertest.RefusedAddr(t)
+		ok2, refused2 := newStatusBackend(t, 200), servertest.RefusedAddr(t)
 		www := t.TempDir()
 		writeTree(t, www)
 		ts := startServer(t, backend, "metrics = on\nserver_name = example.com\nstatic_root = "+www+"\n"+

@@ -5,6 +5,7 @@ package servertest
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/nproxy/nproxy/logging"
 	"github.com/nproxy/nproxy/proc"
 	"github.com/nproxy/nproxy/reactor"
+	"golang.org/x/sys/unix"
 )
 
 // Timeout bounds every wait of this package: a worker's start and stop,
@@ -123,4 +125,31 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// RefusedAddr returns a loopback address that refuses connections until
+// the test ends: its port is held by a socket that is bound but does not
+// listen (a SYN to it is answered with a reset). Closing a listener on
+// port 0 and keeping its address is not enough: the kernel hands that
+// port to the next bind on port 0, the test's own worker's listener
+// included (a TLS one then answers a proxied plain request 400, not the
+// expected 502), and to other processes' tests. The holding socket has
+// no SO_REUSEADDR, so no listener of any process can bind the port, and
+// connect(2) never picks a bound port as a source port, so a proxy
+// cannot connect to itself there either.
+func RefusedAddr(t testing.TB) string {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(os.NewSyscallError("socket", err))
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(os.NewSyscallError("bind", err))
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(os.NewSyscallError("getsockname", err))
+	}
+	return "127.0.0.1:" + strconv.Itoa(sa.(*unix.SockaddrInet4).Port)
 }
