@@ -138,6 +138,7 @@ var globalDurationBounds = []struct {
 }{
 	{"worker_shutdown_timeout", maxClientTimeout},
 	{"drain_idle_grace", maxDrainIdleGrace},
+	{"resolve_interval", maxResolveInterval},
 }
 
 // TestGlobalDurationBounds checks each global duration key at its bound,

@@ -95,6 +95,10 @@ type Config struct {
 	// received, for this long; a busy one ends with a Connection: close
 	// response instead.
 	DrainIdleGrace time.Duration
+	// ResolveInterval is resolve_interval (resolve.go): how often each
+	// worker resolves the upstream host names again; 0 (the default):
+	// only when the configuration loads.
+	ResolveInterval time.Duration
 
 	// StatusListen is status_listen (config/status.go): the address of
 	// the [server] (Server.Status) that alone answers /metrics and

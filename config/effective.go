@@ -142,6 +142,7 @@ func (c *Config) globalSettings() []setting {
 		setting{key: "error_log_format", value: c.ErrorLogFormat},
 		setting{key: "worker_shutdown_timeout", value: formatDuration(c.WorkerShutdownTimeout)},
 		setting{key: "drain_idle_grace", value: formatDuration(c.DrainIdleGrace)},
+		setting{key: "resolve_interval", value: formatResolveInterval(c.ResolveInterval)},
 	)
 	fromFields := map[string]bool{}
 	for _, kv := range out {

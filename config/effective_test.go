@@ -77,7 +77,8 @@ func checkRoundTrip(t *testing.T, cfg *Config) {
 		t.Errorf("written twice, the text changed:\n%s\n---\n%s", text, again)
 	}
 	// Every default is written out: a [server] shows its timeouts.
-	if !bytes.Contains(text, []byte("\nkeepalive_timeout = ")) || !bytes.Contains(text, []byte("\nworker_connections = ")) {
+	if !bytes.Contains(text, []byte("\nkeepalive_timeout = ")) || !bytes.Contains(text, []byte("\nworker_connections = ")) ||
+		!bytes.Contains(text, []byte("\nresolve_interval = ")) {
 		t.Errorf("defaults not filled in:\n%s", text)
 	}
 }

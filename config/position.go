@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,12 +39,17 @@ const ResolveTimeout = 5 * time.Second
 // CheckUpstreamHosts resolves every host name of the proxy_pass and
 // [upstream] server lines, as the workers will when they start, and
 // returns an Errors with one problem per name that does not resolve, at
-// its line. `nproxy -t`, the master's start and each reload call it; Parse
-// does not, so that reading a file never waits on DNS.
+// its line. Every address of a name becomes a backend (proxy.Group), so
+// it also reports, at the line that crosses it, a group with more than
+// MaxBackends addresses. `nproxy -t`, the master's start and each reload
+// call it; Parse does not, so that reading a file never waits on DNS.
 func (c *Config) CheckUpstreamHosts() error {
 	var probs Errors
-	failed := map[string]error{}
-	done := map[string]bool{}
+	type answer struct {
+		n   int
+		err error
+	}
+	answers := map[string]answer{}
 	groups := map[string]bool{}
 	for _, sec := range c.layout {
 		if isUpstreamSection(sec.header) {
@@ -51,8 +57,9 @@ func (c *Config) CheckUpstreamHosts() error {
 		}
 	}
 	for _, sec := range c.layout {
+		inUpstream := isUpstreamSection(sec.header)
+		total := 0 // addresses of the [upstream] section so far
 		for _, s := range sec.settings {
-			inUpstream := isUpstreamSection(sec.header)
 			if !(s.key == "proxy_pass" && !inUpstream || s.key == "server" && inUpstream) {
 				continue
 			}
@@ -63,18 +70,30 @@ func (c *Config) CheckUpstreamHosts() error {
 			if err != nil {
 				continue
 			}
+			if !inUpstream {
+				total = 0 // each proxy_pass is a group of its own
+			}
+			before := total
 			for _, h := range hosts {
 				if h == "" || h == "localhost" {
+					total++ // an address, or a name /etc/hosts answers
 					continue
 				}
-				if !done[h] {
-					done[h] = true
-					failed[h] = lookupHost(h)
+				a, ok := answers[h]
+				if !ok {
+					a.n, a.err = lookupHostCount(h)
+					answers[h] = a
 				}
-				if err := failed[h]; err != nil {
+				if a.err != nil {
 					probs = append(probs, &Problem{File: c.File, Line: s.line, Err: ErrValue,
-						Msg: fmt.Sprintf("%s: cannot resolve %q: %v", s.key, h, err)})
+						Msg: fmt.Sprintf("%s: cannot resolve %q: %v", s.key, h, a.err)})
+					continue
 				}
+				total += a.n
+			}
+			if total > MaxBackends && before <= MaxBackends {
+				probs = append(probs, &Problem{File: c.File, Line: s.line, Err: ErrValue,
+					Msg: fmt.Sprintf("%s: %d backends once its names are resolved (every address of a name is one), more than %d", s.key, total, MaxBackends)})
 			}
 		}
 	}
@@ -85,25 +104,43 @@ func (c *Config) CheckUpstreamHosts() error {
 	return probs
 }
 
-// lookupHost resolves host within ResolveTimeout.
-func lookupHost(host string) error {
+// LookupNetIP resolves a host name to its addresses. It is
+// net.DefaultResolver.LookupNetIP; tests replace it (CheckUpstreamHosts
+// and the workers' proxy groups both call it) to answer without DNS.
+var LookupNetIP = func(ctx context.Context, host string) ([]netip.Addr, error) {
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+}
+
+// lookupHostCount resolves host within ResolveTimeout and returns how
+// many distinct addresses it has.
+func lookupHostCount(host string) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ResolveTimeout)
 	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	addrs, err := LookupNetIP(ctx, host)
 	if err != nil {
-		if de, ok := err.(*net.DNSError); ok {
-			switch {
-			case de.IsNotFound:
-				return fmt.Errorf("no such host")
-			case de.IsTimeout:
-				return fmt.Errorf("no answer within %v", ResolveTimeout)
-			}
-			return fmt.Errorf("%s", strings.TrimPrefix(de.Err, "lookup "))
+		return 0, LookupError(err)
+	}
+	seen := map[netip.Addr]bool{}
+	for _, a := range addrs {
+		seen[a.Unmap()] = true
+	}
+	if len(seen) == 0 {
+		return 0, fmt.Errorf("no address")
+	}
+	return len(seen), nil
+}
+
+// LookupError makes a resolver's error short: "no such host", "no
+// answer within 5s", or the resolver's own words without "lookup ".
+func LookupError(err error) error {
+	if de, ok := err.(*net.DNSError); ok {
+		switch {
+		case de.IsNotFound:
+			return fmt.Errorf("no such host")
+		case de.IsTimeout:
+			return fmt.Errorf("no answer within %v", ResolveTimeout)
 		}
-		return err
+		return fmt.Errorf("%s", strings.TrimPrefix(de.Err, "lookup "))
 	}
-	if len(addrs) == 0 {
-		return fmt.Errorf("no address")
-	}
-	return nil
+	return err
 }

@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -29,6 +30,19 @@ type Group struct {
 	backends []*backend
 	bal      Balancer
 
+	// hosts are the proxy_pass entries, in configuration order; their
+	// addresses' backends, in that order, are backends (resolve.go).
+	hosts []*upstreamHost
+	// resolveEvery is resolve_interval (0: names are resolved once);
+	// nextResolve is when the next lookup is due, and resolving is set
+	// while one is in flight.
+	resolveEvery time.Duration
+	nextResolve  int64
+	resolving    bool
+	// leftOut is set while the last lookup found more addresses than
+	// config.MaxBackends; leftOutLogged once that is logged.
+	leftOut, leftOutLogged bool
+
 	closed    bool
 	nextProbe int64
 
@@ -48,39 +62,51 @@ type Group struct {
 	// tlsPlain is the scratch buffer records from https:// backends are
 	// decrypted into (one record at a time), nil for plain ones.
 	tlsPlain []byte
+	// tlsRoots, tlsName and tlsVerify are what backendTLS gives each
+	// https:// backend (newClientContexts).
+	tlsRoots  *x509.CertPool
+	tlsName   string
+	tlsVerify bool
 }
 
 // NewGroup builds the runtime group of cfg's proxy_pass on loop: its
-// backends (resolved now), balancer and, for https:// backends, their TLS
-// settings (cfg's proxy_tls_*). Routes share it through NewRoute.
+// backends (names resolved now, every address a backend: resolve.go),
+// balancer and, for https:// backends, their TLS settings (cfg's
+// proxy_tls_*). Routes share it through NewRoute.
 func NewGroup(cfg *config.Server, loop *reactor.Loop, log *logging.Logger) (*Group, error) {
 	g := &Group{loop: loop, log: log, healthCheck: cfg.HealthCheck, healthEvery: cfg.HealthEvery, probeTimeout: cfg.ProxyConnectTimeout,
 		sendProxy: cfg.ProxySendProxyProtocol, keepalive: cfg.ProxyKeepalive}
 	if len(cfg.ProxyPass) == 0 {
 		return nil, fmt.Errorf("proxy: no backend")
 	}
-	if len(cfg.ProxyPass) > 64 {
-		return nil, fmt.Errorf("proxy: %d backends, at most 64", len(cfg.ProxyPass))
+	if len(cfg.ProxyPass) > config.MaxBackends {
+		return nil, fmt.Errorf("proxy: %d backends, at most %d", len(cfg.ProxyPass), config.MaxBackends)
 	}
-	for i, up := range cfg.ProxyPass {
-		sa, err := resolve(up.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: proxy_pass %s: %w", up.Addr, err)
-		}
-		w := up.Weight
-		if w <= 0 {
-			w = 1
-		}
-		g.backends = append(g.backends, &backend{index: i, addr: up.Addr, sa: sa, weight: w})
-	}
-	// As in nginx, a lone backend is never marked down by failures:
-	// refusing every request for fail_timeout would only add an outage.
-	g.backends[0].single = len(g.backends) == 1
 	if cfg.ProxyTLS {
 		if err := g.newClientContexts(cfg); err != nil {
 			return nil, err
 		}
 	}
+	lookup := config.LookupNetIP
+	n := 0
+	for _, up := range cfg.ProxyPass {
+		h, err := newUpstreamHost(up)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: proxy_pass %s: %w", up.Addr, err)
+		}
+		addrs, err := h.addrsAtLoad(lookup)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: proxy_pass %s: %w", up.Addr, err)
+		}
+		if n += len(addrs); n > config.MaxBackends {
+			return nil, fmt.Errorf("proxy: proxy_pass %s: %d backends once its names are resolved, more than %d", up.Addr, n, config.MaxBackends)
+		}
+		for _, ip := range addrs {
+			h.backends = append(h.backends, g.newBackend(h, ip))
+		}
+		g.hosts = append(g.hosts, h)
+	}
+	g.rebuild()
 	if cfg.Balance == "least_conn" {
 		g.bal = &leastConn{}
 	} else {
@@ -88,10 +114,6 @@ func NewGroup(cfg *config.Server, loop *reactor.Loop, log *logging.Logger) (*Gro
 	}
 	return g, nil
 }
-
-// HasHealthCheck reports whether the group probes its backends: Tick
-// must then be called about once a second.
-func (g *Group) HasHealthCheck() bool { return g.healthCheck != "" }
 
 // anyUp reports whether some backend may take a request. It does not ask
 // the balancer, whose pick moves its state (smooth round-robin would
@@ -157,7 +179,7 @@ func (g *Group) putIdle(u *upConn) {
 	u.s = nil
 	u.reused = true
 	b := u.b
-	if len(b.idle) >= g.keepalive || u.rc == nil || !u.rc.Open() || g.closed {
+	if len(b.idle) >= g.keepalive || u.rc == nil || !u.rc.Open() || g.closed || b.drained {
 		u.close()
 		return
 	}
@@ -184,26 +206,33 @@ func (g *Group) dropIdle(u *upConn) {
 
 // BindMetrics points every backend at its series in the worker's
 // metrics slot: series(addr) returns the one of address addr (as written
-// in proxy_pass); nil unbinds them. Loop thread only, before the group
-// serves.
+// in proxy_pass: the addresses of a name share its series); nil unbinds
+// them. Loop thread only, before the group serves.
 func (g *Group) BindMetrics(series func(addr string) *metrics.Backend) {
-	for _, b := range g.backends {
-		b.m = nil
+	for _, h := range g.hosts {
+		h.m = nil
 		if series != nil {
-			b.m = series(b.addr)
-			b.m.SetDownUntil(b.downUntil)
+			h.m = series(h.addr)
 		}
+		for _, b := range h.backends {
+			b.m = h.m
+		}
+		h.publishDown()
 	}
 }
 
-// Tick runs the active health probes that are due; the server calls it
-// from the loop about once a second (once per group, however many
-// routes share it).
+// Tick starts the lookup of the group's names and runs the active
+// health probes that are due; the server calls it from the loop about
+// once a second when NeedsTick (once per group, however many routes
+// share it).
 func (g *Group) Tick(now time.Time) {
+	n := now.UnixNano()
+	if g.resolveEvery > 0 {
+		g.resolveTick(n)
+	}
 	if g.healthCheck == "" {
 		return
 	}
-	n := now.UnixNano()
 	if n < g.nextProbe {
 		return
 	}

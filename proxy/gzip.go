@@ -300,7 +300,7 @@ func (s *session) gzipFeed(z *compressor) {
 		for pos < len(s.rbuf) && pos < gzipFeed {
 			n, data, done, err := s.respChunk.Next(s.rbuf[pos:])
 			if err != nil {
-				s.h.log.Errorf("proxy: %s: bad chunked response: %v", s.b.addr, err)
+				s.h.log.Errorf("proxy: %s: bad chunked response: %v", s.b.label, err)
 				s.keepUp = false
 				s.abort()
 				return

@@ -63,8 +63,12 @@ type proxyServer struct {
 type proxyOption func(*proxyOptions)
 
 type proxyOptions struct {
-	tls bool
+	tls     bool
+	globals string
 }
+
+// withGlobals puts global keys (one per line) before the [server].
+func withGlobals(keys string) proxyOption { return func(o *proxyOptions) { o.globals = keys } }
 
 // withTLS makes the worker's [server] a TLS one: tls_cert and tls_key
 // name a certificate for localhost and 127.0.0.1 signed by a CA made for
@@ -99,7 +103,7 @@ func startProxy(t testing.TB, backend, extra string, opts ...proxyOption) *proxy
 	}
 	port, _ := reactor.LocalPort(fd)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	text := fmt.Sprintf("backend = %s\nworker_connections = 1000\nlog_level = error\n[server]\nlisten = %s\n%s", backend, addr, extra)
+	text := fmt.Sprintf("backend = %s\nworker_connections = 1000\nlog_level = error\n%s[server]\nlisten = %s\n%s", backend, o.globals, addr, extra)
 	cfg, err := config.Parse("test.ini", []byte(text))
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, text)
@@ -329,6 +333,13 @@ type httpBackend struct {
 // X-Backend: name) on a new loopback port.
 func startBackend(t *testing.T, name string, h http.HandlerFunc, cfg ...func(*http.Server)) *httpBackend {
 	t.Helper()
+	return startBackendOn(t, "127.0.0.1:0", name, h, cfg...)
+}
+
+// startBackendOn is startBackend on the loopback address addr; nil when
+// it cannot be bound.
+func startBackendOn(t *testing.T, addr, name string, h http.HandlerFunc, cfg ...func(*http.Server)) *httpBackend {
+	t.Helper()
 	b := &httpBackend{name: name}
 	if len(cfg) > 0 {
 		b.cfg = cfg[0]
@@ -345,8 +356,11 @@ func startBackend(t *testing.T, name string, h http.HandlerFunc, cfg ...func(*ht
 		io.Copy(io.Discard, r.Body)
 		io.WriteString(w, name)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		if !strings.HasSuffix(addr, ":0") {
+			return nil
+		}
 		t.Fatal(err)
 	}
 	b.addr = ln.Addr().String()

@@ -78,12 +78,12 @@ func (p *probe) done(ok bool) {
 	b := u.b
 	if ok {
 		if !b.up(u.g.loop.NowNano()) {
-			u.g.log.Infof("proxy: backend %s is up (health check)", b.addr)
+			u.g.log.Infof("proxy: backend %s is up (health check)", b.label)
 		}
 		b.succeeded()
 	} else {
 		if b.up(u.g.loop.NowNano()) {
-			u.g.log.Warnf("proxy: backend %s failed its health check", b.addr)
+			u.g.log.Warnf("proxy: backend %s failed its health check", b.label)
 		}
 		b.fails = maxFails
 		b.setDown(u.g.loop.NowNano() + int64(u.g.healthEvery) + int64(time.Second))

@@ -126,7 +126,7 @@ func (s *session) splice() {
 	s.cl.SetTimeout(s.h.cfg.SendTimeout)
 	done, err := s.cl.SpliceFrom(s.up.rc, n)
 	if err != nil {
-		s.upErrorf("proxy: %s: splice: %v", s.b.addr, err)
+		s.upErrorf("proxy: %s: splice: %v", s.b.label, err)
 		s.abort()
 		return
 	}
@@ -142,7 +142,7 @@ func (s *session) spliced(n int64, err error) {
 	s.clientSending, s.splicing = false, 0
 	if err != nil {
 		if errors.Is(err, reactor.ErrShortSplice) {
-			s.upErrorf("proxy: %s closed the connection mid-response", s.b.addr)
+			s.upErrorf("proxy: %s closed the connection mid-response", s.b.label)
 		}
 		// Otherwise the client went away, or the upstream broke: the
 		// copy path does not log a failed send to the client either.
@@ -168,7 +168,7 @@ func (s *session) readHead() bool {
 	}
 	h, ok, err := parseRespHead(s.rbuf)
 	if err != nil {
-		s.upErrorf("proxy: %s: %v", s.b.addr, err)
+		s.upErrorf("proxy: %s: %v", s.b.label, err)
 		s.b.count(metrics.ErrInvalid)
 		s.tryFailed(502)
 		s.b.failed(s.loop().NowNano())
@@ -193,7 +193,7 @@ func (s *session) readHead() bool {
 		// Switching protocols on a request that did not ask to: the
 		// connection now speaks something else, and the next client's
 		// request must never go down it.
-		s.upErrorf("proxy: %s: 101 Switching Protocols to a request without Upgrade", s.b.addr)
+		s.upErrorf("proxy: %s: 101 Switching Protocols to a request without Upgrade", s.b.label)
 		s.b.count(metrics.ErrInvalid)
 		s.keepUp = false
 		s.respondError(502)
@@ -321,7 +321,7 @@ func (s *session) moveBody() {
 		for pos < len(b) {
 			n, data, done, err := s.respChunk.Next(b[pos:])
 			if err != nil {
-				s.upErrorf("proxy: %s: bad chunked response: %v", s.b.addr, err)
+				s.upErrorf("proxy: %s: bad chunked response: %v", s.b.label, err)
 				s.keepUp = false
 				s.abort()
 				return

@@ -229,7 +229,7 @@ func (s *session) connect() {
 		s.tries++
 		s.tried |= 1 << uint(b.index)
 		s.tryStart = now
-		s.slog.Start(b.addr)
+		s.slog.Start(b.peer)
 		if b.m != nil {
 			b.m.Attempt()
 		}
@@ -245,7 +245,7 @@ func (s *session) connect() {
 			b.failed(now)
 			s.status = 502
 			s.tryFailed(502)
-			s.upErrorf("proxy: connect to %s: %v", b.addr, err)
+			s.upErrorf("proxy: connect to %s: %v", b.label, err)
 			continue
 		}
 		s.b, s.up = b, u
@@ -265,7 +265,7 @@ func (s *session) connect() {
 func (s *session) upConnected(err error) {
 	if err != nil {
 		s.b.count(metrics.ErrConnect)
-		s.upErrorf("proxy: connect to %s: %v", s.b.addr, err)
+		s.upErrorf("proxy: connect to %s: %v", s.b.label, err)
 		s.retry(502, true)
 		return
 	}
@@ -559,11 +559,11 @@ func (s *session) releaseAs(keepClient, abort bool) {
 func (s *session) upFailed(err error) {
 	s.b.count(metrics.ErrReset)
 	if !s.gotBytes {
-		s.upErrorf("proxy: %s: %v", s.b.addr, err)
+		s.upErrorf("proxy: %s: %v", s.b.label, err)
 		s.retry(502, !s.up.reused)
 		return
 	}
-	s.upErrorf("proxy: %s: %v", s.b.addr, err)
+	s.upErrorf("proxy: %s: %v", s.b.label, err)
 	s.abort()
 }
 
@@ -583,7 +583,7 @@ func (s *session) upClosed(err error) {
 		// on a fresh one it is a failure.
 		if !s.up.reused {
 			s.b.count(metrics.ErrReset)
-			s.upErrorf("proxy: %s closed the connection before responding (%v)", s.b.addr, err)
+			s.upErrorf("proxy: %s closed the connection before responding (%v)", s.b.label, err)
 		}
 		s.retry(502, !s.up.reused)
 		return
@@ -600,13 +600,13 @@ func (s *session) upClosed(err error) {
 func (s *session) upClosedMidResponse() {
 	s.b.count(metrics.ErrReset)
 	if !s.headDone {
-		s.upErrorf("proxy: %s closed the connection in the response head", s.b.addr)
+		s.upErrorf("proxy: %s closed the connection in the response head", s.b.label)
 		s.tryFailed(502)
 		s.b.failed(s.loop().NowNano())
 		s.respondError(502)
 		return
 	}
-	s.upErrorf("proxy: %s closed the connection mid-response", s.b.addr)
+	s.upErrorf("proxy: %s closed the connection mid-response", s.b.label)
 	s.abort()
 }
 
@@ -620,7 +620,7 @@ func (s *session) upTimeout() {
 	}
 	if !s.connected {
 		s.b.count(metrics.ErrTimeout)
-		s.upErrorf("proxy: connect to %s timed out", s.b.addr)
+		s.upErrorf("proxy: connect to %s timed out", s.b.label)
 		s.retry(504, true)
 		return
 	}
@@ -631,7 +631,7 @@ func (s *session) upTimeout() {
 		return
 	}
 	s.b.count(metrics.ErrTimeout)
-	s.upErrorf("proxy: %s: upstream timed out", s.b.addr)
+	s.upErrorf("proxy: %s: upstream timed out", s.b.label)
 	if s.headDone {
 		s.abort()
 		return

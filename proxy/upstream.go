@@ -3,10 +3,7 @@
 package proxy
 
 import (
-	"fmt"
-	"net"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/nproxy/nproxy/metrics"
@@ -30,14 +27,21 @@ const (
 	upstreamIdleTimeout = 60 * time.Second
 )
 
-// backend is one proxy_pass address with its health, load and pool of idle
-// keep-alive connections. Loop thread only.
+// backend is one address of a proxy_pass entry (resolve.go) with its
+// health, load and pool of idle keep-alive connections. Loop thread only.
 type backend struct {
-	index  int
-	addr   string
+	index  int           // in Group.backends: its bit in a request's tried set
+	host   *upstreamHost // the entry it is an address of
+	addr   string        // the entry as written, "host:port" (Host, series)
+	ip     netip.Addr
+	peer   string // ip:port, nginx's $upstream_addr
+	label  string // for the error log: addr, and "(ip:port)" after a name
 	sa     unix.Sockaddr
 	weight int
 	single bool // the only backend: never marked down by failures
+	// drained is set once its name no longer resolves to it: it takes
+	// no new request, and its connections close as their requests end.
+	drained bool
 
 	current   int   // smooth round-robin state
 	active    int   // requests in flight (least_conn)
@@ -80,9 +84,7 @@ func (b *backend) succeeded() {
 // (ns; 0: up), and tells the metrics.
 func (b *backend) setDown(until int64) {
 	b.downUntil = until
-	if b.m != nil {
-		b.m.SetDownUntil(until)
-	}
+	b.host.publishDown()
 }
 
 // addActive moves the backend's count of busy connections (which also
@@ -106,32 +108,6 @@ func (b *backend) count(kind int) {
 	if b.m != nil {
 		b.m.Error(kind)
 	}
-}
-
-// resolve turns "host:port" into a socket address. Names are resolved once,
-// when the configuration is loaded, as nginx does.
-func resolve(addr string) (unix.Sockaddr, error) {
-	host, portStr, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("bad port in %q", addr)
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		ips, lerr := net.LookupIP(host)
-		if lerr != nil || len(ips) == 0 {
-			return nil, fmt.Errorf("cannot resolve %q: %v", host, lerr)
-		}
-		ip, _ = netip.AddrFromSlice(ips[0])
-	}
-	ip = ip.Unmap()
-	if ip.Is4() {
-		return &unix.SockaddrInet4{Port: port, Addr: ip.As4()}, nil
-	}
-	return &unix.SockaddrInet6{Port: port, Addr: ip.As16()}, nil
 }
 
 // upConn is one connection to a backend: busy with a session, or idle in

@@ -13,7 +13,6 @@ import (
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/reactor"
 	nptls "github.com/nproxy/nproxy/tls"
-	"golang.org/x/sys/unix"
 )
 
 // TLS to https:// backends. The record layer sits inside upConn, between
@@ -87,8 +86,8 @@ type upTLS struct {
 	readErr     error
 }
 
-// newClientContexts gives every backend of an https:// proxy_pass its TLS
-// configuration: the roots of proxy_tls_ca (the system roots without
+// newClientContexts sets the TLS configuration the backends of an
+// https:// proxy_pass get (backendTLS): the roots of proxy_tls_ca (the system roots without
 // it), the server name (proxy_tls_server_name, by default the first
 // backend's host name; with no name, each backend's own IP address,
 // verified against the certificate's IP addresses and never sent as SNI,
@@ -105,26 +104,19 @@ func (g *Group) newClientContexts(cfg *config.Server) error {
 			return fmt.Errorf("proxy: proxy_tls_ca %s: no certificate", cfg.ProxyTLSCA)
 		}
 	}
-	for _, b := range g.backends {
-		name := cfg.ProxyTLSServerName
-		if name == "" {
-			name = sockaddrIP(b.sa).String()
-		}
-		b.tls = nptls.NewClientConfig(name, roots, cfg.ProxyTLSVerify)
-	}
+	g.tlsRoots, g.tlsName, g.tlsVerify = roots, cfg.ProxyTLSServerName, cfg.ProxyTLSVerify
 	g.tlsPlain = make([]byte, nptls.MaxRecordPlaintext) // one record per Read
 	return nil
 }
 
-// sockaddrIP is the IP address of an address resolve made.
-func sockaddrIP(sa unix.Sockaddr) netip.Addr {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrFrom4(a.Addr)
-	case *unix.SockaddrInet6:
-		return netip.AddrFrom16(a.Addr)
+// backendTLS makes the TLS configuration of the backend at ip, as
+// newClientContexts set the group's.
+func (g *Group) backendTLS(ip netip.Addr) *nptls.ClientContext {
+	name := g.tlsName
+	if name == "" {
+		name = ip.String()
 	}
-	return netip.Addr{}
+	return nptls.NewClientConfig(name, g.tlsRoots, g.tlsVerify)
 }
 
 // tlsStart begins the handshake once the TCP connection is up.

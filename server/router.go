@@ -243,7 +243,8 @@ func (s *Server) upstreamGroup(cfg *config.Server, loc *config.Location, root *r
 	if err != nil {
 		return nil, err
 	}
-	if g.HasHealthCheck() {
+	g.SetResolveInterval(s.cfg.ResolveInterval)
+	if g.NeedsTick() {
 		s.loop.AddTicker(func(now int64) { g.Tick(time.Unix(0, now)) })
 	}
 	if key != "" {
