@@ -148,17 +148,10 @@ proxy_pass = %[3]s
 	}
 }
 
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
+// closedPort returns a loopback address that refuses connections for
+// the whole test (see servertest.RefusedAddr: a closed listener's port
+// can go to the next listener bound, the worker's own included).
+func closedPort(t *testing.T) string { return servertest.RefusedAddr(t) }
 
 // TestLogHook checks what a log hook sees of each kind of exchange: a
 // static file, a 404, a module's own answer in a [location], a proxied

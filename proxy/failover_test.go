@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nproxy/nproxy/internal/servertest"
 	"github.com/nproxy/nproxy/proxy"
 )
 
@@ -69,16 +70,10 @@ func TestBackendKilled(t *testing.T) {
 	}
 }
 
-// refusedAddr returns a loopback address nothing listens on.
-func refusedAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
+// refusedAddr returns a loopback address that refuses connections for
+// the whole test (see servertest.RefusedAddr: a closed listener's port
+// can go to the next listener bound, the proxy's own included).
+func refusedAddr(t *testing.T) string { return servertest.RefusedAddr(t) }
 
 func TestAllDown(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
