@@ -116,7 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	ab := fs.String("ab", "", "alternate two nproxy backends run after run, e.g. epoll,io_uring; ratio B/A")
 	against := fs.String("against", "", "also run these references when installed: nginx, haproxy (proxy scenario only)")
 	o.duration = 10 * time.Second
-	fs.Var((*seconds)(&o.duration), "duration", "length of each run: 30s, 1m, or a bare number of seconds as wrk takes it (default 10s)")
+	fs.Var((*seconds)(&o.duration), "duration", "length of each run: 30s, 1m, or a bare number of seconds as wrk takes it")
 	fs.Int64Var(&o.requests, "requests", 0, "send exactly this many requests per run instead of running for --duration")
 	fs.IntVar(&o.rounds, "rounds", 3, "alternation rounds")
 	fs.IntVar(&o.connections, "connections", 0, "connections (default: the scenario's; 64 with --url; idle: 8000)")

@@ -200,3 +200,21 @@ func TestMissingProfilesAreAnError(t *testing.T) {
 		t.Errorf("the results are printed anyway; stdout:\n%s", stdout)
 	}
 }
+
+// TestHelpDefaults checks that --help names each default once: the flag
+// package adds "(default ...)" itself to a flag whose value is not its
+// zero, so a usage text must not say it again.
+func TestHelpDefaults(t *testing.T) {
+	var errb bytes.Buffer
+	if _, err := parseFlags([]string{"--help"}, &errb); err == nil {
+		t.Fatal("--help: no error")
+	}
+	for _, line := range strings.Split(errb.String(), "\n") {
+		if strings.Count(line, "(default ") > 1 {
+			t.Errorf("a default given twice: %q", line)
+		}
+	}
+	if !strings.Contains(errb.String(), "(default 10s)") {
+		t.Errorf("--duration's default is not shown:\n%s", errb.String())
+	}
+}
