@@ -133,7 +133,8 @@ func TestResolveEveryAddress(t *testing.T) {
 // TestResolveIntervalMoves checks resolve_interval on both backends: when
 // the name's answer changes from 127.0.0.1 to 127.0.0.2, requests move to
 // the new address with none failing, a request in flight on the old one
-// finishes, and the old address's pooled connection is closed.
+// finishes, and the old address's connections are closed: the pooled
+// one at once, the busy one when its response ends.
 func TestResolveIntervalMoves(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		dns := useFakeDNS(t, "app.test", "127.0.0.1")
@@ -144,14 +145,20 @@ func TestResolveIntervalMoves(t *testing.T) {
 			}
 			w.Write([]byte("ok"))
 		}
-		var closedMu sync.Mutex
-		closedOnA := 0
+		var connsMu sync.Mutex
+		openedOnA, closedOnA := 0, 0
 		a, _, port := twoAddrBackends(t, slow, slow, func(srv *http.Server) {
 			srv.ConnState = func(c net.Conn, st http.ConnState) {
-				if st == http.StateClosed && c.LocalAddr().(*net.TCPAddr).IP.Equal(net.IPv4(127, 0, 0, 1)) {
-					closedMu.Lock()
+				if !c.LocalAddr().(*net.TCPAddr).IP.Equal(net.IPv4(127, 0, 0, 1)) {
+					return
+				}
+				connsMu.Lock()
+				defer connsMu.Unlock()
+				switch st {
+				case http.StateNew:
+					openedOnA++
+				case http.StateClosed, http.StateHijacked:
 					closedOnA++
-					closedMu.Unlock()
 				}
 			}
 		})
@@ -207,8 +214,8 @@ func TestResolveIntervalMoves(t *testing.T) {
 			}
 		}
 		waitFor(t, 10*time.Second, "a's pooled connection to be closed", func() bool {
-			closedMu.Lock()
-			defer closedMu.Unlock()
+			connsMu.Lock()
+			defer connsMu.Unlock()
 			return closedOnA >= 1
 		})
 		close(release)
@@ -220,6 +227,13 @@ func TestResolveIntervalMoves(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the request in flight on the drained address did not finish")
 		}
+		// Its connection is closed, not pooled: every connection to the
+		// drained address ends.
+		waitFor(t, 10*time.Second, "every connection to a to be closed", func() bool {
+			connsMu.Lock()
+			defer connsMu.Unlock()
+			return closedOnA == openedOnA
+		})
 	})
 }
 
