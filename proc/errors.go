@@ -13,6 +13,13 @@ var (
 	// no pid_file: without it there is no way to find the master.
 	ErrNoPIDFile = errors.New("proc: -s needs pid_file in the configuration")
 
+	// ErrUnsafePIDFile is returned by RunMaster and SignalMaster when
+	// the pid file is a symbolic link, not a regular file, or owned by
+	// another user than this one or root: a root master must not write
+	// through a link planted in a shared directory, nor -s signal a pid
+	// another user wrote.
+	ErrUnsafePIDFile = errors.New("proc: pid file is a link, not a regular file, or another user's")
+
 	// ErrNotRunning is returned by SignalMaster when the pid file is
 	// missing or names a process that is gone.
 	ErrNotRunning = errors.New("proc: no nproxy master is running")

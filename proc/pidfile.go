@@ -5,6 +5,7 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,10 +29,23 @@ type pidFile struct {
 }
 
 // createPIDFile locks path and writes this process's pid to it.
+//
+// The master is often root and the file's directory may be writable by
+// others (/tmp, or a user's $XDG_RUNTIME_DIR kept by su): a symbolic
+// link planted at path would make it truncate and write whatever file
+// the link names. So the last component is opened without following a
+// link, and the file must be a regular file of this user (or root's).
 func createPIDFile(path string) (*pidFile, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, fmt.Errorf("proc: pid file %s: %w", path, ErrUnsafePIDFile)
+		}
 		return nil, fmt.Errorf("proc: pid file: %w", err)
+	}
+	if err := checkOwnFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("proc: pid file %s: %w", path, err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
@@ -63,8 +77,34 @@ func (p *pidFile) remove() {
 	p.f.Close()
 }
 
+// checkOwnFile returns ErrUnsafePIDFile unless f is a regular file
+// owned by this process's user or by root: a file another user made
+// could name any pid for `-s` to signal, or be their link or device.
+func checkOwnFile(f *os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return os.NewSyscallError("fstat", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || (st.Uid != uint32(os.Geteuid()) && st.Uid != 0) {
+		return ErrUnsafePIDFile
+	}
+	return nil
+}
+
+// readPIDFile reads the pid in path, a file checkOwnFile accepts.
 func readPIDFile(path string) (int, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return 0, fmt.Errorf("proc: pid file %s: %w", path, ErrUnsafePIDFile)
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if err := checkOwnFile(f); err != nil {
+		return 0, fmt.Errorf("proc: pid file %s: %w", path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 64))
 	if err != nil {
 		return 0, err
 	}

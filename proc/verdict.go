@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,14 +75,34 @@ func (m *master) writeReloadStatus() {
 		return
 	}
 	path := m.pid.path + reloadStatusSuffix
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(m.status.String()), 0o644); err != nil {
-		m.log.Warnf("reload status: %v", err)
-		return
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := replaceFile(path, []byte(m.status.String())); err != nil {
 		m.log.Warnf("reload status: %v", err)
 	}
+}
+
+// replaceFile writes b to path whole: to a new file of a random name
+// beside it (created, never opened through a link another user planted
+// in a shared directory), then renamed over path.
+func replaceFile(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	err = f.Chmod(0o644)
+	if _, werr := f.Write(b); err == nil {
+		err = werr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // reloadStarted marks the start of a reload.
