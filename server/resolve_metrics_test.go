@@ -8,12 +8,14 @@ import (
 	"net"
 	nethttp "net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/internal/promtest"
+	"golang.org/x/sys/unix"
 )
 
 // TestMetricsResolvedName checks the backend series of a host name on
@@ -115,4 +117,77 @@ func twoAddrStatusBackends(t *testing.T) string {
 	}
 	t.Skip("no port free on both 127.0.0.1 and 127.0.0.2")
 	return ""
+}
+
+// TestMetricsResolvedNameUp checks nproxy_upstream_up of a name with two
+// addresses on both backends: it stays 1 while one address serves and
+// the other refuses (held down after its failed connect), and reads 0
+// once both are down.
+func TestMetricsResolvedNameUp(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		saved := config.LookupNetIP
+		t.Cleanup(func() { config.LookupNetIP = saved })
+		config.LookupNetIP = func(_ context.Context, host string) ([]netip.Addr, error) {
+			if host != "app.test" {
+				return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+			}
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")}, nil
+		}
+		// 127.0.0.1:P serves; 127.0.0.2:P is bound without listening,
+		// so that a connect to it is refused.
+		var ln net.Listener
+		var port string
+		for try := 0; try < 20 && port == ""; try++ {
+			var err error
+			if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				t.Fatal(err)
+			}
+			_, p, _ := net.SplitHostPort(ln.Addr().String())
+			n, _ := strconv.Atoi(p)
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Bind(fd, &unix.SockaddrInet4{Port: n, Addr: [4]byte{127, 0, 0, 2}}); err != nil {
+				unix.Close(fd)
+				ln.Close()
+				continue
+			}
+			t.Cleanup(func() { unix.Close(fd) })
+			port = p
+		}
+		if port == "" {
+			t.Skip("no port free on both 127.0.0.1 and 127.0.0.2")
+		}
+		srv := &nethttp.Server{Handler: nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+			w.Header().Set("Content-Length", "3")
+			io.WriteString(w, "up\n")
+		})}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		name := "app.test:" + port
+		ts := startServer(t, backend, "metrics = on\n[location /api/]\nproxy_pass = "+name+"\n")
+		for range 4 {
+			if res := ts.roundTrip(t, get("/api/x")); res.status != 200 {
+				t.Fatalf("GET /api/x: %d, want 200 (a refused connect is tried on the other address)", res.status)
+			}
+		}
+		p := scrape(t, ts)
+		if got, _ := p.Sum("nproxy_upstream_errors_total", promtest.Labels("backend="+name+",kind=connect")); got < 1 {
+			t.Fatalf("connect errors of %s: %v, want the refused address's", name, got)
+		}
+		if got, _ := p.Sum("nproxy_upstream_up", promtest.Labels("backend="+name)); got != 1 {
+			t.Errorf("nproxy_upstream_up of %s = %v with one address serving, want 1", name, got)
+		}
+		srv.Close()
+		for range 2 {
+			if res := ts.roundTrip(t, get("/api/x")); res.status != 502 {
+				t.Fatalf("GET /api/x with both addresses refusing: %d, want 502", res.status)
+			}
+		}
+		p = scrape(t, ts)
+		if got, _ := p.Sum("nproxy_upstream_up", promtest.Labels("backend="+name)); got != 0 {
+			t.Errorf("nproxy_upstream_up of %s = %v with both addresses down, want 0", name, got)
+		}
+	})
 }
