@@ -203,6 +203,11 @@ type Server struct {
 	// front (nginx's proxy_pass http://up/ in location /api/). alias
 	// sets it together with StaticRoot.
 	StripPrefix bool
+	// AliasPath is set by an alias that names the captures of its
+	// [location ~ REGEX] ("/data/img/$1"): the file's path under
+	// StaticRoot as a regexp.Expand template ("/${1}"), expanded with
+	// the regex's match of the request path. "" otherwise.
+	AliasPath string
 	// Return is return = CODE [URL or TEXT]: every request the [server]
 	// or [location] handles is answered with it. nil when not set.
 	Return *Return

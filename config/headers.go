@@ -37,8 +37,8 @@ var headerKeys = map[string]serverKey{
 		}
 		return err
 	},
-	"proxy_set_header": func(_ *loader, s *Server, v string) error {
-		h, err := parseSetHeader(v)
+	"proxy_set_header": func(l *loader, s *Server, v string) error {
+		h, err := parseSetHeader(v, l.parseVars)
 		if err == nil {
 			s.ProxySetHeaders = append(s.ProxySetHeaders, h)
 		}
@@ -133,9 +133,9 @@ func parseAddHeader(v string) (AddHeader, error) {
 	return h, nil
 }
 
-// parseSetHeader parses "NAME VALUE" (VALUE may hold variables; "" removes
-// the header).
-func parseSetHeader(v string) (SetHeader, error) {
+// parseSetHeader parses "NAME VALUE" (VALUE may hold variables, parsed by
+// parseVars; "" removes the header).
+func parseSetHeader(v string, parseVars func(string) (vars.Template, error)) (SetHeader, error) {
 	name, value, _ := strings.Cut(v, " ")
 	value = unquote(strings.TrimSpace(value))
 	h := SetHeader{Name: name}
@@ -151,7 +151,7 @@ func parseSetHeader(v string) (SetHeader, error) {
 	if err := checkHeaderValue(value); err != nil {
 		return h, err
 	}
-	t, err := vars.Parse(value)
+	t, err := parseVars(value)
 	if err != nil {
 		return h, fmt.Errorf("%q: %v", value, err)
 	}

@@ -151,8 +151,8 @@ var serverKeys = map[string]serverKey{
 		s.UnderscoresInHeaders, err = parseSwitch(v)
 		return err
 	},
-	"return": func(_ *loader, s *Server, v string) (err error) {
-		s.Return, err = parseReturn(v)
+	"return": func(l *loader, s *Server, v string) (err error) {
+		s.Return, err = parseReturn(v, l.parseVars)
 		return err
 	},
 	"rewrite": func(_ *loader, s *Server, v string) error {

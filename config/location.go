@@ -113,6 +113,9 @@ var locationOnlyKeys = map[string]serverKey{
 		return err
 	},
 	"alias": func(l *loader, s *Server, v string) (err error) {
+		if l.captures != nil && strings.Contains(v, "$") {
+			return l.parseAliasCaptures(s, v)
+		}
 		s.StaticRoot, err = l.directory(v)
 		s.StripPrefix = true
 		return err
@@ -208,6 +211,12 @@ func (l *loader) applyLocation(sec *ini.Section, ss *scanSection, srv *Server, s
 	} else if loc.Kind, loc.Path, loc.Regexp, err = parseLocationMatch(match); err != nil {
 		l.add(ss.line, ErrValue, "[location]: "+err.Error())
 		badMatch = true
+	} else if loc.Regexp != nil {
+		if err := checkCaptureNames(loc.Regexp); err != nil {
+			l.addf(ss.line, ErrValue, "[location %s]: %v", match, err)
+		}
+		l.captures = loc.Regexp
+		defer func() { l.captures = nil }()
 	}
 	base := srv
 	if base == nil {
@@ -286,7 +295,7 @@ func (l *loader) resetHandler(cp *Server, present map[string]int) {
 	_, ret := present["return"]
 	if proxy || root || alias || ret {
 		cp.ProxyPass, cp.ProxyTLS, cp.proxyHosts, cp.UpstreamName = nil, false, nil, ""
-		cp.StaticRoot, cp.StripPrefix = "", false
+		cp.StaticRoot, cp.StripPrefix, cp.AliasPath = "", false, ""
 		cp.Return = nil
 	}
 	if proxy {
@@ -343,8 +352,10 @@ func (l *loader) checkLocation(loc *Location, cp *Server, present map[string]int
 	if len(handlers) > 1 {
 		l.addf(present[handlers[1]], ErrConflict, "%s: a [location] has one handler, and %s is set on line %d", handlers[1], handlers[0], present[handlers[0]])
 	}
-	if line, ok := present["alias"]; ok && loc.Kind != MatchPrefix && loc.Kind != MatchPrefixFinal {
-		l.addf(line, ErrValue, "alias: only in a prefix [location] (the prefix is what alias replaces); use static_root")
+	if line, ok := present["alias"]; ok && loc.Kind == MatchExact {
+		l.addf(line, ErrValue, "alias: only in a prefix [location] (the prefix is what alias replaces) or a regex one naming its captures; use static_root")
+	} else if ok && loc.Kind == MatchRegex && cp.AliasPath == "" && cp.StaticRoot != "" {
+		l.addf(line, ErrValue, "alias: in a regex [location] it must name the regex's captures (alias = /data/img/$1), since there is no prefix to replace; or use static_root")
 	}
 	if line, ok := present["strip_prefix"]; ok && loc.Kind == MatchRegex && cp.StripPrefix {
 		l.addf(line, ErrValue, "strip_prefix: a regex [location] has no prefix to strip")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,6 +93,10 @@ type loader struct {
 	// rec is the section being applied.
 	layout []*recSection
 	rec    *recSection
+	// captures is the regex of the [location ~ REGEX] whose keys are
+	// being applied, nil elsewhere: its values may name its captures
+	// (parseVars, locationcapture.go).
+	captures *regexp.Regexp
 }
 
 // warning is a Config.Warnings entry before it is formatted.

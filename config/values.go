@@ -572,8 +572,8 @@ func parseRewrite(v string) (Rewrite, error) {
 // parseReturn parses "CODE [URL|TEXT]" or "URL": a redirect (301, 302,
 // 303, 307, 308) needs a URL; any other code of 200..599 answers TEXT as
 // the body (none without TEXT). A URL alone is a 302, as in nginx. URL
-// and TEXT may use the variables of package vars.
-func parseReturn(v string) (*Return, error) {
+// and TEXT may use the variables of package vars, parsed by parseVars.
+func parseReturn(v string, parseVars func(string) (vars.Template, error)) (*Return, error) {
 	code, rest, _ := strings.Cut(v, " ")
 	rest = strings.TrimSpace(rest)
 	if !isDigits(code) {
@@ -596,7 +596,7 @@ func parseReturn(v string) (*Return, error) {
 			return nil, fmt.Errorf("%q: a URL has no spaces", rest)
 		}
 	}
-	if r.Target, err = vars.Parse(rest); err != nil {
+	if r.Target, err = parseVars(rest); err != nil {
 		return nil, fmt.Errorf("%q: %v", rest, err)
 	}
 	return r, nil

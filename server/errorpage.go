@@ -88,7 +88,9 @@ func (rt *router) serveErrorPage(x *http.Exchange, r *route) {
 	x.Path, x.Rewritten, x.Prefix = p.path, true, nil
 	target := rt.root
 	if rt.table != nil {
-		target, _ = rt.table.match(p.path)
+		var m []int
+		target, _, m = rt.table.matchCaptures(p.path)
+		rt.s.setCaptures(p.path, m)
 	}
 	rt.serveRouteInternal(x, target, true)
 	req.Method, req.IfNoneMatch, req.IfModifiedSince, req.Range = method, inm, ims, rng
@@ -136,8 +138,11 @@ func (rt *router) proxyErrorPage(r *route) func(status int, resp *http.Response)
 			return true
 		}
 		target := rt.root
+		rt.s.setCaptures(nil, nil)
 		if rt.table != nil {
-			target, _ = rt.table.match(p.path)
+			var m []int
+			target, _, m = rt.table.matchCaptures(p.path)
+			rt.s.setCaptures(p.path, m)
 		}
 		req := &rt.pageReq
 		req.Reset()

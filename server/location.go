@@ -41,6 +41,9 @@ type routeTable struct {
 	// the trailing-slash redirect.
 	slash map[string]*route
 	root  *route // the [server]'s own route
+	// captures is the scratch of a tail capture's indexes (capture.go),
+	// valid until the next match (loop thread only).
+	captures [4]int
 }
 
 // newRouteTable indexes routes, one per location of the block, in file
@@ -56,7 +59,11 @@ func newRouteTable(root *route, routes []*route) *routeTable {
 			}
 			t.exact[loc.Path] = r
 		case config.MatchRegex:
-			t.regexes = append(t.regexes, regexRoute{r: r, filter: newRegexFilter(loc.Regexp)})
+			rr := regexRoute{r: r, filter: newRegexFilter(loc.Regexp), tail: -1}
+			if rr.captures = usesCaptures(loc.Server); rr.captures {
+				rr.tail = tailCapture(loc.Regexp)
+			}
+			t.regexes = append(t.regexes, rr)
 		default:
 			t.prefixes = append(t.prefixes, r)
 			if n := len(loc.Path); n > 1 && loc.Path[n-1] == '/' && r.proxy != nil && !loc.Sets("return") {
@@ -74,14 +81,22 @@ func newRouteTable(root *route, routes []*route) *routeTable {
 // match returns the route of path. redirect reports the trailing-slash
 // redirect: path is then a prefix location's path without its '/'.
 func (t *routeTable) match(path []byte) (r *route, redirect bool) {
+	r, redirect, _ = t.matchCaptures(path)
+	return r, redirect
+}
+
+// matchCaptures is match that also returns, for a regex route whose
+// settings name its captures, the indexes of its groups in path (nil
+// for any other route), valid until the next match.
+func (t *routeTable) matchCaptures(path []byte) (r *route, redirect bool, m []int) {
 	if t.exact != nil {
 		if r := t.exact[string(path)]; r != nil {
-			return r, false
+			return r, false, nil
 		}
 	}
 	if t.slash != nil && len(path) > 0 && path[len(path)-1] != '/' {
 		if r := t.slash[string(path)]; r != nil {
-			return r, true
+			return r, true, nil
 		}
 	}
 	var prefix *route
@@ -92,18 +107,33 @@ func (t *routeTable) match(path []byte) (r *route, redirect bool) {
 		}
 	}
 	if prefix != nil && prefix.loc.Kind == config.MatchPrefixFinal {
-		return prefix, false
+		return prefix, false, nil
 	}
 	for i := range t.regexes {
 		re := &t.regexes[i]
-		if re.filter.admits(path) && re.r.loc.Regexp.Match(path) {
-			return re.r, false
+		if !re.filter.admits(path) {
+			continue
+		}
+		switch {
+		case !re.captures:
+			if re.r.loc.Regexp.Match(path) {
+				return re.r, false, nil
+			}
+		case re.tail >= 0:
+			if re.r.loc.Regexp.Match(path) {
+				t.captures = [4]int{0, len(path), re.tail, len(path)}
+				return re.r, false, t.captures[:]
+			}
+		default:
+			if m := re.r.loc.Regexp.FindSubmatchIndex(path); m != nil {
+				return re.r, false, m
+			}
 		}
 	}
 	if prefix != nil {
-		return prefix, false
+		return prefix, false, nil
 	}
-	return t.root, false
+	return t.root, false, nil
 }
 
 // regexRoute is a regex location with the filter that spares most paths
@@ -111,6 +141,11 @@ func (t *routeTable) match(path []byte) (r *route, redirect bool) {
 type regexRoute struct {
 	r      *route
 	filter regexFilter
+	// captures: the route's settings name captures of its regex, so a
+	// match needs the groups' indexes; tail is tailCapture's for it (-1:
+	// the engine finds them).
+	captures bool
+	tail     int
 }
 
 // regexFilter is what a path must look like for a regex to have a chance

@@ -46,6 +46,7 @@ func (s *Server) requestValues(x *http.Exchange) *vars.Values {
 		URI:        x.Path,
 		Args:       req.Query.Bytes(buf),
 	}
+	v.Subject, v.Match = s.capSubject, s.capMatch
 	if xff, ok := req.Header(buf, "X-Forwarded-For"); ok {
 		v.XFF = xff
 	}

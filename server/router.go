@@ -30,6 +30,9 @@ type route struct {
 	auth      *basicAuth          // nil without auth_basic
 	limit     *limitStep
 	ret       *returnStep // return: answers every request of the route
+	// aliasPath is config.Server.AliasPath: the file's path under the
+	// route's directory, built from its regex's captures (capture.go).
+	aliasPath []byte
 	// headers are the route's add_header lines, for the responses the
 	// server sends (the proxy adds its own route's to what it streams).
 	headers *http.ExtraHeaders
@@ -72,6 +75,9 @@ type router struct {
 	realIPHeader string
 	// stripBuf holds a stripped path that needs a '/' put in front.
 	stripBuf []byte
+	// aliasBuf and aliasOut hold an alias path built from captures,
+	// before and after it is normalized (capture.go).
+	aliasBuf, aliasOut []byte
 	// errHdr holds an error's headers that its error page keeps.
 	errHdr []byte
 	// page, pageReq and pageHdr are proxyErrorPage's exchange.
@@ -149,6 +155,9 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 	r := &route{cfg: cfg, loc: loc, strip: cfg.StripPrefix}
 	if loc != nil {
 		r.pathBytes = []byte(loc.Path)
+		if cfg.AliasPath != "" && loc.Regexp != nil {
+			r.aliasPath = []byte(cfg.AliasPath)
+		}
 	}
 	r.access = cfg.Access
 	r.errors = newErrorPages(cfg.ErrorPages)
@@ -281,12 +290,15 @@ func (rt *router) Serve(x *http.Exchange) bool {
 		}
 	}
 	r := rt.root
+	rt.s.setCaptures(nil, nil)
 	if rt.table != nil {
 		var redirect bool
-		if r, redirect = rt.table.match(x.Path); redirect {
+		var m []int
+		if r, redirect, m = rt.table.matchCaptures(x.Path); redirect {
 			redirectSlash(x, x.Path)
 			return true
 		}
+		rt.s.setCaptures(x.Path, m)
 	}
 	rt.s.route = r
 	rt.serveModules(x, r)
@@ -385,6 +397,9 @@ func (rt *router) serveRouteInternal(x *http.Exchange, r *route, internal bool) 
 	}
 	if r.strip {
 		rt.stripPrefix(x, r)
+	}
+	if r.aliasPath != nil && !rt.aliasPath(x, r) {
+		return true
 	}
 	if r.proxy != nil {
 		if r.proxyVars {

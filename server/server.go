@@ -45,6 +45,11 @@ type Server struct {
 	// scratch their text is built in.
 	vals                         vars.Values
 	addrText, portText, hostText []byte
+	// capSubject and capMatch are the captures of the request's regex
+	// location (capture.go): the path it matched and its groups'
+	// indexes; nil for a route that names none.
+	capSubject []byte
+	capMatch   []int
 
 	// upstreams are the worker's runtime [upstream NAME] groups, shared
 	// by every route that names one (router.go, upstreamGroup).

@@ -45,8 +45,8 @@ const (
 	Capture Var = 128
 )
 
-// names maps each variable's name (without '$') to it.
-var names = map[string]Var{
+// builtins maps each variable's name (without '$') to it.
+var builtins = map[string]Var{
 	"scheme":                    Scheme,
 	"host":                      Host,
 	"http_host":                 HTTPHost,
@@ -64,7 +64,7 @@ var names = map[string]Var{
 
 // Names returns the variable names Parse accepts, with '$', for messages.
 func Names() string {
-	out := make([]string, 0, len(names))
+	out := make([]string, 0, len(builtins))
 	for _, n := range []string{"scheme", "host", "http_host", "request_uri", "uri", "args", "is_args", "remote_addr", "server_port", "proxy_add_x_forwarded_for", "request_id"} {
 		out = append(out, "$"+n)
 	}
@@ -118,7 +118,14 @@ func Parse(s string) (Template, error) { return ParseCaptures(s, 0) }
 // captures of a regular expression: $1..$9 (one digit, as nginx: "$12" is
 // capture 1 then "2") or ${N}. Append expands them from Values.Subject and
 // Values.Match.
-func ParseCaptures(s string, groups int) (Template, error) {
+func ParseCaptures(s string, groups int) (Template, error) { return ParseNamed(s, groups, nil) }
+
+// ParseNamed is ParseCaptures for a regular expression whose groups may
+// have names (regexp.Regexp.SubexpNames: names[i] is group i's, "" for
+// none): "$name" and "${name}" then name capture i, as nginx's
+// (?P<name>...) and (?<name>...) do. A built-in variable's name is never
+// a capture's (the caller refuses such a group).
+func ParseNamed(s string, groups int, names []string) (Template, error) {
 	t := Template{raw: s}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f {
@@ -154,18 +161,33 @@ func ParseCaptures(s string, groups int) (Template, error) {
 			name, rest = rest[:j], rest[j:]
 		}
 		if n, err := strconv.Atoi(name); err == nil && name[0] != '-' && name[0] != '+' {
+			if groups == 0 {
+				return Template{}, errorf(ErrUnknown, "$%s: no capture groups here (captures come from a regex [location]'s or a rewrite's regex)", name)
+			}
 			if n < 1 || n > groups || n > maxCapture {
 				return Template{}, errorf(ErrUnknown, "$%s, but the regex has %d capture group(s)", name, groups)
 			}
 			t.parts = append(t.parts, part{v: Capture + Var(n)})
 			continue
 		}
-		v, ok := names[name]
+		v, ok := builtins[name]
+		if !ok && name != "" {
+			if i := indexOf(names, name); i > 0 && i <= maxCapture {
+				t.parts = append(t.parts, part{v: Capture + Var(i)})
+				continue
+			}
+		}
 		if !ok {
 			if name == "" {
 				return Template{}, errorf(ErrUnknown, "'$' without a variable name (known: %s)", Names())
 			}
-			return Template{}, errorf(ErrUnknown, "unknown variable $%s (known: %s)", name, Names())
+			known := Names()
+			for _, n := range names {
+				if n != "" {
+					known += " $" + n
+				}
+			}
+			return Template{}, errorf(ErrUnknown, "unknown variable $%s (known: %s)", name, known)
 		}
 		t.parts = append(t.parts, part{v: v})
 	}
@@ -174,6 +196,23 @@ func ParseCaptures(s string, groups int) (Template, error) {
 
 // maxCapture is the highest capture a Template may name.
 const maxCapture = 99
+
+// IsBuiltin reports whether name (without '$') is a built-in variable's,
+// which no named capture may take.
+func IsBuiltin(name string) bool {
+	_, ok := builtins[name]
+	return ok
+}
+
+// indexOf returns the index of name in names, or -1.
+func indexOf(names []string, name string) int {
+	for i, n := range names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
 
 // MustParse is Parse for values known to be valid; it panics otherwise.
 func MustParse(s string) Template {
@@ -208,6 +247,16 @@ func (t Template) Literal() (string, bool) {
 func (t Template) Uses(v Var) bool {
 	for _, p := range t.parts {
 		if p.v == v {
+			return true
+		}
+	}
+	return false
+}
+
+// UsesCaptures reports whether t holds a regular expression's capture.
+func (t Template) UsesCaptures() bool {
+	for _, p := range t.parts {
+		if p.v >= Capture {
 			return true
 		}
 	}

@@ -57,6 +57,31 @@ func TestCaptures(t *testing.T) {
 	}
 }
 
+// TestNamedCaptures checks (?P<name>...) groups: $name and ${name} expand
+// them, a built-in name stays the variable, and an unknown name is
+// ErrUnknown.
+func TestNamedCaptures(t *testing.T) {
+	re := regexp.MustCompile(`^/u/(?P<user>[a-z]+)/(?P<rest>.*)$`)
+	tmpl, err := ParseNamed("/$user/${rest}x/$1/$host", re.NumSubexp(), re.SubexpNames())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tmpl.UsesCaptures() || MustParse("$host").UsesCaptures() {
+		t.Error("UsesCaptures")
+	}
+	subj := []byte("/u/ann/a b")
+	vals := &Values{Host: []byte("h"), Subject: subj, Match: re.FindSubmatchIndex(subj)}
+	if got := string(tmpl.Append(nil, vals)); got != "/ann/a%20bx/ann/h" {
+		t.Errorf("got %q", got)
+	}
+	if _, err := ParseNamed("/$users", re.NumSubexp(), re.SubexpNames()); !errors.Is(err, ErrUnknown) {
+		t.Errorf("$users: %v", err)
+	}
+	if !IsBuiltin("host") || IsBuiltin("user") {
+		t.Error("IsBuiltin")
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		in   string

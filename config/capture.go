@@ -1,0 +1,114 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/nproxy/nproxy/vars"
+)
+
+// The captures of a [location ~ REGEX]: in the location's return,
+// proxy_set_header and alias values, $1..$9 (or ${N}) name the regex's
+// numbered groups and $name (or ${name}) its named ones, (?P<name>...)
+// or (?<name>...), as nginx's regex locations do. The server matches
+// the regex once per request and keeps the groups' indexes.
+
+// parseVars parses a value that may hold variables: those of package
+// vars, and, in a regex [location], the captures of its regex.
+func (l *loader) parseVars(s string) (vars.Template, error) {
+	if l.captures == nil {
+		return vars.Parse(s)
+	}
+	return vars.ParseNamed(s, l.captures.NumSubexp(), l.captures.SubexpNames())
+}
+
+// checkCaptureNames refuses a named group of a location's regex that
+// takes a built-in variable's name: "$host" would then mean two things.
+func checkCaptureNames(re *regexp.Regexp) error {
+	for _, n := range re.SubexpNames() {
+		if n != "" && vars.IsBuiltin(n) {
+			return fmt.Errorf("(?P<%s>...): a built-in variable's name; give the group another", n)
+		}
+	}
+	return nil
+}
+
+// parseAliasCaptures parses alias in a regex [location] when it names
+// captures ("/data/img/$1"): the directory before the first capture,
+// which must exist, becomes StaticRoot, and the rest, from its '/', the
+// path of the file under it as a regexp.Expand template ("/${1}"). A
+// path built from the captures is normalized at run time, so it cannot
+// climb above that directory.
+func (l *loader) parseAliasCaptures(s *Server, v string) error {
+	re := l.captures
+	first := strings.IndexByte(v, '$')
+	slash := strings.LastIndexByte(v[:first], '/')
+	if slash < 0 {
+		return fmt.Errorf("%q: a directory must come before the first capture (alias /data/img/$1)", v)
+	}
+	dir := v[:slash]
+	if dir == "" {
+		dir = "/"
+	}
+	root, err := l.directory(dir)
+	if err != nil {
+		return err
+	}
+	tmpl, err := expandCaptures(v[slash:], re)
+	if err != nil {
+		return fmt.Errorf("%q: %v", v, err)
+	}
+	s.StaticRoot, s.AliasPath, s.StripPrefix = root, tmpl, false
+	return nil
+}
+
+// expandCaptures turns text naming re's captures nginx's way ($1, ${1},
+// $name, ${name}) into a regexp.Expand template naming each by number
+// (${1}), as expandTemplate does for rewrite's replacements. Other
+// variables are refused: a file's path is built from the request path.
+func expandCaptures(text string, re *regexp.Regexp) (string, error) {
+	var b strings.Builder
+	for rest := text; ; {
+		i := strings.IndexByte(rest, '$')
+		if i < 0 {
+			b.WriteString(rest)
+			break
+		}
+		b.WriteString(rest[:i])
+		rest = rest[i+1:]
+		var name string
+		switch {
+		case strings.HasPrefix(rest, "{"):
+			end := strings.IndexByte(rest, '}')
+			if end < 0 {
+				return "", errors.New("'${' without '}'")
+			}
+			name, rest = rest[1:end], rest[end+1:]
+		case rest != "" && rest[0] >= '0' && rest[0] <= '9':
+			name, rest = rest[:1], rest[1:]
+		default:
+			j := 0
+			for j < len(rest) && (isDigit(rest[j]) || rest[j] == '_' || rest[j]|0x20 >= 'a' && rest[j]|0x20 <= 'z') {
+				j++
+			}
+			name, rest = rest[:j], rest[j:]
+		}
+		n, err := strconv.Atoi(name)
+		if err != nil || !isDigits(name) {
+			n = re.SubexpIndex(name)
+			if name == "" || n < 0 {
+				return "", fmt.Errorf("$%s: not a capture of the regex (alias takes $1..$9 and the regex's (?P<name>...) groups)", name)
+			}
+		}
+		if n < 1 || n > re.NumSubexp() {
+			return "", fmt.Errorf("$%s, but the regex has %d capture group(s)", name, re.NumSubexp())
+		}
+		b.WriteString("${" + strconv.Itoa(n) + "}")
+	}
+	return b.String(), nil
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
