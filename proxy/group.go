@@ -179,9 +179,22 @@ func (g *Group) putIdle(u *upConn) {
 	u.s = nil
 	u.reused = true
 	b := u.b
-	if len(b.idle) >= g.keepalive || u.rc == nil || !u.rc.Open() || g.closed || b.drained {
+	if u.rc == nil || !u.rc.Open() || g.closed || b.drained || g.keepalive == 0 {
 		u.close()
 		return
+	}
+	if len(b.idle) >= g.keepalive {
+		if g.sendProxy == 0 {
+			u.close()
+			return
+		}
+		// With PROXY headers a pooled connection serves only the client
+		// it named, and one whose client has left is never taken again
+		// (it waits for upstreamIdleTimeout): kept, the new one would be
+		// closed, and a full pool of departed clients' connections would
+		// cost every keep-alive client a new upstream connection per
+		// request. The oldest gives way instead.
+		g.dropIdle(b.idle[0])
 	}
 	b.idle = append(b.idle, u)
 	b.addIdle(1)

@@ -164,3 +164,38 @@ func TestSendProxyProtocol(t *testing.T) {
 		})
 	})
 }
+
+// TestSendProxyFullPool checks, on both reactor backends, that a pool
+// full of idle connections opened for clients that have left (each
+// named by its own PROXY header, so never reused) does not stop a
+// keep-alive client from reusing its own: with proxy_keepalive = 2 and
+// two clients gone, a third client's requests share one upstream
+// connection; the pool's oldest connection is closed to make room.
+func TestSendProxyFullPool(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		be := startPPBackend(t)
+		ps := startProxy(t, backend, "proxy_pass = pp\n"+
+			"[upstream pp]\nserver = "+be.addr+"\nproxy_send_proxy_protocol = v1\nproxy_keepalive = 2\n")
+		for _, p := range []string{"/gone1", "/gone2"} {
+			cl := ps.client(t)
+			if res := cl.do(get(p)); res.status != 200 {
+				t.Fatalf("%s: status %d", p, res.status)
+			}
+			cl.c.Close()
+		}
+		cl := ps.client(t)
+		for i := 0; i < 3; i++ {
+			if res := cl.do(get("/stay")); res.status != 200 {
+				t.Fatalf("/stay %d: status %d", i, res.status)
+			}
+		}
+		conns := be.conns()
+		var paths []string
+		for _, c := range conns {
+			paths = append(paths, strings.Join(c.requests, " "))
+		}
+		if len(conns) != 3 || paths[2] != "/stay /stay /stay" {
+			t.Fatalf("backend connections' requests %q, want [/gone1 /gone2 \"/stay /stay /stay\"]", paths)
+		}
+	})
+}
