@@ -20,6 +20,12 @@ var (
 	// another user wrote.
 	ErrUnsafePIDFile = errors.New("proc: pid file is a link, not a regular file, or another user's")
 
+	// ErrLogLinked is returned by RunMaster, and logged on a reload or a
+	// reopen, when a log file the workers' user (user = NAME) is to get
+	// has another name too (a hard link): a root master never gives away
+	// a file that may be another one under its other name.
+	ErrLogLinked = errors.New("proc: log file has more than one link: not handed over to the workers' user")
+
 	// ErrNotRunning is returned by SignalMaster when the pid file is
 	// missing or names a process that is gone.
 	ErrNotRunning = errors.New("proc: no nproxy master is running")

@@ -3,11 +3,14 @@
 package proc
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/nproxy/nproxy/config"
 )
@@ -65,21 +68,47 @@ func workerLogFiles(cfg *config.Config) []string {
 
 // handOverLogs creates the log files of cfg's workers that do not exist
 // and makes every one of them the workers' user's, when they run as one.
+//
+// It runs as root, at the start, on each reload and on each SIGUSR1
+// (logrotate's postrotate), on files in a directory the workers' user
+// may write (it must, to rotate them): that user could have put a
+// symbolic or hard link to /etc/shadow in a log's place, and a chown
+// through it would give them the file. So a link is never followed (the
+// administrator's own link, such as /dev/stderr, is left as it is), and
+// only a regular file with one name that is not the user's yet changes
+// hands.
 func handOverLogs(cfg *config.Config) error {
 	cred := workerCredential(cfg)
 	if cred == nil {
 		return nil
 	}
 	for _, p := range workerLogFiles(cfg) {
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-		if err != nil {
-			return fmt.Errorf("proc: log file for user %s: %w", cfg.User.Name, err)
-		}
-		err = f.Chown(int(cred.Uid), int(cred.Gid))
-		f.Close()
-		if err != nil {
+		if err := handOverLog(p, cred); err != nil {
 			return fmt.Errorf("proc: log file for user %s: %w", cfg.User.Name, err)
 		}
 	}
 	return nil
+}
+
+// handOverLog is handOverLogs for the log file at path.
+func handOverLog(path string, cred *syscall.Credential) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW, 0o640)
+	if errors.Is(err, unix.ELOOP) {
+		return nil // a link: not followed, not handed over
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return os.NewSyscallError("fstat", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid == cred.Uid {
+		return nil
+	}
+	if st.Nlink != 1 {
+		return fmt.Errorf("%s: %w", path, ErrLogLinked)
+	}
+	return f.Chown(int(cred.Uid), int(cred.Gid))
 }
