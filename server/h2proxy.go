@@ -8,10 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/http2"
-	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 )
 
@@ -103,22 +101,10 @@ type h2proxy struct {
 
 	due int64 // the step's timer (SetTimeout), loop nanoseconds; 0: none
 
-	status int         // SetResult
-	body   int64       // SetResult
-	mods   *moduleHold // the modules of the exchange (modulelog.go)
-	// The stream's series, handler and start (metrics), as the router
-	// chose them when the step took the stream over.
-	m       *metrics.Route
-	handler int
-	start   int64
-	// The access log line: file, format, the entry (views of rec), the
-	// backends tried, the bytes the step sent.
-	alog *accesslog.Log
-	f    *accesslog.Format
-	e    accesslog.Entry
-	rec  []byte
-	up   http.StreamLog
-	sent int64
+	mods *moduleHold // the modules of the exchange (modulelog.go)
+
+	// The exchange's metrics and access log line, as on HTTP/1.1.
+	streamObs
 }
 
 var _ http.Client = (*h2proxy)(nil)
@@ -140,31 +126,22 @@ func (h *h2conn) hijack(st http.Stream) http.Client {
 	var p *h2proxy
 	if n := len(s.h2pFree); n > 0 {
 		p, s.h2pFree = s.h2pFree[n-1], s.h2pFree[:n-1]
-		*p = h2proxy{rec: p.rec[:0]}
+		*p = h2proxy{streamObs: streamObs{rec: p.rec[:0]}}
 	} else {
 		p = new(h2proxy)
 	}
 	p.h, p.id, p.st, p.vh, p.feed = h, h.serving, st, c.vh, true
 	p.chunked = x.Req.Chunked
-	p.start = x.Now.UnixNano()
-	if s := c.s; s.counters != nil {
-		p.m, p.handler = s.routeMetrics(c.vh), s.handler
-	}
-	if al := c.vh.alog; al != nil {
-		req, buf := x.Req, x.Buf
-		line := append(h.line[:0], req.MethodSpan.Bytes(buf)...)
+	req, buf := x.Req, x.Buf
+	var line []byte
+	if c.vh.alog != nil {
+		line = append(h.line[:0], req.MethodSpan.Bytes(buf)...)
 		line = append(line, ' ')
 		line = append(line, req.URI.Bytes(buf)...)
 		line = append(line, " HTTP/2.0"...)
 		h.line = line
-		p.alog, p.f = al, c.vh.alogFmt
-		c.fillRequest(&p.e, p.f, req, buf, line, "HTTP/2.0")
-		p.rec = p.e.CopyBytes(p.rec)
-		if usesUpstream(p.f) {
-			p.e.Upstream = &p.up
-		}
-		c.peerAddr() // now, while the client is surely connected
 	}
+	p.begin(c, req, buf, line, "HTTP/2.0", x.Now.UnixNano())
 	h.taking = p
 	return p
 }
@@ -332,12 +309,12 @@ func (p *h2proxy) SetTimeout(d time.Duration) {
 
 // StreamLog returns where the step records the backends it tries, when
 // the access log's format shows them.
-func (p *h2proxy) StreamLog() *http.StreamLog { return p.e.Upstream }
+func (p *h2proxy) StreamLog() *http.StreamLog { return p.streamLog() }
 
 // SetResult records the stream's status and body bytes for the access
 // log and the metrics.
 func (p *h2proxy) SetResult(status int, body int64) {
-	p.status, p.body = status, body
+	p.result(status, body)
 	if p.mods != nil {
 		p.mods.SetResult(status, body)
 	}
@@ -576,31 +553,9 @@ func (h *h2conn) endProxy(p *h2proxy) {
 		l.PutBuf(p.sendBuf[:0:cap(p.sendBuf)])
 	}
 	p.sending, p.sendBuf, p.pend, p.rest = false, nil, nil, nil
-	h.recordProxy(p)
+	p.record(h.c)
 	h.c.s.logHeld(&p.mods)
 	h.retire(p)
-}
-
-// recordProxy counts a taken-over stream in the metrics and the access
-// log. A stream that ended before any response is logged 499, as nginx
-// does.
-func (h *h2conn) recordProxy(p *h2proxy) {
-	s := h.c.s
-	status := p.status
-	if status == 0 {
-		status = 499
-	}
-	if p.m != nil {
-		p.m.Response(status, p.body, p.handler, s.loop.NowNano()-p.start)
-	}
-	if p.alog != nil {
-		e := &p.e
-		// $bytes_sent: what the step gave the stream (its HTTP/1.1
-		// head included), as on HTTP/1.1.
-		e.Addr, e.Time, e.Status, e.BodyBytes = h.c.peerAddr(), s.loop.Now(), status, p.body
-		e.BytesSent, e.DurationNs = p.sent, s.loop.NowNano()-p.start
-		s.logWrite(p.alog, p.f, e)
-	}
 }
 
 // proxyTimers gives ClientTimeout to the streams whose timer expired.

@@ -146,10 +146,12 @@ func requestLine(req *http.Request, buf []byte) []byte {
 }
 
 // streamObs follows a response that a streaming step (the reverse proxy)
-// sends itself: its status and body bytes, as the step reports them
-// (Client.SetResult), the bytes it sent, the backends it tried
-// (Client.StreamLog), and what the access log line needs of the request,
-// copied out of the request buffer (valid only during Serve).
+// sends itself, on an HTTP/1.1 connection (observed.stream, pooled in
+// Server.obsFree) or an HTTP/2 stream (embedded in its h2proxy): its
+// status and body bytes, as the step reports them (Client.SetResult),
+// the bytes it sent, the backends it tried (Client.StreamLog), and what
+// the access log line needs of the request, copied out of the request
+// buffer (valid only during Serve).
 type streamObs struct {
 	status int
 	body   int64
@@ -169,7 +171,8 @@ type streamObs struct {
 }
 
 // startStream begins following the response of a request that a step
-// took over; called from serve while the request head is still valid.
+// took over on c; called from serve while the request head is still
+// valid.
 func (c *conn) startStream(req *http.Request, buf []byte) {
 	s := c.s
 	if s.counters == nil && c.vh.alog == nil {
@@ -182,25 +185,16 @@ func (c *conn) startStream(req *http.Request, buf []byte) {
 	} else {
 		o = new(streamObs)
 	}
-	*o = streamObs{rec: o.rec[:0], start: c.reqStart, handler: s.handler}
-	if s.counters != nil {
-		o.m = s.routeMetrics(c.vh)
+	var line []byte
+	if c.vh.alog != nil {
+		line = requestLine(req, buf)
 	}
-	if al := c.vh.alog; al != nil {
-		c.peerAddr() // now, while the client is surely connected
-		o.alog, o.f = al, c.vh.alogFmt
-		c.fillRequest(&o.e, o.f, req, buf, requestLine(req, buf), protoOf(req))
-		o.rec = o.e.CopyBytes(o.rec)
-		if usesUpstream(o.f) {
-			o.e.Upstream = &o.up
-		}
-	}
+	o.begin(c, req, buf, line, protoOf(req), c.reqStart)
 	c.observed().stream = o
 }
 
 // endStream records a streamed exchange once the stream is done with the
-// connection (Release, Abort, or the connection closing). A client that
-// went away before any response is logged 499, as nginx does.
+// connection (Release, Abort, or the connection closing).
 func (c *conn) endStream() {
 	c.s.logHeld(&c.mods)
 	if c.obsv == nil || c.obsv.stream == nil {
@@ -208,6 +202,43 @@ func (c *conn) endStream() {
 	}
 	o := c.obsv.stream
 	c.obsv.stream = nil
+	o.record(c)
+	c.s.obsFree = append(c.s.obsFree, o)
+}
+
+// begin starts following the response of req, a request of c that a
+// step took over at start (loop nanoseconds); called while the request
+// head (buf) is still valid. line and proto are the request line and
+// protocol the access log shows; line is read only when c's block logs.
+// o's record buffer is kept for reuse.
+func (o *streamObs) begin(c *conn, req *http.Request, buf, line []byte, proto string, start int64) {
+	s := c.s
+	*o = streamObs{rec: o.rec[:0], start: start, handler: s.handler}
+	if s.counters != nil {
+		o.m = s.routeMetrics(c.vh)
+	}
+	if al := c.vh.alog; al != nil {
+		c.peerAddr() // now, while the client is surely connected
+		o.alog, o.f = al, c.vh.alogFmt
+		c.fillRequest(&o.e, o.f, req, buf, line, proto)
+		o.rec = o.e.CopyBytes(o.rec)
+		if usesUpstream(o.f) {
+			o.e.Upstream = &o.up
+		}
+	}
+}
+
+// result records the response's status and body bytes (SetResult).
+func (o *streamObs) result(status int, body int64) { o.status, o.body = status, body }
+
+// streamLog returns where the step records the backends it tries, when
+// the access log's format shows them; else nil.
+func (o *streamObs) streamLog() *http.StreamLog { return o.e.Upstream }
+
+// record records the exchange of c in the metrics and the access log,
+// once the step is done with it. A client that went away before any
+// response is logged 499, as nginx does.
+func (o *streamObs) record(c *conn) {
 	s := c.s
 	status := o.status
 	if status == 0 {
@@ -218,11 +249,12 @@ func (c *conn) endStream() {
 	}
 	if o.alog != nil {
 		e := &o.e
+		// $bytes_sent: what the step gave the connection (its HTTP/1.1
+		// head included), on either protocol.
 		e.Addr, e.Time, e.Status, e.BodyBytes = c.peerAddr(), s.loop.Now(), status, o.body
 		e.BytesSent, e.DurationNs = o.sent, s.loop.NowNano()-o.start
 		s.logWrite(o.alog, o.f, e)
 	}
-	s.obsFree = append(s.obsFree, o)
 }
 
 // logWrite writes one access log line, reporting a failed flush to the

@@ -146,7 +146,7 @@ func (c *conn) SetTimeout(d time.Duration) {
 // SetResult records the streamed response's status and body bytes.
 func (c *conn) SetResult(status int, body int64) {
 	if o := c.obsv; o != nil && o.stream != nil {
-		o.stream.status, o.stream.body = status, body
+		o.stream.result(status, body)
 	}
 	if c.mods != nil {
 		c.mods.SetResult(status, body)
@@ -163,8 +163,8 @@ func (c *conn) countSent(n int) {
 // StreamLog returns where the stream records the backends it tries,
 // when the access log's format shows them.
 func (c *conn) StreamLog() *http.StreamLog {
-	if o := c.obsv; o != nil && o.stream != nil && o.stream.e.Upstream != nil {
-		return &o.stream.up
+	if o := c.obsv; o != nil && o.stream != nil {
+		return o.stream.streamLog()
 	}
 	return nil
 }
