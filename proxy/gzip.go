@@ -15,7 +15,8 @@ import (
 // gzip = on for proxied responses, as nginx's gzip filter: a response is
 // compressed on its way to the client when the client accepts gzip, its
 // status is 200, 403 or 404, the backend did not encode it already
-// (Content-Encoding), it is not a part (Content-Range), its type is one
+// (Content-Encoding), it is not a part (Content-Range), it announces no
+// trailer fields (Trailer), its type is one
 // of gzip_types and its Content-Length, when it has one, is at least
 // gzip_min_length. Its Content-Length and Accept-Ranges go (they
 // describe the backend's bytes), its ETag becomes weak, Content-Encoding:
@@ -161,6 +162,13 @@ func (s *session) startGzip(h *respHead) {
 		return
 	}
 	if _, ok := r.Header(buf, "Content-Range"); ok {
+		return
+	}
+	if _, ok := r.Header(buf, "Trailer"); ok {
+		// Trailer fields follow the backend's chunked body, which
+		// compression re-frames without them: a response that announces
+		// some goes out as sent, its trailers with it (HTTP/2 carries
+		// them as a trailing HEADERS frame).
 		return
 	}
 	ct, ok := r.Header(buf, "Content-Type")

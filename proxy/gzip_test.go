@@ -95,6 +95,11 @@ func TestProxyGzip(t *testing.T) {
 			case "/tiny":
 				h.Set("Content-Type", "text/html")
 				w.Write(small[:50])
+			case "/trailers":
+				h.Set("Content-Type", "text/plain")
+				h.Set("Trailer", "Grpc-Status")
+				w.Write(small[:1000])
+				h.Set("Grpc-Status", "0")
 			}
 		})
 		ps := startProxy(t, backend, "proxy_pass = "+be.addr+"\ngzip = on\ngzip_min_length = 100\n")
@@ -104,6 +109,7 @@ func TestProxyGzip(t *testing.T) {
 			gzip               bool
 			want               []byte
 			status             int
+			trailer            string // Grpc-Status's value, when the backend sends it
 		}{
 			{name: "length", path: "/small", accept: gz, gzip: true, want: small},
 			{name: "chunked", path: "/chunked", accept: gz, gzip: true, want: small},
@@ -114,6 +120,7 @@ func TestProxyGzip(t *testing.T) {
 			{name: "type not listed", path: "/image", accept: gz, want: image},
 			{name: "range", path: "/range", accept: gz, want: small[:1000], status: 206},
 			{name: "below gzip_min_length", path: "/tiny", accept: gz, want: small[:50]},
+			{name: "trailers announced", path: "/trailers", accept: gz, want: small[:1000], trailer: "0"},
 		}
 		cl := ps.client(t)
 		for _, tt := range tests {
@@ -133,6 +140,9 @@ func TestProxyGzip(t *testing.T) {
 			}
 			if !bytes.Equal(body, tt.want) {
 				t.Fatalf("%s: body of %d bytes differs from the backend's %d", tt.name, len(body), len(tt.want))
+			}
+			if got := res.trailer["grpc-status"]; got != tt.trailer {
+				t.Fatalf("%s: trailer Grpc-Status %q, want %q", tt.name, got, tt.trailer)
 			}
 		}
 		if n := splices.Load(); n == 0 {
