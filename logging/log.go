@@ -89,7 +89,7 @@ func (l *Logger) Reopen() error {
 		l.mu.Unlock()
 		return nil
 	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := openAppend(l.path)
 	if err != nil {
 		return fmt.Errorf("logging: %w", err)
 	}

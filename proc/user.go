@@ -3,7 +3,6 @@
 package proc
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/logging"
 )
 
 // Workers as another user (user = NAME in the configuration).
@@ -73,10 +73,10 @@ func workerLogFiles(cfg *config.Config) []string {
 // (logrotate's postrotate), on files in a directory the workers' user
 // may write (it must, to rotate them): that user could have put a
 // symbolic or hard link to /etc/shadow in a log's place, and a chown
-// through it would give them the file. So a link is never followed (the
-// administrator's own link, such as /dev/stderr, is left as it is), and
-// only a regular file with one name that is not the user's yet changes
-// hands.
+// through it would give them the file. So a symbolic link is followed
+// only when it is root's (the administrator's, such as /dev/stderr:
+// logging.OpenAppend), and a file with more than one name is not handed
+// over.
 func handOverLogs(cfg *config.Config) error {
 	cred := workerCredential(cfg)
 	if cred == nil {
@@ -92,10 +92,7 @@ func handOverLogs(cfg *config.Config) error {
 
 // handOverLog is handOverLogs for the log file at path.
 func handOverLog(path string, cred *syscall.Credential) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW, 0o640)
-	if errors.Is(err, unix.ELOOP) {
-		return nil // a link: not followed, not handed over
-	}
+	f, err := logging.OpenAppend(path)
 	if err != nil {
 		return err
 	}
@@ -104,10 +101,10 @@ func handOverLog(path string, cred *syscall.Credential) error {
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return os.NewSyscallError("fstat", err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid == cred.Uid {
+	if st.Uid == cred.Uid {
 		return nil
 	}
-	if st.Nlink != 1 {
+	if st.Nlink > 1 {
 		return fmt.Errorf("%s: %w", path, ErrLogLinked)
 	}
 	return f.Chown(int(cred.Uid), int(cred.Gid))

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/nproxy/nproxy/logging"
 )
 
 // TestHandOverLogLinks checks that the root master gives the workers'
@@ -39,17 +41,30 @@ func TestHandOverLogLinks(t *testing.T) {
 		return st.Uid
 	}
 
+	// The workers' user's links (they may write the log directory), and
+	// the administrator's (root's).
+	theirLink := func(to string) func(string) error {
+		return func(p string) error {
+			if err := os.Symlink(to, p); err != nil {
+				return err
+			}
+			return os.Lchown(p, uid, gid)
+		}
+	}
+	adminTarget := filepath.Join(dir, "admin-target")
 	tests := []struct {
 		name    string
 		plant   func(p string) error
 		wantErr error
-		wantUID uint32 // of the log's path (not followed)
+		check   string // the file whose owner must be wantUID
+		wantUID uint32
 	}{
 		{name: "new file", plant: func(string) error { return nil }, wantUID: uint32(uid)},
 		{name: "root's file", plant: func(p string) error { return os.WriteFile(p, nil, 0o640) }, wantUID: uint32(uid)},
-		{name: "symbolic link", plant: func(p string) error { return os.Symlink(victim, p) }, wantUID: 0},
+		{name: "their symbolic link", plant: theirLink(victim), wantErr: logging.ErrForeignLink, wantUID: uint32(uid)},
+		{name: "their link to a device", plant: theirLink("/dev/null"), wantErr: logging.ErrForeignLink, wantUID: uint32(uid)},
 		{name: "hard link", plant: func(p string) error { return os.Link(victim, p) }, wantErr: ErrLogLinked, wantUID: 0},
-		{name: "link to a device", plant: func(p string) error { return os.Symlink("/dev/null", p) }, wantUID: 0},
+		{name: "root's link", plant: func(p string) error { return os.Symlink(adminTarget, p) }, check: adminTarget, wantUID: uint32(uid)},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,8 +75,12 @@ func TestHandOverLogLinks(t *testing.T) {
 			if err := handOverLog(p, cred); !errors.Is(err, tt.wantErr) {
 				t.Fatalf("handOverLog: %v, want %v", err, tt.wantErr)
 			}
-			if got := ownerOf(p); got != tt.wantUID {
-				t.Errorf("owner of %s: %d, want %d", tt.name, got, tt.wantUID)
+			check := p
+			if tt.check != "" {
+				check = tt.check
+			}
+			if got := ownerOf(check); got != tt.wantUID {
+				t.Errorf("owner of %s: %d, want %d", check, got, tt.wantUID)
 			}
 			if got := ownerOf(victim); got != 0 {
 				t.Fatalf("the link's target was handed over: owner %d", got)
