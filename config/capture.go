@@ -11,7 +11,7 @@ import (
 )
 
 // The captures of a [location ~ REGEX]: in the location's return,
-// proxy_set_header and alias values, $1..$9 (or ${N}) name the regex's
+// proxy_set_header, alias and proxy_pass URI values, $1..$9 (or ${N}) name the regex's
 // numbered groups and $name (or ${name}) its named ones, (?P<name>...)
 // or (?<name>...), as nginx's regex locations do. The server matches
 // the regex once per request and keeps the groups' indexes.
@@ -109,6 +109,42 @@ func expandCaptures(text string, re *regexp.Regexp) (string, error) {
 		b.WriteString("${" + strconv.Itoa(n) + "}")
 	}
 	return b.String(), nil
+}
+
+// proxyURI splits proxy_pass in a regex [location] into its backend and
+// its URI part, "http://b/$1$is_args$args" into "http://b" and the
+// template "/$1$is_args$args", which must name a capture or a variable
+// (a fixed URI cannot say what to keep of the request's path, and nginx
+// refuses it too). The backend is one address or an [upstream] group
+// (http://NAME). Outside a regex [location], v is returned as it is.
+func (l *loader) proxyURI(v string) (string, vars.Template, error) {
+	v = strings.TrimSpace(v)
+	if l.captures == nil {
+		return v, vars.Template{}, nil
+	}
+	host := v
+	if _, rest, ok := strings.Cut(v, "://"); ok {
+		host = rest
+	}
+	slash := strings.IndexByte(host, '/')
+	if slash < 0 {
+		return v, vars.Template{}, nil
+	}
+	backend, uri := v[:len(v)-len(host)+slash], host[slash:]
+	if strings.ContainsAny(v, " \t,") {
+		return "", vars.Template{}, fmt.Errorf("%q: a URI part takes one backend or an [upstream] group (proxy_pass = http://NAME/$1)", v)
+	}
+	tmpl, err := l.parseVars(uri)
+	if err != nil {
+		return "", vars.Template{}, fmt.Errorf("%q: %v", uri, err)
+	}
+	if _, literal := tmpl.Literal(); literal {
+		return "", vars.Template{}, fmt.Errorf("%q: a URI part in a regex [location] must name its captures or variables (proxy_pass = http://b/$1$is_args$args)", uri)
+	}
+	if name, ok := strings.CutPrefix(backend, "http://"); ok && l.upstreams[name] != nil {
+		backend = name
+	}
+	return backend, tmpl, nil
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

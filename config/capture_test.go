@@ -15,7 +15,9 @@ func TestLocationCaptures(t *testing.T) {
 		"[location ~ ^/img/(?P<name>[^/]+)\\.(png|gif)$]\nalias = " + dir + "/$2/${name}.$2\n" +
 		"[location ~* ^/go/(.*)$]\nreturn = 301 https://example.com/$1$is_args$args\n" +
 		"[location ~ ^/api/(?<ver>v[0-9])/]\nproxy_pass = 127.0.0.1:2\nproxy_set_header = X-Version $ver\n" +
-		"[location ~ ^/root/(.*)$]\nalias = /$1\n"
+		"[location ~ ^/root/(.*)$]\nalias = /$1\n" +
+		"[location ~ ^/v1/(.*)$]\nproxy_pass = http://up/$1$is_args$args\n" +
+		"[upstream up]\nserver = 127.0.0.1:3\n"
 	cfg, err := Parse("t.ini", []byte(ini))
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +42,9 @@ func TestLocationCaptures(t *testing.T) {
 	}
 	if h := locs[2].Server.ProxySetHeaders; len(h) != 1 || !h[0].Value.UsesCaptures() {
 		t.Errorf("proxy_set_header: %+v", h)
+	}
+	if s := locs[4].Server; s.UpstreamName != "up" || s.ProxyURI.String() != "/$1$is_args$args" || !s.ProxyURI.UsesCaptures() {
+		t.Errorf("proxy_pass URI: group %q URI %q", s.UpstreamName, s.ProxyURI.String())
 	}
 	// The same values outside a regex [location] name no capture.
 	_, err = Parse("t.ini", []byte("[server]\nlisten = 127.0.0.1:1\n[location /go/]\nreturn = 301 https://example.com/$1\n"))

@@ -148,6 +148,11 @@ type Server struct {
 	DenyHidden bool
 
 	ProxyPass []Upstream
+	// ProxyURI is the URI part of proxy_pass in a [location ~ REGEX]
+	// (proxy_pass = http://b/$1$is_args$args): the request target sent
+	// upstream, in place of the client's path and query, as nginx's
+	// proxy_pass with variables. Empty otherwise.
+	ProxyURI vars.Template
 	// UpstreamName is the [upstream NAME] group proxy_pass names; "" when
 	// proxy_pass lists its backends itself. Every route naming one group
 	// shares one runtime group per worker (its pools, balancer and

@@ -94,6 +94,9 @@ var serverKeys = map[string]serverKey{
 		return err
 	},
 	"proxy_pass": func(l *loader, s *Server, v string) (err error) {
+		if v, s.ProxyURI, err = l.proxyURI(v); err != nil {
+			return err
+		}
 		if l.useUpstream(s, v) {
 			return nil
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/nproxy/nproxy/vars"
 )
 
 // [location MATCH] sections: routes inside a [server], matched against the
@@ -295,6 +297,7 @@ func (l *loader) resetHandler(cp *Server, present map[string]int) {
 	_, ret := present["return"]
 	if proxy || root || alias || ret {
 		cp.ProxyPass, cp.ProxyTLS, cp.proxyHosts, cp.UpstreamName = nil, false, nil, ""
+		cp.ProxyURI = vars.Template{}
 		cp.StaticRoot, cp.StripPrefix, cp.AliasPath = "", false, ""
 		cp.Return = nil
 	}

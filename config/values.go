@@ -406,7 +406,7 @@ func parseUpstream(s string) (addr, name string, https bool, err error) {
 	}
 	s = strings.TrimPrefix(s, "http://")
 	if i := strings.IndexByte(s, '/'); i >= 0 {
-		return "", "", false, errors.New("a path after host:port is not supported (use proxy_prefix or rewrite)")
+		return "", "", false, errors.New("a path after host:port is not supported (use strip_prefix or rewrite; in a regex [location], http://host/$1 names its captures)")
 	}
 	host, port, err := splitAddrPort(s, port)
 	if err != nil {

@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"regexp"
 	"testing"
 
 	"github.com/nproxy/nproxy/http"
@@ -27,7 +28,7 @@ func TestAppendRequestHeadAllocs(t *testing.T) {
 	dst := make([]byte, 0, 4096)
 	peer := []byte(testPeer)
 	if n := testing.AllocsPerRun(100, func() {
-		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, false, nil)
+		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, false, nil, nil)
 	}); n != 0 {
 		t.Errorf("appendRequestHead allocates %v per request", n)
 	}
@@ -48,7 +49,7 @@ func TestSetHeadersAllocs(t *testing.T) {
 	dst := make([]byte, 0, 1024)
 	peer := []byte(testPeer)
 	if n := testing.AllocsPerRun(100, func() {
-		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, false, set)
+		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, false, set, nil)
 	}); n != 0 {
 		t.Errorf("appendRequestHead with proxy_set_header allocates %v per request", n)
 	}
@@ -69,8 +70,26 @@ func TestForwardedAllocs(t *testing.T) {
 	dst := make([]byte, 0, 1024)
 	peer := []byte("2001:db8::1")
 	if n := testing.AllocsPerRun(100, func() {
-		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, true, nil)
+		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, true, nil, nil)
 	}); n != 0 {
 		t.Errorf("appendRequestHead with proxy_forwarded allocates %v per request", n)
+	}
+}
+
+// TestProxyURIAllocs proves that a request target built from captures
+// (proxy_pass = http://b/$1$is_args$args) allocates nothing.
+func TestProxyURIAllocs(t *testing.T) {
+	re := regexp.MustCompile(`^/api/v1/(.*)$`)
+	uri, err := vars.ParseCaptures("/$1$is_args$args", re.NumSubexp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := uriExchange(t, "/api/v1/a%20b?id=1", "/api/v1/a b", re)
+	dst := make([]byte, 0, 1024)
+	peer := []byte(testPeer)
+	if n := testing.AllocsPerRun(100, func() {
+		dst = appendRequestHead(dst[:0], x, peer, testBackend, false, false, nil, &uri)
+	}); n != 0 {
+		t.Errorf("appendRequestHead with a URI part allocates %v per request", n)
 	}
 }

@@ -44,7 +44,7 @@ func upstreamHead(t testing.TB, in []byte, rewritten string, underscores bool) (
 	if rewritten != "" {
 		x.Path, x.Rewritten = []byte(rewritten), true
 	}
-	return string(appendRequestHead(nil, x, []byte(testPeer), testBackend, underscores, false, nil)), req
+	return string(appendRequestHead(nil, x, []byte(testPeer), testBackend, underscores, false, nil, nil)), req
 }
 
 func runUpstreamHeadCases(t *testing.T, cases []upstreamHeadCase) {

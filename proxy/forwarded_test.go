@@ -57,7 +57,7 @@ func TestForwarded(t *testing.T) {
 				set = setHeaders(t, tt.set...)
 				x.Vars = &vars.Values{RemoteAddr: []byte(tt.peer)}
 			}
-			head := string(appendRequestHead(nil, x, []byte(tt.peer), testBackend, false, tt.forwarded, set))
+			head := string(appendRequestHead(nil, x, []byte(tt.peer), testBackend, false, tt.forwarded, set, nil))
 			got := ""
 			for _, line := range strings.SplitAfter(head, "\r\n") {
 				if strings.HasPrefix(strings.ToLower(line), "forwarded:") {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // hostName is the Host field's name, for setIndex.
@@ -164,7 +165,12 @@ func (c *connOptions) names(name []byte) bool {
 // nproxy's own Host, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host
 // or Via (and Forwarded); its value is expanded with x.Vars, and one that
 // expands to nothing (set to "") removes the header.
-func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr string, underscores, forwarded bool, set []config.SetHeader) []byte {
+//
+// uri, when not nil or empty, is proxy_pass's URI part in a regex
+// [location] (config.Server.ProxyURI): the request target, expanded
+// with x.Vars (captures and $uri path-escaped), in place of the
+// client's path and query.
+func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr string, underscores, forwarded bool, set []config.SetHeader, uri *vars.Template) []byte {
 	vals := x.Vars
 	if vals == nil {
 		vals = &noVars
@@ -173,6 +179,8 @@ func appendRequestHead(dst []byte, x *http.Exchange, peer []byte, backendAddr st
 	dst = append(dst, req.MethodSpan.Bytes(buf)...)
 	dst = append(dst, ' ')
 	switch {
+	case uri != nil && !uri.Empty():
+		dst = uri.AppendPath(dst, vals, http.AppendEscapedPath)
 	case x.Rewritten:
 		dst = http.AppendEscapedPath(dst, x.Path)
 		if !req.Query.Empty() {

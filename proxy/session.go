@@ -199,7 +199,7 @@ func (s *session) start(x *http.Exchange) {
 	buf := l.GetBuf(len(x.Buf) + int(x.Req.Host.Len) + 512)
 	// The scratch lives in the (pooled) session: a local array would
 	// escape through the interface call and cost an allocation.
-	s.reqBuf = appendRequestHead(buf, x, s.cl.PeerAddr(s.peer[:0]), s.h.g.backends[0].addr, s.h.cfg.UnderscoresInHeaders, s.h.cfg.ProxyForwarded, s.h.cfg.ProxySetHeaders)
+	s.reqBuf = appendRequestHead(buf, x, s.cl.PeerAddr(s.peer[:0]), s.h.g.backends[0].addr, s.h.cfg.UnderscoresInHeaders, s.h.cfg.ProxyForwarded, s.h.cfg.ProxySetHeaders, &s.h.cfg.ProxyURI)
 	if cap(s.reqBuf) != cap(buf) || unsafe.SliceData(s.reqBuf) != unsafe.SliceData(buf) {
 		// The head outgrew the largest pooled buffer and append moved
 		// it to the heap: the pooled one goes back now, the heap one

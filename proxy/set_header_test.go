@@ -40,7 +40,7 @@ func TestSetHeaders(t *testing.T) {
 	x := &http.Exchange{Req: req, Buf: in, Vars: vals}
 	set := setHeaders(t, "Host backend.internal", "X-Real-IP $remote_addr", `Accept-Encoding ""`,
 		"X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme")
-	got := string(appendRequestHead(nil, x, []byte(testPeer), testBackend, false, false, set))
+	got := string(appendRequestHead(nil, x, []byte(testPeer), testBackend, false, false, set, nil))
 	want := "GET /a?b=1 HTTP/1.1\r\nHost: backend.internal\r\nUser-Agent: u\r\n" +
 		"X-Forwarded-Host: x\r\nVia: 1.1 nproxy\r\n" +
 		"X-Real-IP: " + testPeer + "\r\nX-Forwarded-For: 10.0.0.1, " + testPeer + "\r\nX-Forwarded-Proto: https\r\n\r\n"

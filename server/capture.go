@@ -11,8 +11,8 @@ import (
 	"github.com/nproxy/nproxy/rewrite"
 )
 
-// The captures of a [location ~ REGEX]: its return, proxy_set_header
-// and alias values may name the regex's groups ($1, $name; see
+// The captures of a [location ~ REGEX]: its return, proxy_set_header,
+// alias and proxy_pass URI values may name the regex's groups ($1, $name; see
 // config/capture.go). The route table matches such a route's regex with
 // its group indexes once per request (routeTable.match), and the
 // server keeps them, with the path they index, for the request's
@@ -30,7 +30,7 @@ import (
 // usesCaptures reports whether a location's settings name captures of
 // its regex.
 func usesCaptures(cfg *config.Server) bool {
-	if cfg.AliasPath != "" {
+	if cfg.AliasPath != "" || cfg.ProxyURI.UsesCaptures() {
 		return true
 	}
 	if cfg.Return != nil && cfg.Return.Target.UsesCaptures() {

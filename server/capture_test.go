@@ -9,8 +9,8 @@ import (
 )
 
 // TestLocationCaptures: a regex [location]'s numbered and named captures
-// in alias, return (URL and text) and proxy_set_header, on both
-// backends.
+// in alias, return (URL and text), proxy_set_header and proxy_pass's URI
+// part, on both backends.
 func TestLocationCaptures(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		up := echoBackend(t, "up", "X-Ver", "X-Rest")
@@ -20,7 +20,9 @@ func TestLocationCaptures(t *testing.T) {
 			"[location ~ ^/typed/(?P<name>[a-z]+)\\.(png|gif)$]\nalias = "+images+"/$2/${name}.$2\n"+
 			"[location ~* ^/go/(.*)$]\nreturn = 301 https://example.com/new/$1$is_args$args\n"+
 			"[location ~ ^/hello/(?<who>[a-z]+)/([0-9]+)$]\nreturn = 200 hello $who no. $2\n"+
-			"[location ~ ^/api/(?P<ver>v[0-9])/(.*)$]\nproxy_pass = "+up+"\nproxy_set_header = X-Ver $ver\nproxy_set_header = X-Rest [$2]\n")
+			"[location ~ ^/api/(?P<ver>v[0-9])/(.*)$]\nproxy_pass = "+up+"\nproxy_set_header = X-Ver $ver\nproxy_set_header = X-Rest [$2]\n"+
+			"[location ~ ^/up/v1/(.*)$]\nproxy_pass = http://"+up+"/$1$is_args$args\n"+
+			"[location ~ ^/up/(?P<ver>v[0-9])/(.+)$]\nproxy_pass = http://"+up+"/new/$2?ver=$ver\n")
 		tests := []struct {
 			name     string
 			path     string
@@ -38,6 +40,9 @@ func TestLocationCaptures(t *testing.T) {
 			{name: "return URL no query", path: "/go/c", status: 301, location: "https://example.com/new/c"},
 			{name: "return text", path: "/hello/ann/42", status: 200, body: "hello ann no. 42"},
 			{name: "proxy_set_header", path: "/api/v2/users?id=1", status: 200, body: "up GET /api/v2/users?id=1\nx-ver: v2\nx-rest: [users]\n"},
+			{name: "proxy_pass URI", path: "/up/v1/users?id=1", status: 200, body: "up GET /users?id=1\n"},
+			{name: "proxy_pass URI escaped", path: "/up/v1/a%20b%3F", status: 200, body: "up GET /a%20b%3F\n"},
+			{name: "proxy_pass URI own query", path: "/up/v2/items?dropped=1", status: 200, body: "up GET /new/items?ver=v2\n"},
 			{name: "no match", path: "/hello/ann", status: 404},
 		}
 		c := ts.dial(t)

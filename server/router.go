@@ -36,8 +36,8 @@ type route struct {
 	// headers are the route's add_header lines, for the responses the
 	// server sends (the proxy adds its own route's to what it streams).
 	headers *http.ExtraHeaders
-	// proxyVars: a proxy_set_header of the route expands variables, so
-	// the proxy needs x.Vars.
+	// proxyVars: a proxy_set_header of the route, or its proxy_pass's
+	// URI part, expands variables, so the proxy needs x.Vars.
 	proxyVars bool
 	// sendProxy: the route's backends get a PROXY protocol header, so
 	// the proxy needs x.ClientAddr and x.LocalAddr (sendproxy.go).
@@ -181,6 +181,9 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 		if _, literal := h.Value.Literal(); !literal {
 			r.proxyVars = true
 		}
+	}
+	if !cfg.ProxyURI.Empty() {
+		r.proxyVars = true // proxy_pass = http://b/$1: the target is built from them
 	}
 	owns := func(g config.Group) bool { return loc == nil || loc.Owns(g) }
 	if cfg.RateLimit > 0 {

@@ -292,7 +292,13 @@ type Values struct {
 }
 
 // Append appends t expanded with vals to dst.
-func (t Template) Append(dst []byte, vals *Values) []byte {
+func (t Template) Append(dst []byte, vals *Values) []byte { return t.AppendPath(dst, vals, nil) }
+
+// AppendPath is Append for a request target: the captures and $uri,
+// decoded path text, are appended with escapePath (which percent-encodes
+// what a path may not hold: '?', '#', '%', spaces, bytes above 0x7f),
+// the rest as Append does. A nil escapePath is Append.
+func (t Template) AppendPath(dst []byte, vals *Values, escapePath func(dst, p []byte) []byte) []byte {
 	for i := range t.parts {
 		p := &t.parts[i]
 		switch p.v {
@@ -307,6 +313,10 @@ func (t Template) Append(dst []byte, vals *Values) []byte {
 		case RequestURI:
 			dst = appendSafe(dst, vals.RequestURI)
 		case URI:
+			if escapePath != nil {
+				dst = escapePath(dst, vals.URI)
+				continue
+			}
 			dst = appendSafe(dst, vals.URI)
 		case Args:
 			dst = appendSafe(dst, vals.Args)
@@ -328,7 +338,11 @@ func (t Template) Append(dst []byte, vals *Values) []byte {
 			dst = appendSafe(dst, vals.RemoteAddr)
 		default:
 			if n := 2 * int(p.v-Capture); p.v >= Capture && n+1 < len(vals.Match) && vals.Match[n] >= 0 {
-				dst = appendSafe(dst, vals.Subject[vals.Match[n]:vals.Match[n+1]])
+				if c := vals.Subject[vals.Match[n]:vals.Match[n+1]]; escapePath != nil {
+					dst = escapePath(dst, c)
+				} else {
+					dst = appendSafe(dst, c)
+				}
 			}
 		}
 	}
