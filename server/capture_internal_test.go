@@ -4,6 +4,7 @@ package server
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"testing"
 )
@@ -50,4 +51,27 @@ func TestMatchCaptures(t *testing.T) {
 	if _, _, m := table.matchCaptures([]byte("/img/a\nb")); m != nil {
 		t.Errorf("'.' does not match a newline: %v", m)
 	}
+}
+
+// FuzzTailCapture checks on any regex and path that where tailCapture
+// reads the tail shape, the indexes matchCaptures derives from Match are
+// the regexp engine's. Seeds are in testdata/fuzz/FuzzTailCapture.
+func FuzzTailCapture(f *testing.F) {
+	f.Add(`^/img/(.+)$`, "/img/a")
+	f.Add(`(?i)^/A/(.*?)$`, "/a/")
+	f.Add(`(?s)^/x(.*)$`, "/x\n")
+	f.Fuzz(func(t *testing.T, expr, p string) {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return
+		}
+		n := tailCapture(re)
+		if n < 0 || !re.MatchString(p) {
+			return
+		}
+		got := []int{0, len(p), n, len(p)}
+		if want := re.FindStringSubmatchIndex(p); !slices.Equal(got, want) {
+			t.Errorf("%s on %q: tail %v, engine %v", expr, p, got, want)
+		}
+	})
 }
