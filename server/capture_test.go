@@ -71,3 +71,31 @@ func TestLocationCaptures(t *testing.T) {
 		}
 	})
 }
+
+// TestH2LocationCaptures: the captures of the location an HTTP/2 (h2c)
+// request is routed to, in alias, return and proxy_pass's URI part,
+// several streams on one connection, on both backends.
+func TestH2LocationCaptures(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		up := echoBackend(t, "up")
+		images := siteDir(t, map[string]string{"logo.png": "png\n"})
+		ts := startServer(t, backend, "http2 = on\nreturn = 404\n"+
+			"[location ~ ^/img/(.+)$]\nalias = "+images+"/$1\n"+
+			"[location ~ ^/hello/(?P<who>[a-z]+)$]\nreturn = 200 hello $who\n"+
+			"[location ~ ^/up/v1/(.*)$]\nproxy_pass = http://"+up+"/$1$is_args$args\n")
+		cl := h2cClient()
+		base := "http://" + ts.addr
+		tests := []struct{ path, body string }{
+			{"/img/logo.png", "png\n"},
+			{"/hello/ann", "hello ann"},
+			{"/up/v1/users?id=1", "up GET /users?id=1\n"},
+			{"/hello/bob", "hello bob"},
+		}
+		for _, tt := range tests {
+			res, body := h2Do(t, cl, "GET", base+tt.path, nil)
+			if res.StatusCode != 200 || string(body) != tt.body {
+				t.Errorf("GET %s over h2: %d %q, want 200 %q", tt.path, res.StatusCode, body, tt.body)
+			}
+		}
+	})
+}
