@@ -86,9 +86,15 @@ func find(es []entry, n uint32, a, b, c string) int {
 }
 
 // labels returns the entry's three label values (views of its text).
+// The lengths are bounded by the text: the catalog lives in memory every
+// worker can write, and a worker that wrote nonsense there (one taken
+// over) must not make the root master, which reads the catalog on each
+// reload, panic.
 func (e *entry) labels() (a, b, c []byte) {
-	n0, n1, n2 := int(e.lens[0]), int(e.lens[1]), int(e.lens[2])
 	t := e.text[:]
+	n0 := min(int(e.lens[0]), len(t))
+	n1 := min(int(e.lens[1]), len(t)-n0)
+	n2 := min(int(e.lens[2]), len(t)-n0-n1)
 	return t[:n0], t[n0 : n0+n1], t[n0+n1 : n0+n1+n2]
 }
 

@@ -257,3 +257,21 @@ func TestHistogramBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestCorruptCatalog checks that a catalog entry whose lengths a worker
+// overwrote (the mapping is every worker's to write) makes neither the
+// master's Register, on a reload, nor a scrape panic.
+func TestCorruptCatalog(t *testing.T) {
+	tb := New()
+	i := tb.Register("s", "127.0.0.1:80", "/")
+	j := tb.RegisterBackend("u", "127.0.0.1:81")
+	tb.UseRoute(i)
+	tb.UseBackend(j)
+	tb.routes[i].lens = [3]uint8{255, 255, 255}
+	tb.backends[j].lens = [3]uint8{200, 255, 0}
+	if got := tb.Register("t", "127.0.0.1:80", "/"); got == 0 || got == i {
+		t.Fatalf("Register beside a corrupt entry = %d", got)
+	}
+	tb.RegisterBackend("u", "127.0.0.1:82")
+	tb.AppendText(nil, 0)
+}
