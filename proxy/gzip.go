@@ -304,34 +304,11 @@ func (s *session) gzipFeed(z *compressor) {
 		s.consumeR(n)
 		z.dirty = z.dirty || n > 0
 	case modeChunked:
-		pos := 0
-		for pos < len(s.rbuf) && pos < gzipFeed {
-			n, data, done, err := s.respChunk.Next(s.rbuf[pos:])
-			if err != nil {
-				s.h.log.Errorf("proxy: %s: bad chunked response: %v", s.b.label, err)
-				s.keepUp = false
-				s.abort()
-				return
-			}
-			if len(data) > 0 {
-				z.w.Write(data)
-				z.dirty = true
-			}
-			pos += n
-			if done {
-				s.respDone = true
-				break
-			}
-			if n == 0 {
-				break
-			}
+		if !s.takeChunks(s.rbuf, gzipFeed, chunkGzip) {
+			return
 		}
-		s.consumeR(pos)
 	}
-	if s.respDone && len(s.rbuf) > 0 {
-		s.keepUp = false // bytes after the response: not reusable
-		s.rbuf = s.rbuf[:0]
-	}
+	s.dropAfterResponse()
 }
 
 // gzipPending reports whether compressed bytes wait to go into cbuf.

@@ -317,33 +317,72 @@ func (s *session) moveBody() {
 			s.respDone = true
 		}
 	case modeChunked:
-		pos := 0
-		for pos < len(b) {
-			n, data, done, err := s.respChunk.Next(b[pos:])
-			if err != nil {
-				s.upErrorf("proxy: %s: bad chunked response: %v", s.b.label, err)
-				s.keepUp = false
-				s.abort()
-				return
-			}
-			if s.dechunk {
-				s.cbuf = append(s.cbuf, data...)
-			} else {
-				s.cbuf = append(s.cbuf, b[pos:pos+n]...)
-			}
-			pos += n
-			if done {
-				s.respDone = true
-				break
-			}
-			if n == 0 {
-				break
+		act := chunkCopy
+		if s.dechunk {
+			act = chunkDechunk
+		}
+		if !s.takeChunks(b, len(b), act) {
+			return
+		}
+	}
+	s.dropAfterResponse()
+}
+
+// chunkAction is what takeChunks does with each chunk of a chunked
+// response body: the one difference between passing the body on and
+// compressing it (a constant, not a func value, so that the body's
+// path makes no closure).
+type chunkAction uint8
+
+const (
+	chunkCopy    chunkAction = iota // the chunk as received, framing included, into cbuf
+	chunkDechunk                    // the chunk's data into cbuf (a client that cannot take chunked)
+	chunkGzip                       // the chunk's data into the compressor (gzip)
+)
+
+// takeChunks consumes the chunks at the front of b (rbuf or a prefix of
+// it) while fewer than limit bytes are taken, doing act with each, and
+// sets respDone at the body's end. A malformed body is logged, the
+// session aborted, and takeChunks reports false.
+func (s *session) takeChunks(b []byte, limit int, act chunkAction) bool {
+	pos := 0
+	for pos < len(b) && pos < limit {
+		n, data, done, err := s.respChunk.Next(b[pos:])
+		if err != nil {
+			s.upErrorf("proxy: %s: bad chunked response: %v", s.b.label, err)
+			s.keepUp = false
+			s.abort()
+			return false
+		}
+		switch act {
+		case chunkCopy:
+			s.cbuf = append(s.cbuf, b[pos:pos+n]...)
+		case chunkDechunk:
+			s.cbuf = append(s.cbuf, data...)
+		case chunkGzip:
+			if len(data) > 0 {
+				s.gz.w.Write(data)
+				s.gz.dirty = true
 			}
 		}
-		s.consumeR(pos)
+		pos += n
+		if done {
+			s.respDone = true
+			break
+		}
+		if n == 0 {
+			break
+		}
 	}
+	s.consumeR(pos)
+	return true
+}
+
+// dropAfterResponse drops bytes the backend sent after the response's
+// end: the connection is not reusable then.
+func (s *session) dropAfterResponse() {
 	if s.respDone && len(s.rbuf) > 0 {
-		s.keepUp = false // bytes after the response: not reusable
+		s.keepUp = false
 		s.rbuf = s.rbuf[:0]
 	}
 }
