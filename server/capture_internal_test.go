@@ -4,25 +4,32 @@ package server
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"testing"
 )
 
-// captureLocations are regex locations whose return names captures: the
-// first three of the tail shape (indexes without the engine's), the
-// rest not.
-var captureLocations = []struct{ regex, path string }{
-	{`^/img/(.+)$`, "/img/a/b.png"},
-	{`^/api/v1/(.*?)$`, "/api/v1/"},
-	{`^/CI/(.*)$`, "/ci/x"}, // ~*
-	{`^/u/(?P<user>[a-z]+)/(.*)$`, "/u/ann/x"},
-	{`\.(png|gif)$`, "/a/b.gif"},
-	{`^/s/(.+)x$`, "/s/abx"},
+// captureLocations are regex locations whose return names captures;
+// plan: their groups are found without the engine (scanPlan).
+var captureLocations = []struct {
+	regex, path string
+	plan        bool
+}{
+	{`^/img/(.+)$`, "/img/a/b.png", true},
+	{`^/api/v1/(.*?)$`, "/api/v1/", true},
+	{`^/CI/(.*)/(x)$`, "/ci/A/x", false}, // ~*: '.' takes the 'x' after it
+	{`^/u/(?P<user>[a-z]+)/(.*)$`, "/u/ann/x", true},
+	{`^/api/(v[0-9])/([^/]+)$`, "/api/v2/\xffé", true},
+	{`^/d/(\d+)-(\d+)\.(?:png|gif)$`, "/d/12-3.gif", false},
+	{`^/d/(\d+)-(\d+)$`, "/d/12-3", true},
+	{`^/k/([a-z]*)([0-9]+)$`, "/k/ab12", false},
+	{`\.(png|gif)$`, "/a/b.gif", false},
+	{`^/s/(.+)x$`, "/s/abx", false},
 }
 
-// TestMatchCaptures checks the group indexes matchCaptures returns, the
-// tail shape's included, against the regexp engine's.
+// TestMatchCaptures checks the group indexes matchCaptures returns, a
+// scanPlan's included, against the regexp engine's.
 func TestMatchCaptures(t *testing.T) {
 	sections := ""
 	for i, l := range captureLocations {
@@ -38,8 +45,8 @@ func TestMatchCaptures(t *testing.T) {
 		if r != routes[i] {
 			t.Fatalf("%s: matched %v", l.path, r.loc)
 		}
-		if tail := table.regexes[i].tail >= 0; tail != (i < 3) {
-			t.Errorf("%s: tail shape %v, want %v", l.regex, tail, i < 3)
+		if plan := table.regexes[i].plan != nil; plan != l.plan {
+			t.Errorf("%s: scan plan %v, want %v", l.regex, plan, l.plan)
 		}
 		if want := r.loc.Regexp.FindSubmatchIndex([]byte(l.path)); !slices.Equal(m, want) {
 			t.Errorf("%s on %s: %v, want %v", l.regex, l.path, m, want)
@@ -53,25 +60,83 @@ func TestMatchCaptures(t *testing.T) {
 	}
 }
 
-// FuzzTailCapture checks on any regex and path that where tailCapture
-// reads the tail shape, the indexes matchCaptures derives from Match are
-// the regexp engine's. Seeds are in testdata/fuzz/FuzzTailCapture.
-func FuzzTailCapture(f *testing.F) {
+// FuzzScanPlan checks on any regex and path that where newScanPlan
+// reads a plan, the indexes it finds in a path the regex matches are the
+// regexp engine's. Seeds are in testdata/fuzz/FuzzScanPlan.
+func FuzzScanPlan(f *testing.F) {
 	f.Add(`^/img/(.+)$`, "/img/a")
 	f.Add(`(?i)^/A/(.*?)$`, "/a/")
 	f.Add(`(?s)^/x(.*)$`, "/x\n")
+	f.Add(`^/u/([a-z]+)/(\d*)-(.)$`, "/u/ab/12-\xff")
 	f.Fuzz(func(t *testing.T, expr, p string) {
 		re, err := regexp.Compile(expr)
 		if err != nil {
 			return
 		}
-		n := tailCapture(re)
-		if n < 0 || !re.MatchString(p) {
+		plan := newScanPlan(re)
+		if plan == nil || !re.MatchString(p) {
 			return
 		}
-		got := []int{0, len(p), n, len(p)}
+		got := make([]int, 2*(re.NumSubexp()+1))
+		plan.scanCaptures([]byte(p), got)
 		if want := re.FindStringSubmatchIndex(p); !slices.Equal(got, want) {
-			t.Errorf("%s on %q: tail %v, engine %v", expr, p, got, want)
+			t.Errorf("%s on %q: plan %v, engine %v", expr, p, got, want)
 		}
 	})
+}
+
+// TestScanPlanRandom compares a scanPlan's indexes with the regexp
+// engine's on regexes built from the parts plans are made of (literals,
+// classes, repetitions, groups, ~* and (?s)) and short paths over a small
+// alphabet, so that many of them match: a bounded, seeded sweep that
+// reaches more of the shapes than the fuzzer's random text does.
+func TestScanPlanRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{"/", "a", "-", "x", "A", ".", "[a-z]", "[^/]", `\d`, "[a-x]", "[/a]"}
+	reps := []string{"", "", "*", "+", "*?", "+?"}
+	alphabet := []string{"/", "a", "x", "-", "A", "1", "\n", "\xff", "é"}
+	planned, compared := 0, 0
+	for range 4000 {
+		expr := "^"
+		if rng.IntN(4) == 0 {
+			expr = "(?i)^"
+		} else if rng.IntN(4) == 0 {
+			expr = "(?s)^"
+		}
+		for range 1 + rng.IntN(4) {
+			piece := pieces[rng.IntN(len(pieces))] + reps[rng.IntN(len(reps))]
+			if rng.IntN(2) == 0 {
+				piece = "(" + piece + ")"
+			}
+			expr += piece
+		}
+		re, err := regexp.Compile(expr + "$")
+		if err != nil {
+			continue
+		}
+		plan := newScanPlan(re)
+		if plan == nil {
+			continue
+		}
+		planned++
+		got := make([]int, 2*(re.NumSubexp()+1))
+		for range 40 {
+			p := ""
+			for range rng.IntN(7) {
+				p += alphabet[rng.IntN(len(alphabet))]
+			}
+			if !re.MatchString(p) {
+				continue
+			}
+			compared++
+			plan.scanCaptures([]byte(p), got)
+			if want := re.FindStringSubmatchIndex(p); !slices.Equal(got, want) {
+				t.Fatalf("%s on %q: plan %v, engine %v", re, p, got, want)
+			}
+		}
+	}
+	if planned < 100 || compared < 1000 {
+		t.Errorf("the sweep planned %d regexes and compared %d matches: too few to mean much", planned, compared)
+	}
+	t.Logf("%d regexes with a plan, %d matches compared", planned, compared)
 }

@@ -41,9 +41,10 @@ type routeTable struct {
 	// the trailing-slash redirect.
 	slash map[string]*route
 	root  *route // the [server]'s own route
-	// captures is the scratch of a tail capture's indexes (capture.go),
-	// valid until the next match (loop thread only).
-	captures [4]int
+	// captures is the scratch of the group indexes a scanPlan finds
+	// (capture.go), as long as the most a regex route needs; valid until
+	// the next match (loop thread only).
+	captures []int
 }
 
 // newRouteTable indexes routes, one per location of the block, in file
@@ -59,9 +60,11 @@ func newRouteTable(root *route, routes []*route) *routeTable {
 			}
 			t.exact[loc.Path] = r
 		case config.MatchRegex:
-			rr := regexRoute{r: r, filter: newRegexFilter(loc.Regexp), tail: -1}
+			rr := regexRoute{r: r, filter: newRegexFilter(loc.Regexp)}
 			if rr.captures = usesCaptures(loc.Server); rr.captures {
-				rr.tail = tailCapture(loc.Regexp)
+				if rr.plan = newScanPlan(loc.Regexp); rr.plan != nil {
+					t.captures = make([]int, max(len(t.captures), 2*(loc.Regexp.NumSubexp()+1)))
+				}
 			}
 			t.regexes = append(t.regexes, rr)
 		default:
@@ -119,10 +122,11 @@ func (t *routeTable) matchCaptures(path []byte) (r *route, redirect bool, m []in
 			if re.r.loc.Regexp.Match(path) {
 				return re.r, false, nil
 			}
-		case re.tail >= 0:
+		case re.plan != nil:
 			if re.r.loc.Regexp.Match(path) {
-				t.captures = [4]int{0, len(path), re.tail, len(path)}
-				return re.r, false, t.captures[:]
+				m := t.captures[:2*(re.r.loc.Regexp.NumSubexp()+1)]
+				re.plan.scanCaptures(path, m)
+				return re.r, false, m
 			}
 		default:
 			if m := re.r.loc.Regexp.FindSubmatchIndex(path); m != nil {
@@ -142,10 +146,10 @@ type regexRoute struct {
 	r      *route
 	filter regexFilter
 	// captures: the route's settings name captures of its regex, so a
-	// match needs the groups' indexes; tail is tailCapture's for it (-1:
-	// the engine finds them).
+	// match needs the groups' indexes; plan finds them without the
+	// engine (nil: FindSubmatchIndex does).
 	captures bool
-	tail     int
+	plan     scanPlan
 }
 
 // regexFilter is what a path must look like for a regex to have a chance
