@@ -433,6 +433,11 @@ const (
 // answers (404 when none does; a step that takes the request over
 // answers true).
 func (c *conn) route(x *http.Exchange, misdirected bool) routeResult {
+	// No path until this request's normalizes: x.Path would otherwise
+	// still be the previous exchange's (another client's), in s.pathBuf
+	// under what a failed normalization wrote over it, and the access
+	// log's $uri would show it.
+	x.Path, x.Rewritten = nil, false
 	if misdirected {
 		x.Resp.Error(421)
 		return routeMisdirected
