@@ -192,10 +192,7 @@ func (t *Table) routeFamilies(b []byte) []byte {
 		for j, n := range r.requests {
 			b = append(b, "nproxy_http_requests_total"...)
 			b = t.routeLabels(b, i)
-			b = append(b, `,code="`...)
-			b = append(b, byte('1'+j), 'x', 'x', '"', '}', ' ')
-			b = strconv.AppendUint(b, n, 10)
-			b = append(b, '\n')
+			b = sampleTail(b, "code", codeNames[j], n)
 		}
 	}
 	b = header(b, "nproxy_http_response_body_bytes_total", "counter", "Response body bytes sent to clients (nginx's $body_bytes_sent), by [server] block and location.")
@@ -256,11 +253,7 @@ func (t *Table) backendFamilies(b []byte) []byte {
 		for k, n := range s.backends[i].errors {
 			b = append(b, "nproxy_upstream_errors_total"...)
 			b = t.backendLabels(b, i)
-			b = append(b, `,kind="`...)
-			b = append(b, errKindNames[k]...)
-			b = append(b, `"} `...)
-			b = strconv.AppendUint(b, n, 10)
-			b = append(b, '\n')
+			b = sampleTail(b, "kind", errKindNames[k], n)
 		}
 	}
 	b = header(b, "nproxy_upstream_retries_total", "counter", "Failed attempts on each backend after which the request was tried again.")
@@ -287,13 +280,7 @@ func (t *Table) backendFamilies(b []byte) []byte {
 		for k, n := range [2]int64{s.backends[i].active, s.backends[i].idle} {
 			b = append(b, "nproxy_upstream_connections"...)
 			b = t.backendLabels(b, i)
-			if k == 0 {
-				b = append(b, `,state="active"} `...)
-			} else {
-				b = append(b, `,state="idle"} `...)
-			}
-			b = strconv.AppendInt(b, max(n, 0), 10)
-			b = append(b, '\n')
+			b = sampleTail(b, "state", [2]string{"active", "idle"}[k], uint64(max(n, 0)))
 		}
 	}
 	for _, f := range [2]struct {
@@ -347,21 +334,40 @@ func (t *Table) backendLabels(b []byte, i int) []byte {
 	return append(b, '"')
 }
 
+// routeSample appends the sample v of family name for route series i.
 func (t *Table) routeSample(b []byte, name string, i int, v uint64) []byte {
 	b = append(b, name...)
 	b = t.routeLabels(b, i)
+	return sampleTail(b, "", "", v)
+}
+
+// backendSample appends the sample v of family name for backend series i.
+func (t *Table) backendSample(b []byte, name string, i int, v uint64) []byte {
+	b = append(b, name...)
+	b = t.backendLabels(b, i)
+	return sampleTail(b, "", "", v)
+}
+
+// sampleTail ends a sample line whose name and series labels (without
+// the closing brace) are in b: the label key="val" when key is not
+// empty (val is one of the package's names, written unescaped), the
+// brace and v.
+func sampleTail(b []byte, key, val string, v uint64) []byte {
+	if key != "" {
+		b = append(b, ',')
+		b = append(b, key...)
+		b = append(b, `="`...)
+		b = append(b, val...)
+		b = append(b, '"')
+	}
 	b = append(b, "} "...)
 	b = strconv.AppendUint(b, v, 10)
 	return append(b, '\n')
 }
 
-func (t *Table) backendSample(b []byte, name string, i int, v uint64) []byte {
-	b = append(b, name...)
-	b = t.backendLabels(b, i)
-	b = append(b, "} "...)
-	b = strconv.AppendUint(b, v, 10)
-	return append(b, '\n')
-}
+// codeNames are the code label's values of nproxy_http_requests_total,
+// by status class.
+var codeNames = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // appendHistogram appends one histogram series: cumulative buckets, sum
 // (seconds) and count. labels appends the series' labels without the
