@@ -13,11 +13,11 @@ import (
 )
 
 // The captures of a [location ~ REGEX]: its return, proxy_set_header,
-// alias and proxy_pass URI values may name the regex's groups ($1, $name; see
-// config/capture.go). The route table matches such a route's regex with
-// its group indexes once per request (routeTable.match), and the
-// server keeps them, with the path they index, for the request's
-// variables (requestValues) and alias.
+// alias and proxy_pass URI values may name the regex's groups ($1,
+// $name; see config/capture.go). The route table matches such a route's
+// regex with its group indexes once per request
+// (routeTable.matchCaptures), and the server keeps them, with the path
+// they index, for the request's variables (requestValues) and alias.
 //
 // The Go regexp engines return group indexes only in a slice they
 // allocate (FindSubmatchIndex: one allocation of 2*(groups+1) ints per
