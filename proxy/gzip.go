@@ -154,6 +154,12 @@ func (s *session) startGzip(h *respHead) {
 			return
 		}
 	case modeChunked, modeClose:
+	case modeNone:
+		// A HEAD gets the head its GET would get, as nginx's: the
+		// backend's Content-Length, when it sends one, is the GET's.
+		if !s.headReq || h.contentLength >= 0 && (h.contentLength < g.min || h.contentLength == 0) {
+			return
+		}
 	default:
 		return
 	}
@@ -173,6 +179,14 @@ func (s *session) startGzip(h *respHead) {
 	}
 	ct, ok := r.Header(buf, "Content-Type")
 	if !ok || !g.typeMatches(ct) {
+		return
+	}
+	if s.headReq {
+		// No body to compress, so no compressor and no chunked
+		// framing (nginx sends neither Transfer-Encoding nor
+		// Content-Length on such a HEAD).
+		s.gzHead = true
+		h.head.ContentLength, h.contentLength = -1, -1
 		return
 	}
 	z := g.pool.get(g.level)
@@ -207,6 +221,8 @@ func (g *gzipConfig) typeMatches(ct []byte) bool {
 // with gzip's when it is compressed.
 func (s *session) respExtra(upChunked bool) *http.ExtraHeaders {
 	switch {
+	case s.gzHead:
+		return &s.h.gzip.headers
 	case s.gz == nil:
 		return &s.h.respHeaders
 	case s.gzChunk && !upChunked:
@@ -218,7 +234,7 @@ func (s *session) respExtra(upChunked bool) *http.ExtraHeaders {
 
 // respHide returns the hide_header names of the response being sent.
 func (s *session) respHide() []string {
-	if s.gz == nil {
+	if s.gz == nil && !s.gzHead {
 		return s.h.cfg.HideHeaders
 	}
 	return s.h.gzip.hide

@@ -149,10 +149,29 @@ func TestProxyGzip(t *testing.T) {
 			t.Errorf("the 512 KiB image/png was not spliced")
 		}
 
+		// HEAD: the head the GET gets, without a body; the connection
+		// goes on (the next request reads its own response).
+		res := cl.do("HEAD /small HTTP/1.1\r\nHost: t\r\n" + gz + "\r\n")
+		if h := res.header; res.status != 200 || h["content-encoding"] != "gzip" || h["content-length"] != "" ||
+			h["transfer-encoding"] != "" || !strings.Contains(h["vary"], "Accept-Encoding") || h["etag"] != `W/"v1"` || h["connection"] == "close" {
+			t.Fatalf("HEAD with gzip: %d %v, want the GET's head: gzip, Vary, a weak ETag, no Content-Length", res.status, h)
+		}
+		res = cl.do("HEAD /small HTTP/1.1\r\nHost: t\r\n\r\n")
+		if h := res.header; h["content-encoding"] != "" || h["content-length"] != strconv.Itoa(len(small)) || h["etag"] != `"v1"` {
+			t.Fatalf("HEAD without Accept-Encoding: %v, want the backend's head", h)
+		}
+		res = cl.do("HEAD /tiny HTTP/1.1\r\nHost: t\r\n" + gz + "\r\n")
+		if h := res.header; h["content-encoding"] != "" {
+			t.Fatalf("HEAD below gzip_min_length: %v, want no gzip", h)
+		}
+		if res := cl.do("GET /small HTTP/1.1\r\nHost: t\r\n" + gz + "\r\n"); !bytes.Equal(gunzip(t, res.body), small) {
+			t.Fatalf("GET after the HEADs: body differs")
+		}
+
 		// HTTP/1.0: the compressed body ends with the connection.
 		c := ps.dial(t)
 		io.WriteString(c, "GET /small HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n")
-		res := readResponse(t, bufio.NewReader(c), false)
+		res = readResponse(t, bufio.NewReader(c), false)
 		if res.header["content-encoding"] != "gzip" || res.chunked || !bytes.Equal(gunzip(t, res.body), small) {
 			t.Errorf("HTTP/1.0: %v, chunked %v", res.header, res.chunked)
 		}

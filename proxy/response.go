@@ -259,7 +259,7 @@ func (s *session) readHead() bool {
 	} else {
 		s.cbuf = appendClientHead(s.cbuf, s.rbuf, &h, s.cl.Date(), closeClient, s.client10 && s.keepClient, upgrade, s.dechunk, s.respExtra(h.chunked), s.respHide(), !s.h.cfg.ServerTokens)
 	}
-	if s.gz != nil {
+	if s.gz != nil || s.gzHead {
 		s.cbuf = appendWeakETag(s.cbuf, s.rbuf, &h)
 	}
 	s.consumeR(h.headLen)

@@ -132,7 +132,8 @@ type session struct {
 	// gz is the response's compressor (gzip.go), nil when it goes as
 	// the backend sent it; gzChunk: the compressed body goes chunked;
 	// acceptGzip: the request's Accept-Encoding names gzip (read only
-	// when the route compresses).
+	// when the route compresses); gzHead: a HEAD whose GET would be
+	// compressed gets gzip's head.
 	// ppClient and ppLocal are the client's address and the address it
 	// connected to, for the PROXY header of a new upstream connection
 	// (sendproxy.go); zero unless the group sends one.
@@ -140,6 +141,7 @@ type session struct {
 
 	gz         *compressor
 	gzChunk    bool
+	gzHead     bool
 	acceptGzip bool
 	// discard: the body is read and dropped (an intercepted error,
 	// errorpage.go); discarded counts its bytes.
