@@ -47,7 +47,7 @@ func textBody(n int, seed int64) []byte {
 
 // TestProxyGzip checks gzip = on for proxied responses on both backends:
 // what is compressed (a text body with Content-Length, a chunked one, a
-// 2 MiB one, one to an HTTP/1.0 client) decompresses to the backend's
+// 2 MiB one, a close-delimited one, one to an HTTP/1.0 client) decompresses to the backend's
 // bytes, goes chunked (close-delimited to HTTP/1.0) with Vary, a weak
 // ETag and no Content-Length, and leaves the connection reusable;
 // what is not (no Accept-Encoding, already encoded, a type not listed,
@@ -95,6 +95,15 @@ func TestProxyGzip(t *testing.T) {
 			case "/tiny":
 				h.Set("Content-Type", "text/html")
 				w.Write(small[:50])
+			case "/closed": // close-delimited
+				c, bw, err := w.(http.Hijacker).Hijack()
+				if err != nil {
+					return
+				}
+				bw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+				bw.Write(small)
+				bw.Flush()
+				c.Close()
 			case "/trailers":
 				h.Set("Content-Type", "text/plain")
 				h.Set("Trailer", "Grpc-Status")
@@ -114,6 +123,7 @@ func TestProxyGzip(t *testing.T) {
 			{name: "length", path: "/small", accept: gz, gzip: true, want: small},
 			{name: "chunked", path: "/chunked", accept: gz, gzip: true, want: small},
 			{name: "2 MiB", path: "/big", accept: gz, gzip: true, want: big},
+			{name: "close-delimited", path: "/closed", accept: gz, gzip: true, want: small},
 			{name: "no Accept-Encoding", path: "/small", want: small},
 			{name: "gzip;q=0", path: "/small", accept: "Accept-Encoding: gzip;q=0\r\n", want: small},
 			{name: "already encoded", path: "/encoded", accept: gz, want: small[:1000]},
@@ -131,8 +141,9 @@ func TestProxyGzip(t *testing.T) {
 			body := res.body
 			if tt.gzip {
 				if res.header["content-encoding"] != "gzip" || !res.chunked || res.header["content-length"] != "" ||
-					!strings.Contains(res.header["vary"], "Accept-Encoding") || tt.path == "/small" && res.header["etag"] != `W/"v1"` {
-					t.Fatalf("%s: head %v, want gzip, chunked, Vary, a weak ETag, no Content-Length", tt.name, res.header)
+					!strings.Contains(res.header["vary"], "Accept-Encoding") || tt.path == "/small" && res.header["etag"] != `W/"v1"` ||
+					res.header["connection"] == "close" {
+					t.Fatalf("%s: head %v, want gzip, chunked, Vary, a weak ETag, no Content-Length, the connection kept", tt.name, res.header)
 				}
 				body = gunzip(t, body)
 			} else if res.header["content-encoding"] == "gzip" {

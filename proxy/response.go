@@ -239,11 +239,14 @@ func (s *session) readHead() bool {
 	if s.h.cfg.ProxyInterceptErrors && s.pages != nil && h.status >= 300 && h.status != 304 && !upgrade && s.intercept(&h) {
 		return true
 	}
-	if s.mode == modeClose || s.dechunk {
-		s.keepClient = false
-	}
 	if s.h.gzip != nil {
 		s.startGzip(&h)
+	}
+	if s.mode == modeClose && !s.gzChunk || s.dechunk {
+		// The body ends with the connection, unless it goes out
+		// compressed and chunked: its last chunk ends it then, and the
+		// client's connection goes on (as nginx's).
+		s.keepClient = false
 	}
 	closeClient := !s.keepClient && !upgrade
 	if f := s.headFilter(); f != nil {

@@ -592,6 +592,12 @@ func (s *session) upClosed(err error) {
 	}
 	if s.headDone && s.mode == modeClose {
 		s.respDone = true
+		if err != nil {
+			// A read error, not the body's end: a compressed body,
+			// chunked, would look whole, so the client's connection
+			// closes as it would have for the backend's bytes.
+			s.keepClient = false
+		}
 	}
 	s.pump()
 }
