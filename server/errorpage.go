@@ -111,6 +111,7 @@ func (rt *router) serveErrorPage(x *http.Exchange, r *route) {
 	if p.override != 0 {
 		resp.Status = p.override
 	}
+	resp.Header = dropPageValidators(resp.Header, resp.Status)
 }
 
 // proxyErrorPage returns http.Exchange.ErrorPage for route r, or nil
@@ -165,8 +166,55 @@ func (rt *router) proxyErrorPage(r *route) func(status int, resp *http.Response)
 		if p.override != 0 {
 			resp.Status = p.override
 		}
+		resp.Header = dropPageValidators(resp.Header, resp.Status)
 		return true
 	}
+}
+
+// pageValidators are the header names of a page's own response that its
+// error response does not carry: validators and ranges describe the page
+// as a resource, not the error (nginx's header filter drops
+// Last-Modified on a status other than 200, 206 and 304, and its range
+// filter offers ranges on 200 only).
+var pageValidators = []string{"last-modified", "etag", "accept-ranges"}
+
+// dropPageValidators removes the pageValidators lines from hdr in place
+// when the page goes out with a status other than 200 (error_page
+// =200 keeps them).
+func dropPageValidators(hdr []byte, status int) []byte {
+	if status == 200 {
+		return hdr
+	}
+	out := hdr[:0]
+	for len(hdr) > 0 {
+		end := 0
+		for end < len(hdr) && hdr[end] != '\n' {
+			end++
+		}
+		if end < len(hdr) {
+			end++
+		}
+		line := hdr[:end]
+		hdr = hdr[end:]
+		if !namedIn(line, pageValidators) {
+			out = append(out, line...) // never ahead of what it copies
+		}
+	}
+	return out
+}
+
+// namedIn reports whether the header line's name is one of names.
+func namedIn(line []byte, names []string) bool {
+	colon := 0
+	for colon < len(line) && line[colon] != ':' {
+		colon++
+	}
+	for _, k := range names {
+		if http.EqualFold(line[:colon], k) {
+			return true
+		}
+	}
+	return false
 }
 
 // keptHeaders are the header names of an error response that its error
@@ -186,15 +234,8 @@ func keptLines(dst, hdr []byte) []byte {
 		}
 		line := hdr[:end]
 		hdr = hdr[end:]
-		colon := 0
-		for colon < len(line) && line[colon] != ':' {
-			colon++
-		}
-		for _, k := range keptHeaders {
-			if http.EqualFold(line[:colon], k) {
-				dst = append(dst, line...)
-				break
-			}
+		if namedIn(line, keptHeaders) {
+			dst = append(dst, line...)
 		}
 	}
 	return dst

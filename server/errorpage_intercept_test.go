@@ -95,6 +95,9 @@ func TestProxyInterceptErrors(t *testing.T) {
 			if res.header["x-added"] != "yes" {
 				t.Errorf("%s: add_header missing: %v", tt.name, res.header)
 			}
+			if h := res.header; strings.HasPrefix(tt.body, "our ") && (h["last-modified"] != "" || h["etag"] != "" || h["accept-ranges"] != "") {
+				t.Errorf("%s: the page carries its validators or ranges: %v", tt.name, h)
+			}
 			if n := conns.Load(); n != tt.conns {
 				t.Errorf("%s: the backend saw %d connections, want %d", tt.name, n, tt.conns)
 			}

@@ -58,6 +58,15 @@ func TestErrorPages(t *testing.T) {
 				if res.header["www-authenticate"] != tt.challenge {
 					t.Errorf("WWW-Authenticate %q, want %q", res.header["www-authenticate"], tt.challenge)
 				}
+				// The page's validators and ranges are about the page,
+				// not the error: only a page sent as 200 keeps them.
+				h := res.header
+				if tt.status != 200 && (h["last-modified"] != "" || h["etag"] != "" || h["accept-ranges"] != "") {
+					t.Errorf("a %d page carries Last-Modified %q, ETag %q, Accept-Ranges %q", tt.status, h["last-modified"], h["etag"], h["accept-ranges"])
+				}
+				if tt.status == 200 && (h["last-modified"] == "" || h["etag"] == "") {
+					t.Errorf("a 200 page lost its validators: %v", h)
+				}
 			})
 		}
 		missing := startServer(t, backend, "static_root = "+www+"\nerror_page = 404 /missing.html\n")
