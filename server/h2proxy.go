@@ -98,6 +98,10 @@ type h2proxy struct {
 	chunk   http.ChunkedDecoder
 	bodyOK  bool   // the chunked body ended: bytes after it are dropped
 	trail   []byte // the chunked body's trailer section so far (pooled; see http.ChunkedDecoder.TrailerLen)
+	// data counts the body bytes framed as DATA: what the client gets,
+	// without the HTTP/1.1 chunk framing the step sends them in
+	// ($body_bytes_sent).
+	data int64
 
 	due int64 // the step's timer (SetTimeout), loop nanoseconds; 0: none
 
@@ -179,6 +183,7 @@ func (p *h2proxy) pump() (bool, error) {
 			if err != nil {
 				return false, err
 			}
+			p.data += int64(n)
 			p.pend = p.pend[n:]
 			if len(p.pend) > 0 {
 				return false, nil // full: OnWritable continues
@@ -312,11 +317,12 @@ func (p *h2proxy) SetTimeout(d time.Duration) {
 func (p *h2proxy) StreamLog() *http.StreamLog { return p.streamLog() }
 
 // SetResult records the stream's status and body bytes for the access
-// log and the metrics.
-func (p *h2proxy) SetResult(status int, body int64) {
-	p.result(status, body)
+// log and the metrics. The body bytes are the DATA the client got, not
+// the step's count (which includes chunk framing the stream drops).
+func (p *h2proxy) SetResult(status int, _ int64) {
+	p.result(status, p.data)
 	if p.mods != nil {
-		p.mods.SetResult(status, body)
+		p.mods.SetResult(status, p.data)
 	}
 }
 
