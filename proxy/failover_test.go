@@ -131,21 +131,8 @@ func TestTimeouts(t *testing.T) {
 			}
 		})
 		t.Run("silent backend", func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() { io.Copy(io.Discard, c); c.Close() }() // reads, never answers
-				}
-			}()
-			ps := startProxy(t, backend, "proxy_pass = "+ln.Addr().String()+"\nproxy_timeout = 300ms\n")
+			be := servertest.RawBackend(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // reads, never answers
+			ps := startProxy(t, backend, "proxy_pass = "+be+"\nproxy_timeout = 300ms\n")
 			cl := ps.client(t)
 			for i := 0; i < 2; i++ {
 				start := time.Now()
@@ -180,30 +167,15 @@ func TestStalePooledConn(t *testing.T) {
 		t.Run("close after each response", func(t *testing.T) {
 			// A raw backend that answers one request per connection and
 			// closes without saying Connection: close.
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer c.Close()
-						r := bufio.NewReader(c)
-						req, err := http.ReadRequest(r)
-						if err != nil {
-							return
-						}
-						io.Copy(io.Discard, req.Body)
-						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-					}()
+			be := servertest.RawBackend(t, func(c net.Conn) {
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
 				}
-			}()
-			ps := startProxy(t, backend, "proxy_pass = "+ln.Addr().String()+"\n")
+				io.Copy(io.Discard, req.Body)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			})
+			ps := startProxy(t, backend, "proxy_pass = "+be+"\n")
 			cl := ps.client(t)
 			for i := 0; i < 20; i++ {
 				raw := get("/x")

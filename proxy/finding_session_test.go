@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nproxy/nproxy/internal/servertest"
 	"github.com/nproxy/nproxy/reactor"
 )
 
@@ -100,7 +101,7 @@ func TestFinding5LargeHeadsKeepBuffers(t *testing.T) {
 func TestFinding8PostNotReplayed(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		var swallowed atomic.Int64
-		closer := rawBackend(t, func(c net.Conn) {
+		closer := servertest.RawBackend(t, func(c net.Conn) {
 			r := bufio.NewReader(c)
 			req, err := http.ReadRequest(r)
 			if err != nil {
@@ -130,7 +131,7 @@ func TestFinding8PostNotReplayed(t *testing.T) {
 		t.Fatal("round-robin never sent a POST to the closing backend")
 	})
 	forEachBackend(t, func(t *testing.T, backend string) {
-		closer := rawBackend(t, func(c net.Conn) {
+		closer := servertest.RawBackend(t, func(c net.Conn) {
 			r := bufio.NewReader(c)
 			if req, err := http.ReadRequest(r); err == nil {
 				io.Copy(io.Discard, req.Body)
@@ -152,7 +153,7 @@ func TestFinding8PostNotReplayed(t *testing.T) {
 func TestFinding12Unrequested101(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		var reused atomic.Int64
-		addr := rawBackend(t, func(c net.Conn) {
+		addr := servertest.RawBackend(t, func(c net.Conn) {
 			r := bufio.NewReader(c)
 			switched := false
 			for {

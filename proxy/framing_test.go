@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nproxy/nproxy/internal/servertest"
 )
 
 // framingBackend answers the paths the framing tests use.
@@ -137,25 +139,6 @@ func TestExpectContinue(t *testing.T) {
 	})
 }
 
-// rawBackend serves each connection with f on a new loopback listener.
-func rawBackend(t *testing.T, f func(c net.Conn)) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); f(c) }()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // TestSmuggling: a request with both Content-Length and Transfer-Encoding
 // is refused and never reaches the backend; a backend response with both
 // reaches the client with Transfer-Encoding only.
@@ -175,7 +158,7 @@ func TestSmuggling(t *testing.T) {
 		if n := b.hits.Load(); n != 0 {
 			t.Errorf("backend saw %d requests, want 0", n)
 		}
-		addr := rawBackend(t, func(c net.Conn) {
+		addr := servertest.RawBackend(t, func(c net.Conn) {
 			http.ReadRequest(bufio.NewReader(c))
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
 		})

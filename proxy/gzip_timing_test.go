@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+
+	"github.com/nproxy/nproxy/internal/servertest"
 )
 
 // BenchmarkProxyGzip runs keep-alive GETs of a 16 KiB text body through
@@ -58,33 +60,18 @@ func BenchmarkProxyGzip(b *testing.B) {
 func startBenchBackend(b testing.TB, body []byte) string {
 	head := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
 	resp := append(head, body...)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
+	return servertest.RawBackend(b, func(c net.Conn) {
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := r.ReadSlice('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadSlice('\n')
-					if err != nil {
-						return
-					}
-					if bytes.Equal(line, []byte("\r\n")) {
-						if _, err := c.Write(resp); err != nil {
-							return
-						}
-					}
+			if bytes.Equal(line, []byte("\r\n")) {
+				if _, err := c.Write(resp); err != nil {
+					return
 				}
-			}()
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }

@@ -7,52 +7,39 @@ import (
 	"io"
 	"net"
 	"testing"
+
+	"github.com/nproxy/nproxy/internal/servertest"
 )
 
 // fastBackend answers every request head with a fixed small response,
 // allocating nothing per request, so that a benchmark measures the proxy.
 func fastBackend(b testing.TB) string {
 	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 23\r\nContent-Type: text/plain\r\n\r\nhello from the backend\n")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
+	return servertest.RawBackend(b, func(c net.Conn) {
+		buf := make([]byte, 64<<10)
+		out := make([]byte, 0, 64<<10)
+		tail := 0 // bytes of a partial head kept at the front
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf[tail:])
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				out := make([]byte, 0, 64<<10)
-				tail := 0 // bytes of a partial head kept at the front
-				for {
-					n, err := c.Read(buf[tail:])
-					if err != nil {
-						return
-					}
-					data := buf[:tail+n]
-					out = out[:0]
-					for {
-						i := bytes.Index(data, []byte("\r\n\r\n"))
-						if i < 0 {
-							break
-						}
-						out = append(out, resp...)
-						data = data[i+4:]
-					}
-					tail = copy(buf, data)
-					if _, err := c.Write(out); err != nil {
-						return
-					}
+			data := buf[:tail+n]
+			out = out[:0]
+			for {
+				i := bytes.Index(data, []byte("\r\n\r\n"))
+				if i < 0 {
+					break
 				}
-			}()
+				out = append(out, resp...)
+				data = data[i+4:]
+			}
+			tail = copy(buf, data)
+			if _, err := c.Write(out); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // BenchmarkProxyGet runs keep-alive GETs through the proxy, one at a time

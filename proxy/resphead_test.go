@@ -10,12 +10,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/nproxy/nproxy/internal/servertest"
 )
 
 // hostileBackend answers every request on a connection with resp, and
 // counts the requests it read.
 func hostileBackend(t *testing.T, resp string, hits *atomic.Int64) string {
-	return rawBackend(t, func(c net.Conn) {
+	return servertest.RawBackend(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		for {
 			req, err := http.ReadRequest(r)

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/nproxy/nproxy/internal/servertest"
 	"github.com/nproxy/nproxy/proxy"
 )
 
@@ -80,7 +81,7 @@ func TestSpliceKeepAlive(t *testing.T) {
 func TestSpliceTruncated(t *testing.T) {
 	const announced, sent = 2 << 20, 700 << 10
 	forEachBackend(t, func(t *testing.T, backend string) {
-		addr := rawBackend(t, func(c net.Conn) {
+		addr := servertest.RawBackend(t, func(c net.Conn) {
 			bufio.NewReader(c).ReadString('\n')
 			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", announced)
 			c.Write(patternBytes(sent))

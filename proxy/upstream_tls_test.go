@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nproxy/nproxy/internal/servertest"
 	"github.com/nproxy/nproxy/internal/testcert"
 	"github.com/nproxy/nproxy/proxy"
 )
@@ -143,24 +144,14 @@ func (c lineCounter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// rawTLSBackend is rawBackend over TLS with cert.
+// rawTLSBackend is servertest.RawBackend over TLS with cert.
 func rawTLSBackend(t *testing.T, cert tls.Certificate, f func(c net.Conn)) string {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); f(c) }()
-		}
-	}()
-	return ln.Addr().String()
+	return servertest.Serve(t, ln, f)
 }
 
 // TestUpstreamTLSExchanges runs the usual exchanges through an https://
@@ -476,7 +467,7 @@ func TestUpstreamTLSWebSocket(t *testing.T) {
 // gets 504, as one that never accepts.
 func TestUpstreamTLSConnectTimeout(t *testing.T) {
 	pki := newPKI(t)
-	addr := rawBackend(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // TCP only: the handshake never ends
+	addr := servertest.RawBackend(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // TCP only: the handshake never ends
 	forEachBackend(t, func(t *testing.T, backend string) {
 		ps := startProxy(t, backend, fmt.Sprintf("proxy_pass = https://%s\nproxy_tls_ca = %s\nproxy_connect_timeout = 300ms\n", addr, pki.caPath))
 		if res := ps.roundTrip(t, get("/")); res.status != 504 {

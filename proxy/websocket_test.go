@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/nproxy/nproxy/internal/servertest"
 )
 
 // A minimal RFC 6455 implementation: enough for the handshake, one-frame
@@ -119,7 +121,7 @@ func readFrame(r io.Reader) (op byte, payload []byte, masked bool, err error) {
 // wsEchoServer echoes messages, answers pings and closes; closed receives
 // nil after an orderly end (or the error).
 func wsEchoServer(t *testing.T, closed chan<- error) string {
-	return rawBackend(t, wsEcho(closed))
+	return servertest.RawBackend(t, wsEcho(closed))
 }
 
 // wsEcho serves one WebSocket connection for wsEchoServer.

@@ -283,58 +283,44 @@ func TestTLSResumption(t *testing.T) {
 // upgraded tunnel whose bytes go both ways encrypted.
 func TestTLSProxy(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
 		big := bigBody()
-		go func() {
+		be := servertest.RawBackend(t, func(c net.Conn) {
+			r := bufio.NewReader(c)
 			for {
-				c, err := ln.Accept()
+				line, err := r.ReadString('\n')
 				if err != nil {
 					return
 				}
-				go func() {
-					defer c.Close()
-					r := bufio.NewReader(c)
-					for {
-						line, err := r.ReadString('\n')
-						if err != nil {
-							return
-						}
-						upgrade, proto := false, ""
-						for {
-							h, err := r.ReadString('\n')
-							if err != nil {
-								return
-							}
-							if strings.HasPrefix(strings.ToLower(h), "upgrade:") {
-								upgrade = true
-							}
-							if v, ok := strings.CutPrefix(strings.ToLower(h), "x-forwarded-proto:"); ok {
-								proto = strings.TrimSpace(v)
-							}
-							if h == "\r\n" {
-								break
-							}
-						}
-						switch {
-						case upgrade:
-							io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n")
-							io.Copy(c, r) // echo until EOF
-							return
-						case strings.Contains(line, "/big"):
-							fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(big))
-							c.Write(big)
-						default:
-							fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(proto), proto)
-						}
+				upgrade, proto := false, ""
+				for {
+					h, err := r.ReadString('\n')
+					if err != nil {
+						return
 					}
-				}()
+					if strings.HasPrefix(strings.ToLower(h), "upgrade:") {
+						upgrade = true
+					}
+					if v, ok := strings.CutPrefix(strings.ToLower(h), "x-forwarded-proto:"); ok {
+						proto = strings.TrimSpace(v)
+					}
+					if h == "\r\n" {
+						break
+					}
+				}
+				switch {
+				case upgrade:
+					io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n")
+					io.Copy(c, r) // echo until EOF
+					return
+				case strings.Contains(line, "/big"):
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(big))
+					c.Write(big)
+				default:
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(proto), proto)
+				}
 			}
-		}()
-		ts := startTLS(t, backend, []tlsSite{{names: "a.test", extra: "proxy_pass = " + ln.Addr().String() + "\nproxy_prefix = /api/\n"}})
+		})
+		ts := startTLS(t, backend, []tlsSite{{names: "a.test", extra: "proxy_pass = " + be + "\nproxy_prefix = /api/\n"}})
 		c := ts.dialTLS(t, "a.test", nil)
 		r := bufio.NewReader(c)
 		io.WriteString(c, "GET /api/small HTTP/1.1\r\nHost: a.test\r\n\r\nGET /api/big HTTP/1.1\r\nHost: a.test\r\n\r\n")

@@ -4,6 +4,7 @@ package servertest
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -152,4 +153,36 @@ func RefusedAddr(t testing.TB) string {
 		t.Fatal(os.NewSyscallError("getsockname", err))
 	}
 	return "127.0.0.1:" + strconv.Itoa(sa.(*unix.SockaddrInet4).Port)
+}
+
+// RawBackend starts a loopback listener whose every connection is served
+// by serve (see Serve), and returns its address: a backend whose bytes a
+// test writes by hand (framing, timing, errors).
+func RawBackend(t testing.TB, serve func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Serve(t, ln, serve)
+}
+
+// Serve serves every connection ln accepts with serve, on a goroutine of
+// its own, and closes it when serve returns; ln closes when the test
+// ends. It returns ln's address.
+func Serve(t testing.TB, ln net.Listener, serve func(c net.Conn)) string {
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
