@@ -30,12 +30,7 @@ func TestH2CurlRoutes(t *testing.T) {
 	upload := filepath.Join(t.TempDir(), "upload.bin")
 	os.WriteFile(upload, big[:300_000], 0o644)
 	forEachBackend(t, func(t *testing.T, backend string) {
-		up := startH2Upstream(t)
-		root := t.TempDir()
-		writeTree(t, root)
-		keys := h2ProxyKeys(t, up, filepath.Join(t.TempDir(), "access.log"))
-		h2c := startServer(t, backend, "static_root = "+root+"\n"+keys)
-		tlsSrv := startTLS(t, backend, []tlsSite{{names: "a.test", extra: keys}})
+		h2c, tlsSrv, root := startH2Routes(t, backend)
 		staticBig, _ := os.ReadFile(filepath.Join(root, "big.bin"))
 		_, port, _ := strings.Cut(tlsSrv.addr, ":")
 		for _, mode := range []struct {
@@ -97,12 +92,7 @@ func TestH2loadRoutes(t *testing.T) {
 		t.Skip("no h2load (Debian package nghttp2-client)")
 	}
 	forEachBackend(t, func(t *testing.T, backend string) {
-		up := startH2Upstream(t)
-		root := t.TempDir()
-		writeTree(t, root)
-		keys := h2ProxyKeys(t, up, filepath.Join(t.TempDir(), "access.log"))
-		h2c := startServer(t, backend, "static_root = "+root+"\n"+keys)
-		tlsSrv := startTLS(t, backend, []tlsSite{{names: "a.test", extra: keys}})
+		h2c, tlsSrv, _ := startH2Routes(t, backend)
 		for _, url := range []string{
 			"http://" + h2c.addr + "/small.txt", "http://" + h2c.addr + "/api/small",
 			"https://" + tlsSrv.addr + "/", "https://" + tlsSrv.addr + "/api/small",
@@ -113,4 +103,18 @@ func TestH2loadRoutes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// startH2Routes starts the servers the HTTP/2 client tests talk to, on
+// backend: a plain one (h2c) and a TLS one (a.test), each serving a
+// static tree (writeTree, in root) and proxying /api/ to an HTTP/2
+// test upstream.
+func startH2Routes(t *testing.T, backend string) (h2c *testServer, tlsSrv *tlsServer, root string) {
+	up := startH2Upstream(t)
+	root = t.TempDir()
+	writeTree(t, root)
+	keys := h2ProxyKeys(t, up, filepath.Join(t.TempDir(), "access.log"))
+	h2c = startServer(t, backend, "static_root = "+root+"\n"+keys)
+	tlsSrv = startTLS(t, backend, []tlsSite{{names: "a.test", extra: keys}})
+	return h2c, tlsSrv, root
 }
