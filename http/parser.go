@@ -101,6 +101,7 @@ type Parser struct {
 	valStart int // start of the current header value
 	valEnd   int // end of the value, trailing whitespace excluded
 	err      *Error
+	inFields bool // the request line was whole when Parse failed
 }
 
 // Reset prepares p for a new request.
@@ -387,9 +388,21 @@ func (p *Parser) Parse(buf []byte, req *Request) (done bool, err error) {
 
 // fail records e as the outcome of the request and returns it.
 func (p *Parser) fail(e *Error) (bool, error) {
+	p.inFields = p.state >= stFieldStart
 	p.state = stFailed
 	p.err = e
 	return false, e
+}
+
+// LineParsed reports whether the request line was parsed whole: the
+// method, target and version in the Request are set, also when Parse
+// refused the head later, in its header fields (the access log then
+// shows the request, as nginx's does).
+func (p *Parser) LineParsed() bool {
+	if p.state == stFailed {
+		return p.inFields
+	}
+	return p.state >= stFieldStart
 }
 
 // spanOf returns the span of buf[from:to].

@@ -287,7 +287,7 @@ func (c *conn) process(data []byte) {
 		}
 		done, err := c.ps.p.Parse(src[pos:], &c.ps.req)
 		if err != nil {
-			c.fail(err)
+			c.fail(err, src[pos:])
 			pos = len(src)
 			break
 		}
@@ -504,8 +504,8 @@ func (c *conn) queue(r *http.Response, head, closeConn, keepAlive10 bool) {
 }
 
 // fail answers a request the parser refused and closes the connection
-// after the answer.
-func (c *conn) fail(err error) {
+// after the answer; buf holds the head so far.
+func (c *conn) fail(err error, buf []byte) {
 	status := 400
 	var he *http.Error
 	if errors.As(err, &he) {
@@ -522,7 +522,16 @@ func (c *conn) fail(err error) {
 	c.routeSend, c.routeBody = 0, 0
 	c.lingerAfter = true
 	c.queue(&x.Resp, false, true, false)
-	c.observe(nil, nil, &x.Resp, false)
+	// A head refused in its fields is logged with its request line
+	// ($request, $request_uri, $request_method...), as nginx logs it; its
+	// path was never normalized, so $uri stays empty (x.Path would be the
+	// previous exchange's).
+	var req *http.Request
+	if c.ps != nil && c.ps.p.LineParsed() {
+		req = &c.ps.req
+	}
+	x.Path, x.Rewritten = nil, false
+	c.observe(req, buf, &x.Resp, false)
 	if c.ps != nil {
 		c.s.putParsing(c.ps)
 		c.ps = nil

@@ -87,7 +87,7 @@ func TestLogFormats(t *testing.T) {
 		idRE := `[0-9a-f]{32}`
 		for i, want := range []string{
 			`^GET /small.txt a=1 200 1024 \d+ ` + idRE + ` "t\\x221" - - - - \d+\.\d{3} site.example site.example http HTTP/1.1 127.0.0.1 - /small.txt\?a=1$`,
-			`^- - - 400 \d+ \d+ ` + idRE + ` "-" - - - - \d+\.\d{3} - site.example http - 127.0.0.1 - -$`,
+			`^GET - - 400 \d+ \d+ ` + idRE + ` "-" - - - - \d+\.\d{3} x site.example http HTTP/1.1 127.0.0.1 - /$`,
 		} {
 			if i >= len(lines) || !regexp.MustCompile(want).MatchString(lines[i]) {
 				t.Errorf("custom line %d:\n got %q\nwant %s", i, lines[i], want)

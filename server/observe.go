@@ -85,7 +85,8 @@ func (c *conn) connClosed() {
 }
 
 // observe records a response the server queued itself (head: the request
-// was HEAD). req is nil for a request whose head could not be parsed.
+// was HEAD). req is nil for a request whose request line could not be
+// parsed.
 func (c *conn) observe(req *http.Request, buf []byte, r *http.Response, head bool) {
 	if c.s.x.Cause != http.CauseNone && req != nil {
 		c.logRefused(req, buf, requestLine(req, buf))
