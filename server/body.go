@@ -22,7 +22,8 @@ var errBodyTooLarge = errors.New("server: request body too large")
 const continue100 = "HTTP/1.1 100 Continue\r\n\r\n"
 
 // skipBody arranges for the body of the request being answered to be
-// dropped; closing reports that the connection closes after the answer.
+// dropped; closing reports that the connection closes after the answer,
+// timeout is the route's body_timeout (0: the [server]'s).
 //
 // A client that sent Expect: 100-continue may wait for a 100 before it
 // sends the body (RFC 9110 §10.1.1), so the server answers as nginx does:
@@ -31,7 +32,7 @@ const continue100 = "HTTP/1.1 100 Continue\r\n\r\n"
 // final response goes out at once without a 100 (no body is invited that
 // nobody would read), and lingering drops whatever the client sends
 // anyway. Either way the client gets its answer, never a bare close.
-func (c *conn) skipBody(req *http.Request, closing bool) {
+func (c *conn) skipBody(req *http.Request, closing bool, timeout time.Duration) {
 	if req.Expect100 {
 		if closing {
 			c.lingerAfter = true
@@ -42,25 +43,32 @@ func (c *conn) skipBody(req *http.Request, closing bool) {
 		}
 		c.out = append(c.out, continue100...)
 	}
-	c.startDiscard(req)
+	c.startDiscard(req, timeout)
 }
 
 // startDiscard prepares to read and drop the body of a request whose
 // answer does not need it (nginx discards it the same way), so that the
 // next request on the connection is found.
-func (c *conn) startDiscard(req *http.Request) {
+func (c *conn) startDiscard(req *http.Request, timeout time.Duration) {
 	c.state = stBody
+	a := c.getAux()
+	a.bodyTimeout, a.chunked, a.discard = timeout, req.Chunked, req.ContentLength
 	if req.Chunked {
-		c.chunk = c.s.getChunk()
-		return
+		a.chunk.Reset()
+		a.discard = 0
 	}
-	c.discard = req.ContentLength
+}
+
+// endDiscard ends the dropping of a body: the state returns to stRead.
+func (c *conn) endDiscard() {
+	c.state = stRead
+	c.putAux()
 }
 
 // bodyTimeout is the body_timeout of the body being dropped: its route's.
 func (c *conn) bodyTimeout() time.Duration {
-	if c.routeBody > 0 {
-		return c.routeBody
+	if a := c.aux; a != nil && a.bodyTimeout > 0 {
+		return a.bodyTimeout
 	}
 	return c.vh.cfg.BodyTimeout
 }
@@ -69,31 +77,30 @@ func (c *conn) bodyTimeout() time.Duration {
 // the end of the body.
 func (c *conn) discardBody(b []byte) (int, error) {
 	c.rc.SetTimeout(c.bodyTimeout())
-	if c.chunk == nil {
+	a := c.aux
+	if !a.chunked {
 		n := int64(len(b))
-		if n > c.discard {
-			n = c.discard
+		if n > a.discard {
+			n = a.discard
 		}
-		c.discard -= n
-		if c.discard == 0 {
-			c.state = stRead
+		a.discard -= n
+		if a.discard == 0 {
+			c.endDiscard()
 		}
 		return int(n), nil
 	}
 	pos := 0
 	for pos < len(b) {
-		n, _, done, err := c.chunk.Next(b[pos:])
+		n, _, done, err := a.chunk.Next(b[pos:])
 		pos += n
 		if err != nil {
 			return pos, err
 		}
-		if max := c.vh.cfg.MaxBodySize; max > 0 && c.chunk.Payload() > max {
+		if max := c.vh.cfg.MaxBodySize; max > 0 && a.chunk.Payload() > max {
 			return pos, errBodyTooLarge
 		}
 		if done {
-			c.s.putChunk(c.chunk)
-			c.chunk = nil
-			c.state = stRead
+			c.endDiscard()
 			break
 		}
 		if n == 0 {

@@ -61,7 +61,13 @@ const flushAt = reactor.SmallBuf / 2
 
 // conn is the HTTP state of one client connection. An idle keep-alive
 // connection holds no buffer: in, out and req are taken when there is work
-// and given back when it is done.
+// and given back when it is done. It holds no state of the phases most
+// connections never enter either: a stream's hold on it (tk), a request
+// body being dropped and a PROXY header that came in pieces (aux) are
+// taken from the server's pools when they begin and given back when they
+// end. What stays is what every request uses; the struct is kept within
+// the allocator's 176-byte size class (TestConnAllocSize): every byte of it is
+// memory per idle connection, times tens of thousands of connections.
 //
 // Re-entrancy rule: every entry from outside (the reactor's callbacks, the
 // loop's deferred run) goes through enter/leave; closeNow inside them only
@@ -81,58 +87,69 @@ type conn struct {
 	ps   *parsing // the request whose head is being parsed (pooled)
 	body *pending // the last response's body when it is not in out (pooled)
 
-	discard int64                // Content-Length body bytes still to discard
-	chunk   *http.ChunkedDecoder // chunked body being discarded
+	tls  *tlsConn  // the TLS side (tlsconn.go); nil for a plain or kernel-TLS connection
+	h2   *h2conn   // the HTTP/2 side (h2conn.go); nil for HTTP/1.1
+	obsv *observed // access log and metrics (observe.go); nil when unused
+	tk   *takeover // the stream that took the connection over (stTakeover; pooled)
+	aux  *connAux  // a body being dropped (stBody) or a PROXY header in pieces (pooled)
 
-	state     connState
-	depth     uint8  // conn entries on the stack (enter/leave)
+	acked uint64 // bytes the client had acknowledged when send_timeout was armed
+	// routeSend is the send_timeout of the route that answered the last
+	// request queued (a [location]'s may differ from its [server]'s;
+	// pipelined answers batched in one send take the last one's); 0 means
+	// the [server]'s (sendTimeout).
+	routeSend time.Duration
+
 	seq       uint32 // bumped at teardown: deferred references to an older use are stale
-	inProcess bool   // inside process: a Release is applied there, not by flush
+	state     connState
+	depth     uint8 // conn entries on the stack (enter/leave)
+	inProcess bool  // inside process: a Release is applied there, not by flush
 
-	sending     bool   // the conn's own output is in flight
-	acked       uint64 // bytes the client had acknowledged when send_timeout was armed
-	sendingOut  bool   // out is in flight (else the body is, when sending)
-	closeAfter  bool   // close once everything queued is sent
+	sending     bool // the conn's own output is in flight
+	sendingOut  bool // out is in flight (else the body is, when sending)
+	closeAfter  bool // close once everything queued is sent
 	lingerAfter bool
 	readClosed  bool
-
-	// routeSend and routeBody are the send_timeout and body_timeout of
-	// the route that answered the last request queued (a [location]'s
-	// may differ from its [server]'s; pipelined answers batched in one
-	// send take the last one's); 0 means the [server]'s (sendTimeout,
-	// bodyTimeout).
-	routeSend, routeBody time.Duration
-
-	// The stream (stTakeover) and what it asked for.
-	stream        http.Stream
-	streamSending bool       // a Send or SpliceFrom of the stream is in flight
-	streamQueued  []byte     // a stream Send waiting for the conn's own output
-	streamBuf     []byte     // the stream's buffer of the Send in flight
-	orphan        []byte     // a stream buffer in flight at Abort: ours, put at teardown
-	want          streamWant // Release/Abort recorded, applied by settle
-	feed          bool       // the stream wants ClientData
-	eofTold       bool       // the stream was told of the client's EOF
-	posted        bool       // waiting in the server's deferred list
-
-	tls *tlsConn // the TLS side (tlsconn.go); nil for a plain or kernel-TLS connection
-	sni *vhost   // the block the TLS handshake's SNI chose (nil without TLS)
+	posted      bool // waiting in the server's deferred list
 
 	// awaitProxy: the connection came to a proxy_protocol listener and
-	// its PROXY header is not read yet (proxyproto.go); proxyHdr holds
-	// the part of it that arrived, when it came in pieces.
+	// its PROXY header is not read yet (proxyproto.go).
 	awaitProxy bool
-	proxyHdr   []byte
+	h2cMaybe   bool // a plain http2 address: the first bytes may be the h2c preface
+	// sniPinned: the TLS handshake's SNI chose the block vh, and every
+	// request stays on it (exchangeFor).
+	sniPinned bool
+}
 
-	obsv *observed   // access log and metrics (observe.go); nil when unused
-	mods *moduleHold // the modules of the exchange the stream took (modulelog.go)
-	// reqStart is when the first byte of the current request's head was
-	// taken (loop clock, Unix ns), for its duration.
-	reqStart int64
-	// headLen is the size of the last response head queued ($bytes_sent).
-	headLen int
+// takeover is the state of a stream that took an HTTP/1.1 connection over
+// (Hijack): taken from the server's pool then, and given back when the
+// stream is detached (or at teardown, when it left a buffer in flight).
+type takeover struct {
+	stream        http.Stream
+	streamQueued  []byte      // a stream Send waiting for the conn's own output
+	streamBuf     []byte      // the stream's buffer of the Send in flight
+	orphan        []byte      // a stream buffer in flight at Abort: ours, put at teardown
+	mods          *moduleHold // the modules of the exchange the stream took (modulelog.go)
+	streamSending bool        // a Send or SpliceFrom of the stream is in flight
+	want          streamWant  // Release/Abort recorded, applied by settle
+	feed          bool        // the stream wants ClientData
+	eofTold       bool        // the stream was told of the client's EOF
+}
 
-	h2       *h2conn // the HTTP/2 side (h2conn.go); nil for HTTP/1.1
-	h2cMaybe bool    // a plain http2 address: the first bytes may be the h2c preface
+// connAux holds what a connection needs in two uncommon phases, never at
+// once: before the first request, the part of a PROXY protocol header
+// that arrived (proxyproto.go), when it came in pieces; after a request
+// answered before its body, the dropping of that body (body.go). Taken
+// from the server's pool when either begins, given back when it ends.
+type connAux struct {
+	proxyHdr []byte
+	// The body being dropped: Content-Length bytes still to drop, or the
+	// chunked decoder when chunked; the route's body_timeout (0: the
+	// [server]'s).
+	discard     int64
+	chunked     bool
+	chunk       http.ChunkedDecoder
+	bodyTimeout time.Duration
 }
 
 // parsing is a request head being parsed: taken from the server's pool when
@@ -141,6 +158,9 @@ type conn struct {
 type parsing struct {
 	req http.Request
 	p   http.Parser
+	// start is when the first byte of the head was taken (loop clock,
+	// Unix ns), for the request's duration.
+	start int64
 }
 
 // pending is a response body sent after the head: a file region
@@ -219,14 +239,15 @@ func (c *conn) recv(data []byte) {
 	case c.state == stLinger || c.state == stClosed:
 		return
 	case c.state == stTakeover:
-		if !c.feed || len(c.in) > 0 || c.stream == nil {
+		tk := c.tk
+		if !tk.feed || len(c.in) > 0 || tk.stream == nil {
 			c.in = c.s.loop.AppendBuf(c.in, data)
-			if !c.feed || len(c.in) >= reactor.LargeBuf {
+			if !tk.feed || len(c.in) >= reactor.LargeBuf {
 				c.rc.StopRecv()
 			}
-		} else if n := c.stream.ClientData(data); n < len(data) {
+		} else if n := tk.stream.ClientData(data); n < len(data) {
 			c.in = c.s.loop.AppendBuf(c.in, data[n:])
-			c.feed = false
+			tk.feed = false
 			c.rc.StopRecv()
 		}
 		c.settle()
@@ -283,7 +304,7 @@ func (c *conn) process(data []byte) {
 		fresh := c.ps == nil
 		if fresh {
 			c.ps = c.s.getParsing()
-			c.reqStart = c.s.loop.NowNano()
+			c.ps.start = c.s.loop.NowNano()
 		}
 		done, err := c.ps.p.Parse(src[pos:], &c.ps.req)
 		if err != nil {
@@ -306,16 +327,16 @@ func (c *conn) process(data []byte) {
 			c.ps = nil
 		}
 		pos += n
-		if c.state == stTakeover && pos < len(src) && c.want == wantNothing {
+		if c.state == stTakeover && pos < len(src) && c.tk.want == wantNothing {
 			// The body (or tunnel data) that came with the head.
-			k := c.stream.ClientData(src[pos:])
+			k := c.tk.stream.ClientData(src[pos:])
 			pos += k
 			if pos < len(src) {
-				c.feed = false
+				c.tk.feed = false
 				c.rc.StopRecv()
 			}
 		}
-		if c.state == stTakeover && pos == len(src) && c.want == wantNothing && c.feed && !c.readClosed {
+		if c.state == stTakeover && pos == len(src) && c.tk.want == wantNothing && c.tk.feed && !c.readClosed {
 			// The stream wants input and the conn holds none: read.
 			// A takeover started from c.in (a pipelined request, parsed
 			// after the previous stream's Release) finds receiving
@@ -365,13 +386,13 @@ func (c *conn) serve(buf []byte) {
 	case routeBadPath:
 		closeConn = true
 	case routeChain:
-		if c.state == stTakeover && (c.want == wantKeep || c.want == wantClose) {
+		if c.state == stTakeover && (c.tk.want == wantKeep || c.tk.want == wantClose) {
 			// The stream gave the connection back within Serve (it
 			// answered in x.Resp, the ordinary way).
-			if c.want == wantClose {
+			if c.tk.want == wantClose {
 				closeConn = true
 			}
-			c.want = wantNothing
+			c.tk.want = wantNothing
 			c.detachStream()
 			c.state = stRead
 		}
@@ -380,9 +401,9 @@ func (c *conn) serve(buf []byte) {
 			return
 		}
 	}
-	c.routeSend, c.routeBody = x.Resp.SendTimeout, x.Resp.BodyTimeout
+	c.routeSend = x.Resp.SendTimeout
 	if req.HasBody() && !c.lingerAfter {
-		c.skipBody(req, closeConn || x.Resp.Close)
+		c.skipBody(req, closeConn || x.Resp.Close, x.Resp.BodyTimeout)
 	}
 	c.queue(&x.Resp, req.Method == http.MethodHead, closeConn, req.Minor == 0 && !closeConn)
 	// The request as the modules left it (x.Req, x.Buf: their copy when
@@ -402,9 +423,9 @@ func (c *conn) serve(buf []byte) {
 func (c *conn) exchangeFor(req *http.Request, buf []byte) (x *http.Exchange, misdirected bool) {
 	s := c.s
 	vh, named := c.g.pickVhost(req.Host.Bytes(buf))
-	if c.sni != nil && vh != c.sni {
+	if c.sniPinned && vh != c.vh {
 		misdirected = named
-		vh = c.sni
+		vh = c.vh
 	}
 	c.vh = vh
 	x = &s.x
@@ -476,7 +497,7 @@ func (c *conn) queue(r *http.Response, head, closeConn, keepAlive10 bool) {
 	}
 	n := len(c.out)
 	c.out = http.AppendHead(c.out, r, c.s.x.Date, closeConn, keepAlive10)
-	c.headLen = len(c.out) - n
+	c.s.headLen = len(c.out) - n
 	keep := false
 	if !head && r.Status >= 200 && r.Status != 204 && r.Status != 304 {
 		switch r.Kind {
@@ -519,7 +540,7 @@ func (c *conn) fail(err error, buf []byte) {
 	x.Resp.Error(status)
 	c.s.route, c.s.handler, c.s.reqIDSet = nil, metrics.HandlerLocal, false
 	x.Cause = http.CauseNone
-	c.routeSend, c.routeBody = 0, 0
+	c.routeSend = 0
 	c.lingerAfter = true
 	c.queue(&x.Resp, false, true, false)
 	// A head refused in its fields is logged with its request line
@@ -687,10 +708,10 @@ func (c *conn) sendDone(err error) {
 		c.h2SendDone(err)
 		return
 	}
-	if c.streamSending && !c.sending {
-		c.streamSending, c.streamBuf = false, nil
-		if c.stream != nil { // nil: the stream released the conn meanwhile
-			c.stream.ClientSent(err)
+	if tk := c.tk; tk != nil && tk.streamSending && !c.sending {
+		tk.streamSending, tk.streamBuf = false, nil
+		if tk.stream != nil { // nil: the stream released the conn meanwhile
+			tk.stream.ClientSent(err)
 		}
 		c.settle()
 		return
@@ -725,10 +746,10 @@ func (c *conn) readEnd(err error) {
 		c.h2ReadEnd(err)
 		return
 	case c.state == stTakeover:
-		if c.stream != nil && (err != nil || len(c.in) == 0) {
+		if tk := c.tk; tk.stream != nil && (err != nil || len(c.in) == 0) {
 			// Bytes still held are offered first (settle), then the EOF.
-			c.eofTold = true
-			c.stream.ClientClosed(err)
+			tk.eofTold = true
+			tk.stream.ClientClosed(err)
 		}
 		c.settle()
 		return
@@ -758,8 +779,8 @@ func (c *conn) OnTimeout(rc *reactor.Conn) {
 	case c.h2 != nil:
 		c.h2Timeout()
 	case c.state == stTakeover:
-		if c.stream != nil {
-			c.stream.ClientTimeout()
+		if st := c.tk.stream; st != nil {
+			st.ClientTimeout()
 		}
 		c.settle()
 	case c.s.draining && c.idle() && !c.readClosed:
@@ -781,8 +802,9 @@ func (c *conn) closeNow() {
 		return
 	}
 	c.state = stClosed
-	if st := c.stream; st != nil {
-		c.stream = nil
+	if tk := c.tk; tk != nil && tk.stream != nil {
+		st := tk.stream
+		tk.stream = nil
 		st.ClientClosed(reactor.ErrClosed)
 		c.endStream()
 	}
@@ -807,18 +829,19 @@ func (c *conn) teardown() {
 	if c.out != nil {
 		s.loop.PutBuf(c.out)
 	}
-	if c.orphan != nil {
-		s.loop.PutBuf(c.orphan[:0:cap(c.orphan)])
-	}
 	if c.ps != nil {
 		s.putParsing(c.ps)
 	}
-	if c.chunk != nil {
-		s.putChunk(c.chunk)
-	}
+	c.putAux()
 	c.releaseH2()
 	c.releaseTLS()
 	c.connClosed()
+	if tk := c.tk; tk != nil {
+		if tk.orphan != nil {
+			s.loop.PutBuf(tk.orphan[:0:cap(tk.orphan)])
+		}
+		c.putTakeover()
+	}
 	*c = conn{seq: c.seq + 1, state: stClosed}
 	s.connFree = append(s.connFree, c)
 	s.checkIdle()
@@ -848,16 +871,59 @@ func (s *Server) getPending() *pending {
 	return new(pending)
 }
 
-func (s *Server) getChunk() *http.ChunkedDecoder {
-	var d *http.ChunkedDecoder
-	if n := len(s.chunkFree); n > 0 {
-		d = s.chunkFree[n-1]
-		s.chunkFree = s.chunkFree[:n-1]
-	} else {
-		d = new(http.ChunkedDecoder)
+// reqStart is when the first byte of the head of the request being
+// answered was taken (loop clock, Unix ns): its parsing (c.ps) lasts from
+// that byte to the answer, when this is read. 0 without one.
+func (c *conn) reqStart() int64 {
+	if c.ps == nil {
+		return 0
 	}
-	d.Reset()
-	return d
+	return c.ps.start
 }
 
-func (s *Server) putChunk(d *http.ChunkedDecoder) { s.chunkFree = append(s.chunkFree, d) }
+// getTakeover attaches a takeover from the server's pool to c.
+func (c *conn) getTakeover() *takeover {
+	s := c.s
+	if n := len(s.tkFree); n > 0 {
+		c.tk = s.tkFree[n-1]
+		s.tkFree = s.tkFree[:n-1]
+	} else {
+		c.tk = new(takeover)
+	}
+	return c.tk
+}
+
+// putTakeover gives c's takeover back to the pool.
+func (c *conn) putTakeover() {
+	*c.tk = takeover{}
+	c.s.tkFree = append(c.s.tkFree, c.tk)
+	c.tk = nil
+}
+
+// getAux attaches a connAux from the server's pool to c, or returns the
+// one it has.
+func (c *conn) getAux() *connAux {
+	if c.aux != nil {
+		return c.aux
+	}
+	s := c.s
+	if n := len(s.auxFree); n > 0 {
+		c.aux = s.auxFree[n-1]
+		s.auxFree = s.auxFree[:n-1]
+	} else {
+		c.aux = new(connAux)
+	}
+	return c.aux
+}
+
+// putAux gives c's connAux back to the pool. A PROXY header's bytes are
+// not reused: what follows the header may still be read from them.
+func (c *conn) putAux() {
+	a := c.aux
+	if a == nil {
+		return
+	}
+	*a = connAux{}
+	c.s.auxFree = append(c.s.auxFree, a)
+	c.aux = nil
+}

@@ -89,10 +89,10 @@ func moduleSlot(x *http.Exchange) **moduleHold {
 		}
 		return &p.mods
 	}
-	if c.state != stTakeover || c.want != wantNothing && c.want != wantAbort {
+	if c.state != stTakeover || c.tk.want != wantNothing && c.tk.want != wantAbort {
 		return nil
 	}
-	return &c.mods
+	return &c.tk.mods
 }
 
 // holdModules moves the current exchange's modules into a moduleHold at

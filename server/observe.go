@@ -117,12 +117,12 @@ func (c *conn) record(req *http.Request, buf []byte, status int, body int64) {
 	if s.counters != nil {
 		// A response the server queues itself is recorded in the loop
 		// iteration that routed it: the exchange's clock is the loop's.
-		s.routeMetrics(c.vh).Response(status, body, s.handler, s.x.Now.UnixNano()-c.reqStart)
+		s.routeMetrics(c.vh).Response(status, body, s.handler, s.x.Now.UnixNano()-c.reqStart())
 	}
 	if al := c.vh.alog; al != nil {
 		e := &s.entry
 		*e = accesslog.Entry{Addr: c.peerAddr(), Time: s.x.Now, Status: status, BodyBytes: body,
-			BytesSent: int64(c.headLen) + body, DurationNs: s.x.Now.UnixNano() - c.reqStart}
+			BytesSent: int64(s.headLen) + body, DurationNs: s.x.Now.UnixNano() - c.reqStart()}
 		if req != nil {
 			c.fillRequest(e, c.vh.alogFmt, req, buf, requestLine(req, buf), protoOf(req))
 		} else {
@@ -190,14 +190,16 @@ func (c *conn) startStream(req *http.Request, buf []byte) {
 	if c.vh.alog != nil {
 		line = requestLine(req, buf)
 	}
-	o.begin(c, req, buf, line, protoOf(req), c.reqStart)
+	o.begin(c, req, buf, line, protoOf(req), c.reqStart())
 	c.observed().stream = o
 }
 
 // endStream records a streamed exchange once the stream is done with the
 // connection (Release, Abort, or the connection closing).
 func (c *conn) endStream() {
-	c.s.logHeld(&c.mods)
+	if c.tk != nil {
+		c.s.logHeld(&c.tk.mods)
+	}
 	if c.obsv == nil || c.obsv.stream == nil {
 		return
 	}

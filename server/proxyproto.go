@@ -10,7 +10,7 @@ import (
 // a proxy_protocol listener, before any TLS or HTTP byte, and returns the
 // bytes after it (for the TLS engine or the HTTP parser). The header's
 // source address becomes the connection's peer. A header that arrives in
-// pieces is gathered in proxyHdr (rare: a balancer writes it in one
+// pieces is gathered in aux.proxyHdr (rare: a balancer writes it in one
 // segment with, or before, the client's first bytes); a connection that
 // does not start with a valid header is closed, as nginx closes it.
 //
@@ -18,9 +18,9 @@ import (
 // valid as long as data is, which is all the callers need.
 func (c *conn) proxyHeader(data []byte) []byte {
 	b := data
-	if c.proxyHdr != nil {
-		c.proxyHdr = append(c.proxyHdr, data...)
-		b = c.proxyHdr
+	if a := c.aux; a != nil && a.proxyHdr != nil {
+		a.proxyHdr = append(a.proxyHdr, data...)
+		b = a.proxyHdr
 	}
 	n, src, err := proxyproto.Parse(b)
 	if err != nil {
@@ -33,8 +33,8 @@ func (c *conn) proxyHeader(data []byte) []byte {
 			c.closeNow()
 			return nil
 		}
-		if c.proxyHdr == nil {
-			c.proxyHdr = append(make([]byte, 0, 256), data...)
+		if a := c.getAux(); a.proxyHdr == nil {
+			a.proxyHdr = append(make([]byte, 0, 256), data...)
 		}
 		return nil
 	}
@@ -44,6 +44,6 @@ func (c *conn) proxyHeader(data []byte) []byte {
 		o.peer, o.peerKnown = src, true
 	}
 	rest := b[n:]
-	c.proxyHdr = nil // rest may still point into it: the GC keeps it while needed
+	c.putAux() // rest may still point into its proxyHdr: the GC keeps it while needed
 	return rest
 }

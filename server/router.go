@@ -359,7 +359,7 @@ func (rt *router) setClient(x *http.Exchange, c *conn) {
 // by itself (x.Resp is not sent).
 func streaming(x *http.Exchange) bool {
 	c, ok := x.Takeover.(*conn)
-	return ok && c.state == stTakeover && c.want == wantNothing
+	return ok && c.state == stTakeover && c.tk.want == wantNothing
 }
 
 // serveRoute runs route r's steps on x.

@@ -74,14 +74,18 @@ type Server struct {
 	parseFree []*parsing
 	pendFree  []*pending
 	connFree  []*conn
+	tkFree    []*takeover
+	auxFree   []*connAux
 
 	// Conns whose streams asked for something from outside a conn
 	// method, settled by RunDeferred (takeover.go).
 	ready, readyRun []connRef
 	readyQueued     bool
-	chunkFree       []*http.ChunkedDecoder
 	started         time.Time
 	served          uint64
+	// headLen is the size of the response head that queue just made, for
+	// the access log's $bytes_sent of the exchange recorded next.
+	headLen int
 
 	// Metrics (metrics.go): counters is nil unless a [server] block has
 	// metrics = on; table is the worker table /metrics sums (UseMetrics).

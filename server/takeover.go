@@ -25,9 +25,13 @@ func (c *conn) Hijack(st http.Stream) http.Client {
 	if c.h2 != nil {
 		return c.h2.hijack(st)
 	}
-	c.stream = st
+	tk := c.tk
+	if tk == nil {
+		tk = c.getTakeover()
+	}
+	tk.stream = st
 	c.state = stTakeover
-	c.want, c.feed, c.eofTold = wantNothing, true, false
+	tk.want, tk.feed, tk.eofTold = wantNothing, true, false
 	c.startStream(c.s.x.Req, c.s.x.Buf) // the head is valid during Serve
 	c.rc.SetTimeout(0)
 	return c
@@ -52,17 +56,18 @@ func (c *conn) Send(b []byte) (bool, error) {
 	if c.state != stTakeover {
 		return false, reactor.ErrClosed
 	}
-	if c.streamSending {
+	tk := c.tk
+	if tk.streamSending {
 		return false, errStreamBusy
 	}
 	c.countSent(len(b))
 	if c.sending {
-		c.streamQueued, c.streamSending, c.streamBuf = b, true, b
+		tk.streamQueued, tk.streamSending, tk.streamBuf = b, true, b
 		return false, nil
 	}
 	done, err := c.send(b)
 	if err == nil && !done {
-		c.streamSending, c.streamBuf = true, b
+		tk.streamSending, tk.streamBuf = true, b
 	}
 	return done, err
 }
@@ -70,15 +75,16 @@ func (c *conn) Send(b []byte) (bool, error) {
 // sendQueued sends the stream's Send that waited for the conn's own
 // output, once that is out; called by flush, a conn method.
 func (c *conn) sendQueued() {
-	b := c.streamQueued
+	tk := c.tk
+	b := tk.streamQueued
 	if b == nil {
 		return
 	}
-	c.streamQueued = nil
-	if c.stream == nil {
+	tk.streamQueued = nil
+	if tk.stream == nil {
 		// Aborted while it waited: nothing more goes out (the buffer is
 		// the conn's orphan now).
-		c.streamSending = false
+		tk.streamSending = false
 		c.settle()
 		return
 	}
@@ -86,9 +92,9 @@ func (c *conn) sendQueued() {
 	if err == nil && !done {
 		return // ClientSent follows from OnSendDone
 	}
-	c.streamSending, c.streamBuf = false, nil
-	if c.stream != nil {
-		c.stream.ClientSent(err)
+	tk.streamSending, tk.streamBuf = false, nil
+	if tk.stream != nil {
+		tk.stream.ClientSent(err)
 	}
 	c.settle()
 }
@@ -98,7 +104,7 @@ func (c *conn) SpliceFrom(src *reactor.Conn, n int64) (bool, error) {
 	if c.state != stTakeover {
 		return false, reactor.ErrClosed
 	}
-	if c.sending || c.streamSending {
+	if c.sending || c.tk.streamSending {
 		return false, errStreamBusy
 	}
 	done, err := c.spliceFrom(src, n)
@@ -107,7 +113,7 @@ func (c *conn) SpliceFrom(src *reactor.Conn, n int64) (bool, error) {
 	}
 	c.countSent(int(n))
 	if !done {
-		c.streamSending = true
+		c.tk.streamSending = true
 	}
 	return done, nil
 }
@@ -115,7 +121,7 @@ func (c *conn) SpliceFrom(src *reactor.Conn, n int64) (bool, error) {
 // PauseRecv stops client input (backpressure from the upstream side).
 func (c *conn) PauseRecv() {
 	if c.state == stTakeover {
-		c.feed = false
+		c.tk.feed = false
 		c.rc.StopRecv()
 	}
 }
@@ -126,8 +132,8 @@ func (c *conn) ResumeRecv() {
 	if c.state != stTakeover {
 		return
 	}
-	c.feed = true
-	if len(c.in) > 0 || c.readClosed && !c.eofTold {
+	c.tk.feed = true
+	if len(c.in) > 0 || c.readClosed && !c.tk.eofTold {
 		c.post()
 		return
 	}
@@ -148,8 +154,8 @@ func (c *conn) SetResult(status int, body int64) {
 	if o := c.obsv; o != nil && o.stream != nil {
 		o.stream.result(status, body)
 	}
-	if c.mods != nil {
-		c.mods.SetResult(status, body)
+	if tk := c.tk; tk != nil && tk.mods != nil {
+		tk.mods.SetResult(status, body)
 	}
 }
 
@@ -172,23 +178,24 @@ func (c *conn) StreamLog() *http.StreamLog {
 // HeadFilter returns the modules' filter of the stream's response head,
 // or nil.
 func (c *conn) HeadFilter() http.HeadFilter {
-	if c.mods == nil || c.state != stTakeover {
+	if c.state != stTakeover || c.tk.mods == nil {
 		return nil
 	}
-	return c.mods
+	return c.tk.mods
 }
 
 // Release records that the stream gives the connection back; settle
 // applies it.
 func (c *conn) Release(keepAlive bool) {
-	if c.state != stTakeover || c.want != wantNothing {
+	if c.state != stTakeover || c.tk.want != wantNothing {
 		return
 	}
-	c.want = wantClose
+	tk := c.tk
+	tk.want = wantClose
 	if keepAlive {
-		c.want = wantKeep
+		tk.want = wantKeep
 	}
-	c.stream = nil // no Stream call follows Release, even before it is applied
+	tk.stream = nil // no Stream call follows Release, even before it is applied
 	c.post()
 }
 
@@ -198,11 +205,12 @@ func (c *conn) Abort() {
 	if c.state != stTakeover {
 		return
 	}
-	c.want = wantAbort
-	c.stream = nil // no Stream call follows Abort, even before it is applied
-	if c.streamSending && c.streamBuf != nil {
+	tk := c.tk
+	tk.want = wantAbort
+	tk.stream = nil // no Stream call follows Abort, even before it is applied
+	if tk.streamSending && tk.streamBuf != nil {
 		// The stream's buffer still being sent is ours now (http.Client).
-		c.orphan, c.streamBuf = c.streamBuf, nil
+		tk.orphan, tk.streamBuf = tk.streamBuf, nil
 	}
 	c.post()
 }
@@ -258,7 +266,8 @@ func (s *Server) RunDeferred() {
 // offered from c.in, then the EOF that followed it. A conn method only.
 func (c *conn) settle() {
 	for c.state == stTakeover {
-		if c.want != wantNothing {
+		tk := c.tk
+		if tk.want != wantNothing {
 			c.applyWant()
 			if c.state == stRead && !c.inProcess {
 				c.flush()
@@ -266,20 +275,20 @@ func (c *conn) settle() {
 			return
 		}
 		switch {
-		case c.stream == nil:
+		case tk.stream == nil:
 			return // released: Release or Abort waits for applyWant (want is set)
-		case c.feed && len(c.in) > 0:
-			n := c.stream.ClientData(c.in)
+		case tk.feed && len(c.in) > 0:
+			n := tk.stream.ClientData(c.in)
 			c.consumeIn(n)
 			if len(c.in) > 0 {
-				c.feed = false
+				tk.feed = false
 				c.rc.StopRecv()
 			} else if !c.readClosed {
 				c.rc.StartRecv()
 			}
-		case c.readClosed && !c.eofTold && len(c.in) == 0:
-			c.eofTold = true
-			c.stream.ClientClosed(nil)
+		case c.readClosed && !tk.eofTold && len(c.in) == 0:
+			tk.eofTold = true
+			tk.stream.ClientClosed(nil)
 		default:
 			return
 		}
@@ -288,16 +297,20 @@ func (c *conn) settle() {
 
 // applyWant applies a recorded Release or Abort.
 func (c *conn) applyWant() {
-	switch c.want {
+	tk := c.tk
+	if tk == nil {
+		return
+	}
+	switch tk.want {
 	case wantNothing:
 		return
 	case wantAbort:
-		c.want = wantNothing
+		tk.want = wantNothing
 		c.detachStream()
 		c.closeNow()
 	default:
-		keep := c.want == wantKeep
-		c.want = wantNothing
+		keep := tk.want == wantKeep
+		tk.want = wantNothing
 		c.detachStream()
 		c.state = stRead
 		// A stream that keeps the connection while the server drains
@@ -313,11 +326,17 @@ func (c *conn) applyWant() {
 }
 
 // detachStream ends the takeover's bookkeeping: no Stream call follows.
+// The takeover goes back to the pool, unless it holds the buffer of a
+// send still in flight at Abort (teardown puts both).
 func (c *conn) detachStream() {
-	c.stream = nil
-	c.streamSending, c.streamQueued, c.streamBuf = false, nil, nil
-	c.feed, c.eofTold = false, false
+	tk := c.tk
+	tk.stream = nil
+	tk.streamSending, tk.streamQueued, tk.streamBuf = false, nil, nil
+	tk.feed, tk.eofTold = false, false
 	c.endStream()
+	if tk.orphan == nil {
+		c.putTakeover()
+	}
 }
 
 // consumeIn drops the first n bytes of c.in.

@@ -195,8 +195,7 @@ func (c *conn) tlsProgress() {
 		}
 		tc.ready = true
 		if i := tc.t.Site(); i >= 0 && i < len(c.g.vhosts) {
-			c.sni = c.g.vhosts[i]
-			c.vh = c.sni
+			c.vh, c.sniPinned = c.g.vhosts[i], true
 		}
 		if tc.t.State().NegotiatedProtocol == "h2" {
 			c.startH2()
