@@ -8,8 +8,6 @@ import (
 
 	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/http"
-	"github.com/nproxy/nproxy/metrics"
-	"github.com/nproxy/nproxy/reactor"
 )
 
 // TestObserveAllocs proves that recording a response (metrics and an
@@ -30,14 +28,8 @@ func TestObserveAllocs(t *testing.T) {
 // response, from the takeover to its end, and recording it in the route's
 // series and the access log allocates nothing.
 func TestStreamObserveAllocs(t *testing.T) {
-	c, req, buf, al := observeFixture(t)
+	c, req, buf, al := streamFixture(t)
 	defer al.Close()
-	b, _, err := reactor.New("epoll")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.s.loop = reactor.NewLoop(b, reactor.Options{MaxConns: 8})
-	c.s.handler = metrics.HandlerProxy
 	c.vh.alogFmt = accesslog.Builtin("json") // every kind of variable, $request_id and $upstream_* included
 	run := func() {
 		c.s.reqIDSet = false // a new exchange

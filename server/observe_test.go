@@ -13,6 +13,7 @@ import (
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/metrics"
+	"github.com/nproxy/nproxy/reactor"
 )
 
 // observeFixture is a connection of a server with metrics and an access
@@ -37,6 +38,20 @@ func observeFixture(t testing.TB) (*conn, *http.Request, []byte, *accesslog.Log)
 	if done, err := p.Parse(buf, req); !done || err != nil {
 		t.Fatalf("parse: %v %v", done, err)
 	}
+	return c, req, buf, al
+}
+
+// streamFixture is observeFixture for a streamed (proxied) exchange: the
+// server has a loop, whose clock times the exchange, and the proxy's
+// handler.
+func streamFixture(t testing.TB) (*conn, *http.Request, []byte, *accesslog.Log) {
+	c, req, buf, al := observeFixture(t)
+	be, _, err := reactor.New("epoll")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.s.loop = reactor.NewLoop(be, reactor.Options{MaxConns: 8})
+	c.s.handler = metrics.HandlerProxy
 	return c, req, buf, al
 }
 

@@ -7,8 +7,6 @@ import (
 
 	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/http"
-	"github.com/nproxy/nproxy/metrics"
-	"github.com/nproxy/nproxy/reactor"
 )
 
 // The cost of recording one request: metrics only (the access log off),
@@ -28,15 +26,9 @@ func BenchmarkRecordLocal(b *testing.B) {
 }
 
 func BenchmarkRecordStream(b *testing.B) {
-	c, req, buf, al := observeFixture(b)
+	c, req, buf, al := streamFixture(b)
 	defer al.Close()
 	c.vh.alog = nil
-	be, _, err := reactor.New("epoll")
-	if err != nil {
-		b.Fatal(err)
-	}
-	c.s.loop = reactor.NewLoop(be, reactor.Options{MaxConns: 8})
-	c.s.handler = metrics.HandlerProxy
 	for b.Loop() {
 		c.startStream(req, buf)
 		c.SetResult(200, 1234)
