@@ -157,17 +157,25 @@ func closedPort(t *testing.T) string { return servertest.RefusedAddr(t) }
 // static file, a 404, a module's own answer in a [location], a proxied
 // response and the proxy's own error, over HTTP/1.1 and HTTP/2: method,
 // path, status, body bytes, client address, and the request's fields as
-// the request hooks left them.
+// the request hooks left them (the path too: not the one strip_prefix
+// left, nor the error page's).
 func TestLogHook(t *testing.T) {
 	for _, form := range forms {
 		t.Run(form.String(), func(t *testing.T) {
 			probe := modules.BuildModule(t, form, "testdata/probe")
 			upstream, root := echoUpstream(t), siteRoot(t)
+			if err := os.WriteFile(filepath.Join(root, "404.html"), []byte("no such page\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			keys := fmt.Sprintf(`http2 = on
 module = %[1]s reqset=X-Probe-Log:set-by-module
 static_root = %[2]s
+error_page = 404 /404.html
 [location /api/]
 proxy_pass = %[3]s
+[location /tiny/]
+proxy_pass = %[3]s
+strip_prefix = on
 [location /down/]
 proxy_pass = %[4]s
 [location = /teapot]
@@ -187,6 +195,7 @@ module = %[1]s answer=418:tea
 						{"GET", "/missing", 404},
 						{"GET", "/teapot", 418},
 						{"GET", "/api/x", 200},
+						{"GET", "/tiny/x", 200},
 						{"GET", "/down/", 502},
 					} {
 						r := do(t, cl, req.method, srv.URL+req.path)

@@ -29,6 +29,9 @@ const maxModuleSteps = 2
 type moduleState struct {
 	run  moduleRun
 	free []*moduleHold
+	// path is the exchange's path as its request hooks left it (the
+	// views' Path after the request phase); a moduleHold keeps a copy.
+	path []byte
 }
 
 // moduleRun is the module steps of the exchange being routed.
@@ -141,9 +144,9 @@ func (h *moduleHold) capture(x *http.Exchange) {
 	v := &h.v
 	v.req = *x.Req
 	v.head = append(v.head[:0], x.Buf...)
-	v.path = append(v.path[:0], x.Path...)
+	v.path = append(v.path[:0], h.s.mods.path...)
 	h.x = http.Exchange{Req: &v.req, Buf: v.head, Path: v.path, TLS: x.TLS}
-	v.x, v.phase, v.answered, v.copied = &h.x, phaseDone, false, true
+	v.x, v.phase, v.answered, v.copied, v.held = &h.x, phaseDone, false, true, true
 	v.addr, v.addrSet = v.addr[:0], true
 	if c, ok := x.Takeover.(*conn); ok {
 		v.addr = c.PeerAddr(v.addr)

@@ -231,18 +231,25 @@ func (m *moduleStep) request(x *http.Exchange) bool {
 	m.s.mods.enter(m)
 	v := &m.v
 	v.begin(x)
+	answered := false
 	for _, mod := range m.req {
 		err := mod.OnRequest(&v.rq)
 		if err != nil {
 			m.fail(x, mod, err)
-			return true
+			answered = true
+			break
 		}
 		if v.answered {
-			return true
+			answered = true
+			break
 		}
 	}
 	v.phase = phaseDone
-	return false
+	// The path as the request hooks left it, for the later phases: the
+	// routing goes on to change x.Path (strip_prefix, an error page).
+	// The exchange's last step to run writes it last.
+	m.s.mods.path = append(m.s.mods.path[:0], x.Path...)
+	return answered
 }
 
 // response runs the response hooks on a response the server sends
@@ -305,6 +312,7 @@ type moduleView struct {
 	answered bool // a request hook called Respond
 	copied   bool // x.Req is &req, x.Buf is head
 	addrSet  bool // addr holds the client's address (a moduleHold's)
+	held     bool // a moduleHold's view: x.Path is the path the hooks left
 
 	// The log phase's facts (hook.Log).
 	logStatus int
@@ -417,7 +425,16 @@ func (r *viewRequest) Method() []byte {
 	return x.Req.MethodSpan.Bytes(x.Buf)
 }
 
-func (r *viewRequest) Path() []byte { return r.v.x.Path }
+// Path returns the request's path; after the request phase, as the
+// request hooks left it (before strip_prefix and an error page's
+// internal redirect), as the README's Modules section says.
+func (r *viewRequest) Path() []byte {
+	v := r.v
+	if v.phase == phaseRequest || v.held {
+		return v.x.Path
+	}
+	return v.s.mods.path
+}
 
 func (r *viewRequest) Query() []byte {
 	x := r.v.x
