@@ -161,6 +161,11 @@ type Client interface {
 	// exchange has none, as is the case without modules: the stream
 	// then builds its head as it is.
 	HeadFilter() HeadFilter
+	// Affine returns the client connection's slot for an upstream
+	// connection that serves this client connection alone (affine.go),
+	// or nil when the client connection is closing: the stream then
+	// closes such a connection itself. Valid until Release or Abort.
+	Affine() *AffineSlot
 }
 
 // HeadFilter changes the head of a response a stream sends: the server's

@@ -132,23 +132,10 @@ func (g *Group) pick(tried uint64, now int64) *backend {
 	return g.bal.Pick(g.backends, tried, now)
 }
 
-// getConn returns an idle pooled connection to b, or dials a new one
-// whose connect may take connectTimeout.
+// getConn returns an idle connection to b for s (takeIdle), or dials a
+// new one whose connect may take connectTimeout.
 func (g *Group) getConn(b *backend, s *session, connectTimeout time.Duration) (*upConn, bool, error) {
-	for n := len(b.idle); n > 0; n = len(b.idle) {
-		u := b.idle[n-1]
-		if g.sendProxy != 0 {
-			// Only a connection that named this client will do.
-			if u = takeIdleFor(b, s.ppClient); u == nil {
-				break
-			}
-		} else {
-			b.idle = b.idle[:n-1]
-		}
-		b.addIdle(-1)
-		if u.rc == nil || !u.rc.Open() {
-			continue
-		}
+	for u := g.takeIdle(b, s); u != nil; u = g.takeIdle(b, s) {
 		if !s.idempotent && peerClosed(u.rc.Fd()) {
 			// A request that must not be sent twice cannot be retried
 			// if the backend turns out to have closed this connection:
@@ -173,9 +160,30 @@ func (g *Group) getConn(b *backend, s *session, connectTimeout time.Duration) (*
 	return u, false, nil
 }
 
-// putIdle returns a connection that finished a response cleanly to its
-// backend's pool.
+// takeIdle removes and returns an open idle connection to b that may
+// serve s: with PROXY headers the one parked with s's client connection
+// (takeAffine), else the pool's most recent. nil when there is none.
+func (g *Group) takeIdle(b *backend, s *session) *upConn {
+	if g.sendProxy != 0 {
+		return takeAffine(b, s)
+	}
+	for n := len(b.idle); n > 0; n = len(b.idle) {
+		u := b.idle[n-1]
+		b.idle[n-1] = nil
+		b.idle = b.idle[:n-1]
+		b.addIdle(-1)
+		if u.rc != nil && u.rc.Open() {
+			return u
+		}
+	}
+	return nil
+}
+
+// putIdle keeps a connection that finished a response cleanly for a
+// later request: in its backend's pool, or, when its PROXY header named
+// the client, parked with that client's connection (park).
 func (g *Group) putIdle(u *upConn) {
+	s := u.s
 	u.s = nil
 	u.reused = true
 	b := u.b
@@ -183,18 +191,13 @@ func (g *Group) putIdle(u *upConn) {
 		u.close()
 		return
 	}
+	if g.sendProxy != 0 {
+		park(u, s)
+		return
+	}
 	if len(b.idle) >= g.keepalive {
-		if g.sendProxy == 0 {
-			u.close()
-			return
-		}
-		// With PROXY headers a pooled connection serves only the client
-		// it named, and one whose client has left is never taken again
-		// (it waits for upstreamIdleTimeout): kept, the new one would be
-		// closed, and a full pool of departed clients' connections would
-		// cost every keep-alive client a new upstream connection per
-		// request. The oldest gives way instead.
-		g.dropIdle(b.idle[0])
+		u.close()
+		return
 	}
 	b.idle = append(b.idle, u)
 	b.addIdle(1)
@@ -202,9 +205,16 @@ func (g *Group) putIdle(u *upConn) {
 	u.startRecv() // notice the backend closing it
 }
 
-// dropIdle closes an idle pooled connection and removes it from its pool.
+// dropIdle closes an idle connection, pooled or parked, and removes it
+// from its pool.
 func (g *Group) dropIdle(u *upConn) {
 	b := u.b
+	if u.parked {
+		u.parked = false
+		b.addIdle(-1)
+		u.close()
+		return
+	}
 	for i, x := range b.idle {
 		if x == u {
 			copy(b.idle[i:], b.idle[i+1:])

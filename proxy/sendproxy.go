@@ -5,6 +5,7 @@ package proxy
 import (
 	"net/netip"
 
+	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/proxyproto"
 	"github.com/nproxy/nproxy/reactor"
 )
@@ -17,13 +18,18 @@ import (
 // to an https:// backend). Health probes send one naming no client
 // (v1 UNKNOWN, v2 LOCAL), as HAProxy's checks do.
 //
-// A backend reads the header once per connection, so a pooled
-// connection speaks for the client that opened it: nproxy reuses an
-// idle connection only for requests of that same client (address and
-// port, so in practice the same client connection), and opens a new one
-// for any other. A backend never sees one client's requests under
-// another's address; the pool then saves connections for keep-alive
-// clients only.
+// A backend reads the header once per connection, so an upstream
+// connection speaks for the client that opened it for as long as it
+// lives, and serves no other (HAProxy's private connections): it never
+// enters the backend's pool. When a response ends it is parked with the
+// client's connection (http.AffineSlot), which the next request of that
+// client connection takes it back from, and it closes when the client
+// connection closes: a client that leaves leaves no upstream connection
+// behind. One is parked per client connection (an HTTP/2 connection's
+// concurrent streams open one each; the last to finish is kept); a
+// request of the client connection that goes to another backend, or,
+// behind real_ip_from, names another client, opens a new connection,
+// which then takes the parked one's place.
 
 // newPP gives u, a new connection for a request of client (to local),
 // its PROXY header; an invalid client makes a header with no address
@@ -68,16 +74,61 @@ func (u *upConn) freePP() {
 	}
 }
 
-// takeIdleFor removes from b's pool and returns the most recent idle
-// connection opened for client, or nil.
-func takeIdleFor(b *backend, client netip.AddrPort) *upConn {
-	for i := len(b.idle) - 1; i >= 0; i-- {
-		if u := b.idle[i]; u.ppClient == client {
-			copy(b.idle[i:], b.idle[i+1:])
-			b.idle[len(b.idle)-1] = nil
-			b.idle = b.idle[:len(b.idle)-1]
-			return u
-		}
+// takeAffine takes back the connection parked with s's client
+// connection when it goes to b and named the same client; nil otherwise
+// (the parked one stays for a later request).
+func takeAffine(b *backend, s *session) *upConn {
+	if s.cl == nil {
+		return nil
 	}
-	return nil
+	slot := s.cl.Affine()
+	if slot == nil {
+		return nil
+	}
+	u, _ := slot.Conn().(*upConn)
+	switch {
+	case u == nil:
+		return nil
+	case !u.parked:
+		slot.Take() // closed while parked (by the backend, or idle too long)
+		return nil
+	case u.b != b || u.ppClient != s.ppClient:
+		return nil
+	}
+	slot.Take()
+	u.parked = false
+	b.addIdle(-1)
+	if u.rc == nil || !u.rc.Open() {
+		u.close()
+		return nil
+	}
+	return u
+}
+
+// park keeps u, idle, with the connection of s's client (whom its PROXY
+// header named) until that client connection's next request or its end;
+// u closes at once when the client connection is closing (no slot).
+func park(u *upConn, s *session) {
+	var slot *http.AffineSlot
+	if s != nil && s.cl != nil {
+		slot = s.cl.Affine()
+	}
+	if slot == nil {
+		u.close()
+		return
+	}
+	u.parked = true
+	u.b.addIdle(1)
+	u.rc.SetTimeout(upstreamIdleTimeout)
+	u.startRecv() // notice the backend closing it
+	slot.Park(u)
+}
+
+// CloseAffine closes a parked connection (http.AffineConn): its client
+// connection closed, or a newer connection took its place. One that was
+// closed while parked is closed already.
+func (u *upConn) CloseAffine() {
+	if u.parked {
+		u.g.dropIdle(u)
+	}
 }

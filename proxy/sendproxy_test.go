@@ -5,6 +5,8 @@ package proxy_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -12,17 +14,21 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nproxy/nproxy/proxyproto"
+	"golang.org/x/net/http2"
 )
 
 // ppBackend is a backend that reads a PROXY protocol header at the start
 // of each connection (with proxyproto.Parse) and then answers HTTP/1.1
-// requests on it; it records each connection's header.
+// requests on it; it records each connection's header, and counts the
+// connections still open (closed by the proxy, or by a read error).
 type ppBackend struct {
 	addr string
+	open atomic.Int64
 	mu   sync.Mutex
 	hdrs []ppConn // one per connection, in accept order
 }
@@ -47,7 +53,11 @@ func startPPBackend(t *testing.T) *ppBackend {
 			if err != nil {
 				return
 			}
-			go b.serve(c)
+			b.open.Add(1)
+			go func() {
+				defer b.open.Add(-1)
+				b.serve(c)
+			}()
 		}
 	}()
 	return b
@@ -165,37 +175,147 @@ func TestSendProxyProtocol(t *testing.T) {
 	})
 }
 
-// TestSendProxyFullPool checks, on both reactor backends, that a pool
-// full of idle connections opened for clients that have left (each
-// named by its own PROXY header, so never reused) does not stop a
-// keep-alive client from reusing its own: with proxy_keepalive = 2 and
-// two clients gone, a third client's requests share one upstream
-// connection; the pool's oldest connection is closed to make room.
-func TestSendProxyFullPool(t *testing.T) {
+// TestSendProxyClientsLeave checks, on both reactor backends, that an
+// upstream connection that named a client is that client connection's
+// alone and goes with it: 600 short clients (half asking Connection:
+// close, half keep-alive that just go away) leave no connection to the
+// backend open once they are gone, none of their connections served
+// another client, and a keep-alive client that stays has its requests
+// on one upstream connection, which closes when the client does.
+func TestSendProxyClientsLeave(t *testing.T) {
+	const clients = 600
 	forEachBackend(t, func(t *testing.T, backend string) {
 		be := startPPBackend(t)
 		ps := startProxy(t, backend, "proxy_pass = pp\n"+
 			"[upstream pp]\nserver = "+be.addr+"\nproxy_send_proxy_protocol = v1\nproxy_keepalive = 2\n")
-		for _, p := range []string{"/gone1", "/gone2"} {
-			cl := ps.client(t)
-			if res := cl.do(get(p)); res.status != 200 {
-				t.Fatalf("%s: status %d", p, res.status)
+		for i := 0; i < clients; i++ {
+			c, err := ps.connect(2 * time.Second)
+			if err != nil {
+				t.Fatal(err)
 			}
-			cl.c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			cl := &client{t: t, c: c, r: bufio.NewReader(c)}
+			req := "GET /short HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+			if i%2 == 1 {
+				req = get("/short")
+			}
+			if res := cl.do(req); res.status != 200 {
+				t.Fatalf("client %d: status %d", i, res.status)
+			}
+			c.Close()
 		}
-		cl := ps.client(t)
-		for i := 0; i < 3; i++ {
-			if res := cl.do(get("/stay")); res.status != 200 {
-				t.Fatalf("/stay %d: status %d", i, res.status)
+		waitFor(t, 10*time.Second, "the departed clients' upstream connections to close", func() bool {
+			return be.open.Load() == 0
+		})
+		conns := be.conns()
+		if len(conns) != clients {
+			t.Fatalf("%d backend connections for %d clients, want one each", len(conns), clients)
+		}
+		for i, c := range conns {
+			if len(c.requests) != 1 {
+				t.Fatalf("backend connection %d served %v, want one client's one request", i, c.requests)
 			}
+		}
+
+		cl := ps.client(t)
+		for i := 0; i < 5; i++ {
+			if res := cl.do(get("/stay")); res.status != 200 || string(res.body) != fmt.Sprintf("conn %d", clients) {
+				t.Fatalf("/stay %d: status %d, body %q; want conn %d", i, res.status, res.body, clients)
+			}
+		}
+		if n := be.open.Load(); n != 1 {
+			t.Errorf("%d upstream connections open for the keep-alive client, want 1", n)
+		}
+		cl.c.Close()
+		waitFor(t, 10*time.Second, "the keep-alive client's upstream connection to close with it", func() bool {
+			return be.open.Load() == 0
+		})
+		if conns := be.conns(); len(conns) != clients+1 || strings.Join(conns[clients].requests, " ") != "/stay /stay /stay /stay /stay" {
+			t.Fatalf("%d backend connections, the last with %v; want %d, the last with /stay x5", len(conns), conns[len(conns)-1].requests, clients+1)
+		}
+	})
+}
+
+// h2cTransport is an HTTP/2 client with prior knowledge over cleartext
+// TCP: its requests share one connection, whose local address it writes
+// to local.
+func h2cTransport(local *string) *http2.Transport {
+	return &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			if err == nil {
+				*local = c.LocalAddr().String()
+			}
+			return c, err
+		},
+	}
+}
+
+// TestSendProxyH2 checks the same over HTTP/2 on both reactor backends:
+// the sequential streams of one connection share one upstream
+// connection, whose header names that connection; another HTTP/2
+// connection gets its own; of the upstream connections concurrent
+// streams opened, one stays; and closing the HTTP/2 connections closes
+// theirs.
+func TestSendProxyH2(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		be := startPPBackend(t)
+		ps := startProxy(t, backend, "http2 = on\nproxy_pass = "+be.addr+"\nproxy_send_proxy_protocol = v1\n")
+		var locals []string
+		var trs []*http2.Transport
+		for i := 0; i < 2; i++ {
+			local := ""
+			tr := h2cTransport(&local)
+			trs = append(trs, tr)
+			cl := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+			for j := 0; j < 3; j++ {
+				res, err := cl.Get("http://" + ps.addr + "/h2")
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 || res.ProtoMajor != 2 {
+					t.Fatalf("client %d: %s %d", i, res.Proto, res.StatusCode)
+				}
+			}
+			locals = append(locals, local)
 		}
 		conns := be.conns()
-		var paths []string
-		for _, c := range conns {
-			paths = append(paths, strings.Join(c.requests, " "))
+		if len(conns) != 2 {
+			t.Fatalf("%d backend connections for two HTTP/2 clients, want 2", len(conns))
 		}
-		if len(conns) != 3 || paths[2] != "/stay /stay /stay" {
-			t.Fatalf("backend connections' requests %q, want [/gone1 /gone2 \"/stay /stay /stay\"]", paths)
+		for i, c := range conns {
+			host, port, _ := net.SplitHostPort(locals[i])
+			if !strings.Contains(string(c.raw), " "+host+" 127.0.0.1 "+port+" ") || strings.Join(c.requests, " ") != "/h2 /h2 /h2" {
+				t.Errorf("connection %d: header %q, requests %v; want client %s's three", i, c.raw, c.requests, locals[i])
+			}
 		}
+
+		// Concurrent streams open connections of their own; one stays.
+		cl := &http.Client{Transport: trs[0], Timeout: 20 * time.Second}
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if res, err := cl.Get("http://" + ps.addr + "/burst"); err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+			}()
+		}
+		wg.Wait()
+		waitFor(t, 10*time.Second, "one upstream connection per HTTP/2 connection", func() bool {
+			return be.open.Load() == 2
+		})
+		for _, tr := range trs {
+			tr.CloseIdleConnections()
+		}
+		waitFor(t, 10*time.Second, "the HTTP/2 clients' upstream connections to close", func() bool {
+			return be.open.Load() == 0
+		})
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
 	nptls "github.com/nproxy/nproxy/tls"
@@ -127,13 +128,19 @@ type upConn struct {
 	// pp is the PROXY protocol header still to be sent on a new
 	// connection (a pooled buffer), first, before any other byte (a TLS
 	// handshake's too); ppSending while its send is in flight. ppClient
-	// is the client the header named (proxy_send_proxy_protocol.go).
+	// is the client the header named, and parked is set while the
+	// connection waits, idle, in that client connection's
+	// http.AffineSlot (sendproxy.go).
 	pp        []byte
 	ppSending bool
+	parked    bool
 	ppClient  netip.AddrPort
 }
 
-var _ reactor.Handler = (*upConn)(nil)
+var (
+	_ reactor.Handler = (*upConn)(nil)
+	_ http.AffineConn = (*upConn)(nil)
+)
 
 // newUpConn makes the connection state for a dial to b.
 func newUpConn(g *Group, b *backend) *upConn {

@@ -93,6 +93,8 @@ type conn struct {
 	tk   *takeover // the stream that took the connection over (stTakeover; pooled)
 	aux  *connAux  // a body being dropped (stBody) or a PROXY header in pieces (pooled)
 
+	affine *http.AffineSlot // the proxy's upstream connection for this client alone (affine.go); nil until asked for
+
 	acked uint64 // bytes the client had acknowledged when send_timeout was armed
 	// routeSend is the send_timeout of the route that answered the last
 	// request queued (a [location]'s may differ from its [server]'s;
@@ -834,6 +836,7 @@ func (c *conn) teardown() {
 	}
 	c.putAux()
 	c.releaseH2()
+	c.closeAffine() // after releaseH2: its streams' steps park nothing more
 	c.releaseTLS()
 	c.connClosed()
 	if tk := c.tk; tk != nil {

@@ -40,6 +40,9 @@ type Server struct {
 	pathBuf []byte
 	body    []byte     // scratch for small generated bodies
 	h2pFree []*h2proxy // recycled HTTP/2 stream clients (h2proxy.go)
+	// affineFree are the client connections' affine slots given back
+	// (affine.go).
+	affineFree []*http.AffineSlot
 
 	// The variables of the request being routed (return.go), and the
 	// scratch their text is built in.

@@ -73,6 +73,7 @@ func (f *fakeConn) ShutdownWrite()                                {}
 func (f *fakeConn) PeerAddr(b []byte) []byte                      { return b }
 func (f *fakeConn) Date() []byte                                  { return []byte("Sat, 01 Mar 2025 12:00:00 GMT") }
 func (f *fakeConn) HeadFilter() http.HeadFilter                   { return nil }
+func (f *fakeConn) Affine() *http.AffineSlot                      { return nil }
 
 // pump delivers the stream's events until it releases or aborts the
 // connection: a send's completion first, else the timer.
