@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"regexp"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/nproxy/nproxy/accesslog"
@@ -355,6 +356,18 @@ type Server struct {
 
 // HasProxy reports whether s forwards requests to backends (proxy_pass).
 func (s *Server) HasProxy() bool { return len(s.ProxyPass) > 0 }
+
+// BackendLabel returns the i-th backend of ProxyPass as the
+// configuration wrote it, for the metrics' labels: its Addr, except
+// that localhost, which Addr holds as 127.0.0.1, stays localhost
+// ("localhost:8080"), as every other host name stays as written.
+func (s *Server) BackendLabel(i int) string {
+	addr := s.ProxyPass[i].Addr
+	if i < len(s.proxyHosts) && s.proxyHosts[i] == "localhost" {
+		return "localhost" + addr[strings.LastIndexByte(addr, ':'):]
+	}
+	return addr
+}
 
 // HasTLS reports whether s's listeners speak TLS (tls_cert and tls_key).
 func (s *Server) HasTLS() bool { return len(s.TLSCerts) > 0 }

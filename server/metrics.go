@@ -50,10 +50,21 @@ func upstreamLabel(cfg *config.Server) string {
 		return cfg.UpstreamName
 	}
 	addrs := make([]string, len(cfg.ProxyPass))
-	for i, up := range cfg.ProxyPass {
-		addrs[i] = up.Addr
+	for i := range cfg.ProxyPass {
+		addrs[i] = cfg.BackendLabel(i)
 	}
 	return strings.Join(addrs, ",")
+}
+
+// backendLabel returns the backend label of the proxy_pass address
+// addr of cfg (config.Server.BackendLabel).
+func backendLabel(cfg *config.Server, addr string) string {
+	for i, up := range cfg.ProxyPass {
+		if up.Addr == addr {
+			return cfg.BackendLabel(i)
+		}
+	}
+	return addr
 }
 
 // RegisterMetrics lays out the series of cfg in the catalog of t: the
@@ -76,8 +87,8 @@ func registerBackends(t *metrics.Table, cfg *config.Server) {
 		return
 	}
 	up := upstreamLabel(cfg)
-	for _, b := range cfg.ProxyPass {
-		t.RegisterBackend(up, b.Addr)
+	for i := range cfg.ProxyPass {
+		t.RegisterBackend(up, cfg.BackendLabel(i))
 	}
 }
 
@@ -99,7 +110,7 @@ func (s *Server) bindMetrics() {
 			}
 			up := upstreamLabel(r.cfg)
 			r.proxy.Group().BindMetrics(func(addr string) *metrics.Backend {
-				j := t.LookupBackend(up, addr)
+				j := t.LookupBackend(up, backendLabel(r.cfg, addr))
 				t.UseBackend(j)
 				return slot.Backend(j)
 			})

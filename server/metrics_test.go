@@ -218,3 +218,36 @@ func TestMetricsH2(t *testing.T) {
 		}
 	})
 }
+
+// TestMetricsLocalhostLabel: a backend written as localhost keeps that
+// name in its labels, as every host name stays as written (localhost
+// connects to 127.0.0.1 without a lookup); inline and in an [upstream],
+// on both backends.
+func TestMetricsLocalhostLabel(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		_, port, _ := net.SplitHostPort(newStatusBackend(t, 200))
+		lh := "localhost:" + port
+		ts := startServer(t, backend, "metrics = on\n[location /a/]\nproxy_pass = "+lh+"\n"+
+			"[location /g/]\nproxy_pass = grp\n[upstream grp]\nserver = "+lh+"\n")
+		for _, path := range []string{"/a/x", "/g/x", "/g/y"} {
+			if res := ts.roundTrip(t, get(path)); res.status != 200 {
+				t.Fatalf("GET %s: %d", path, res.status)
+			}
+		}
+		p := scrape(t, ts)
+		for _, s := range []struct {
+			labels string
+			want   float64
+		}{
+			{"upstream=" + lh + ",backend=" + lh, 1},
+			{"upstream=grp,backend=" + lh, 2},
+		} {
+			if got, found := p.Sum("nproxy_upstream_requests_total", promtest.Labels(s.labels)); !found || got != s.want {
+				t.Errorf("nproxy_upstream_requests_total{%s} = %v (found %v), want %v", s.labels, got, found, s.want)
+			}
+		}
+		if _, found := p.Sum("nproxy_upstream_requests_total", promtest.Labels("backend=127.0.0.1:"+port)); found {
+			t.Errorf("a series labelled 127.0.0.1:%s", port)
+		}
+	})
+}
