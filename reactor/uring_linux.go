@@ -129,6 +129,8 @@ const (
 	ukListening                // listener: between listen and unlisten
 	ukQueued                   // in the work list
 	ukPollIn                   // a POLL_ADD (POLLIN) for a splice source is in flight
+	ukRecvOnce                 // receives are single-shot (see stopRecv)
+	ukRecvSingle               // the RECV in flight is single-shot
 )
 
 // user_data op codes.
@@ -542,7 +544,10 @@ func (u *uringBackend) connect(c *Conn, sa unix.Sockaddr) error {
 		return err
 	}
 	s.SetUserData(userData(c, opConnect))
-	c.bk |= ukConnect
+	// A connection we dial is an upstream: its handler forwards what it
+	// reads to a client that may read nothing, so it pushes back; receive
+	// one buffer at a time from the start (see stopRecv).
+	c.bk |= ukConnect | ukRecvOnce
 	c.inflight++
 	return nil
 }
@@ -725,6 +730,7 @@ func (u *uringBackend) dispatch(cqe *ring.CQE) {
 		}
 		return
 	case opCancel:
+		u.cancelFailed(ud, cqe.Res)
 		return
 	}
 	var c *Conn

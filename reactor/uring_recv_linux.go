@@ -28,16 +28,41 @@ func (u *uringBackend) armRecv(c *Conn) {
 		return
 	}
 	s := u.sqe()
-	s.RecvMultishot(int(c.fd), recvGroup, 0)
+	if c.bk&ukRecvOnce != 0 {
+		s.RecvSelect(int(c.fd), recvGroup, 0)
+		c.bk |= ukRecvSingle
+	} else {
+		s.RecvMultishot(int(c.fd), recvGroup, 0)
+	}
 	s.SetUserData(userData(c, opRecv))
 	c.bk |= ukRecvArmed
 	c.inflight++
 }
 
-// stopRecv does nothing yet: the multishot is cancelled only if data
-// arrives while stopped (see input), which saves two SQEs when receiving
-// restarts before the peer sends more.
-func (u *uringBackend) stopRecv(c *Conn) {}
+// stopRecv makes the connection's receives single-shot from now on
+// (ukRecvOnce), and cancels a multishot in flight. A handler that pushes
+// back once (a proxied stream whose client reads nothing) will again, and
+// a multishot does not stop promptly: while the peer keeps sending, the
+// kernel requeues it after each batch of buffers, a cancel that finds it
+// requeued fails with ENOENT (cancelFailed has the next input retry it),
+// and meanwhile each buffer landed in the stash, which grew as long as
+// the peer sent (measured: see BENCHMARKS.md, "Proxied HTTP/2 streams
+// whose client reads nothing"). A single-shot receive needs no cancel:
+// at most its one buffer arrives after the stop, into the stash.
+// Connections we dial start single-shot (connect).
+func (u *uringBackend) stopRecv(c *Conn) {
+	c.bk |= ukRecvOnce
+	u.cancelMultishot(c)
+}
+
+// cancelMultishot cancels c's multishot receive, if one is in flight and
+// not already being cancelled.
+func (u *uringBackend) cancelMultishot(c *Conn) {
+	if c.bk&(ukRecvArmed|ukRecvCancel|ukRecvSingle) == ukRecvArmed {
+		u.cancel(c, opRecv)
+		c.bk |= ukRecvCancel
+	}
+}
 
 func (u *uringBackend) onRecv(c *Conn, cqe *ring.CQE) {
 	bid, hasBuf := cqe.BufferID()
@@ -48,7 +73,7 @@ func (u *uringBackend) onRecv(c *Conn, cqe *ring.CQE) {
 		return
 	}
 	if !cqe.More() {
-		c.bk &^= ukRecvArmed | ukRecvCancel
+		c.bk &^= ukRecvArmed | ukRecvCancel | ukRecvSingle
 		c.inflight--
 	}
 	if c.flags&flagClosing != 0 {
@@ -107,10 +132,27 @@ func (u *uringBackend) input(c *Conn, data []byte) {
 		u.deliver(c)
 		return
 	}
-	if c.bk&(ukRecvArmed|ukRecvCancel) == ukRecvArmed {
-		u.cancel(c, opRecv)
-		c.bk |= ukRecvCancel
+	c.bk |= ukRecvOnce
+	u.cancelMultishot(c)
+}
+
+// cancelFailed handles a cancel's CQE, posted only when the cancel did not
+// succeed (SkipSuccess). A receive still armed and unwanted gets another
+// cancel with its next input: ENOENT comes when the multishot was between
+// two runs (requeued by the kernel while data keeps coming), not gone.
+func (u *uringBackend) cancelFailed(ud uint64, res int32) {
+	if res >= 0 {
+		return
 	}
+	idx := uint32(ud >> 32)
+	if int(idx) >= len(u.l.conns) {
+		return
+	}
+	c := u.l.conns[idx]
+	if c.gen&uringGenMask != uint32(ud>>8)&uringGenMask || c.flags&flagOpen == 0 {
+		return
+	}
+	c.bk &^= ukRecvCancel
 }
 
 // readEnd reports EOF (err nil) or a read error, after stashed input.

@@ -108,6 +108,17 @@ func (s *SQE) RecvMultishot(fd int, group uint16, flags int) {
 	s.SetBufferGroup(group)
 }
 
+// RecvSelect prepares one receive into a buffer the kernel takes from
+// provided-buffer group (5.7): a single CQE, carrying CQEFBuffer and the
+// buffer id while res > 0, never CQEFMore. Unlike RecvMultishot it stops
+// by itself: nothing arrives after its CQE. No memory of the caller is
+// referenced.
+func (s *SQE) RecvSelect(fd int, group uint16, flags int) {
+	s.prep(OpRecv, fd, 0, 0, 0)
+	s.OpFlags = uint32(flags)
+	s.SetBufferGroup(group)
+}
+
 // Send prepares send(fd, buf, flags) (5.6). buf must be off-heap or pinned
 // until the CQE. A short send is possible on stream sockets; resubmit the rest.
 func (s *SQE) Send(fd int, buf []byte, flags int) {
