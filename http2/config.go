@@ -69,8 +69,15 @@ type Config struct {
 	ResetBurst int
 	ResetRate  int
 
-	// Now returns the current time for the abuse bucket (default
-	// time.Now). A worker passes its loop's cached clock.
+	// ShutdownPingTimeout bounds how long Shutdown waits for the ACK of
+	// its PING before it sends the final GOAWAY anyway (default 1s): a
+	// client that does not answer PINGs must not hold a drain, and one
+	// round trip rarely takes longer.
+	ShutdownPingTimeout time.Duration
+
+	// Now returns the current time for the abuse bucket and
+	// ShutdownPingTimeout (default time.Now). A worker passes its loop's
+	// cached clock.
 	Now func() time.Time
 }
 
@@ -81,6 +88,7 @@ const (
 	defaultConnWindow           = 1 << 20
 	defaultMaxOutput            = 64 << 10
 	defaultMaxQueuedControl     = 1000
+	defaultShutdownPingTimeout  = time.Second
 	// maxContinuations bounds the CONTINUATION frames of one header
 	// block. A client splits a block only at the frame size, so even
 	// MaxHeaderBlock's worth needs a handful; more means a flood of tiny
@@ -99,6 +107,7 @@ type limits struct {
 	maxControl   int
 	resetBurst   int
 	resetRate    int
+	shutdownPing time.Duration
 	now          func() time.Time
 }
 
@@ -121,6 +130,10 @@ func (cfg *Config) limits() limits {
 	l.resetRate = orDefault(c.ResetRate, l.maxStreams)
 	if l.now == nil {
 		l.now = time.Now
+	}
+	l.shutdownPing = c.ShutdownPingTimeout
+	if l.shutdownPing <= 0 {
+		l.shutdownPing = defaultShutdownPingTimeout
 	}
 	return l
 }

@@ -69,12 +69,14 @@ type RequestHead struct {
 // connState is the state of a connection.
 //
 //	statePreface --24 preface bytes--> stateSettings --SETTINGS--> stateOpen
-//	stateOpen --Shutdown or GOAWAY received--> stateDraining
+//	stateOpen --Shutdown's final GOAWAY or GOAWAY received--> stateDraining
 //	any --connection error or Close--> stateClosed
 //
-// stateDraining accepts no new stream (ignoring, after decoding their
-// header blocks, those the client opens anyway) and is Done once the
-// last open stream closes. stateClosed accepts no input at all.
+// Between Shutdown's first GOAWAY and its final one the connection stays
+// in stateOpen: streams the client opens are served. stateDraining
+// accepts no new stream (ignoring, after decoding their header blocks,
+// those the client opens anyway) and is Done once the last open stream
+// closes. stateClosed accepts no input at all.
 type connState uint8
 
 const (
@@ -111,8 +113,11 @@ type Conn struct {
 	localClosed int // streams in halfClosedLocal
 	free        []*stream
 	maxClientID uint32 // highest stream id the client opened
-	goAwaySent  bool
+	goAwaySent  bool   // the final GOAWAY (or a connection error's)
 	goAwayRecv  bool
+	// shutdownDue is when a Shutdown waiting for its PING's ACK sends
+	// the final GOAWAY anyway (Expire); zero when no Shutdown waits.
+	shutdownDue time.Time
 	// blocked lists streams owed an OnWritable, oldest first, so that
 	// windows are shared in turn; entries whose stream is gone or no
 	// longer blocked are skipped.
@@ -292,14 +297,61 @@ func (c *Conn) Output(dst []byte) []byte {
 func (c *Conn) Pending() int { return len(c.out) - c.outOff }
 
 // Shutdown starts a graceful close (a reload or stop draining the
-// worker): a GOAWAY naming the last stream the client opened is queued,
-// those streams go on to their end, and any stream the client opens
-// after it is ignored (the client retries it on a new connection, RFC
-// 9113 §6.8). Done reports when the last one has finished.
+// worker) in the two steps of RFC 9113 §6.8. First a GOAWAY with the
+// largest stream id (2^31-1, NO_ERROR) tells the client to open no more
+// streams, and a PING follows it; streams the client opens meanwhile
+// (those already on the wire when the GOAWAY left) are served. Once the
+// PING's ACK arrives, one round trip later, every such stream has
+// arrived: the final GOAWAY names the last stream the client opened, and
+// any stream opened after it is ignored (the client retries it on a new
+// connection). A client that does not answer the PING gets the final
+// GOAWAY at ShutdownDue (Config.ShutdownPingTimeout), through Expire.
+// Done reports when the last stream has finished after the final GOAWAY.
+// A client that sent GOAWAY itself opens no more streams: it gets the
+// final GOAWAY at once.
 func (c *Conn) Shutdown() {
+	if c.goAwaySent || c.state == stateClosed || !c.shutdownDue.IsZero() {
+		return
+	}
+	if c.goAwayRecv {
+		c.finishShutdown()
+		return
+	}
+	c.grab()
+	c.out = appendGoAway(c.out, maxStreamID, ErrCodeNo)
+	c.out = append(appendFrameHeader(c.out, 8, framePing, 0, 0), shutdownPing[:]...)
+	c.shutdownDue = c.lim.now().Add(c.lim.shutdownPing)
+}
+
+// shutdownPing is the payload of Shutdown's PING; an ACK carrying
+// anything else answers some other PING and is ignored.
+var shutdownPing = [8]byte{'n', 'p', 'x', 'd', 'r', 'a', 'i', 'n'}
+
+// maxStreamID is the largest stream id (RFC 9113 §5.1.1), the first
+// GOAWAY's last-stream-id: no stream the client opens is refused by it.
+const maxStreamID = 1<<31 - 1
+
+// ShutdownDue reports when a Shutdown still waiting for its PING's ACK
+// sends the final GOAWAY without it (the caller's timer calls Expire
+// then); zero when no Shutdown waits.
+func (c *Conn) ShutdownDue() time.Time { return c.shutdownDue }
+
+// Expire sends the final GOAWAY of a Shutdown whose PING was not
+// acknowledged by ShutdownDue (Config.Now decides); before then, or when
+// no Shutdown waits, it does nothing.
+func (c *Conn) Expire() {
+	if !c.shutdownDue.IsZero() && !c.lim.now().Before(c.shutdownDue) {
+		c.finishShutdown()
+	}
+}
+
+// finishShutdown queues the final GOAWAY, naming the last stream the
+// client opened, and stops accepting streams.
+func (c *Conn) finishShutdown() {
 	if c.goAwaySent || c.state == stateClosed {
 		return
 	}
+	c.shutdownDue = time.Time{}
 	c.goAwaySent = true
 	c.grab()
 	c.out = appendGoAway(c.out, c.maxClientID, ErrCodeNo)

@@ -394,31 +394,123 @@ func TestOutputBackpressure(t *testing.T) {
 	}
 }
 
+// TestShutdown checks the two-step graceful close (RFC 9113 §6.8):
+// GOAWAY(2^31-1) and a PING; a stream opened before the PING's ACK is
+// served; an ACK with other data is ignored; the ACK brings the final
+// GOAWAY naming that stream, after which a new stream is ignored.
 func TestShutdown(t *testing.T) {
 	p := newPeer(t, nil, false)
 	p.get(1, "/")
 	p.get(3, "/")
 	p.flush()
 	p.c.Shutdown()
-	p.get(5, "/late")
+	p.c.Shutdown() // a second call (every input while draining) adds nothing
 	got := p.flush()
-	if want := []string{"GOAWAY last=3 NO_ERROR"}; !slices.Equal(got, want) {
-		t.Fatalf("got %q, want %q", got, want)
+	if want := []string{"GOAWAY last=2147483647 NO_ERROR", `PING ack=false "npxdrain"`}; !slices.Equal(got, want) {
+		t.Fatalf("first step: got %q, want %q", got, want)
 	}
-	if len(p.rec.heads) != 2 || p.c.Done() {
-		t.Fatalf("events %q, done %v", p.rec.events, p.c.Done())
+	p.get(5, "/in-flight") // sent before the client saw the GOAWAY
+	p.fr.WritePing(true, [8]byte{'s', 'o', 'm', 'e', 'p', 'i', 'n', 'g'})
+	if got := p.flush(); len(got) != 0 {
+		t.Fatalf("stream 5 and a foreign PING ACK: got %q, want nothing", got)
 	}
-	p.c.Respond(1, 200, nil, true)
+	if len(p.rec.heads) != 3 || p.c.Done() || p.c.ShutdownDue().IsZero() {
+		t.Fatalf("events %q, done %v, due %v", p.rec.events, p.c.Done(), p.c.ShutdownDue())
+	}
+	p.fr.WritePing(true, [8]byte{'n', 'p', 'x', 'd', 'r', 'a', 'i', 'n'})
+	got = p.flush()
+	if want := []string{"GOAWAY last=5 NO_ERROR"}; !slices.Equal(got, want) {
+		t.Fatalf("after the ACK: got %q, want %q", got, want)
+	}
+	if !p.c.ShutdownDue().IsZero() {
+		t.Fatal("ShutdownDue set after the final GOAWAY")
+	}
+	p.get(7, "/late")
+	p.flush()
+	if len(p.rec.heads) != 3 {
+		t.Fatalf("stream 7 after the final GOAWAY was served: %q", p.rec.events)
+	}
+	for _, id := range []uint32{1, 3} {
+		p.c.Respond(id, 200, nil, true)
+	}
 	if p.c.Done() {
-		t.Fatal("Done with stream 3 still open")
+		t.Fatal("Done with stream 5 still open")
 	}
-	p.c.Respond(3, 200, nil, true)
+	p.c.Respond(5, 200, nil, true)
 	if !p.c.Done() {
 		t.Fatal("not Done after the last stream")
 	}
 	got = p.flush()
-	if want := []string{"HEADERS 1 end=true :status=200", "HEADERS 3 end=true :status=200"}; !slices.Equal(got, want) {
+	if want := []string{"HEADERS 1 end=true :status=200", "HEADERS 3 end=true :status=200", "HEADERS 5 end=true :status=200"}; !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// TestShutdownNoAck: a client that does not answer the PING gets the
+// final GOAWAY once ShutdownDue has passed (a fake clock: nothing waits).
+func TestShutdownNoAck(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p := newPeer(t, &Config{Now: func() time.Time { return now }, ShutdownPingTimeout: time.Second}, false)
+	p.get(1, "/")
+	p.flush()
+	p.c.Shutdown()
+	p.flush()
+	if due := p.c.ShutdownDue(); !due.Equal(now.Add(time.Second)) {
+		t.Fatalf("ShutdownDue %v, want %v", due, now.Add(time.Second))
+	}
+	p.get(3, "/")
+	now = now.Add(time.Second - 1)
+	p.c.Expire()
+	if got := p.flush(); len(got) != 0 {
+		t.Fatalf("Expire before the bound: got %q", got)
+	}
+	now = now.Add(1)
+	p.c.Expire()
+	if got, want := p.flush(), []string{"GOAWAY last=3 NO_ERROR"}; !slices.Equal(got, want) {
+		t.Fatalf("Expire at the bound: got %q, want %q", got, want)
+	}
+	p.c.Expire()
+	if got := p.flush(); len(got) != 0 {
+		t.Fatalf("a second Expire: got %q", got)
+	}
+	p.c.Respond(1, 200, nil, true)
+	p.c.Respond(3, 200, nil, true)
+	if !p.c.Done() {
+		t.Fatal("not Done after the last stream")
+	}
+}
+
+// TestShutdownAfterClientGoAway: a client that sent GOAWAY opens no more
+// streams, so Shutdown sends the final GOAWAY at once, without a PING;
+// and a client GOAWAY during the first step ends the wait.
+func TestShutdownAfterClientGoAway(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		goAwayFirst bool
+		want        []string
+	}{
+		{name: "before", goAwayFirst: true, want: []string{"GOAWAY last=1 NO_ERROR"}},
+		{name: "during", want: []string{"GOAWAY last=2147483647 NO_ERROR", `PING ack=false "npxdrain"`, "GOAWAY last=1 NO_ERROR"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeer(t, nil, false)
+			p.get(1, "/")
+			if tc.goAwayFirst {
+				p.fr.WriteGoAway(1, xhttp2.ErrCodeNo, nil)
+				p.flush()
+				p.c.Shutdown()
+			} else {
+				p.flush()
+				p.c.Shutdown()
+				p.fr.WriteGoAway(1, xhttp2.ErrCodeNo, nil)
+			}
+			if got := p.flush(); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			if !p.c.ShutdownDue().IsZero() {
+				t.Fatal("still waiting for the PING's ACK")
+			}
+		})
 	}
 }
 

@@ -111,7 +111,12 @@
 //     over TLS) in pooled buffers: Output fills at most a buffer's spare
 //     capacity and keeps the rest. Done tells the server to close once
 //     Pending is sent.
-//   - A reload or stop (server.Drain) calls Shutdown: GOAWAY names the
-//     last stream, open streams finish, and Done follows, so the drain
+//   - A reload or stop (server.Drain) calls Shutdown, which closes in the
+//     two steps of RFC 9113 §6.8: GOAWAY with the largest stream id and a
+//     PING; streams the client opens until the PING's ACK (requests that
+//     were on the wire) are served; then the final GOAWAY names the last
+//     of them. A client that does not answer gets the final GOAWAY at
+//     ShutdownDue (Config.ShutdownPingTimeout, 1 s): the server's timer
+//     calls Expire. Open streams finish and Done follows, so the drain
 //     stays lossless.
 package http2

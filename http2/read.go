@@ -263,7 +263,11 @@ func (c *Conn) onPing(fh frameHeader, payload []byte) {
 		return
 	}
 	if fh.flags&flagAck != 0 {
-		return // we send no PING of our own
+		// Our only PING is Shutdown's: its ACK ends the first step.
+		if !c.shutdownDue.IsZero() && string(payload) == string(shutdownPing[:]) {
+			c.finishShutdown()
+		}
+		return
 	}
 	c.grab()
 	c.out = append(appendFrameHeader(c.out, 8, framePing, flagAck, 0), payload...)
@@ -283,6 +287,9 @@ func (c *Conn) onGoAway(fh frameHeader, payload []byte) {
 		return
 	}
 	c.goAwayRecv = true
+	if !c.shutdownDue.IsZero() {
+		c.finishShutdown() // the client opens no more streams: no need to wait
+	}
 	if c.state == stateOpen {
 		c.state = stateDraining
 	}

@@ -284,6 +284,13 @@ func (c *conn) h2Timeout() {
 	if c.state == stRead {
 		now := c.s.loop.NowNano()
 		h.proxyTimers(now)
+		if sd := h.hc.ShutdownDue(); !sd.IsZero() && now >= sd.UnixNano() {
+			// The drain's PING went unanswered: the final GOAWAY now
+			// (the loop's clock is the Conn's, Config.Now).
+			h.hc.Expire()
+			c.h2Flush()
+			return
+		}
 		switch {
 		case h.ownDue == 0 || now < h.ownDue:
 			c.h2Flush() // a stream's timer: the steps acted; re-arm
@@ -299,7 +306,10 @@ func (c *conn) h2Timeout() {
 }
 
 // h2Drain starts the graceful close of an HTTP/2 connection when the
-// worker drains: GOAWAY, open streams finish, then the connection ends.
+// worker drains: GOAWAY(2^31-1) and a PING, the final GOAWAY once the
+// PING's ACK arrives or at its bound (http2.Conn.Shutdown; h2Timeout
+// fires at ShutdownDue through nextDue), open streams finish, then the
+// connection ends.
 func (c *conn) h2Drain() {
 	if c.state != stRead {
 		return
@@ -307,11 +317,6 @@ func (c *conn) h2Drain() {
 	c.enter()
 	c.h2.hc.Shutdown()
 	c.h2Flush()
-	if c.state == stRead && c.h2.inflight == nil && c.h2.hc.Streams() == 0 {
-		g := c.drainGrace()
-		c.h2.ownDue = c.s.loop.NowNano() + int64(g) // h2Timeout closes at it
-		c.rc.SetTimeout(g)
-	}
 	c.leave()
 }
 

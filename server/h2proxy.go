@@ -574,10 +574,13 @@ func (h *h2conn) proxyTimers(now int64) {
 	}
 }
 
-// nextDue returns the earliest due time of the conn's own timer and its
-// streams' (0: none).
+// nextDue returns the earliest due time of the conn's own timer, its
+// streams' and a drain's final GOAWAY (http2.Conn.ShutdownDue; 0: none).
 func (h *h2conn) nextDue() int64 {
 	due := h.ownDue
+	if sd := h.hc.ShutdownDue(); !sd.IsZero() && (due == 0 || sd.UnixNano() < due) {
+		due = sd.UnixNano()
+	}
 	for _, p := range h.proxies {
 		if p.due != 0 && p.st != nil && (due == 0 || p.due < due) {
 			due = p.due
