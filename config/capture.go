@@ -70,45 +70,36 @@ func (l *loader) parseAliasCaptures(s *Server, v string) error {
 // (${1}), as expandTemplate does for rewrite's replacements. Other
 // variables are refused: a file's path is built from the request path.
 func expandCaptures(text string, re *regexp.Regexp) (string, error) {
-	var b strings.Builder
-	for rest := text; ; {
-		i := strings.IndexByte(rest, '$')
-		if i < 0 {
-			b.WriteString(rest)
-			break
-		}
-		b.WriteString(rest[:i])
-		rest = rest[i+1:]
+	return numberCaptures(text, func(rest string) (int, int, error) {
 		var name string
+		used := 0
 		switch {
 		case strings.HasPrefix(rest, "{"):
 			end := strings.IndexByte(rest, '}')
 			if end < 0 {
-				return "", errors.New("'${' without '}'")
+				return 0, 0, errors.New("'${' without '}'")
 			}
-			name, rest = rest[1:end], rest[end+1:]
+			name, used = rest[1:end], end+1
 		case rest != "" && rest[0] >= '0' && rest[0] <= '9':
-			name, rest = rest[:1], rest[1:]
+			name, used = rest[:1], 1
 		default:
-			j := 0
-			for j < len(rest) && (isDigit(rest[j]) || rest[j] == '_' || rest[j]|0x20 >= 'a' && rest[j]|0x20 <= 'z') {
-				j++
+			for used < len(rest) && (isDigit(rest[used]) || rest[used] == '_' || rest[used]|0x20 >= 'a' && rest[used]|0x20 <= 'z') {
+				used++
 			}
-			name, rest = rest[:j], rest[j:]
+			name = rest[:used]
 		}
 		n, err := strconv.Atoi(name)
 		if err != nil || !isDigits(name) {
 			n = re.SubexpIndex(name)
 			if name == "" || n < 0 {
-				return "", fmt.Errorf("$%s: not a capture of the regex (alias takes $1..$9 and the regex's (?P<name>...) groups)", name)
+				return 0, 0, fmt.Errorf("$%s: not a capture of the regex (alias takes $1..$9 and the regex's (?P<name>...) groups)", name)
 			}
 		}
 		if n < 1 || n > re.NumSubexp() {
-			return "", fmt.Errorf("$%s, but the regex has %d capture group(s)", name, re.NumSubexp())
+			return 0, 0, fmt.Errorf("$%s, but the regex has %d capture group(s)", name, re.NumSubexp())
 		}
-		b.WriteString("${" + strconv.Itoa(n) + "}")
-	}
-	return b.String(), nil
+		return n, used, nil
+	})
 }
 
 // proxyURI splits proxy_pass in a regex [location] into its backend and

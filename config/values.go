@@ -612,8 +612,37 @@ func isRedirect(code int) bool {
 // Go template it names group 12, and "$1x" names a group "1x". Writing
 // every capture as ${N} keeps nginx's meaning. ${N} is accepted for N > 9.
 func expandTemplate(repl string, groups int) (string, error) {
+	return numberCaptures(repl, func(rest string) (int, int, error) {
+		var num string
+		used := 0
+		switch {
+		case strings.HasPrefix(rest, "{"):
+			end := strings.IndexByte(rest, '}')
+			if end < 0 || !isDigits(rest[1:end]) {
+				return 0, 0, errors.New("'${' must be followed by a capture number and '}'")
+			}
+			num, used = rest[1:end], end+1
+		case rest != "" && rest[0] >= '0' && rest[0] <= '9':
+			num, used = rest[:1], 1
+		default:
+			return 0, 0, errors.New("'$' must be followed by a capture number ($1 or ${1})")
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil || n > groups {
+			return 0, 0, fmt.Errorf("$%s but the regex has %d capture group(s)", num, groups)
+		}
+		return n, used, nil
+	})
+}
+
+// numberCaptures writes text with every '$' reference replaced by ${N},
+// the regexp.Expand form naming group N: ref reads the reference after a
+// '$' (the text that follows it) and says which group it names and how
+// many bytes it took. rewrite's replacements and a regex [location]'s
+// alias share it, each with its own idea of a reference.
+func numberCaptures(text string, ref func(rest string) (n, used int, err error)) (string, error) {
 	var b strings.Builder
-	for rest := repl; ; {
+	for rest := text; ; {
 		i := strings.IndexByte(rest, '$')
 		if i < 0 {
 			b.WriteString(rest)
@@ -621,23 +650,11 @@ func expandTemplate(repl string, groups int) (string, error) {
 		}
 		b.WriteString(rest[:i])
 		rest = rest[i+1:]
-		var num string
-		switch {
-		case strings.HasPrefix(rest, "{"):
-			end := strings.IndexByte(rest, '}')
-			if end < 0 || !isDigits(rest[1:end]) {
-				return "", errors.New("'${' must be followed by a capture number and '}'")
-			}
-			num, rest = rest[1:end], rest[end+1:]
-		case rest != "" && rest[0] >= '0' && rest[0] <= '9':
-			num, rest = rest[:1], rest[1:]
-		default:
-			return "", errors.New("'$' must be followed by a capture number ($1 or ${1})")
+		n, used, err := ref(rest)
+		if err != nil {
+			return "", err
 		}
-		n, err := strconv.Atoi(num)
-		if err != nil || n > groups {
-			return "", fmt.Errorf("$%s but the regex has %d capture group(s)", num, groups)
-		}
+		rest = rest[used:]
 		b.WriteString("${" + strconv.Itoa(n) + "}")
 	}
 	return b.String(), nil
