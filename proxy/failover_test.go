@@ -166,7 +166,9 @@ func TestStalePooledConn(t *testing.T) {
 		})
 		t.Run("close after each response", func(t *testing.T) {
 			// A raw backend that answers one request per connection and
-			// closes without saying Connection: close.
+			// closes without saying Connection: close. closed says when
+			// a connection that answered is closed.
+			closed := make(chan struct{}, 64)
 			be := servertest.RawBackend(t, func(c net.Conn) {
 				req, err := http.ReadRequest(bufio.NewReader(c))
 				if err != nil {
@@ -174,16 +176,31 @@ func TestStalePooledConn(t *testing.T) {
 				}
 				io.Copy(io.Discard, req.Body)
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				c.Close()
+				closed <- struct{}{}
 			})
 			ps := startProxy(t, backend, "proxy_pass = "+be+"\n")
 			cl := ps.client(t)
 			for i := 0; i < 20; i++ {
 				raw := get("/x")
 				if i%2 == 1 {
-					raw = "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+					// A POST is never sent twice, so it cannot win a
+					// race with a FIN still on its way (nor can nginx):
+					// wait until the backend has closed the pooled
+					// connection, which the proxy must then notice
+					// before sending. A GET races the close and is
+					// retried on a new connection when it loses.
+					select {
+					case <-closed:
+					case <-time.After(5 * time.Second):
+						t.Fatalf("request %d: the backend did not close the previous connection", i)
+					}
 				}
 				if res := cl.do(raw); res.status != 200 || string(res.body) != "ok" {
 					t.Fatalf("request %d: %d %q", i, res.status, res.body)
+				}
+				if i%2 == 1 {
+					<-closed // the POST's own connection: one answer, one close
 				}
 			}
 			// Back to back on several connections, racing the closes.
