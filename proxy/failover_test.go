@@ -86,6 +86,27 @@ func TestAllDown(t *testing.T) {
 				t.Fatalf("request %d: status %d after %v, want 502 at once", i, res.status, el)
 			}
 		}
+		// Every backend down at once and back (a restart): the request
+		// that finds none live gets 502 and makes them live again, so the
+		// next one is served, long before the 10 s fail timeout (nginx's
+		// quick recovery).
+		var bs [2]*httpBackend
+		for i := range bs {
+			bs[i] = startBackend(t, fmt.Sprint("b", i), nil)
+			bs[i].stop()
+		}
+		psr := startProxy(t, backend, fmt.Sprintf("proxy_pass = %s, %s\n", bs[0].addr, bs[1].addr))
+		clr := psr.client(t)
+		for i := 0; i < 2; i++ { // both refused, then none live
+			if res := clr.do(get("/x")); res.status != 502 {
+				t.Fatalf("recovery: request %d with both stopped: %d", i, res.status)
+			}
+		}
+		bs[0].restart(t)
+		bs[1].restart(t)
+		if res := clr.do(get("/x")); res.status != 200 {
+			t.Fatalf("recovery: first request after the restart: %d, want 200 (quick recovery)", res.status)
+		}
 		// A lone backend is never marked down (nginx): each request tries.
 		ps1 := startProxy(t, backend, "proxy_pass = "+refusedAddr(t)+"\n")
 		cl1 := ps1.client(t)

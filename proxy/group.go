@@ -127,6 +127,22 @@ func (g *Group) anyUp(now int64) bool {
 	return false
 }
 
+// recoverAll is nginx's quick recovery: when a request finds every
+// backend down it is answered 502 and the backends that requests marked
+// down are live again for the next one, so that a group whose backends
+// all failed at once (a restart, a network blip) serves again as soon as
+// one of them is back instead of answering 502 for the whole fail
+// timeout. A backend an active health check holds down stays down: the
+// probe, not traffic, says when it is back.
+func (g *Group) recoverAll() {
+	for _, b := range g.backends {
+		if !b.probed && !b.drained {
+			b.fails = 0
+			b.setDown(0)
+		}
+	}
+}
+
 // pick asks the balancer, ignoring backends already tried.
 func (g *Group) pick(tried uint64, now int64) *backend {
 	return g.bal.Pick(g.backends, tried, now)

@@ -73,7 +73,12 @@ func (h *Handler) Serve(x *http.Exchange) bool {
 		return false
 	}
 	if !h.g.anyUp(h.loop.NowNano()) {
-		// Every backend is down: answer at once rather than hang.
+		// Every backend is down: answer at once rather than hang, and
+		// let the next request try them again (nginx's quick recovery).
+		if h.log.Enabled(logging.Error) {
+			h.log.Errorf("proxy: no live backends, client: %s", x.ClientAddr.Addr())
+		}
+		h.g.recoverAll()
 		x.Resp.Error(502)
 		return true
 	}

@@ -86,6 +86,7 @@ func (p *probe) done(ok bool) {
 			u.g.log.Warnf("proxy: backend %s failed its health check", b.label)
 		}
 		b.fails = maxFails
+		b.probed = true
 		b.setDown(u.g.loop.NowNano() + int64(u.g.healthEvery) + int64(time.Second))
 	}
 	u.close()

@@ -48,6 +48,7 @@ type backend struct {
 	active    int   // requests in flight (least_conn)
 	fails     int   // consecutive failures
 	downUntil int64 // UnixNano; up again from then
+	probed    bool  // down by a failed active health check, not by requests
 
 	idle []*upConn // idle keep-alive connections, most recent last
 
@@ -76,6 +77,7 @@ func (b *backend) failed(now int64) {
 // succeeded clears the failure count.
 func (b *backend) succeeded() {
 	b.fails = 0
+	b.probed = false
 	if b.downUntil != 0 {
 		b.setDown(0)
 	}
