@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nproxy/nproxy/config"
+	"github.com/nproxy/nproxy/reactor"
 )
 
 // The listening sockets.
@@ -56,6 +57,11 @@ func (p *socketPool) grow(addr string, n int) ([]*os.File, int, error) {
 		return slices.Repeat([]*os.File{f}, n), 0, nil
 	}
 	socks := p.socks[addr]
+	if len(socks) == 0 {
+		if err := reactor.CheckTCPFree(addr); err != nil {
+			return nil, 0, err
+		}
+	}
 	opened := 0
 	for len(socks) < n {
 		f, err := openListener(addr)

@@ -94,6 +94,28 @@ func TestStartBindErrorLine(t *testing.T) {
 	}
 }
 
+// TestStartAddressOfAnotherMaster checks that a second master, with a
+// config file and pid file of its own, cannot start on the address a
+// running master serves: SO_REUSEPORT would let it join the first one's
+// socket group and take part of its connections (nginx fails with
+// EADDRINUSE there too). The running master keeps serving.
+func TestStartAddressOfAnotherMaster(t *testing.T) {
+	in := start(t, 2)
+	other := newInstance(t, 1)
+	writeConfig(t, other.conf, in.addr, other.root("b", "B\n"), 1, "pid_file = "+other.pidFile)
+	code, _, stderr := runCmd(t, other.dir, "-c", other.conf)
+	want := regexp.QuoteMeta(other.conf) + `:\d+: listen ` + regexp.QuoteMeta(in.addr) + `: bind: address already in use \(another process listens there\)`
+	if code != 1 || !regexp.MustCompile(want).MatchString(stderr) {
+		t.Fatalf("second master on a served address: exit %d, stderr %q, want %s", code, stderr, want)
+	}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := 0; i < 20; i++ {
+		if body := get(t, c, "http://"+in.addr+"/"); body != "A\n" {
+			t.Fatalf("request %d after the refused start: %q, want the first master's A", i, body)
+		}
+	}
+}
+
 func readFile(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)

@@ -23,31 +23,9 @@ import (
 //     there, so the first read of a new connection rarely finds nothing
 //     (nginx's "deferred").
 func ListenTCP(addr string, backlog int) (int, error) {
-	host, portStr, err := net.SplitHostPort(addr)
+	family, sa, err := tcpSockaddr(addr)
 	if err != nil {
-		return -1, fmt.Errorf("reactor: listen %s: %w", addr, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		return -1, fmt.Errorf("reactor: listen %s: bad port", addr)
-	}
-	if host == "" || host == "*" {
-		host = "0.0.0.0"
-	}
-	if host == "localhost" {
-		host = "127.0.0.1"
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return -1, fmt.Errorf("reactor: listen %s: %w", addr, err)
-	}
-	var sa unix.Sockaddr
-	family := unix.AF_INET
-	if ip.Is4() || ip.Is4In6() {
-		sa = &unix.SockaddrInet4{Port: port, Addr: ip.Unmap().As4()}
-	} else {
-		family = unix.AF_INET6
-		sa = &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
+		return -1, err
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -80,6 +58,71 @@ func ListenTCP(addr string, backlog int) (int, error) {
 		return -1, os.NewSyscallError("listen", err)
 	}
 	return fd, nil
+}
+
+// tcpSockaddr parses "host:port" ("", "*" and localhost allowed) into a
+// socket address and its family.
+func tcpSockaddr(addr string) (int, unix.Sockaddr, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reactor: listen %s: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return 0, nil, fmt.Errorf("reactor: listen %s: bad port", addr)
+	}
+	if host == "" || host == "*" {
+		host = "0.0.0.0"
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reactor: listen %s: %w", addr, err)
+	}
+	if ip.Is4() || ip.Is4In6() {
+		return unix.AF_INET, &unix.SockaddrInet4{Port: port, Addr: ip.Unmap().As4()}, nil
+	}
+	return unix.AF_INET6, &unix.SockaddrInet6{Port: port, Addr: ip.As16()}, nil
+}
+
+// CheckTCPFree fails with EADDRINUSE (in a "bind" SyscallError) when a
+// socket of any process listens on addr or on a wildcard address that
+// covers it. SO_REUSEPORT lets a socket of the same user join another
+// process's group on the same port silently (a second master started on
+// the address of a running one would then take half its connections),
+// so the master asks this before it opens an address's first socket:
+// a plain bind with SO_REUSEADDR is refused only by a listening socket,
+// never by connections in TIME_WAIT. Port 0 is always free.
+func CheckTCPFree(addr string) error {
+	family, sa, err := tcpSockaddr(addr)
+	if err != nil {
+		return err
+	}
+	if p, ok := sa.(*unix.SockaddrInet4); ok && p.Port == 0 {
+		return nil
+	}
+	if p, ok := sa.(*unix.SockaddrInet6); ok && p.Port == 0 {
+		return nil
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	if family == unix.AF_INET6 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fmt.Errorf("reactor: listen %s: %w", addr, os.NewSyscallError("bind", err))
+	}
+	return nil
 }
 
 // LocalPort returns the port a listening socket is bound to (useful after
