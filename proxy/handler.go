@@ -76,7 +76,7 @@ func (h *Handler) Serve(x *http.Exchange) bool {
 		// Every backend is down: answer at once rather than hang, and
 		// let the next request try them again (nginx's quick recovery).
 		if h.log.Enabled(logging.Error) {
-			h.log.Errorf("proxy: no live backends, client: %s", x.ClientAddr.Addr())
+			h.log.Errorf("proxy: no live backends for %q (the next request tries them again)", x.Path)
 		}
 		h.g.recoverAll()
 		x.Resp.Error(502)
