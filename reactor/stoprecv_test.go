@@ -5,6 +5,7 @@ package reactor_test
 import (
 	"bytes"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,8 +24,12 @@ type stopConn struct {
 
 // stopHandler stops receiving once a connection has stopAt bytes, in
 // the middle of a steady flow, and never resumes: the upstream of a
-// proxied stream whose client stopped reading.
-type stopHandler struct{ conns []*stopConn }
+// proxied stream whose client stopped reading, or a client's upload the
+// proxy pushes back on.
+type stopHandler struct {
+	mu    sync.Mutex
+	conns []*stopConn
+}
 
 const stopAt = 256 << 10
 
@@ -42,9 +47,21 @@ func (h *stopHandler) OnConnect(c *reactor.Conn, err error) {
 }
 func (h *stopHandler) OnTimeout(c *reactor.Conn) { c.Close() }
 
-// TestStopRecvBounded: once the handler of a connection the loop dialled
-// stops receiving, the loop takes at most one more receive buffer from
-// the socket, however much the peer keeps sending. Per connection, what
+func (h *stopHandler) accept(c *reactor.Conn) error {
+	sc := &stopConn{}
+	sc.fd.Store(int64(c.Fd()))
+	h.mu.Lock()
+	h.conns = append(h.conns, sc)
+	h.mu.Unlock()
+	c.H, c.Ctx = h, sc
+	c.StartRecv()
+	return nil
+}
+
+// TestStopRecvBounded: once the handler of a connection stops
+// receiving, the loop takes a bounded amount more from the socket,
+// however much the peer keeps sending: on a connection the loop dialled
+// (an upstream) and on one it accepted (a client). Per connection, what
 // it took beyond what it delivered (the peer's bytes, less what the peer
 // has not sent yet, what waits in our socket's receive queue and what
 // the handler got) stays within a bound. On io_uring a multishot receive
@@ -55,52 +72,76 @@ func TestStopRecvBounded(t *testing.T) {
 		bound = 64 << 10
 	)
 	forEachBackend(t, func(t *testing.T, backend string) {
+		for _, mode := range []string{"dialed", "accepted"} {
+			t.Run(mode, func(t *testing.T) { testStopRecvBounded(t, backend, mode == "dialed", conns, bound) })
+		}
+	})
+}
+
+func testStopRecvBounded(t *testing.T, backend string, dial bool, conns int, bound int64) {
+	type peer struct {
+		c       *net.TCPConn
+		written atomic.Int64
+	}
+	var (
+		mu    sync.Mutex
+		peers []*peer
+	)
+	// feed has c write up to 8 MiB.
+	feed := func(c *net.TCPConn) {
+		p := &peer{c: c}
+		mu.Lock()
+		peers = append(peers, p)
+		mu.Unlock()
+		piece := bytes.Repeat([]byte("z"), 8<<10)
+		for range 1024 {
+			c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+			n, err := c.Write(piece)
+			p.written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}
+	defer func() {
+		mu.Lock()
+		for _, p := range peers {
+			p.c.Close()
+		}
+		mu.Unlock()
+	}()
+	b, _, err := reactor.New(backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := reactor.NewLoop(b, reactor.Options{MaxConns: 2*conns + 1})
+	h := &stopHandler{}
+	done := make(chan error, 1)
+	go func() { done <- l.Run() }()
+	defer func() {
+		l.Stop()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("loop did not stop")
+		}
+	}()
+	if dial {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer ln.Close()
 		port := ln.Addr().(*net.TCPAddr).Port
-		var (
-			mu      sync.Mutex
-			peers   []*net.TCPConn
-			written = make([]atomic.Int64, conns)
-		)
 		go func() {
-			for i := 0; i < conns; i++ {
+			for range conns {
 				c, err := ln.Accept()
 				if err != nil {
 					return
 				}
-				mu.Lock()
-				peers = append(peers, c.(*net.TCPConn))
-				mu.Unlock()
-				go func(i int) {
-					piece := bytes.Repeat([]byte("z"), 8<<10)
-					for range 1024 { // 8 MiB at most
-						c.SetWriteDeadline(time.Now().Add(20 * time.Second))
-						n, err := c.Write(piece)
-						written[i].Add(int64(n))
-						if err != nil {
-							return
-						}
-					}
-				}(i)
+				go feed(c.(*net.TCPConn))
 			}
 		}()
-		defer func() {
-			mu.Lock()
-			for _, c := range peers {
-				c.Close()
-			}
-			mu.Unlock()
-		}()
-		b, _, err := reactor.New(backend)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l := reactor.NewLoop(b, reactor.Options{MaxConns: 2 * conns})
-		h := &stopHandler{}
 		for range conns {
 			h.conns = append(h.conns, &stopConn{})
 		}
@@ -115,73 +156,90 @@ func TestStopRecvBounded(t *testing.T) {
 				sc.fd.Store(int64(c.Fd()))
 			}
 		})
-		done := make(chan error, 1)
-		go func() { done <- l.Run() }()
-		defer func() {
-			l.Stop()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				t.Error("loop did not stop")
-			}
-		}()
-		total := func() int64 {
-			var s int64
-			for i := range written {
-				s += written[i].Load()
-			}
-			return s
+	} else {
+		fd, err := reactor.ListenTCP("127.0.0.1:0", 0)
+		if err != nil {
+			t.Fatal(err)
 		}
-		var last int64 = -1
-		deadline := time.Now().Add(20 * time.Second)
-		for stable := 0; stable < 5; {
-			if time.Now().After(deadline) {
-				t.Fatalf("the peers' writes did not settle (%d so far)", last)
-			}
-			time.Sleep(100 * time.Millisecond)
-			mu.Lock()
-			n := len(peers)
-			mu.Unlock()
-			if w := total(); w != last || n < conns {
-				last, stable = w, 0
-				continue
-			}
-			stable++
+		port, _ := reactor.LocalPort(fd)
+		listening := make(chan error, 1)
+		l.Post(func() {
+			_, err := l.Listen(fd, h.accept)
+			listening <- err
+		})
+		if err := <-listening; err != nil {
+			t.Fatal(err)
 		}
-		// Peers and loop connections pair up by port.
-		mu.Lock()
-		defer mu.Unlock()
-		var most int64
-		for _, p := range peers {
-			var unsent int
-			rc, _ := p.SyscallConn()
-			rc.Control(func(f uintptr) { unsent, _ = unix.IoctlGetInt(int(f), unix.SIOCOUTQNSD) })
-			rport := p.RemoteAddr().(*net.TCPAddr).Port
-			for _, sc := range h.conns {
-				sa, err := unix.Getsockname(int(sc.fd.Load()))
-				if err != nil || sa.(*unix.SockaddrInet4).Port != rport {
-					continue
-				}
-				queued, _ := unix.IoctlGetInt(int(sc.fd.Load()), unix.SIOCINQ)
-				w := peerWritten(p, peers, written)
-				took := w - int64(unsent) - int64(queued) - sc.got.Load()
-				most = max(most, took)
+		for range conns {
+			c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		t.Logf("%s: the peers wrote %d bytes; at most %d taken beyond what a handler got", backend, last, most)
-		if most > bound {
-			t.Errorf("the loop took %d bytes from a connection after its handler stopped receiving, want at most %d", most, bound)
-		}
-	})
-}
-
-// peerWritten returns what peer p wrote (peers and written share indexes
-// in accept order).
-func peerWritten(p *net.TCPConn, peers []*net.TCPConn, written []atomic.Int64) int64 {
-	for i, q := range peers {
-		if q == p {
-			return written[i].Load()
+			go feed(c.(*net.TCPConn))
 		}
 	}
-	return 0
+	total := func() int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		var s int64
+		for _, p := range peers {
+			s += p.written.Load()
+		}
+		return s
+	}
+	var last int64 = -1
+	deadline := time.Now().Add(20 * time.Second)
+	for stable := 0; stable < 5; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the peers' writes did not settle (%d so far)", last)
+		}
+		time.Sleep(100 * time.Millisecond)
+		mu.Lock()
+		n := len(peers)
+		mu.Unlock()
+		h.mu.Lock()
+		n = min(n, len(h.conns))
+		h.mu.Unlock()
+		if w := total(); w != last || n < conns {
+			last, stable = w, 0
+			continue
+		}
+		stable++
+	}
+	// Peers and loop connections pair up by port: the loop's local port
+	// is the peer's remote one when the loop dialled, its remote port
+	// the peer's local one when it accepted.
+	mu.Lock()
+	defer mu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var most int64
+	paired := 0
+	for _, p := range peers {
+		var unsent int
+		rc, _ := p.c.SyscallConn()
+		rc.Control(func(f uintptr) { unsent, _ = unix.IoctlGetInt(int(f), unix.SIOCOUTQNSD) })
+		want := p.c.RemoteAddr().(*net.TCPAddr).Port
+		name := unix.Getsockname
+		if !dial {
+			want, name = p.c.LocalAddr().(*net.TCPAddr).Port, unix.Getpeername
+		}
+		for _, sc := range h.conns {
+			sa, err := name(int(sc.fd.Load()))
+			if err != nil || sa.(*unix.SockaddrInet4).Port != want {
+				continue
+			}
+			paired++
+			queued, _ := unix.IoctlGetInt(int(sc.fd.Load()), unix.SIOCINQ)
+			took := p.written.Load() - int64(unsent) - int64(queued) - sc.got.Load()
+			most = max(most, took)
+		}
+	}
+	t.Logf("%s: the peers wrote %d bytes; at most %d taken beyond what a handler got", backend, last, most)
+	if paired != conns {
+		t.Fatalf("%d of %d connections paired with their peers", paired, conns)
+	}
+	if most > bound {
+		t.Errorf("the loop took %d bytes from a connection after its handler stopped receiving, want at most %d", most, bound)
+	}
 }

@@ -40,7 +40,11 @@ import (
 //     stash (a Loop buffer) and the multishot is cancelled. StartRecv
 //     delivers the stash (from the next poll, never from inside the call)
 //     before anything newer, then re-arms. OnRecv is never called while
-//     receiving is stopped, as with epoll.
+//     receiving is stopped, as with epoll. Each multishot ends by itself
+//     after recvLimit bytes and is re-armed, and a connection's receives
+//     are single-shot after its first StopRecv, so what a connection
+//     whose handler pushes back takes from its socket stays bounded even
+//     when the cancel misses (stopRecv).
 //   - send: SEND (MSG_WAITALL|MSG_NOSIGNAL). A send of at most
 //     sendCopyMax bytes is copied into a Loop buffer and reported done at
 //     once (flagOutQueued marks the copy until its CQE returns the buffer),
@@ -102,7 +106,15 @@ type uringBackend struct {
 	evfd  int
 	wakeW []byte // off-heap word the eventfd READ fills
 	dead  bool   // shutdown ran
+	// noRecvLimit: the kernel refused RecvMultishotLimit (see onRecv).
+	noRecvLimit bool
 }
+
+// recvLimit is how many bytes one multishot receive takes before it ends
+// and is armed again (stopRecv says why): a few requests' worth on a
+// client connection, a few buffers of a large body, re-armed at the cost
+// of one SQE.
+const recvLimit = 32 << 10
 
 var _ Backend = (*uringBackend)(nil)
 
@@ -131,6 +143,7 @@ const (
 	ukPollIn                   // a POLL_ADD (POLLIN) for a splice source is in flight
 	ukRecvOnce                 // receives are single-shot (see stopRecv)
 	ukRecvSingle               // the RECV in flight is single-shot
+	ukDialed                   // a connection we dialed (an upstream)
 )
 
 // user_data op codes.
@@ -544,10 +557,7 @@ func (u *uringBackend) connect(c *Conn, sa unix.Sockaddr) error {
 		return err
 	}
 	s.SetUserData(userData(c, opConnect))
-	// A connection we dial is an upstream: its handler forwards what it
-	// reads to a client that may read nothing, so it pushes back; receive
-	// one buffer at a time from the start (see stopRecv).
-	c.bk |= ukConnect | ukRecvOnce
+	c.bk |= ukConnect | ukDialed
 	c.inflight++
 	return nil
 }

@@ -28,11 +28,14 @@ func (u *uringBackend) armRecv(c *Conn) {
 		return
 	}
 	s := u.sqe()
-	if c.bk&ukRecvOnce != 0 {
+	switch {
+	case c.bk&ukRecvOnce != 0 || u.noRecvLimit && c.bk&ukDialed != 0:
 		s.RecvSelect(int(c.fd), recvGroup, 0)
 		c.bk |= ukRecvSingle
-	} else {
+	case u.noRecvLimit:
 		s.RecvMultishot(int(c.fd), recvGroup, 0)
+	default:
+		s.RecvMultishotLimit(int(c.fd), recvGroup, 0, recvLimit)
 	}
 	s.SetUserData(userData(c, opRecv))
 	c.bk |= ukRecvArmed
@@ -45,11 +48,12 @@ func (u *uringBackend) armRecv(c *Conn) {
 // a multishot does not stop promptly: while the peer keeps sending, the
 // kernel requeues it after each batch of buffers, a cancel that finds it
 // requeued fails with ENOENT (cancelFailed has the next input retry it),
-// and meanwhile each buffer landed in the stash, which grew as long as
-// the peer sent (measured: see BENCHMARKS.md, "Proxied HTTP/2 streams
-// whose client reads nothing"). A single-shot receive needs no cancel:
-// at most its one buffer arrives after the stop, into the stash.
-// Connections we dial start single-shot (connect).
+// and meanwhile each buffer lands in the stash (measured: see
+// BENCHMARKS.md, "Proxied HTTP/2 streams whose client reads nothing").
+// So every multishot ends by itself after recvLimit bytes (the kernel
+// counts them), which bounds what lands after a stop whether or not the
+// cancel catches it, and a single-shot receive, which needs no cancel,
+// takes over after the first stop.
 func (u *uringBackend) stopRecv(c *Conn) {
 	c.bk |= ukRecvOnce
 	u.cancelMultishot(c)
@@ -99,6 +103,11 @@ func (u *uringBackend) onRecv(c *Conn, cqe *ring.CQE) {
 		// The published buffers ran dry: publish more (doubling, up to
 		// the ring), then re-arm below.
 		u.br.Grow(u.br.Published())
+	case res == -int32(unix.EINVAL) && c.bk&ukRecvSingle == 0 && !u.noRecvLimit:
+		// A kernel without the multishot limit (before 6.17): plain
+		// multishot receives from now on, single-shot for dialed
+		// connections (which push back most); re-arm below.
+		u.noRecvLimit = true
 	case res == -int32(unix.ECANCELED):
 		// Our own cancel (StopRecv or a race with it): re-arm below if
 		// receiving is wanted.

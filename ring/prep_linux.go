@@ -108,6 +108,19 @@ func (s *SQE) RecvMultishot(fd int, group uint16, flags int) {
 	s.SetBufferGroup(group)
 }
 
+// RecvMultishotLimit is RecvMultishot that ends by itself with the
+// receive that brings the bytes it took to total or more (that CQE lacks
+// CQEFMore, as after an error; the kernel does not cut the receive to
+// the limit), so that at most total bytes and one buffer land after the
+// caller stops wanting them even when a cancel cannot catch the request. The limit
+// travels in sqe->optlen (the kernel's IORING_RECV_MSHOT_LIM, 6.17);
+// an older kernel refuses the SQE with EINVAL where it checks that the
+// field is 0, and elsewhere receives without the limit.
+func (s *SQE) RecvMultishotLimit(fd int, group uint16, flags int, total uint32) {
+	s.RecvMultishot(fd, group, flags)
+	s.SpliceFdIn = int32(total)
+}
+
 // RecvSelect prepares one receive into a buffer the kernel takes from
 // provided-buffer group (5.7): a single CQE, carrying CQEFBuffer and the
 // buffer id while res > 0, never CQEFMore. Unlike RecvMultishot it stops

@@ -851,3 +851,41 @@ func TestPutSockaddr(t *testing.T) {
 func rawSockaddr(b []byte) *unix.RawSockaddrAny {
 	return (*unix.RawSockaddrAny)(unsafe.Pointer(&b[0]))
 }
+
+// TestRecvMultishotLimit: a limited multishot receive ends by itself
+// (its last CQE without CQEFMore) with the receive that reaches the
+// limit (which the kernel does not cut to it).
+func TestRecvMultishotLimit(t *testing.T) {
+	r := newTestRing(t, Options{Entries: 8, CQEntries: 64})
+	if _, err := r.NewBufRing(3, 64, 1024); err != nil {
+		t.Fatal(err)
+	}
+	a, b := socketPair(t)
+	s := mustSQE(t, r)
+	s.RecvMultishotLimit(b, 3, 0, 2500)
+	s.SetUserData(42)
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for i := 0; i < 5; i++ {
+		if n, err := unix.Write(a, make([]byte, 1000)); n != 1000 || err != nil {
+			t.Fatalf("write: %d, %v", n, err)
+		}
+		c := reap(t, r, 1)[0]
+		if c.Res == -int32(unix.EINVAL) && i == 0 {
+			t.Skip("this kernel has no multishot receive limit (before 6.17)")
+		}
+		if c.Res <= 0 {
+			t.Fatalf("recv %d: %+v (%v)", i, c, c.Err())
+		}
+		total += int(c.Res)
+		if !c.More() {
+			if i != 2 {
+				t.Fatalf("the multishot ended after %d bytes in %d CQEs, want the third (2500 reached)", total, i+1)
+			}
+			return
+		}
+	}
+	t.Fatalf("still armed after %d bytes, over the 2500 limit", total)
+}
