@@ -104,7 +104,7 @@ func (u *uringBackend) onRecv(c *Conn, cqe *ring.CQE) {
 		// the ring), then re-arm below.
 		u.br.Grow(u.br.Published())
 	case res == -int32(unix.EINVAL) && c.bk&ukRecvSingle == 0 && !u.noRecvLimit:
-		// A kernel without the multishot limit (before 6.17): plain
+		// A kernel without the multishot limit (an older one): plain
 		// multishot receives from now on, single-shot for dialed
 		// connections (which push back most); re-arm below.
 		u.noRecvLimit = true

@@ -113,7 +113,7 @@ func (s *SQE) RecvMultishot(fd int, group uint16, flags int) {
 // CQEFMore, as after an error; the kernel does not cut the receive to
 // the limit), so that at most total bytes and one buffer land after the
 // caller stops wanting them even when a cancel cannot catch the request. The limit
-// travels in sqe->optlen (the kernel's IORING_RECV_MSHOT_LIM, 6.17);
+// travels in sqe->optlen (the kernel's IORING_RECV_MSHOT_LIM; 6.18 has it);
 // an older kernel refuses the SQE with EINVAL where it checks that the
 // field is 0, and elsewhere receives without the limit.
 func (s *SQE) RecvMultishotLimit(fd int, group uint16, flags int, total uint32) {
