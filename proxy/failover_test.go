@@ -172,7 +172,11 @@ func TestTimeouts(t *testing.T) {
 func TestStalePooledConn(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		t.Run("idle timeout", func(t *testing.T) {
-			b := startBackend(t, "b", nil, func(s *http.Server) { s.IdleTimeout = 100 * time.Millisecond })
+			// The POST follows its GET at once, so it finds the pooled
+			// connection alive unless the machine stalls for the whole
+			// idle timeout (a POST is never replayed): keep it long
+			// enough for a loaded CI machine.
+			b := startBackend(t, "b", nil, func(s *http.Server) { s.IdleTimeout = 300 * time.Millisecond })
 			ps := startProxy(t, backend, "proxy_pass = "+b.addr+"\n")
 			cl := ps.client(t)
 			for i := 0; i < 4; i++ {
@@ -182,7 +186,7 @@ func TestStalePooledConn(t *testing.T) {
 				if res := cl.do("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"); res.status != 200 {
 					t.Fatalf("post %d: %d", i, res.status)
 				}
-				time.Sleep(150 * time.Millisecond) // let the backend close its idle connection
+				time.Sleep(450 * time.Millisecond) // let the backend close its idle connection
 			}
 		})
 		t.Run("close after each response", func(t *testing.T) {
