@@ -34,9 +34,10 @@ type tlsSite struct {
 // tlsServer is a worker serving TLS blocks on one loopback address, with
 // the CA that signed their certificates.
 type tlsServer struct {
-	addr  string
-	roots *x509.CertPool
-	dir   string
+	addr   string
+	roots  *x509.CertPool
+	dir    string
+	caFile string // the CA in PEM, for clients that read a file (curl --cacert)
 }
 
 // startTLS runs a worker on backend with one [server] block per site, all
@@ -45,9 +46,13 @@ type tlsServer struct {
 func startTLS(t *testing.T, backend string, sites []tlsSite) *tlsServer {
 	t.Helper()
 	dir := t.TempDir()
-	_, _, ca, caKey := testcert.New(t, testcert.Options{IsCA: true})
+	caPEM, _, ca, caKey := testcert.New(t, testcert.Options{IsCA: true})
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, caPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	fd, err := reactor.ListenTCP("127.0.0.1:0", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +88,7 @@ func startTLS(t *testing.T, backend string, sites []tlsSite) *tlsServer {
 		t.Fatalf("config: %v\n%s", err, b.String())
 	}
 	servertest.RunWorker(t, cfg, backend, logging.Error, []proc.Listener{{Addr: addr, Fd: fd}})
-	return &tlsServer{addr: addr, roots: roots, dir: dir}
+	return &tlsServer{addr: addr, roots: roots, dir: dir, caFile: caFile}
 }
 
 // bigBody is a 1 MiB body with a recognizable pattern.
