@@ -14,3 +14,28 @@ func TestAppendAllocs(t *testing.T) {
 		t.Errorf("Append: %v allocs, want 0", n)
 	}
 }
+
+// TestMapAllocs proves that a map's result allocates nothing for an exact
+// key, a regex whose value names no capture and the default, evaluated
+// or cached, once the cache has grown.
+func TestMapAllocs(t *testing.T) {
+	maps := testMaps(t)
+	tmpl, err := Scope{Maps: func(n string) *Map { return maps[n] }}.Parse("$route;$nodefault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c MapCache
+	buf := make([]byte, 0, 256)
+	for _, uri := range []string{"/old", "/static/a.css", "/nothing"} {
+		vals := &Values{URI: []byte(uri), Args: []byte("a=1"), Host: []byte("example.com"), Maps: &c}
+		c.Reset()
+		buf = tmpl.Append(buf[:0], vals)
+		if n := testing.AllocsPerRun(1000, func() {
+			c.Reset()
+			buf = tmpl.Append(buf[:0], vals)
+			buf = tmpl.Append(buf, vals) // cached
+		}); n != 0 {
+			t.Errorf("%s: %v allocs, want 0", uri, n)
+		}
+	}
+}

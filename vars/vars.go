@@ -39,6 +39,9 @@ const (
 	// X-Forwarded-For with $remote_addr appended, or $remote_addr alone.
 	ProxyAddXFF
 	RequestID // $request_id: 32 random hex digits, one per request (also the access log's)
+	// MapResult is a map's result variable (map.go); the part names the
+	// map.
+	MapResult
 	numVars
 
 	// Capture+N is the regular expression's capture N ($1..$9, ${N}).
@@ -100,6 +103,7 @@ func errorf(kind error, format string, args ...any) error {
 type part struct {
 	lit string
 	v   Var
+	m   *Map // MapResult: the map
 }
 
 // Template is a parsed value: literal text and variables. The zero
@@ -126,6 +130,25 @@ func ParseCaptures(s string, groups int) (Template, error) { return ParseNamed(s
 // (?P<name>...) and (?<name>...) do. A built-in variable's name is never
 // a capture's (the caller refuses such a group).
 func ParseNamed(s string, groups int, names []string) (Template, error) {
+	return Scope{Groups: groups, Names: names}.Parse(s)
+}
+
+// Scope is what a value may name besides the built-in variables: the
+// groups of a regular expression (Groups of them, named as Names, see
+// ParseNamed) and maps' results.
+type Scope struct {
+	Groups int
+	Names  []string
+	// Maps returns the map whose result is called name (without '$'),
+	// or nil.
+	Maps func(name string) *Map
+}
+
+// Parse parses s as ParseNamed does, with sc's maps too. A map whose
+// source is known only when the request is logged (Map.LogOnly) is
+// refused.
+func (sc Scope) Parse(s string) (Template, error) {
+	groups, names := sc.Groups, sc.Names
 	t := Template{raw: s}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f {
@@ -177,6 +200,13 @@ func ParseNamed(s string, groups int, names []string) (Template, error) {
 				continue
 			}
 		}
+		if m := sc.lookupMap(name); !ok && m != nil {
+			if m.LogOnly {
+				return Template{}, errorf(ErrLogOnly, "$%s: a map of $%s, which is known only when the request is logged (use it in log_format or access_log if=)", name, m.SourceName)
+			}
+			t.parts = append(t.parts, part{v: MapResult, m: m})
+			continue
+		}
 		if !ok {
 			if name == "" {
 				return Template{}, errorf(ErrUnknown, "'$' without a variable name (known: %s)", Names())
@@ -193,6 +223,18 @@ func ParseNamed(s string, groups int, names []string) (Template, error) {
 	}
 	return t, nil
 }
+
+// lookupMap returns sc's map called name, or nil.
+func (sc Scope) lookupMap(name string) *Map {
+	if sc.Maps == nil || name == "" {
+		return nil
+	}
+	return sc.Maps(name)
+}
+
+// ErrLogOnly is matched by the error Parse returns for a map whose source
+// is known only when the request is logged.
+var ErrLogOnly = errors.New("vars: variable known only in the access log")
 
 // maxCapture is the highest capture a Template may name.
 const maxCapture = 99
@@ -263,6 +305,15 @@ func (t Template) UsesCaptures() bool {
 	return false
 }
 
+// Maps calls fn with every map t names.
+func (t Template) Maps(fn func(*Map)) {
+	for _, p := range t.parts {
+		if p.v == MapResult {
+			fn(p.m)
+		}
+	}
+}
+
 // StartsWithVar reports whether t's first part is variable v.
 func (t Template) StartsWithVar(v Var) bool {
 	return len(t.parts) > 0 && t.parts[0].v == v
@@ -289,6 +340,9 @@ type Values struct {
 	// FindSubmatchIndex result, for captures.
 	Subject []byte
 	Match   []int
+	// Maps keeps the request's map results (map.go); nil evaluates a
+	// map at each use.
+	Maps *MapCache
 }
 
 // Append appends t expanded with vals to dst.
@@ -299,49 +353,58 @@ func (t Template) Append(dst []byte, vals *Values) []byte { return t.AppendPath(
 // what a path may not hold: '?', '#', '%', spaces, bytes above 0x7f),
 // the rest as Append does. A nil escapePath is Append.
 func (t Template) AppendPath(dst []byte, vals *Values, escapePath func(dst, p []byte) []byte) []byte {
+	return t.appendParts(dst, vals, escapePath, false)
+}
+
+// appendParts is AppendPath; raw appends the variables' bytes as they
+// are, without percent-encoding (a map's source, which is matched, not
+// sent).
+func (t Template) appendParts(dst []byte, vals *Values, escapePath func(dst, p []byte) []byte, raw bool) []byte {
 	for i := range t.parts {
 		p := &t.parts[i]
 		switch p.v {
 		case literal:
 			dst = append(dst, p.lit...)
 		case Scheme:
-			dst = appendSafe(dst, vals.Scheme)
+			dst = appendVal(raw, dst, vals.Scheme)
 		case Host:
-			dst = appendSafe(dst, vals.Host)
+			dst = appendVal(raw, dst, vals.Host)
 		case HTTPHost:
-			dst = appendSafe(dst, vals.HTTPHost)
+			dst = appendVal(raw, dst, vals.HTTPHost)
 		case RequestURI:
-			dst = appendSafe(dst, vals.RequestURI)
+			dst = appendVal(raw, dst, vals.RequestURI)
 		case URI:
 			if escapePath != nil {
 				dst = escapePath(dst, vals.URI)
 				continue
 			}
-			dst = appendSafe(dst, vals.URI)
+			dst = appendVal(raw, dst, vals.URI)
 		case Args:
-			dst = appendSafe(dst, vals.Args)
+			dst = appendVal(raw, dst, vals.Args)
 		case IsArgs:
 			if len(vals.Args) > 0 {
 				dst = append(dst, '?')
 			}
 		case RemoteAddr:
-			dst = appendSafe(dst, vals.RemoteAddr)
+			dst = appendVal(raw, dst, vals.RemoteAddr)
 		case ServerPort:
-			dst = appendSafe(dst, vals.ServerPort)
+			dst = appendVal(raw, dst, vals.ServerPort)
 		case RequestID:
-			dst = appendSafe(dst, vals.RequestID)
+			dst = appendVal(raw, dst, vals.RequestID)
 		case ProxyAddXFF:
 			if len(vals.XFF) > 0 {
-				dst = appendSafe(dst, vals.XFF)
+				dst = appendVal(raw, dst, vals.XFF)
 				dst = append(dst, ", "...)
 			}
-			dst = appendSafe(dst, vals.RemoteAddr)
+			dst = appendVal(raw, dst, vals.RemoteAddr)
+		case MapResult:
+			dst = vals.appendMap(dst, p.m)
 		default:
 			if n := 2 * int(p.v-Capture); p.v >= Capture && n+1 < len(vals.Match) && vals.Match[n] >= 0 {
 				if c := vals.Subject[vals.Match[n]:vals.Match[n+1]]; escapePath != nil {
 					dst = escapePath(dst, c)
 				} else {
-					dst = appendSafe(dst, c)
+					dst = appendVal(raw, dst, c)
 				}
 			}
 		}
@@ -350,6 +413,14 @@ func (t Template) AppendPath(dst []byte, vals *Values, escapePath func(dst, p []
 }
 
 const hexDigits = "0123456789ABCDEF"
+
+// appendVal appends b: as it is when raw, else with appendSafe.
+func appendVal(raw bool, dst, b []byte) []byte {
+	if raw {
+		return append(dst, b...)
+	}
+	return appendSafe(dst, b)
+}
 
 // appendSafe appends b, percent-encoding control bytes, space and DEL.
 func appendSafe(dst, b []byte) []byte {
