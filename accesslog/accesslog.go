@@ -21,15 +21,24 @@
 //
 // Reopen (SIGUSR1, after log rotation) flushes to the old file and opens
 // the path again.
+//
+// # Syslog
+//
+// A log whose path is a syslog: destination (syslog.Parse) buffers
+// nothing: each line is one datagram to the syslog server, sent at once
+// without blocking (syslog.Writer); the lines the kernel refuses are
+// counted, and Tick reports them.
 package accesslog
 
 import (
 	"fmt"
 
-	"github.com/nproxy/nproxy/http"
 	"net/netip"
 	"os"
 	"time"
+
+	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/syslog"
 )
 
 // BufferSize is the per-worker buffer: large enough that a busy worker
@@ -53,10 +62,16 @@ type Log struct {
 	timeBuf []byte
 	isoBuf  []byte
 	condBuf []byte // scratch for a format's condition
+
+	sys *syslog.Writer // the syslog server a syslog: path sends to; nil for a file
 }
 
-// Open opens path for appending, creating it with mode 0644.
+// Open opens path for appending, creating it with mode 0644, or, for a
+// syslog: destination, a socket to the syslog server (openSyslog).
 func Open(path string) (*Log, error) {
+	if syslog.IsTarget(path) {
+		return openSyslog(path)
+	}
 	l := &Log{path: path, buf: make([]byte, 0, BufferSize), timeSec: -1}
 	if err := l.open(); err != nil {
 		return nil, err
@@ -151,6 +166,10 @@ func (l *Log) Write(f *Format, e *Entry) error {
 			return nil
 		}
 	}
+	if l.sys != nil {
+		l.send(f, e)
+		return nil
+	}
 	var err error
 	if len(l.buf) > BufferSize-maxLine(f, e) {
 		err = l.Flush()
@@ -172,6 +191,10 @@ func maxLine(f *Format, e *Entry) int {
 // Tick flushes the buffer when its oldest line is FlushEvery old; the
 // server calls it from the loop about once a second.
 func (l *Log) Tick(now time.Time) error {
+	if l.sys != nil {
+		_, err := l.sys.TakeDropped()
+		return err
+	}
 	if len(l.buf) == 0 || now.UnixNano()-l.first < int64(FlushEvery) {
 		return nil
 	}
@@ -195,8 +218,11 @@ func (l *Log) Flush() error {
 
 // Reopen flushes to the current file and opens the path again (after
 // log rotation moved the old file away). If the open fails the old file
-// stays in use.
+// stays in use. A syslog server's socket needs nothing.
 func (l *Log) Reopen() error {
+	if l.sys != nil {
+		return nil
+	}
 	ferr := l.Flush()
 	old := l.f
 	if err := l.open(); err != nil {
@@ -209,8 +235,11 @@ func (l *Log) Reopen() error {
 	return ferr
 }
 
-// Close flushes and closes the file.
+// Close flushes and closes the file, or the syslog socket.
 func (l *Log) Close() error {
+	if l.sys != nil {
+		return l.sys.Close()
+	}
 	err := l.Flush()
 	if l.f != nil {
 		if cerr := l.f.Close(); err == nil {

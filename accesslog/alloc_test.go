@@ -50,6 +50,23 @@ func TestWriteAllocs(t *testing.T) {
 	}
 }
 
+// TestSyslogWriteAllocs proves that a line sent to a syslog server
+// allocates nothing either.
+func TestSyslogWriteAllocs(t *testing.T) {
+	pc := listenUDP(t)
+	l, err := Open("syslog:server=" + pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e := Entry{Addr: netip.MustParseAddr("192.0.2.7"), Time: time.Now(), Request: []byte("GET /index.html HTTP/1.1"),
+		Status: 200, BodyBytes: 612, Headers: hdrs("http://a.example/", "curl/8.5.0")}
+	l.Write(Combined, &e)
+	if n := testing.AllocsPerRun(1000, func() { l.Write(Combined, &e) }); n != 0 {
+		t.Errorf("Write to syslog: %v allocs, want 0", n)
+	}
+}
+
 func BenchmarkWrite(b *testing.B) {
 	l, err := Open(filepath.Join(b.TempDir(), "access.log"))
 	if err != nil {
