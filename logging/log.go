@@ -1,6 +1,8 @@
 // Package logging is nproxy's leveled error log: one line per event, with
-// a timestamp, the level and the process id, written to stderr or a file
-// that SIGUSR1 reopens (for log rotation).
+// a timestamp, the level and the process id, written to stderr, a file
+// that SIGUSR1 reopens (for log rotation), or a syslog server (a
+// syslog: destination, as nginx's error_log syslog:server=...: one
+// datagram per line, at the line's level as the severity).
 package logging
 
 import (
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nproxy/nproxy/syslog"
 )
 
 // Level orders messages by severity.
@@ -57,7 +61,12 @@ type Logger struct {
 	now     func() time.Time // time.Now; tests set it
 
 	json bool // one JSON object per line (SetJSON)
+
+	sys *syslog.Writer // the syslog server of a syslog: path, else nil
 }
+
+// severities are the syslog severities of the levels.
+var severities = [...]int{syslog.SevError, syslog.SevWarn, syslog.SevInfo, syslog.SevDebug}
 
 // SetJSON makes the logger write one JSON object per line,
 // {"time":"2006-01-02T15:04:05.000Z07:00","level":"error","pid":N,"msg":"..."},
@@ -69,9 +78,21 @@ func (l *Logger) SetJSON(on bool) {
 }
 
 // New returns a logger writing messages up to level to path ("stderr" or
-// "" for standard error, else a file opened for appending).
+// "" for standard error, a syslog: destination, else a file opened for
+// appending).
 func New(path string, level Level) (*Logger, error) {
 	l := &Logger{level: level, path: path, pid: os.Getpid()}
+	if syslog.IsTarget(path) {
+		t, err := syslog.Parse(path)
+		if err != nil {
+			return nil, fmt.Errorf("logging: %w", err)
+		}
+		if l.sys, err = syslog.Open(t); err != nil {
+			return nil, fmt.Errorf("logging: %w", err)
+		}
+		l.f = os.Stderr // after Close
+		return l, nil
+	}
 	if err := l.Reopen(); err != nil {
 		return nil, err
 	}
@@ -81,8 +102,15 @@ func New(path string, level Level) (*Logger, error) {
 // Stderr returns a logger to standard error at level Info.
 func Stderr() *Logger { return &Logger{level: Info, f: os.Stderr, pid: os.Getpid()} }
 
-// Reopen reopens the log file (after rotation); stderr needs nothing.
+// Reopen reopens the log file (after rotation); stderr and a syslog
+// server need nothing.
 func (l *Logger) Reopen() error {
+	l.mu.Lock()
+	sys := l.sys
+	l.mu.Unlock()
+	if sys != nil {
+		return nil
+	}
 	if l.path == "" || l.path == "stderr" {
 		l.mu.Lock()
 		l.f = os.Stderr
@@ -108,9 +136,12 @@ func (l *Logger) Reopen() error {
 // standard error.
 func (l *Logger) Close() error {
 	l.mu.Lock()
-	f := l.f
-	l.f, l.path = os.Stderr, "stderr"
+	f, sys := l.f, l.sys
+	l.f, l.path, l.sys = os.Stderr, "stderr", nil
 	l.mu.Unlock()
+	if sys != nil {
+		return sys.Close()
+	}
 	if f == nil || f == os.Stderr {
 		return nil
 	}
@@ -135,8 +166,13 @@ func (l *Logger) Logf(lv Level, format string, args ...any) {
 	if sec := now.Unix(); sec != l.sec {
 		l.sec, l.count = sec, 0
 		if l.dropped > 0 {
-			l.f.WriteString(l.format(now, Warn, fmt.Sprintf("%d log lines dropped: more than %d in a second", l.dropped, MaxLinesPerSecond)))
+			l.writeLocked(now, Warn, fmt.Sprintf("%d log lines dropped: more than %d in a second", l.dropped, MaxLinesPerSecond))
 			l.dropped = 0
+		}
+		if l.sys != nil {
+			if _, err := l.sys.TakeDropped(); err != nil {
+				l.writeLocked(now, Warn, err.Error())
+			}
 		}
 	}
 	if l.count >= MaxLinesPerSecond {
@@ -144,7 +180,36 @@ func (l *Logger) Logf(lv Level, format string, args ...any) {
 		return
 	}
 	l.count++
-	l.f.WriteString(l.format(now, lv, fmt.Sprintf(format, args...)))
+	l.writeLocked(now, lv, fmt.Sprintf(format, args...))
+}
+
+// writeLocked writes one line: to the file, or as one datagram to the
+// syslog server, where the header has the time and the level is the
+// severity, so the line is "[LEVEL] PID: MESSAGE" (or the JSON object).
+// l.mu is held.
+func (l *Logger) writeLocked(now time.Time, lv Level, msg string) {
+	if l.sys == nil {
+		l.f.WriteString(l.format(now, lv, msg))
+		return
+	}
+	var line string
+	if l.json {
+		line = l.format(now, lv, msg)
+	} else {
+		line = fmt.Sprintf("[%s] %d: %s", levelNames[lv], l.pid, msg)
+	}
+	l.sys.Send(now, severities[lv], []byte(line))
+}
+
+// Dropped returns how many lines the logger could not send to its
+// syslog server (a full socket buffer, nobody listening); 0 for a file.
+func (l *Logger) Dropped() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sys == nil {
+		return 0
+	}
+	return l.sys.Dropped()
 }
 
 // format returns one line of the log.
