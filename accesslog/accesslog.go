@@ -39,6 +39,7 @@ import (
 
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/syslog"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // BufferSize is the per-worker buffer: large enough that a busy worker
@@ -62,6 +63,14 @@ type Log struct {
 	timeBuf []byte
 	isoBuf  []byte
 	condBuf []byte // scratch for a format's condition
+
+	// The maps' results of the line being written (maps.go), and
+	// scratch for computing them.
+	format         *Format
+	maps           vars.MapCache
+	vals           vars.Values
+	srcBuf, valBuf []byte
+	addrBuf        []byte
 
 	sys *syslog.Writer // the syslog server a syslog: path sends to; nil for a file
 }
@@ -160,6 +169,10 @@ func (e *Entry) CopyBytes(buf []byte) []byte {
 // A format with a condition (Format.WithCondition) writes nothing when
 // the condition's variable is empty or "0".
 func (l *Log) Write(f *Format, e *Entry) error {
+	if f.Uses(VarMap) {
+		l.format = f
+		l.maps.Reset()
+	}
 	if f.cond != nil {
 		l.condBuf = l.appendVar(l.condBuf[:0], EscapeNone, f.cond, e)
 		if len(l.condBuf) == 0 || string(l.condBuf) == "0" {

@@ -67,6 +67,34 @@ func TestSyslogWriteAllocs(t *testing.T) {
 	}
 }
 
+// TestMapWriteAllocs proves that maps' results in a line and in its
+// condition allocate nothing: exact keys, regexes whose value names no
+// capture, defaults, and a map of a map.
+func TestMapWriteAllocs(t *testing.T) {
+	l, err := Open(filepath.Join(t.TempDir(), "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	maps := logMaps(t)
+	f, err := CompileMaps("m", "$remote_addr $status $loggable $level $tenant", EscapeDefault, maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := f.WithConditionMaps("$loggable", maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, status := range []int{200, 404} {
+		e := entryWithTenant("acme")
+		e.Status = status
+		l.Write(cf, e) // grow the scratch once
+		if n := testing.AllocsPerRun(1000, func() { l.Write(cf, e) }); n != 0 {
+			t.Errorf("status %d: %v allocs, want 0", status, n)
+		}
+	}
+}
+
 func BenchmarkWrite(b *testing.B) {
 	l, err := Open(filepath.Join(b.TempDir(), "access.log"))
 	if err != nil {

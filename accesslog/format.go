@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/nproxy/nproxy/vars"
 )
 
 // Var is one variable a log format may hold, with nginx's name and
@@ -38,6 +40,7 @@ const (
 	VarUpstreamConnectTime             // $upstream_connect_time: each try's connect time, seconds
 	VarUpstreamResponseTime            // $upstream_response_time: each try's time to the end of its response
 	VarHTTP                            // $http_NAME: a request header field (the op names it)
+	VarMap                             // a map's result (the op names the map; maps.go)
 	numVars
 )
 
@@ -104,8 +107,10 @@ const MaxHeaders = 8
 // op is one part of a compiled format: literal text or a variable.
 type op struct {
 	v   Var
-	lit string // literal text
-	hdr int    // VarHTTP: index into Format.Headers
+	lit string    // literal text
+	hdr int       // VarHTTP: index into Format.Headers
+	m   *vars.Map // VarMap: the map
+	src *op       // VarMap: the map's source
 }
 
 // Format is a compiled log_format: the list of operations a line is
@@ -120,12 +125,22 @@ type Format struct {
 	// cond, when set, is access_log's if=$VAR: a line is written only
 	// when the variable is neither empty nor "0".
 	cond *op
+	// maps names the maps' results the format may hold (CompileMaps).
+	maps func(name string) *vars.Map
+	// hostHdr and xffHdr index Headers for the Host and X-Forwarded-For
+	// fields a map's value needs ($http_host, $proxy_add_x_forwarded_for),
+	// -1 when none does.
+	hostHdr, xffHdr int
 }
 
 // WithCondition returns a copy of f that writes a line only when
 // variable v ("$name" or "${name}", any variable a format may hold) is
 // neither empty nor "0": nginx's access_log if=.
-func (f *Format) WithCondition(v string) (*Format, error) {
+func (f *Format) WithCondition(v string) (*Format, error) { return f.WithConditionMaps(v, f.maps) }
+
+// WithConditionMaps is WithCondition for a variable that may also be one
+// of maps' results.
+func (f *Format) WithConditionMaps(v string, maps func(name string) *vars.Map) (*Format, error) {
 	name, ok := strings.CutPrefix(v, "$")
 	if braced, ok2 := strings.CutPrefix(name, "{"); ok2 {
 		name, ok = strings.CutSuffix(braced, "}")
@@ -135,6 +150,7 @@ func (f *Format) WithCondition(v string) (*Format, error) {
 	}
 	g := *f
 	g.Headers = append([]string(nil), f.Headers...)
+	g.maps = maps
 	o, err := g.variable(name)
 	if err != nil {
 		return nil, err
@@ -158,7 +174,13 @@ var ErrFormat = errors.New("accesslog: bad log format")
 // "${name}" are variables (the name runs as far as letters, digits and
 // '_' go); any other text is written as it is.
 func Compile(name, template string, esc Escape) (*Format, error) {
-	f := &Format{Name: name, escape: esc}
+	return CompileMaps(name, template, esc, nil)
+}
+
+// CompileMaps is Compile for a template that may also name the results
+// of maps: maps returns the map called name (without '$'), or nil.
+func CompileMaps(name, template string, esc Escape, maps func(name string) *vars.Map) (*Format, error) {
+	f := &Format{Name: name, escape: esc, maps: maps, hostHdr: -1, xffHdr: -1}
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
@@ -225,6 +247,9 @@ func (f *Format) variable(vn string) (op, error) {
 	}
 	v, ok := varNames[vn]
 	if !ok {
+		if m := f.lookupMap(vn); m != nil {
+			return f.mapOp(m, 0)
+		}
 		return op{}, fmt.Errorf("%w $%s (known: %s)", ErrUnknownVar, vn, VarNames())
 	}
 	return op{v: v}, nil

@@ -71,6 +71,8 @@ func (l *Log) appendVar(b []byte, esc Escape, o *op, e *Entry) []byte {
 		return appendValue(b, esc, e.RequestID)
 	case VarHTTP:
 		return appendValue(b, esc, e.Headers[o.hdr])
+	case VarMap:
+		return appendValue(b, esc, l.mapValue(o, e))
 	case VarUpstreamAddr, VarUpstreamStatus, VarUpstreamConnectTime, VarUpstreamResponseTime:
 		return appendUpstream(b, esc, o.v, e.Upstream)
 	}

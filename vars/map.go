@@ -187,6 +187,9 @@ func (c *MapCache) Reset() {
 	c.buf = c.buf[:0]
 }
 
+// Get returns map id's result cached since the last Reset.
+func (c *MapCache) Get(id int) ([]byte, bool) { return c.get(id) }
+
 // get returns map id's cached result.
 func (c *MapCache) get(id int) ([]byte, bool) {
 	if id >= len(c.slot) || c.gen == 0 || c.slot[id].gen != c.gen {
