@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nproxy/nproxy/syslog"
 )
 
 // The effective configuration (`nproxy -T`): a Config written back as a
@@ -48,7 +50,7 @@ func (l *loader) record(key, v string, line int) {
 	case pathWhole:
 		v = l.resolve(v)
 	case pathFirst:
-		if first, rest, _ := strings.Cut(v, " "); !keywordValues[first] {
+		if first, rest, _ := strings.Cut(v, " "); !keywordValues[first] && !syslog.IsTarget(first) {
 			v = strings.TrimSpace(l.resolve(first) + " " + strings.TrimSpace(rest))
 		}
 	}

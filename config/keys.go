@@ -51,7 +51,7 @@ var globalKeys = map[string]globalKey{
 			c.ErrorLog = v
 			return nil
 		}
-		c.ErrorLog, err = l.outputPath(v)
+		c.ErrorLog, err = l.logDest(v) // syslog.go
 		return err
 	},
 	"log_level": func(_ *loader, c *Config, v string) (err error) {

@@ -64,7 +64,8 @@ func logFormatKey(l *loader, c *Config, v string) error {
 	return nil
 }
 
-// accessLogKey applies access_log = PATH [FORMAT] [if=$VARIABLE] | off.
+// accessLogKey applies access_log = PATH [FORMAT] [if=$VARIABLE] | off;
+// PATH may be a syslog: destination (logDest).
 func accessLogKey(l *loader, s *Server, v string) (err error) {
 	if v == "off" {
 		s.AccessLog, s.AccessFormat = "", nil
@@ -95,7 +96,7 @@ func accessLogKey(l *loader, s *Server, v string) (err error) {
 			return fmt.Errorf("%q: %s", v, strings.TrimPrefix(err.Error(), "accesslog: "))
 		}
 	}
-	if s.AccessLog, err = l.outputPath(path); err != nil {
+	if s.AccessLog, err = l.logDest(path); err != nil {
 		return err
 	}
 	s.AccessFormat = f
