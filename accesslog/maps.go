@@ -157,3 +157,10 @@ func (l *Log) entryValues(e *Entry) *vars.Values {
 
 // bytesOf returns s's bytes without copying them; they are only read.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// IsVar reports whether name (without '$') is a variable of log formats:
+// one of the table's or $http_NAME.
+func IsVar(name string) bool {
+	_, ok := varNames[name]
+	return ok || strings.HasPrefix(name, "http_") && len(name) > len("http_")
+}

@@ -17,12 +17,14 @@ import (
 // the regex once per request and keeps the groups' indexes.
 
 // parseVars parses a value that may hold variables: those of package
-// vars, and, in a regex [location], the captures of its regex.
+// vars, maps' results, and, in a regex [location], the captures of its
+// regex.
 func (l *loader) parseVars(s string) (vars.Template, error) {
-	if l.captures == nil {
-		return vars.Parse(s)
+	sc := vars.Scope{Maps: l.lookupMap}
+	if l.captures != nil {
+		sc.Groups, sc.Names = l.captures.NumSubexp(), l.captures.SubexpNames()
 	}
-	return vars.ParseNamed(s, l.captures.NumSubexp(), l.captures.SubexpNames())
+	return sc.Parse(s)
 }
 
 // checkCaptureNames refuses a named group of a location's regex that

@@ -52,7 +52,7 @@ func logFormatKey(l *loader, c *Config, v string) error {
 	if rest == "" {
 		return fmt.Errorf("%q: empty template", name)
 	}
-	f, err := accesslog.Compile(name, rest, esc)
+	f, err := accesslog.CompileMaps(name, rest, esc, l.lookupMap)
 	if err != nil {
 		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "accesslog: "))
 	}
@@ -92,7 +92,7 @@ func accessLogKey(l *loader, s *Server, v string) (err error) {
 		}
 	}
 	if cond != "" {
-		if f, err = f.WithCondition(cond); err != nil {
+		if f, err = f.WithConditionMaps(cond, l.lookupMap); err != nil {
 			return fmt.Errorf("%q: %s", v, strings.TrimPrefix(err.Error(), "accesslog: "))
 		}
 	}

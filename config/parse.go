@@ -87,6 +87,8 @@ type loader struct {
 	warnings []warning
 	// upstreams are the [upstream NAME] sections (upstream.go).
 	upstreams map[string]*upstreamGroup
+	// maps are the [map] sections by their result's name (maps.go).
+	maps map[string]*mapSection
 	// logFormats are the log_format lines applied so far (logformat.go).
 	logFormats map[string]*accesslog.Format
 	// layout records the values applied, by section (effective.go);
@@ -214,6 +216,7 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 		return
 	}
 	sections := f.Sections()
+	l.applyMaps(sections, sc)
 	l.applyUpstreams(sections, sc)
 	var srv *Server // the last [server], which a [location] belongs to
 	serverSeen := false
@@ -222,7 +225,7 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 		if i < len(sc.sections) {
 			ss = sc.sections[i]
 		}
-		if !isUpstreamSection(sec.Name()) { // recorded by applyUpstreams
+		if !isUpstreamSection(sec.Name()) && !isMapSection(sec.Name()) { // recorded by applyUpstreams, applyMaps
 			l.beginSection(i, sec.Name())
 		}
 		switch {
@@ -236,10 +239,10 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 			}
 		case isLocationSection(sec.Name()):
 			l.applyLocation(sec, ss, srv, serverSeen)
-		case isUpstreamSection(sec.Name()):
-			// Read before the [server]s (applyUpstreams).
+		case isUpstreamSection(sec.Name()), isMapSection(sec.Name()):
+			// Read before the [server]s (applyUpstreams, applyMaps).
 		default:
-			l.addf(ss.line, ErrUnknownSection, "%s: unknown section (only [server], [location MATCH] and [upstream NAME] sections; global keys go before the first section)", keyName("["+sec.Name()+"]"))
+			l.addf(ss.line, ErrUnknownSection, "%s: unknown section (only [server], [location MATCH], [upstream NAME] and [map $SOURCE $RESULT] sections; global keys go before the first section)", keyName("["+sec.Name()+"]"))
 		}
 	}
 	l.warnUnusedUpstreams()
