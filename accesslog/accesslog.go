@@ -202,9 +202,16 @@ func maxLine(f *Format, e *Entry) int {
 }
 
 // Tick flushes the buffer when its oldest line is FlushEvery old; the
-// server calls it from the loop about once a second.
+// server calls it from the loop at least once a second. For a syslog
+// server it returns the lines dropped since its last report, at most
+// once a FlushEvery.
 func (l *Log) Tick(now time.Time) error {
 	if l.sys != nil {
+		// first is the time of the last report: one a FlushEvery.
+		if now.UnixNano()-l.first < int64(FlushEvery) {
+			return nil
+		}
+		l.first = now.UnixNano()
 		_, err := l.sys.TakeDropped()
 		return err
 	}

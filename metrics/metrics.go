@@ -129,9 +129,12 @@ type Counters struct {
 	accepted atomic.Uint64 // client connections accepted
 	active   atomic.Int64  // client connections open
 	conns    [NumConnStates]atomic.Int64
-	_        [fixedSize - (3+NumConnStates)*8]byte
-	routes   [MaxRoutes]Route
-	backends [MaxBackends]Backend
+	// logDropped counts the log lines a syslog server did not take
+	// (AddLogDropped).
+	logDropped atomic.Uint64
+	_          [fixedSize - (4+NumConnStates)*8]byte
+	routes     [MaxRoutes]Route
+	backends   [MaxBackends]Backend
 }
 
 // Compile-time checks of the layout.
@@ -161,6 +164,11 @@ func (c *Counters) Closed() { c.active.Add(-1) }
 // A worker publishes the change of its sampled counts, not the counts, so
 // that two processes sharing the slot during a reload add up.
 func (c *Counters) AddConnState(state int, d int64) { c.conns[state].Add(d) }
+
+// AddLogDropped counts n log lines that a syslog server did not take
+// (access_log or error_log = syslog:...: a full socket buffer, nobody
+// listening).
+func (c *Counters) AddLogDropped(n uint64) { c.logDropped.Add(n) }
 
 // Route returns the route series at catalog index i (Lookup).
 func (c *Counters) Route(i int) *Route { return &c.routes[i] }

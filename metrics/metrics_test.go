@@ -57,6 +57,8 @@ func TestAppendText(t *testing.T) {
 	a.Accepted()
 	a.Accepted()
 	b.Accepted()
+	a.AddLogDropped(2)
+	b.AddLogDropped(5)
 	a.Closed()
 	a.AddConnState(ConnIdle, 2)
 	b.AddConnState(ConnIdle, -1)
@@ -96,6 +98,7 @@ func TestAppendText(t *testing.T) {
 		t.Errorf("sum %v s, want 22.00003", s)
 	}
 	want(t, p, "nproxy_connections_accepted_total", "", 3)
+	want(t, p, "nproxy_log_lines_dropped_total", "", 7)
 	want(t, p, "nproxy_connections_active", "", 2)
 	want(t, p, "nproxy_connections", "state=idle", 1)
 	want(t, p, "nproxy_upstream_requests_total", "upstream=app,backend=10.0.0.1:9000", 2)

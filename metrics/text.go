@@ -54,6 +54,7 @@ type backendSum struct {
 type scratch struct {
 	live     [MaxSlots]bool // slot's holder is alive: its gauges count
 	accepted uint64
+	dropped  uint64 // log lines
 	active   int64
 	conns    [NumConnStates]int64
 	routes   [MaxRoutes]routeSum
@@ -75,6 +76,7 @@ func (t *Table) sumSlots(now int64) {
 		live := int(pid) == os.Getpid() || alive(int(pid))
 		s.live[k] = live
 		s.accepted += c.accepted.Load()
+		s.dropped += c.logDropped.Load()
 		if live {
 			s.active += c.active.Load()
 			for i := range s.conns {
@@ -154,6 +156,9 @@ func (t *Table) AppendText(b []byte, now int64) []byte {
 		b = strconv.AppendInt(b, n, 10)
 		b = append(b, '\n')
 	}
+
+	b = header(b, "nproxy_log_lines_dropped_total", "counter", "Log lines the workers could not send to a syslog server (its socket's buffer full, or nobody listening).")
+	b = appendSample(b, "nproxy_log_lines_dropped_total", s.dropped)
 
 	h := t.hdr
 	b = header(b, "nproxy_worker_restarts_total", "counter", "Workers the master replaced after they exited unexpectedly, by cause.")

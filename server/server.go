@@ -100,9 +100,15 @@ type Server struct {
 	handler    int
 	nextSample int64
 	connsShown [metrics.NumConnStates]int64
-	// Access logs by path, shared by the blocks that name the same file.
+	// Access logs by path, shared by the blocks that name the same file
+	// (or syslog: destination).
 	logs  map[string]*accesslog.Log
 	entry accesslog.Entry // scratch for one line
+	// logDropped is how many lines of the access logs and the error log
+	// syslog servers did not take, as counted in metrics so far, at
+	// logCheck (unix ns), about once a second.
+	logDropped uint64
+	logCheck   int64
 	// $request_id (accesslog.go): the exchange's, once made, and the
 	// worker's generator.
 	reqID      [32]byte
@@ -231,13 +237,23 @@ func (s *Server) UseMetrics(t *metrics.Table, slot int) {
 	s.bindMetrics()
 }
 
-// tickLogs flushes the access logs whose oldest line waited a second.
-// Loop thread only.
+// tickLogs flushes the access logs whose oldest line waited a second,
+// reports the lines syslog servers did not take to the error log and
+// counts them in metrics. Loop thread only.
 func (s *Server) tickLogs(now int64) {
 	t := time.Unix(0, now)
+	var dropped uint64
 	for _, al := range s.logs {
 		if err := al.Tick(t); err != nil {
 			s.log.Errorf("%s: %v", al.Path(), err)
+		}
+		dropped += al.Dropped()
+	}
+	if s.counters != nil && now-s.logCheck >= int64(time.Second) {
+		s.logCheck = now
+		if dropped += s.log.Dropped(); dropped > s.logDropped {
+			s.counters.AddLogDropped(dropped - s.logDropped)
+			s.logDropped = dropped
 		}
 	}
 }

@@ -182,7 +182,7 @@ func (w *Writer) TakeDropped() (uint64, error) {
 	if e := w.lastErr.Load(); e != 0 {
 		err = unix.Errno(e)
 	}
-	return n, fmt.Errorf("syslog: server=%s: %d lines dropped: %w", w.t.Addr, n, err)
+	return n, fmt.Errorf("syslog: %d lines dropped: %w", n, err)
 }
 
 // Close closes the socket.
