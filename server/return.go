@@ -35,16 +35,23 @@ var redirectBodies = func() map[int][]byte {
 const maxScratchBody = 4 << 10
 
 // requestValues fills the server's vars.Values for x (loop thread only;
-// valid until the next request).
+// valid until the next request). The maps' results of the previous
+// request are forgotten; a map is evaluated at its first use.
 func (s *Server) requestValues(x *http.Exchange) *vars.Values {
 	v := &s.vals
 	req, buf := x.Req, x.Buf
+	maps := v.Maps // the maps' results, kept with their buffer across requests
+	if maps == nil {
+		maps = new(vars.MapCache)
+	}
+	maps.Reset()
 	*v = vars.Values{
 		Scheme:     schemeHTTP,
 		HTTPHost:   req.Host.Bytes(buf),
 		RequestURI: req.URI.Bytes(buf),
 		URI:        x.Path,
 		Args:       req.Query.Bytes(buf),
+		Maps:       maps,
 	}
 	v.Subject, v.Match = s.capSubject, s.capMatch
 	if xff, ok := req.Header(buf, "X-Forwarded-For"); ok {
