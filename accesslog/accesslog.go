@@ -24,10 +24,12 @@
 //
 // # Syslog
 //
-// A log whose path is a syslog: destination (syslog.Parse) buffers
-// nothing: each line is one datagram to the syslog server, sent at once
-// without blocking (syslog.Writer); the lines the kernel refuses are
-// counted, and Tick reports them.
+// A log whose path is a syslog: destination (syslog.Parse) sends each
+// line as one datagram to the syslog server, without blocking
+// (syslog.Writer): over UDP the lines of a turn of the event loop go
+// out together at its end (Tick, one sendmmsg), to a UNIX socket each
+// at once; the lines the kernel refuses are counted, and Tick reports
+// them.
 package accesslog
 
 import (
@@ -202,11 +204,13 @@ func maxLine(f *Format, e *Entry) int {
 }
 
 // Tick flushes the buffer when its oldest line is FlushEvery old; the
-// server calls it from the loop at least once a second. For a syslog
-// server it returns the lines dropped since its last report, at most
+// server calls it from the loop after every poll, at least once a
+// second. For a syslog server it sends the lines queued since its last
+// call, and returns the lines dropped since its last report, at most
 // once a FlushEvery.
 func (l *Log) Tick(now time.Time) error {
 	if l.sys != nil {
+		l.sys.Flush(now)
 		// first is the time of the last report: one a FlushEvery.
 		if now.UnixNano()-l.first < int64(FlushEvery) {
 			return nil
@@ -225,6 +229,10 @@ func (l *Log) Tick(now time.Time) error {
 // (an access log must not grow memory without bound) and the error is
 // returned.
 func (l *Log) Flush() error {
+	if l.sys != nil {
+		l.sys.Flush(time.Now())
+		return nil
+	}
 	if len(l.buf) == 0 || l.f == nil {
 		return nil
 	}

@@ -20,11 +20,12 @@ func openSyslog(dest string) (*Log, error) {
 	return &Log{path: dest, buf: make([]byte, 0, 1024), timeSec: -1, sys: w}, nil
 }
 
-// send sends e's line in format f as one datagram, at the target's
-// severity, with the header of e's time.
+// send queues e's line in format f, one datagram at the target's
+// severity with the header of e's time, for the next Tick or Flush
+// (syslog.Writer.Queue: a UNIX socket's line is sent at once).
 func (l *Log) send(f *Format, e *Entry) {
 	l.buf = l.append(l.buf[:0], f, e)
-	l.sys.Send(e.Time, l.sys.Target().Severity, l.buf)
+	l.sys.Queue(e.Time, l.sys.Target().Severity, l.buf)
 }
 
 // Dropped returns how many lines a log sending to a syslog server could

@@ -32,4 +32,14 @@ func TestSendAllocs(t *testing.T) {
 	if allocs := testing.AllocsPerRun(1000, func() { w.Send(now, SevInfo, line) }); allocs != 0 {
 		t.Errorf("Send allocates %.1f times per line, want 0", allocs)
 	}
+	// Queued lines and their sendmmsg.
+	w.Queue(now, SevInfo, line)
+	w.Flush(now)
+	if allocs := testing.AllocsPerRun(1000, func() {
+		w.Queue(now, SevInfo, line)
+		w.Queue(now, SevInfo, line)
+		w.Flush(now)
+	}); allocs != 0 {
+		t.Errorf("Queue+Flush allocates %.1f times per batch, want 0", allocs)
+	}
 }

@@ -16,9 +16,10 @@ import (
 // to connect again; the lines in between are dropped.
 const retryEvery = time.Second
 
-// Writer is one process's socket to a Target. Its Send runs on one
-// thread at a time (an access log's worker loop, or under the error
-// log's lock); Dropped and TakeDropped may be called from any thread.
+// Writer is one process's socket to a Target. Its Send, Queue, Flush
+// and Close run on one thread at a time (an access log's worker loop, or
+// under the error log's lock); Dropped and TakeDropped may be called
+// from any thread.
 // A Writer must not be copied.
 type Writer struct {
 	t    Target
@@ -31,6 +32,7 @@ type Writer struct {
 	sec   int64
 	stamp []byte
 	buf   []byte // one datagram
+	b     batch  // the lines Queue keeps for Flush (batch_linux.go)
 
 	dropped atomic.Uint64 // lines not sent, ever
 	taken   atomic.Uint64 // of dropped, what TakeDropped returned
@@ -185,8 +187,9 @@ func (w *Writer) TakeDropped() (uint64, error) {
 	return n, fmt.Errorf("syslog: %d lines dropped: %w", n, err)
 }
 
-// Close closes the socket.
+// Close sends the queued lines and closes the socket.
 func (w *Writer) Close() error {
+	w.Flush(time.Now())
 	if w.fd < 0 {
 		return nil
 	}
