@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+
+	"github.com/nproxy/nproxy/vars"
 )
 
 // captureLocations are regex locations whose return names captures;
@@ -73,12 +75,12 @@ func FuzzScanPlan(f *testing.F) {
 		if err != nil {
 			return
 		}
-		plan := newScanPlan(re)
+		plan := vars.NewScanPlan(re)
 		if plan == nil || !re.MatchString(p) {
 			return
 		}
 		got := make([]int, 2*(re.NumSubexp()+1))
-		plan.scanCaptures([]byte(p), got)
+		plan.Captures([]byte(p), got)
 		if want := re.FindStringSubmatchIndex(p); !slices.Equal(got, want) {
 			t.Errorf("%s on %q: plan %v, engine %v", expr, p, got, want)
 		}
@@ -114,7 +116,7 @@ func TestScanPlanRandom(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		plan := newScanPlan(re)
+		plan := vars.NewScanPlan(re)
 		if plan == nil {
 			continue
 		}
@@ -129,7 +131,7 @@ func TestScanPlanRandom(t *testing.T) {
 				continue
 			}
 			compared++
-			plan.scanCaptures([]byte(p), got)
+			plan.Captures([]byte(p), got)
 			if want := re.FindStringSubmatchIndex(p); !slices.Equal(got, want) {
 				t.Fatalf("%s on %q: plan %v, engine %v", re, p, got, want)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // routeTable finds the route of a request path among a [server]'s
@@ -41,7 +42,7 @@ type routeTable struct {
 	// the trailing-slash redirect.
 	slash map[string]*route
 	root  *route // the [server]'s own route
-	// captures is the scratch of the group indexes a scanPlan finds
+	// captures is the scratch of the group indexes a vars.ScanPlan finds
 	// (capture.go), as long as the most a regex route needs; valid until
 	// the next match (loop thread only).
 	captures []int
@@ -62,7 +63,7 @@ func newRouteTable(root *route, routes []*route) *routeTable {
 		case config.MatchRegex:
 			rr := regexRoute{r: r, filter: newRegexFilter(loc.Regexp)}
 			if rr.captures = usesCaptures(loc.Server); rr.captures {
-				if rr.plan = newScanPlan(loc.Regexp); rr.plan != nil {
+				if rr.plan = vars.NewScanPlan(loc.Regexp); rr.plan != nil {
 					t.captures = make([]int, max(len(t.captures), 2*(loc.Regexp.NumSubexp()+1)))
 				}
 			}
@@ -125,7 +126,7 @@ func (t *routeTable) matchCaptures(path []byte) (r *route, redirect bool, m []in
 		case re.plan != nil:
 			if re.r.loc.Regexp.Match(path) {
 				m := t.captures[:2*(re.r.loc.Regexp.NumSubexp()+1)]
-				re.plan.scanCaptures(path, m)
+				re.plan.Captures(path, m)
 				return re.r, false, m
 			}
 		default:
@@ -149,7 +150,7 @@ type regexRoute struct {
 	// match needs the groups' indexes; plan finds them without the
 	// engine (nil: FindSubmatchIndex does).
 	captures bool
-	plan     scanPlan
+	plan     vars.ScanPlan
 }
 
 // regexFilter is what a path must look like for a regex to have a chance

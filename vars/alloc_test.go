@@ -16,17 +16,18 @@ func TestAppendAllocs(t *testing.T) {
 }
 
 // TestMapAllocs proves that a map's result allocates nothing for an exact
-// key, a regex whose value names no capture and the default, evaluated
-// or cached, once the cache has grown.
+// key, a regex whose value names no capture, a regex with a ScanPlan
+// whose value names captures (nested in another's), and the default,
+// evaluated or cached, once the cache has grown.
 func TestMapAllocs(t *testing.T) {
 	maps := testMaps(t)
-	tmpl, err := Scope{Maps: func(n string) *Map { return maps[n] }}.Parse("$route;$nodefault")
+	tmpl, err := Scope{Maps: func(n string) *Map { return maps[n] }}.Parse("$route;$nodefault;$wrap")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var c MapCache
 	buf := make([]byte, 0, 256)
-	for _, uri := range []string{"/old", "/static/a.css", "/nothing"} {
+	for _, uri := range []string{"/old", "/static/a.css", "/nothing", "/u/42"} {
 		vals := &Values{URI: []byte(uri), Args: []byte("a=1"), Host: []byte("example.com"), Maps: &c}
 		c.Reset()
 		buf = tmpl.Append(buf[:0], vals)

@@ -17,7 +17,9 @@ import (
 // once per request: Values.Maps keeps each map's result until the
 // caller's next Reset. An exact match and a regex whose value names no
 // capture allocate nothing; a regex whose value names captures costs the
-// one slice the regexp engine returns with its group indexes.
+// one slice the regexp engine returns with its group indexes, unless the
+// regex matches in one way only (ScanPlan: ^/u/(\d+)$), when they are
+// found without it.
 
 // ErrMapKey is matched (errors.Is) by the error Map.AddExact returns for a
 // key given twice.
@@ -53,7 +55,9 @@ type Map struct {
 type mapRegex struct {
 	re       *regexp.Regexp
 	val      Template
-	captures bool // val names a capture: the groups' indexes are needed
+	captures bool     // val names a capture: the groups' indexes are needed
+	plan     ScanPlan // finds them without the engine's slice; nil: FindSubmatchIndex does
+	groups   int      // 2*(re's groups+1): the indexes' length
 }
 
 // NewMap returns an empty map named name (without '$') with slot id.
@@ -75,7 +79,11 @@ func (m *Map) AddExact(key string, val Template) error {
 // regexes added before it. val may name re's captures (ParseScope with
 // re's groups).
 func (m *Map) AddRegex(re *regexp.Regexp, val Template) {
-	m.regexes = append(m.regexes, mapRegex{re: re, val: val, captures: val.UsesCaptures()})
+	r := mapRegex{re: re, val: val, captures: val.UsesCaptures(), groups: 2 * (re.NumSubexp() + 1)}
+	if r.captures {
+		r.plan = NewScanPlan(re)
+	}
+	m.regexes = append(m.regexes, r)
 }
 
 // SetDefault sets the value for a source no key matches.
@@ -97,24 +105,33 @@ func (m *Map) Templates(fn func(Template)) {
 }
 
 // lookup returns the value for subject and, for a regex whose value names
-// captures, its group indexes in subject.
-func (m *Map) lookup(subject []byte) (*Template, []int) {
+// captures, its group indexes in subject: taken from c's scratch when
+// the regex has a ScanPlan (taken: c.release them after use), else the
+// regexp engine's.
+func (m *Map) lookup(subject []byte, c *MapCache) (val *Template, match []int, taken bool) {
 	if i, ok := m.exact[string(subject)]; ok {
-		return &m.values[i], nil
+		return &m.values[i], nil, false
 	}
 	for i := range m.regexes {
 		r := &m.regexes[i]
-		if !r.captures {
+		switch {
+		case !r.captures:
 			if r.re.Match(subject) {
-				return &r.val, nil
+				return &r.val, nil, false
 			}
-			continue
-		}
-		if match := r.re.FindSubmatchIndex(subject); match != nil {
-			return &r.val, match
+		case r.plan != nil && c != nil:
+			if r.re.Match(subject) {
+				match := c.take(r.groups)
+				r.plan.Captures(subject, match)
+				return &r.val, match, true
+			}
+		default:
+			if match := r.re.FindSubmatchIndex(subject); match != nil {
+				return &r.val, match, false
+			}
 		}
 	}
-	return &m.def, nil
+	return &m.def, nil, false
 }
 
 // AppendValue appends m's result for a source whose value is subject,
@@ -122,12 +139,15 @@ func (m *Map) lookup(subject []byte) (*Template, []int) {
 // subject), and caches it in vals.Maps, if any, for the request. The
 // value's variables are percent-encoded as Append does.
 func (m *Map) AppendValue(dst, subject []byte, vals *Values) []byte {
-	val, match := m.lookup(subject)
+	val, match, taken := m.lookup(subject, vals.Maps)
 	start := len(dst)
 	if match != nil {
 		sub := *vals
 		sub.Subject, sub.Match = subject, match
 		dst = val.Append(dst, &sub)
+		if taken {
+			vals.Maps.release(len(match))
+		}
 	} else {
 		dst = val.Append(dst, vals)
 	}
@@ -167,7 +187,25 @@ type MapCache struct {
 	gen  uint32
 	buf  []byte
 	slot []mapSlot
+	// ints is a stack of group indexes (a map's value may name a map
+	// whose regex needs its own while the first's are in use); top is
+	// its height.
+	ints []int
+	top  int
 }
+
+// take returns n ints from the top of the stack.
+func (c *MapCache) take(n int) []int {
+	if c.top+n > len(c.ints) {
+		c.ints = append(c.ints, make([]int, c.top+n-len(c.ints))...)
+	}
+	s := c.ints[c.top : c.top+n : c.top+n]
+	c.top += n
+	return s
+}
+
+// release gives the top n ints back.
+func (c *MapCache) release(n int) { c.top -= n }
 
 // mapSlot is one map's result: buf[start:end], valid when gen is the
 // cache's.
@@ -185,6 +223,7 @@ func (c *MapCache) Reset() {
 		c.gen = 1
 	}
 	c.buf = c.buf[:0]
+	c.top = 0
 }
 
 // Get returns map id's result cached since the last Reset.

@@ -51,6 +51,13 @@ func testMaps(t *testing.T) map[string]*Map {
 	if err := nd.AddExact("a=1", must(sc.Parse("one"))); err != nil {
 		t.Fatal(err)
 	}
+	// A value naming a map whose regex has captures too, while its own
+	// are in use.
+	wrap := NewMap("wrap", 3)
+	wrap.SourceName, wrap.Source = "uri", MustParse("$uri")
+	maps["wrap"] = wrap
+	re3 := regexp.MustCompile(`^/u/(\d+)$`)
+	wrap.AddRegex(re3, must(Scope{Groups: 1, Maps: sc.Maps}.Parse("[$1|$route|$1]")))
 	return maps
 }
 
@@ -70,6 +77,7 @@ func TestMap(t *testing.T) {
 		{name: "map of a map", uri: "/u/7", in: "$tier", want: "users(/user/7)"},
 		{name: "no default is empty", uri: "/", args: "b=2", in: "<$nodefault>", want: "<>"},
 		{name: "args", uri: "/", args: "a=1", in: "$nodefault$route", want: "oneother:example.com"},
+		{name: "nested captures", uri: "/u/42", in: "$wrap", want: "[42|/user/42|42]"},
 		{name: "used twice", uri: "/u/1", in: "$route $route $tier", want: "/user/1 /user/1 users(/user/1)"},
 	}
 	var cache MapCache
