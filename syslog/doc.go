@@ -12,4 +12,7 @@
 // A Writer never blocks: its socket is non-blocking, and a line the
 // kernel does not take at once (a full socket buffer, no server
 // listening) is dropped and counted (Writer.Dropped), as nginx drops it.
+// Send sends a line at once (the error log); Queue keeps a UDP line for
+// the next Flush, which sends the batch with one sendmmsg(2) (the access
+// log, once per turn of a worker's event loop: batch_linux.go).
 package syslog
