@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nproxy/nproxy/internal/servertest"
 )
 
 // syslogServer is a datagram socket on loopback (UDP) or a UNIX path
@@ -143,7 +145,7 @@ func TestSyslogNeverStalls(t *testing.T) {
 		// The worker counts the drops about once a second.
 		dropped := regexp.MustCompile(`(?m)^nproxy_log_lines_dropped_total [1-9]\d*$`)
 		var body []byte
-		waitFor(t, "nproxy_log_lines_dropped_total above 0", func() bool {
+		servertest.WaitFor(t, "nproxy_log_lines_dropped_total above 0", func() bool {
 			res, err := c.Get("http://" + ts.addr + "/metrics")
 			if err != nil {
 				t.Fatal(err)
