@@ -39,3 +39,47 @@ func (l *loader) logDest(v string) (string, error) {
 	}
 	return v, nil
 }
+
+// checkSyslogRunAs reports every UNIX socket of a syslog: access_log or
+// error_log that exists and that r, the workers' user (user = NAME),
+// could not send to: connect(2) on a UNIX socket needs search on every
+// directory above it and write on the socket. A socket that does not
+// exist yet is not checked (logDest).
+func (l *loader) checkSyslogRunAs(r *RunAs) {
+	for _, sec := range l.layout {
+		for _, s := range sec.settings {
+			if s.key != "access_log" && s.key != "error_log" {
+				continue
+			}
+			dest, _, _ := strings.Cut(s.value, " ")
+			t, err := syslog.Parse(dest)
+			if err != nil || t.Network != "unixgram" {
+				continue
+			}
+			if _, err := os.Stat(t.Addr); err != nil {
+				continue
+			}
+			if err := r.canWriteSocket(t.Addr); err != nil {
+				l.addf(s.line, ErrFile, "%s: %q: %v (the workers run as %s)", s.key, dest, err, r.Name)
+			}
+		}
+	}
+}
+
+// canWriteSocket reports why r cannot connect to the UNIX socket p.
+func (r *RunAs) canWriteSocket(p string) error {
+	p = filepath.Clean(p)
+	var dirs []string
+	for d := filepath.Dir(p); ; d = filepath.Dir(d) {
+		dirs = append(dirs, d)
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := r.may(dirs[i], 1); err != nil {
+			return err
+		}
+	}
+	return r.may(p, 2)
+}

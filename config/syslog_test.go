@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -41,5 +42,31 @@ func TestSyslogDestinations(t *testing.T) {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("-T lacks %q:\n%s", want, text)
 		}
+	}
+}
+
+// TestSyslogUserCanWrite: with user = NAME, a UNIX socket the workers'
+// user could not connect to is an error at its key's line.
+func TestSyslogUserCanWrite(t *testing.T) {
+	nobody(t)
+	top := t.TempDir()
+	os.Chmod(top, 0o755)
+	os.Chmod(filepath.Dir(top), 0o755)
+	sock := filepath.Join(top, "log.sock")
+	pc, err := net.ListenPacket("unixgram", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	os.Chmod(sock, 0o600)
+	conf := "user = nobody\nerror_log = syslog:server=unix:" + sock + "\n[server]\nlisten = 127.0.0.1:1\n" +
+		"access_log = syslog:server=unix:" + sock + ",nohostname combined\n"
+	_, err = Parse(filepath.Join(top, "u.ini"), []byte(conf))
+	checkErr(t, err, `u.ini:2: error_log: "syslog:server=unix:`+sock+`": permission denied: user nobody cannot write to `+sock+" (Srw-------")
+	checkErr(t, err, `u.ini:5: access_log: "syslog:server=unix:`+sock+`,nohostname": permission denied: user nobody cannot write to `+sock)
+
+	os.Chmod(sock, 0o666)
+	if _, err = Parse(filepath.Join(top, "u.ini"), []byte(conf)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -105,6 +105,7 @@ func (l *loader) checkRunAs(r *RunAs) {
 	if r == nil || r.UID == 0 {
 		return
 	}
+	l.checkSyslogRunAs(r) // syslog.go
 	for _, sec := range l.layout {
 		for _, s := range sec.settings {
 			how, ok := runAsKeys[s.key]
@@ -150,7 +151,8 @@ func (r *RunAs) canRead(p string, how int) error {
 	return r.may(p, want)
 }
 
-// may checks the permission bits want (4 read, 1 search) of path for r.
+// may checks the permission bits want (4 read, 2 write, 1 search) of
+// path for r.
 func (r *RunAs) may(path string, want uint32) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -176,8 +178,11 @@ func (r *RunAs) may(path string, want uint32) error {
 	}
 	if bits&want != want {
 		what := "read"
-		if want == 1 {
+		switch want {
+		case 1:
 			what = "search"
+		case 2:
+			what = "write to"
 		}
 		return fmt.Errorf("%w: user %s cannot %s %s (%v, owner %d, group %d)", errNoAccess, r.Name, what, path, fi.Mode(), st.Uid, st.Gid)
 	}
