@@ -82,8 +82,8 @@ func (d *datagrams) await(t *testing.T, poke func(), want ...string) string {
 // to a UNIX datagram syslog server and whose access log goes to a UDP
 // one: the master's and the worker's error lines arrive with their
 // level's priority, the access lines with local7.info; SIGUSR1 keeps
-// them flowing, and a reload that changes the access log's address
-// sends the new workers' lines to the new server.
+// them flowing, and a reload that changes both addresses sends the
+// master's and the new workers' lines to the new servers.
 func TestSyslogMaster(t *testing.T) {
 	for _, backend := range servertest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
@@ -93,15 +93,17 @@ func TestSyslogMaster(t *testing.T) {
 			acc1 := listenSyslog(t, "udp", "127.0.0.1:0")
 			acc2 := listenSyslog(t, "udp", "127.0.0.1:0")
 			refused := servertest.RefusedAddr(t)
-			write := func(acc *datagrams) {
+			sock2 := filepath.Join(in.dir, "log2.sock")
+			errs2 := listenSyslog(t, "unixgram", sock2)
+			write := func(errSock string, acc *datagrams) {
 				conf := fmt.Sprintf("worker_processes = 1\nbackend = %s\npid_file = %s\nerror_log = syslog:server=unix:%s,tag=npx\n"+
 					"[server]\nlisten = %s\nproxy_pass = %s\naccess_log = syslog:server=%s,nohostname\n",
-					backend, in.pidFile, sock, in.addr, refused, acc.pc.LocalAddr())
+					backend, in.pidFile, errSock, in.addr, refused, acc.pc.LocalAddr())
 				if err := os.WriteFile(in.conf, []byte(conf), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
-			write(acc1)
+			write(sock, acc1)
 			in.run("-c", in.conf)
 			in.waitServing()
 			master := strconv.Itoa(in.cmd.Process.Pid)
@@ -133,10 +135,13 @@ func TestSyslogMaster(t *testing.T) {
 			errs.await(t, nil, "SIGUSR1: reopening log files")
 			acc1.await(t, get("/after-usr1"), `"GET /after-usr1 HTTP/1.1" 502 `)
 
-			write(acc2)
+			// The reload moves both logs: the master's line after it and
+			// the new worker's lines go to the new servers.
+			write(sock2, acc2)
 			in.signal(syscall.SIGHUP)
-			errs.await(t, nil, "[info] "+master+": reloaded:")
+			errs2.await(t, nil, "[info] "+master+": reloaded:")
 			acc2.await(t, get("/after-reload"), `"GET /after-reload HTTP/1.1" 502 `)
+			errs2.await(t, nil, "<187>", " npx: [error] ", refused)
 		})
 	}
 }
