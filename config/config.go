@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"regexp"
 	"runtime"
@@ -73,12 +74,6 @@ var numCPU = runtime.NumCPU
 // re-validates.
 type Config struct {
 	File string // path it was read from ("<embedded>" for the default)
-	// Files are the certificate, key and CA files the TLS keys name,
-	// by absolute path, with the content validated: a master hands them
-	// to its workers with the configuration's text (ParseFiles), so a
-	// worker started later serves what was checked, not what the paths
-	// hold by then.
-	Files map[string][]byte
 
 	WorkerProcesses   int    // resolved: "auto" becomes runtime.NumCPU()
 	Backend           string // "auto", "epoll" or "io_uring"
@@ -329,11 +324,14 @@ type Server struct {
 	// when set, clients must present a certificate signed by one of its
 	// certificates (mutual TLS). "" when clients are not asked for one.
 	TLSClientCA string
-	// TLSClientCAPEM is the content of TLSClientCA as validated.
-	TLSClientCAPEM []byte
 	// TLSSessionTickets is tls_session_tickets (default on): whether the
 	// server issues and accepts session tickets.
 	TLSSessionTickets bool
+	// TLSCurves is tls_curves: the key exchange groups the server
+	// accepts (nginx's ssl_ecdh_curve), in the order written, which
+	// crypto/tls does not use as a preference. Nil means the tls
+	// package's default, X25519MLKEM768:X25519:P-256.
+	TLSCurves []tls.CurveID
 
 	// ProxyTLS is true when the proxy_pass backends are https:// ones:
 	// the proxy speaks TLS to every backend (one proxy_pass never mixes
@@ -343,8 +341,6 @@ type Server struct {
 	// backends' certificates are verified against; "" for the system
 	// roots.
 	ProxyTLSCA string
-	// ProxyTLSCAPEM is the content of ProxyTLSCA as validated.
-	ProxyTLSCAPEM []byte
 	// ProxyTLSServerName is the name sent as SNI to the backends and
 	// verified in their certificates: proxy_tls_server_name, by default
 	// the host of the first backend when it is a name. "" when the first
@@ -387,10 +383,6 @@ type CertPair struct {
 	Cert string // absolute path of the PEM certificate chain, leaf first
 	Key  string // absolute path of the PEM private key
 	Line int    // line of the tls_cert, for messages
-	// CertPEM and KeyPEM are the two files' content as validated: the
-	// workers serve these bytes, not what the paths hold later (a file
-	// rewritten after a refused reload must not reach a respawned worker).
-	CertPEM, KeyPEM []byte
 }
 
 // Upstream is one proxy_pass backend.

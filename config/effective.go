@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"sort"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nproxy/nproxy/syslog"
+	nptls "github.com/nproxy/nproxy/tls"
 )
 
 // The effective configuration (`nproxy -T`): a Config written back as a
@@ -234,6 +236,7 @@ var serverDefaults = []serverDefault{
 	{"real_ip_header", func(s *Server) string { return s.RealIPHeader }, func(s *Server, set map[string]bool) bool { return set["real_ip_from"] }},
 	{"tls_protocols", func(s *Server) string { return tlsVersionName(s.TLSMinVersion, s.TLSMaxVersion) }, hasTLS},
 	{"tls_session_tickets", func(s *Server) string { return onOff(s.TLSSessionTickets) }, hasTLS},
+	{"tls_curves", func(s *Server) string { return curveNames(s.TLSCurves) }, func(s *Server, _ map[string]bool) bool { return s.TLSCurves != nil }},
 	{"proxy_tls_verify", func(s *Server) string { return onOff(s.ProxyTLSVerify) }, func(s *Server, _ map[string]bool) bool { return s.ProxyTLS }},
 }
 
@@ -277,6 +280,16 @@ func formatSize(n int64) string {
 }
 
 // tlsVersionName writes tls_protocols for the versions min..max.
+// curveNames writes tls_curves, shown only when set (unset keeps
+// following the tls package's default).
+func curveNames(ids []tls.CurveID) string {
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = nptls.CurveName(id)
+	}
+	return strings.Join(names, ":")
+}
+
 func tlsVersionName(min, max uint16) string {
 	var names []string
 	for name, v := range tlsVersions {

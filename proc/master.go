@@ -618,11 +618,7 @@ func (m *master) newGeneration(cfg *config.Config, data []byte, backend string) 
 		return nil, err
 	}
 	var err error
-	memfd, err := encodeWorkerConfig(data, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if g.cfgFile, err = configMemfd(memfd); err != nil {
+	if g.cfgFile, err = configMemfd(data); err != nil {
 		return nil, err
 	}
 	n := cfg.WorkerProcesses

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strconv"
 
@@ -67,26 +68,29 @@ func (s *Server) newTLSContext(g *addrGroup) error {
 	return nil
 }
 
-// siteOf loads a [server] block's certificates for its TLS site: the
-// content the configuration was validated with (config.CertPair), so a
-// worker started after the files changed serves what was checked.
+// siteOf loads a [server] block's certificates for its TLS site.
 func siteOf(sc *config.Server) (nptls.Site, error) {
-	var certs, keys [][]byte
+	var certs, keys []string
 	for _, p := range sc.TLSCerts {
-		certs, keys = append(certs, p.CertPEM), append(keys, p.KeyPEM)
+		certs, keys = append(certs, p.Cert), append(keys, p.Key)
 	}
-	site, err := nptls.SiteFromPEM(certs, keys, sc.ServerNames)
+	site, err := nptls.LoadSite(certs, keys, sc.ServerNames)
 	if err != nil {
 		return site, fmt.Errorf("server: %w", err)
 	}
 	site.MinVersion, site.MaxVersion = sc.TLSMinVersion, sc.TLSMaxVersion
 	site.SessionTickets = sc.TLSSessionTickets
+	site.Curves = sc.TLSCurves
 	if sc.HTTP2 {
 		site.NextProtos = []string{"h2", "http/1.1"}
 	}
 	if sc.TLSClientCA != "" {
+		pem, err := os.ReadFile(sc.TLSClientCA)
+		if err != nil {
+			return site, fmt.Errorf("server: tls_client_ca: %w", err)
+		}
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(sc.TLSClientCAPEM) {
+		if !pool.AppendCertsFromPEM(pem) {
 			return site, fmt.Errorf("server: tls_client_ca %s: no certificate", sc.TLSClientCA)
 		}
 		site.ClientCAs = pool

@@ -39,6 +39,10 @@ type Site struct {
 	// nil means "http/1.1" only. A client offering ALPN with none of them
 	// is refused with no_application_protocol.
 	NextProtos []string
+	// Curves are the key exchange groups accepted (tls_curves), a set:
+	// crypto/tls chooses among them (see ParseCurves); nil means
+	// DefaultCurves.
+	Curves []ctls.CurveID
 }
 
 // Protocol choices shared by servers and clients: ECDHE key exchange on
@@ -166,6 +170,9 @@ func siteConfig(s *Site) (*ctls.Config, error) {
 	}
 	if len(s.NextProtos) > 0 {
 		cfg.NextProtos = slices.Clone(s.NextProtos)
+	}
+	if len(s.Curves) > 0 {
+		cfg.CurvePreferences = slices.Clone(s.Curves)
 	}
 	if s.ClientCAs != nil {
 		cfg.ClientCAs = s.ClientCAs
@@ -297,26 +304,6 @@ func (c *Context) Server(wake func()) *Conn {
 		cp = new(capture)
 	}
 	return newConn(true, c.base, c.lim, wake, cp)
-}
-
-// SiteFromPEM builds a Site for names from PEM data: certs[i] holds a
-// certificate chain (leaf first) and keys[i] its private key.
-func SiteFromPEM(certs, keys [][]byte, names []string) (Site, error) {
-	if len(certs) != len(keys) {
-		return Site{}, fmt.Errorf("tls: %d certificates for %d keys", len(certs), len(keys))
-	}
-	s := Site{Names: slices.Clone(names)}
-	for i := range certs {
-		cert, err := ctls.X509KeyPair(certs[i], keys[i])
-		if err != nil {
-			return Site{}, fmt.Errorf("tls: certificate %d: %w", i+1, err)
-		}
-		s.Certs = append(s.Certs, cert)
-	}
-	if len(s.Certs) == 0 {
-		return Site{}, ErrNoCertificate
-	}
-	return s, nil
 }
 
 // LoadSite builds a Site for names from PEM files: certFiles[i] holds a

@@ -52,6 +52,10 @@ var (
 	// neither exact nor a leading "*." wildcard.
 	ErrServerName = errors.New("tls: bad server name")
 
+	// ErrCurve is returned by ParseCurves for a list with a key exchange
+	// group it does not know, an empty name or a name given twice.
+	ErrCurve = errors.New("tls: bad key exchange group list")
+
 	// ErrKTLSUnavailable is returned by EnableKTLS when the kernel has no
 	// TLS offload, or refused it before anything changed on the socket:
 	// the connection goes on with userspace records.
