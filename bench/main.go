@@ -43,6 +43,8 @@ type options struct {
 	nproxy      string
 	timeout     time.Duration
 	tlsKey      string // the certificate key of the TLS scenarios that do not fix theirs
+	tlsCurves   string // the key exchange groups the load generator offers; "" the tls package's default
+	serverCurve string // nproxy's tls_curves; "" leaves it out of the config
 	args        []string
 }
 
@@ -132,6 +134,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.url, "url", "", "plain load generator: hit this http:// URL, start no server")
 	fs.StringVar(&o.nproxy, "nproxy", "", "the nproxy binary to benchmark (default: this executable)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "fail a connection that makes no progress for this long")
+	fs.StringVar(&o.tlsCurves, "tls-curves", "", "key exchange groups the load generator offers, most preferred first, as tls_curves takes them: X25519, X25519MLKEM768:X25519:P-256 (default: nproxy's own default)")
+	fs.StringVar(&o.serverCurve, "tls-server-curves", "", "nproxy's tls_curves in the TLS scenarios (default: none, the built-in X25519MLKEM768:X25519:P-256); nginx keeps its own")
 	fs.StringVar(&o.tlsKey, "tls-key", keyECDSA, "certificate key of tls-small, tls-resume, tls-large and tls-idle: ecdsa (P-256) or rsa (2048 bits)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: nproxy bench [flags]\n\nRuns nproxy (and optionally nginx, HAProxy) under load and reports req/s,\nlatency percentiles and ratios. With --url it only generates load.\n\n")
@@ -160,6 +164,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("%w: --timeout must be positive", ErrUsage)
 	case o.tlsKey != keyECDSA && o.tlsKey != keyRSA:
 		return nil, fmt.Errorf("%w: --tls-key: unknown key %q (have %s, %s)", ErrUsage, o.tlsKey, keyECDSA, keyRSA)
+	case o.tlsCurves != "" && !validCurves(o.tlsCurves):
+		return nil, fmt.Errorf("%w: --tls-curves: %v", ErrUsage, curvesError(o.tlsCurves))
+	case o.serverCurve != "" && !validCurves(o.serverCurve):
+		return nil, fmt.Errorf("%w: --tls-server-curves: %v", ErrUsage, curvesError(o.serverCurve))
 	}
 	var err error
 	if o.clientCPUs, err = parseCPUList(*clientCPUs); err != nil {

@@ -42,6 +42,8 @@ func TestFlagErrors(t *testing.T) {
 		{name: "cpu list", args: []string{"--client-cpus", "1-0"}, want: "bad CPU range"},
 		{name: "url scheme", args: []string{"--url", "ftp://127.0.0.1/"}, want: "only http:// and https://"},
 		{name: "tls key", args: []string{"--tls-key", "dsa"}, want: `--tls-key: unknown key "dsa"`},
+		{name: "tls curves", args: []string{"--tls-curves", "X25519:X448"}, want: `--tls-curves: tls: bad key exchange group list: "X448"`},
+		{name: "tls server curves", args: []string{"--tls-server-curves", "X25519:x25519"}, want: `--tls-server-curves: tls: bad key exchange group list: "x25519": names a group listed already`},
 		{name: "stray argument", args: []string{"static-small"}, want: `unexpected argument "static-small"`},
 		{name: "bad flag", args: []string{"--nope"}, want: "flag provided but not defined"},
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	nptls "github.com/nproxy/nproxy/tls"
 	"golang.org/x/sys/unix"
 )
 
@@ -217,6 +218,9 @@ func (e *env) runLoad(ctx context.Context, srv *server, sc *scenario, rec *runRe
 	var tlsLoad *TLSLoad
 	if sc.tls {
 		tlsLoad = &TLSLoad{ServerName: tlsServerName, Resume: sc.resume}
+		if o.tlsCurves != "" {
+			tlsLoad.Curves, _ = nptls.ParseCurves(o.tlsCurves) // checked by parseFlags
+		}
 	}
 	cpu0 := treeCPU(srv.pid())
 	res, err := Run(ctx, Load{

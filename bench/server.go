@@ -334,6 +334,9 @@ func (e *env) nproxyConfig(name string, port int, sc *scenario, t target, s *ser
 	}
 	if cert != nil {
 		fmt.Fprintf(&b, "tls_cert = %s\ntls_key = %s\ntls_protocols = TLSv1.3\n", cert.certPath, cert.keyPath)
+		if e.opts.serverCurve != "" {
+			fmt.Fprintf(&b, "tls_curves = %s\n", e.opts.serverCurve)
+		}
 	}
 	conf := filepath.Join(e.dir, name+".ini")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {

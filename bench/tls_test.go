@@ -130,7 +130,8 @@ func TestTLSLoadCounts(t *testing.T) {
 		requests  int64
 		closeEach bool
 		resume    bool
-		pinned    bool // two loops on the test's first CPU, the process pinned meanwhile
+		pinned    bool          // two loops on the test's first CPU, the process pinned meanwhile
+		curves    []tls.CurveID // offered (--tls-curves); nil: the default, X25519MLKEM768 negotiated
 	}{
 		{name: "keep-alive (tls-small)", body: 1024, conns: 8, requests: 400},
 		{name: "keep-alive pipelined", body: 1024, conns: 3, pipeline: 8, requests: 333},
@@ -139,6 +140,7 @@ func TestTLSLoadCounts(t *testing.T) {
 		{name: "resumed handshakes (tls-resume)", body: 1024, conns: 4, requests: 80, closeEach: true, resume: true},
 		{name: "1 MiB (tls-large)", body: 1 << 20, conns: 2, requests: 6},
 		{name: "pinned loops", body: 1024, conns: 4, requests: 80, closeEach: true, resume: true, pinned: true},
+		{name: "full handshakes offering X25519 only", body: 1024, conns: 4, requests: 40, closeEach: true, curves: []tls.CurveID{tls.X25519}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,7 +156,7 @@ func TestTLSLoadCounts(t *testing.T) {
 			res, err := Run(context.Background(), Load{
 				Addr: srv.Addr(), Request: req, Connections: tt.conns, Pipeline: tt.pipeline,
 				Requests: tt.requests, CloseEach: tt.closeEach, ExpectLength: int64(tt.body), CPUs: cpus,
-				TLS: &TLSLoad{ServerName: "localhost", Resume: tt.resume},
+				TLS: &TLSLoad{ServerName: "localhost", Resume: tt.resume, Curves: tt.curves},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -199,6 +201,13 @@ func TestTLSLoadCounts(t *testing.T) {
 			}
 			if !strings.HasPrefix(res.TLSParams, "TLS 1.3 ") {
 				t.Errorf("TLS parameters %q, want TLS 1.3", res.TLSParams)
+			}
+			wantGroup := " X25519MLKEM768"
+			if tt.curves != nil {
+				wantGroup = " " + tt.curves[0].String()
+			}
+			if !strings.HasSuffix(res.TLSParams, wantGroup) {
+				t.Errorf("TLS parameters %q, want the group%s", res.TLSParams, wantGroup)
 			}
 		})
 	}

@@ -42,6 +42,19 @@ type TLSLoad struct {
 	// one with a session ticket (an abbreviated handshake). Without it
 	// every connection starts with an empty cache: full handshakes only.
 	Resume bool
+	// Curves are the key exchange groups offered, most preferred first;
+	// nil offers the tls package's default (X25519MLKEM768, X25519, P-256).
+	Curves []ctls.CurveID
+}
+
+// validCurves reports whether list is a key exchange group list the tls
+// package (and so tls_curves) takes.
+func validCurves(list string) bool { return curvesError(list) == nil }
+
+// curvesError is what is wrong with list, or nil.
+func curvesError(list string) error {
+	_, err := nptls.ParseCurves(list)
+	return err
 }
 
 // tlsClient hands out the client configuration of each new connection.
@@ -60,7 +73,11 @@ func newTLSClient(cfg *TLSLoad) *tlsClient {
 
 // fresh makes a client configuration with an empty session cache.
 func (t *tlsClient) fresh() *nptls.ClientContext {
-	return nptls.NewClientConfig(t.cfg.ServerName, t.cfg.Roots, t.cfg.Roots != nil)
+	c := nptls.NewClientConfig(t.cfg.ServerName, t.cfg.Roots, t.cfg.Roots != nil)
+	if len(t.cfg.Curves) > 0 {
+		c.SetCurves(t.cfg.Curves)
+	}
+	return c
 }
 
 // context returns the configuration of a new connection: the shared one
