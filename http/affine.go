@@ -8,48 +8,97 @@ package http
 // as it lives, so no other client may use it. Such a connection is kept
 // with its client connection rather than in a pool every client draws
 // from: the step parks it in the client connection's AffineSlot when an
-// exchange ends, takes it back for the next request of that client
+// exchange ends, takes it back for a later request of that client
 // connection, and the client connection closes it when it closes.
+
+// AffineMax bounds the upstream connections one client connection keeps
+// parked (an AffineSlot's limit). An HTTP/2 connection's concurrent
+// streams each need a connection of their own, so its slot keeps up to
+// its SETTINGS_MAX_CONCURRENT_STREAMS of them, but no more than this:
+// every parked connection is a descriptor held open on the backend for
+// one client, and the streams limit (128 by default) is far above what
+// a backend should keep for one client (HAProxy's max-session-srv-conns
+// bounds the same list, lower still). A client running more concurrent
+// streams than this opens the extra connections per burst and they
+// close when their responses end.
+const AffineMax = 16
 
 // AffineConn is an upstream connection a step parks in an AffineSlot.
 type AffineConn interface {
 	// CloseAffine closes the connection: the client connection it was
-	// parked with has closed, or another connection took its place in
-	// the slot. On the loop thread.
+	// parked with has closed, or the slot was full and it was the
+	// oldest. It is out of the slot when called. On the loop thread.
 	CloseAffine()
 }
 
-// AffineSlot holds at most one AffineConn for one client connection
-// (Client.Affine); an HTTP/2 connection has one for all its streams, so
-// of the upstream connections its concurrent streams opened, the last
-// parked is kept and the others close. Loop thread only.
+// AffineSlot holds the AffineConns parked with one client connection
+// (Client.Affine), oldest first, at most its limit: 1 for an HTTP/1.1
+// connection (one request at a time), up to AffineMax for an HTTP/2
+// connection, whose streams share the slot. Its size is fixed so that
+// parking never allocates; the server pools slots. Loop thread only.
 type AffineSlot struct {
-	conn AffineConn
+	conns [AffineMax]AffineConn
+	n     uint8
+	limit uint8 // 0 means 1
 }
 
-// Conn returns the connection parked in the slot, leaving it there; nil
-// when the slot is empty.
-func (s *AffineSlot) Conn() AffineConn { return s.conn }
+// SetLimit sets how many connections the slot keeps, clamped to
+// [1, AffineMax]; when it holds more, the oldest are closed.
+func (s *AffineSlot) SetLimit(n int) {
+	n = min(max(n, 1), AffineMax)
+	s.limit = uint8(n)
+	for int(s.n) > n {
+		s.TakeAt(0).CloseAffine()
+	}
+}
 
-// Take empties the slot and returns what it held (nil when empty).
-func (s *AffineSlot) Take() AffineConn {
-	c := s.conn
-	s.conn = nil
+// Limit returns how many connections the slot keeps.
+func (s *AffineSlot) Limit() int { return max(int(s.limit), 1) }
+
+// Len returns the number of connections parked.
+func (s *AffineSlot) Len() int { return int(s.n) }
+
+// At returns the i-th connection parked (0 is the oldest), leaving it
+// there.
+func (s *AffineSlot) At(i int) AffineConn { return s.conns[:s.n][i] }
+
+// TakeAt removes the i-th connection parked and returns it; the others
+// keep their order.
+func (s *AffineSlot) TakeAt(i int) AffineConn {
+	c := s.conns[:s.n][i]
+	copy(s.conns[i:s.n], s.conns[i+1:s.n])
+	s.n--
+	s.conns[s.n] = nil
 	return c
 }
 
-// Park puts c in the slot, closing the connection it held before.
-func (s *AffineSlot) Park(c AffineConn) {
-	if old := s.conn; old != nil && old != c {
-		old.CloseAffine()
+// Remove takes c out of the slot without closing it (it closed while
+// parked: the backend closed it, or it was idle too long); it reports
+// whether c was there.
+func (s *AffineSlot) Remove(c AffineConn) bool {
+	for i, x := range s.conns[:s.n] {
+		if x == c {
+			s.TakeAt(i)
+			return true
+		}
 	}
-	s.conn = c
+	return false
 }
 
-// Close closes the connection parked, if any, and empties the slot: the
-// client connection closes.
+// Park puts c in the slot as its newest connection; a full slot closes
+// its oldest first.
+func (s *AffineSlot) Park(c AffineConn) {
+	if int(s.n) >= s.Limit() {
+		s.TakeAt(0).CloseAffine()
+	}
+	s.conns[s.n] = c
+	s.n++
+}
+
+// Close closes every connection parked and empties the slot: the client
+// connection closes.
 func (s *AffineSlot) Close() {
-	if c := s.Take(); c != nil {
-		c.CloseAffine()
+	for s.n > 0 {
+		s.TakeAt(int(s.n) - 1).CloseAffine()
 	}
 }

@@ -375,6 +375,10 @@ func (c *Conn) Err() error { return c.err }
 // is for timers, metrics and tests).
 func (c *Conn) Streams() int { return len(c.streams) - c.localClosed }
 
+// MaxStreams returns the streams the client may have open at once (the
+// SETTINGS_MAX_CONCURRENT_STREAMS the connection announced).
+func (c *Conn) MaxStreams() int { return c.lim.maxStreams }
+
 // Close ends the connection from the server's side (the socket failed or
 // closed): every open stream is reported reset with CANCEL and the Conn's
 // buffers are dropped. Nothing is queued; no method has an effect after.

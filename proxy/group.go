@@ -177,7 +177,7 @@ func (g *Group) getConn(b *backend, s *session, connectTimeout time.Duration) (*
 }
 
 // takeIdle removes and returns an open idle connection to b that may
-// serve s: with PROXY headers the one parked with s's client connection
+// serve s: with PROXY headers one parked with s's client connection
 // (takeAffine), else the pool's most recent. nil when there is none.
 func (g *Group) takeIdle(b *backend, s *session) *upConn {
 	if g.sendProxy != 0 {
@@ -226,8 +226,7 @@ func (g *Group) putIdle(u *upConn) {
 func (g *Group) dropIdle(u *upConn) {
 	b := u.b
 	if u.parked {
-		u.parked = false
-		b.addIdle(-1)
+		u.unpark()
 		u.close()
 		return
 	}

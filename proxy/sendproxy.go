@@ -22,14 +22,18 @@ import (
 // connection speaks for the client that opened it for as long as it
 // lives, and serves no other (HAProxy's private connections): it never
 // enters the backend's pool. When a response ends it is parked with the
-// client's connection (http.AffineSlot), which the next request of that
+// client's connection (http.AffineSlot), which a later request of that
 // client connection takes it back from, and it closes when the client
 // connection closes: a client that leaves leaves no upstream connection
-// behind. One is parked per client connection (an HTTP/2 connection's
-// concurrent streams open one each; the last to finish is kept); a
-// request of the client connection that goes to another backend, or,
-// behind real_ip_from, names another client, opens a new connection,
-// which then takes the parked one's place.
+// behind. An HTTP/1.1 client connection keeps one. An HTTP/2 one keeps
+// up to its concurrent streams limit, bounded by http.AffineMax: its
+// concurrent streams open a connection each, and the next burst of
+// streams takes them back (the most recently parked first, so that when
+// fewer streams run the oldest idle out). A request that goes to
+// another backend, or, behind real_ip_from, names another client, opens
+// a new connection; parked in a full slot, it takes the oldest one's
+// place. A parked connection that the backend closes, or that stays
+// idle upstreamIdleTimeout, leaves the slot at once.
 
 // newPP gives u, a new connection for a request of client (to local),
 // its PROXY header; an invalid client makes a header with no address
@@ -74,9 +78,9 @@ func (u *upConn) freePP() {
 	}
 }
 
-// takeAffine takes back the connection parked with s's client
-// connection when it goes to b and named the same client; nil otherwise
-// (the parked one stays for a later request).
+// takeAffine takes back the connection parked most recently with s's
+// client connection that goes to b and named the same client; nil when
+// there is none (the others stay for later requests).
 func takeAffine(b *backend, s *session) *upConn {
 	if s.cl == nil {
 		return nil
@@ -85,29 +89,26 @@ func takeAffine(b *backend, s *session) *upConn {
 	if slot == nil {
 		return nil
 	}
-	u, _ := slot.Conn().(*upConn)
-	switch {
-	case u == nil:
-		return nil
-	case !u.parked:
-		slot.Take() // closed while parked (by the backend, or idle too long)
-		return nil
-	case u.b != b || u.ppClient != s.ppClient:
-		return nil
+	for i := slot.Len() - 1; i >= 0; i-- {
+		u, _ := slot.At(i).(*upConn)
+		if u == nil || u.b != b || u.ppClient != s.ppClient {
+			continue
+		}
+		slot.TakeAt(i)
+		u.slot, u.parked = nil, false
+		b.addIdle(-1)
+		if u.rc == nil || !u.rc.Open() {
+			u.close()
+			continue
+		}
+		return u
 	}
-	slot.Take()
-	u.parked = false
-	b.addIdle(-1)
-	if u.rc == nil || !u.rc.Open() {
-		u.close()
-		return nil
-	}
-	return u
+	return nil
 }
 
 // park keeps u, idle, with the connection of s's client (whom its PROXY
-// header named) until that client connection's next request or its end;
-// u closes at once when the client connection is closing (no slot).
+// header named) until a later request of that client connection or its
+// end; u closes at once when the client connection is closing (no slot).
 func park(u *upConn, s *session) {
 	var slot *http.AffineSlot
 	if s != nil && s.cl != nil {
@@ -117,17 +118,28 @@ func park(u *upConn, s *session) {
 		u.close()
 		return
 	}
-	u.parked = true
+	u.parked, u.slot = true, slot
 	u.b.addIdle(1)
 	u.rc.SetTimeout(upstreamIdleTimeout)
 	u.startRecv() // notice the backend closing it
 	slot.Park(u)
 }
 
-// CloseAffine closes a parked connection (http.AffineConn): its client
-// connection closed, or a newer connection took its place. One that was
-// closed while parked is closed already.
+// unpark takes u, closing while parked, out of its slot (dropIdle).
+func (u *upConn) unpark() {
+	if u.slot != nil {
+		u.slot.Remove(u)
+		u.slot = nil
+	}
+	u.parked = false
+	u.b.addIdle(-1)
+}
+
+// CloseAffine closes a parked connection (http.AffineConn), out of its
+// slot already: its client connection closed, or it was the oldest of a
+// full slot.
 func (u *upConn) CloseAffine() {
+	u.slot = nil
 	if u.parked {
 		u.g.dropIdle(u)
 	}

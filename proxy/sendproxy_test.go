@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,37 @@ type ppBackend struct {
 	open atomic.Int64
 	mu   sync.Mutex
 	hdrs []ppConn // one per connection, in accept order
+	// hold, when set before the first request, keeps each request for
+	// /hold waiting until it is one of hold.n waiting at once.
+	hold *barrier
+}
+
+// barrier lets n requests go together, a round at a time; one that
+// waits 10s without the others goes anyway and counts as missed.
+type barrier struct {
+	mu      sync.Mutex
+	n       int
+	waiting int
+	round   chan struct{}
+	missed  atomic.Int64
+}
+
+func (b *barrier) wait() {
+	b.mu.Lock()
+	if b.round == nil {
+		b.round = make(chan struct{})
+	}
+	round := b.round
+	if b.waiting++; b.waiting == b.n {
+		close(round)
+		b.round, b.waiting = nil, 0
+	}
+	b.mu.Unlock()
+	select {
+	case <-round:
+	case <-time.After(10 * time.Second):
+		b.missed.Add(1)
+	}
 }
 
 type ppConn struct {
@@ -96,6 +128,9 @@ func (b *ppBackend) serve(c net.Conn) {
 		b.mu.Lock()
 		b.hdrs[i].requests = append(b.hdrs[i].requests, req.URL.Path)
 		b.mu.Unlock()
+		if b.hold != nil && req.URL.Path == "/hold" {
+			b.hold.wait()
+		}
 		body := fmt.Sprintf("conn %d", i)
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	}
@@ -256,8 +291,7 @@ func h2cTransport(local *string) *http2.Transport {
 // TestSendProxyH2 checks the same over HTTP/2 on both reactor backends:
 // the sequential streams of one connection share one upstream
 // connection, whose header names that connection; another HTTP/2
-// connection gets its own; of the upstream connections concurrent
-// streams opened, one stays; and closing the HTTP/2 connections closes
+// connection gets its own; and closing the HTTP/2 connections closes
 // theirs.
 func TestSendProxyH2(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
@@ -293,28 +327,147 @@ func TestSendProxyH2(t *testing.T) {
 				t.Errorf("connection %d: header %q, requests %v; want client %s's three", i, c.raw, c.requests, locals[i])
 			}
 		}
-
-		// Concurrent streams open connections of their own; one stays.
-		cl := &http.Client{Transport: trs[0], Timeout: 20 * time.Second}
-		var wg sync.WaitGroup
-		for i := 0; i < 8; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if res, err := cl.Get("http://" + ps.addr + "/burst"); err == nil {
-					io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-				}
-			}()
-		}
-		wg.Wait()
-		waitFor(t, 10*time.Second, "one upstream connection per HTTP/2 connection", func() bool {
-			return be.open.Load() == 2
-		})
 		for _, tr := range trs {
 			tr.CloseIdleConnections()
 		}
 		waitFor(t, 10*time.Second, "the HTTP/2 clients' upstream connections to close", func() bool {
+			return be.open.Load() == 0
+		})
+	})
+}
+
+// TestSendProxyH2Rounds checks, on both reactor backends, that an HTTP/2
+// client connection keeps the upstream connections its concurrent
+// streams opened: two h2c clients run rounds of concurrent streams (the
+// backend holds each round's requests until all of them have arrived,
+// so each round needs that many upstream connections at once). Within
+// http.AffineMax streams, the backend accepts as many connections as
+// streams run at once, not one per request, each named by its client
+// and used by that client alone; past it, a client keeps AffineMax and
+// opens the rest anew each round. When the clients leave, their upstream
+// connections close.
+func TestSendProxyH2Rounds(t *testing.T) {
+	const rounds = 4
+	const affineMax = 16 // http.AffineMax
+	tests := []struct {
+		name    string
+		streams int // per client and round
+	}{
+		{name: "within the bound", streams: 10},
+		{name: "past the bound", streams: 20},
+	}
+	forEachBackend(t, func(t *testing.T, backend string) {
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				kept := min(tc.streams, affineMax)
+				wantPerClient := tc.streams + (rounds-1)*(tc.streams-kept)
+				be := startPPBackend(t)
+				be.hold = &barrier{n: 2 * tc.streams}
+				ps := startProxy(t, backend, "http2 = on\nproxy_pass = "+be.addr+"\nproxy_send_proxy_protocol = v2\n")
+				locals := make([]string, 2)
+				var clients []*http.Client
+				var trs []*http2.Transport
+				for i := range locals {
+					tr := h2cTransport(&locals[i])
+					trs = append(trs, tr)
+					cl := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+					clients = append(clients, cl)
+					// One stream first: the client's one HTTP/2
+					// connection is up before the rounds.
+					res, err := cl.Get("http://" + ps.addr + "/warm")
+					if err != nil {
+						t.Fatal(err)
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+				for r := 0; r < rounds; r++ {
+					errs := make(chan error, 2*tc.streams)
+					for _, cl := range clients {
+						for j := 0; j < tc.streams; j++ {
+							go func() {
+								res, err := cl.Get("http://" + ps.addr + "/hold")
+								if err == nil {
+									io.Copy(io.Discard, res.Body)
+									res.Body.Close()
+									if res.StatusCode != 200 || res.ProtoMajor != 2 {
+										err = fmt.Errorf("%s %d", res.Proto, res.StatusCode)
+									}
+								}
+								errs <- err
+							}()
+						}
+					}
+					for j := 0; j < 2*tc.streams; j++ {
+						if err := <-errs; err != nil {
+							t.Fatalf("round %d: %v", r, err)
+						}
+					}
+					waitFor(t, 10*time.Second, fmt.Sprintf("%d parked upstream connections after round %d", 2*kept, r), func() bool {
+						return be.open.Load() == int64(2*kept)
+					})
+				}
+				if n := be.hold.missed.Load(); n != 0 {
+					t.Fatalf("%d requests were not held with their round", n)
+				}
+				conns := be.conns()
+				perClient := map[string]int{}
+				for i, c := range conns {
+					if len(c.raw) != 16+12 {
+						t.Fatalf("connection %d: %d header bytes, want a v2 TCP4 header", i, len(c.raw))
+					}
+					port := int(c.raw[24])<<8 | int(c.raw[25])
+					perClient[net.JoinHostPort(c.src.String(), fmt.Sprint(port))]++
+				}
+				for _, local := range locals {
+					if perClient[local] != wantPerClient {
+						t.Errorf("client %s: %d upstream connections for %d rounds of %d streams, want %d (all: %v)", local, perClient[local], rounds, tc.streams, wantPerClient, perClient)
+					}
+				}
+				if len(conns) != 2*wantPerClient {
+					t.Errorf("the backend accepted %d connections for %d requests, want %d", len(conns), 2*(1+rounds*tc.streams), 2*wantPerClient)
+				}
+				for _, tr := range trs {
+					tr.CloseIdleConnections()
+				}
+				waitFor(t, 10*time.Second, "the HTTP/2 clients' upstream connections to close", func() bool {
+					return be.open.Load() == 0
+				})
+			})
+		}
+	})
+}
+
+// TestSendProxyH2load runs h2load (when installed) against
+// proxy_send_proxy_protocol on both reactor backends: 200 requests from
+// 2 h2c clients running 10 streams each at once must all succeed on at
+// most 20 upstream connections (a client connection reuses what its
+// earlier streams parked, so it never holds more connections than it
+// runs streams), and none stays open once h2load is done.
+func TestSendProxyH2load(t *testing.T) {
+	h2load, err := exec.LookPath("h2load")
+	if err != nil {
+		t.Skip("h2load is not installed")
+	}
+	const clients, streams = 2, 10
+	forEachBackend(t, func(t *testing.T, backend string) {
+		be := startPPBackend(t)
+		ps := startProxy(t, backend, "http2 = on\nproxy_pass = "+be.addr+"\nproxy_send_proxy_protocol = v1\n")
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, h2load, "-n", "200", "-c", fmt.Sprint(clients), "-m", fmt.Sprint(streams), "http://"+ps.addr+"/load").CombinedOutput()
+		if err != nil {
+			t.Fatalf("h2load: %v\n%s", err, out)
+		}
+		if !bytes.Contains(out, []byte("200 succeeded")) {
+			t.Fatalf("h2load: not every request succeeded:\n%s", out)
+		}
+		n := len(be.conns())
+		t.Logf("%d upstream connections for 200 requests (h2load -n 200 -c %d -m %d)", n, clients, streams)
+		if n > clients*streams {
+			t.Errorf("%d upstream connections opened, want at most %d (streams at once)", n, clients*streams)
+		}
+		waitFor(t, 10*time.Second, "h2load's upstream connections to close", func() bool {
 			return be.open.Load() == 0
 		})
 	})

@@ -132,11 +132,12 @@ type upConn struct {
 	// handshake's too); ppSending while its send is in flight. ppClient
 	// is the client the header named, and parked is set while the
 	// connection waits, idle, in that client connection's
-	// http.AffineSlot (sendproxy.go).
+	// http.AffineSlot, slot (sendproxy.go).
 	pp        []byte
 	ppSending bool
 	parked    bool
 	ppClient  netip.AddrPort
+	slot      *http.AffineSlot
 }
 
 var (

@@ -11,7 +11,10 @@ import "github.com/nproxy/nproxy/http"
 // the server's pool the first time a stream asks for it, so a connection
 // that never proxies to such a backend carries only the pointer, and it
 // is closed (with what is parked in it) and given back at teardown. An
-// HTTP/2 connection has one slot for all its streams.
+// HTTP/1.1 connection keeps one upstream connection (it has one request
+// at a time); an HTTP/2 connection has one slot for all its streams,
+// which keeps as many as the client may run streams at once, up to
+// http.AffineMax (see there why the bound).
 
 // Affine returns the slot of the connection the stream took over
 // (http.Client).
@@ -19,7 +22,7 @@ func (c *conn) Affine() *http.AffineSlot {
 	if c.state != stTakeover {
 		return nil
 	}
-	return c.affineSlot()
+	return c.affineSlot(1)
 }
 
 // Affine returns the slot of the stream's connection (http.Client).
@@ -27,12 +30,14 @@ func (p *h2proxy) Affine() *http.AffineSlot {
 	if p.st == nil || p.ended {
 		return nil
 	}
-	return p.h.c.affineSlot()
+	return p.h.c.affineSlot(p.h.hc.MaxStreams())
 }
 
 // affineSlot returns the connection's slot, taken from the pool the
-// first time; nil once the connection is closed.
-func (c *conn) affineSlot() *http.AffineSlot {
+// first time, keeping up to limit connections (http.AffineSlot.SetLimit:
+// a pooled slot may come from a connection of the other protocol, and an
+// h2c upgrade changes it); nil once the connection is closed.
+func (c *conn) affineSlot(limit int) *http.AffineSlot {
 	if c.state == stClosed {
 		return nil
 	}
@@ -44,6 +49,7 @@ func (c *conn) affineSlot() *http.AffineSlot {
 			c.affine = new(http.AffineSlot)
 		}
 	}
+	c.affine.SetLimit(limit)
 	return c.affine
 }
 

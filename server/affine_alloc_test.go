@@ -29,12 +29,12 @@ func TestAffineSlotAllocs(t *testing.T) {
 		runs++
 		c.state = stTakeover // a proxied exchange
 		c.Affine().Park(up)  // its response ended
-		if c.Affine().Take() != up {
+		if c.Affine().Len() != 1 || c.Affine().TakeAt(0) != up {
 			t.Fatal("the next exchange did not find the parked connection")
 		}
 		c.Affine().Park(up)
 		c.state = stClosed
-		if c.Affine() != nil || c.affineSlot() != nil {
+		if c.Affine() != nil || c.affineSlot(1) != nil {
 			t.Fatal("a closed connection gave its slot out")
 		}
 		c.closeAffine() // teardown
