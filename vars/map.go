@@ -134,10 +134,18 @@ func (m *Map) lookup(subject []byte, c *MapCache) (val *Template, match []int, t
 	return &m.def, nil, false
 }
 
+// MaxMapResult bounds a map's result: the text past it is cut off. A
+// map's value may name other maps several times each, and they theirs, so
+// without a bound a short configuration could make a result grow
+// exponentially with the depth of the maps; with it, each map costs at
+// most this much once per request.
+const MaxMapResult = 8 << 10
+
 // AppendValue appends m's result for a source whose value is subject,
 // the chosen value expanded with vals (and with the regex's captures in
-// subject), and caches it in vals.Maps, if any, for the request. The
-// value's variables are percent-encoded as Append does.
+// subject) and cut at MaxMapResult, and caches it in vals.Maps, if any,
+// for the request. The value's variables are percent-encoded as Append
+// does.
 func (m *Map) AppendValue(dst, subject []byte, vals *Values) []byte {
 	val, match, taken := m.lookup(subject, vals.Maps)
 	start := len(dst)
@@ -150,6 +158,9 @@ func (m *Map) AppendValue(dst, subject []byte, vals *Values) []byte {
 		}
 	} else {
 		dst = val.Append(dst, vals)
+	}
+	if len(dst)-start > MaxMapResult {
+		dst = dst[:start+MaxMapResult]
 	}
 	if vals.Maps != nil {
 		vals.Maps.put(m.ID, dst[start:])

@@ -2,6 +2,7 @@ package vars
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"testing"
 )
@@ -136,4 +137,43 @@ func TestMapParseErrors(t *testing.T) {
 	if _, err := sc.Parse("$nomap"); !errors.Is(err, ErrUnknown) {
 		t.Errorf("unknown: %v, want ErrUnknown", err)
 	}
+}
+
+// TestMapResultBound: maps that name maps several times each are cut at
+// MaxMapResult at every level, so the result and the work stay bounded.
+func TestMapResultBound(t *testing.T) {
+	maps := map[string]*Map{}
+	sc := Scope{Maps: func(n string) *Map { return maps[n] }}
+	const depth = 12
+	for i := depth; i >= 0; i-- {
+		m := NewMap(fmt.Sprintf("a%d", i), i)
+		m.SourceName, m.Source = "uri", MustParse("$uri")
+		val := "0123456789abcdef"
+		if i < depth {
+			n := fmt.Sprintf("$a%d", i+1)
+			val = n + n + n + n
+		}
+		tm, err := sc.Parse(val)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetDefault(tm)
+		maps[m.Name] = m
+	}
+	var c MapCache
+	c.Reset()
+	got := mustParseScope(t, sc, "$a0").Append(nil, &Values{URI: []byte("/"), Maps: &c})
+	if len(got) != MaxMapResult {
+		t.Errorf("result of %d bytes, want %d", len(got), MaxMapResult)
+	}
+}
+
+// mustParseScope is sc.Parse(s), failing t on an error.
+func mustParseScope(t *testing.T, sc Scope, s string) Template {
+	t.Helper()
+	tm, err := sc.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
 }
