@@ -74,6 +74,12 @@ var numCPU = runtime.NumCPU
 // re-validates.
 type Config struct {
 	File string // path it was read from ("<embedded>" for the default)
+	// Files are the certificate, key and CA files the TLS keys name,
+	// by absolute path, with the content validated: a master hands them
+	// to its workers with the configuration's text (ParseFiles), so a
+	// worker started later serves what was checked, not what the paths
+	// hold by then.
+	Files map[string][]byte
 
 	WorkerProcesses   int    // resolved: "auto" becomes runtime.NumCPU()
 	Backend           string // "auto", "epoll" or "io_uring"
@@ -324,6 +330,8 @@ type Server struct {
 	// when set, clients must present a certificate signed by one of its
 	// certificates (mutual TLS). "" when clients are not asked for one.
 	TLSClientCA string
+	// TLSClientCAPEM is the content of TLSClientCA as validated.
+	TLSClientCAPEM []byte
 	// TLSSessionTickets is tls_session_tickets (default on): whether the
 	// server issues and accepts session tickets.
 	TLSSessionTickets bool
@@ -341,6 +349,8 @@ type Server struct {
 	// backends' certificates are verified against; "" for the system
 	// roots.
 	ProxyTLSCA string
+	// ProxyTLSCAPEM is the content of ProxyTLSCA as validated.
+	ProxyTLSCAPEM []byte
 	// ProxyTLSServerName is the name sent as SNI to the backends and
 	// verified in their certificates: proxy_tls_server_name, by default
 	// the host of the first backend when it is a name. "" when the first
@@ -383,6 +393,10 @@ type CertPair struct {
 	Cert string // absolute path of the PEM certificate chain, leaf first
 	Key  string // absolute path of the PEM private key
 	Line int    // line of the tls_cert, for messages
+	// CertPEM and KeyPEM are the two files' content as validated: the
+	// workers serve these bytes, not what the paths hold later (a file
+	// rewritten after a refused reload must not reach a respawned worker).
+	CertPEM, KeyPEM []byte
 }
 
 // Upstream is one proxy_pass backend.

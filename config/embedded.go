@@ -66,3 +66,13 @@ func ParseDefault(data []byte) (*Config, error) {
 	}
 	return parse(DefaultName, wd, data)
 }
+
+// ParseDefaultFiles is ParseDefault reading the files the TLS keys name
+// from files, as ParseFiles does.
+func ParseDefaultFiles(data []byte, files map[string][]byte) (*Config, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("config: default configuration: %w", err)
+	}
+	return parseSnapshot(DefaultName, wd, data, snapshotOf(files))
+}

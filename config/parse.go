@@ -67,6 +67,28 @@ func Parse(name string, data []byte) (*Config, error) {
 	return parse(name, base, data)
 }
 
+// ParseFiles is Parse reading the files the TLS keys name (certificates,
+// keys, CA bundles) from files, by absolute path, instead of the disk:
+// files is the Config.Files of an earlier Parse of the same text, and a
+// file missing from it is an error. A worker parses its master's
+// configuration this way.
+func ParseFiles(name string, data []byte, files map[string][]byte) (*Config, error) {
+	base := filepath.Dir(name)
+	if abs, err := filepath.Abs(base); err == nil {
+		base = abs
+	}
+	return parseSnapshot(name, base, data, snapshotOf(files))
+}
+
+// snapshotOf makes a nil files an empty snapshot, so that ParseFiles
+// never reads the disk.
+func snapshotOf(files map[string][]byte) map[string][]byte {
+	if files == nil {
+		return map[string][]byte{}
+	}
+	return files
+}
+
 // LoadDefault returns the embedded default configuration. Unlike a file's,
 // its relative paths (static_root = .) resolve against the current
 // directory.
@@ -99,6 +121,11 @@ type loader struct {
 	// being applied, nil elsewhere: its values may name its captures
 	// (parseVars, locationcapture.go).
 	captures *regexp.Regexp
+	// snapshot, when not nil, holds the files the TLS keys name: they
+	// are read from it, not from the disk (ParseFiles). files records
+	// every one read, for Config.Files.
+	snapshot map[string][]byte
+	files    map[string][]byte
 }
 
 // warning is a Config.Warnings entry before it is formatted.
@@ -189,7 +216,13 @@ func newServer(line int) *Server {
 
 // parse is Parse with an explicit base directory.
 func parse(name, base string, data []byte) (*Config, error) {
-	l := &loader{file: name, base: base}
+	return parseSnapshot(name, base, data, nil)
+}
+
+// parseSnapshot is parse reading the files TLS keys name from snapshot
+// unless it is nil.
+func parseSnapshot(name, base string, data []byte, snapshot map[string][]byte) (*Config, error) {
+	l := &loader{file: name, base: base, snapshot: snapshot}
 	sc := scan(data, l.add)
 	cfg := newConfig(name)
 	if sc.text != nil {
@@ -200,6 +233,7 @@ func parse(name, base string, data []byte) (*Config, error) {
 		return nil, l.problems
 	}
 	cfg.Warnings = l.formatWarnings()
+	cfg.Files = l.files
 	sort.SliceStable(l.layout, func(i, j int) bool { return l.layout[i].idx < l.layout[j].idx })
 	cfg.layout = l.layout
 	return cfg, nil

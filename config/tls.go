@@ -45,12 +45,12 @@ type pathAt struct {
 // backends; keys.go merges them into serverKeys.
 var tlsKeys = map[string]serverKey{
 	"tls_cert": func(l *loader, s *Server, v string) error {
-		abs, err := l.readableFile(v)
+		abs, err := l.pemFile(v)
 		s.tlsCertAt = append(s.tlsCertAt, pathAt{v, abs, l.line})
 		return err
 	},
 	"tls_key": func(l *loader, s *Server, v string) error {
-		abs, err := l.readableFile(v)
+		abs, err := l.pemFile(v)
 		s.tlsKeyAt = append(s.tlsKeyAt, pathAt{v, abs, l.line})
 		return err
 	},
@@ -59,7 +59,7 @@ var tlsKeys = map[string]serverKey{
 		return err
 	},
 	"tls_client_ca": func(l *loader, s *Server, v string) (err error) {
-		s.TLSClientCA, err = l.caBundle("tls_client_ca", v)
+		s.TLSClientCA, s.TLSClientCAPEM, err = l.caBundle("tls_client_ca", v)
 		return err
 	},
 	"tls_curves": func(_ *loader, s *Server, v string) (err error) {
@@ -71,7 +71,7 @@ var tlsKeys = map[string]serverKey{
 		return err
 	},
 	"proxy_tls_ca": func(l *loader, s *Server, v string) (err error) {
-		s.ProxyTLSCA, err = l.caBundle("proxy_tls_ca", v)
+		s.ProxyTLSCA, s.ProxyTLSCAPEM, err = l.caBundle("proxy_tls_ca", v)
 		return err
 	},
 	"proxy_tls_server_name": func(_ *loader, s *Server, v string) (err error) {
@@ -189,8 +189,8 @@ func (l *loader) checkServerTLS(srv *Server, present map[string]int) {
 		if certs[i].abs == "" || keys[i].abs == "" {
 			continue // unreadable: reported already
 		}
-		if l.checkCertPair(certs[i], keys[i]) {
-			srv.TLSCerts = append(srv.TLSCerts, CertPair{Cert: certs[i].abs, Key: keys[i].abs, Line: certs[i].line})
+		if certPEM, keyPEM, ok := l.checkCertPair(certs[i], keys[i]); ok {
+			srv.TLSCerts = append(srv.TLSCerts, CertPair{Cert: certs[i].abs, Key: keys[i].abs, Line: certs[i].line, CertPEM: certPEM, KeyPEM: keyPEM})
 		}
 	}
 	if len(srv.TLSCerts) > 0 {
@@ -241,59 +241,92 @@ func (l *loader) checkProxyTLS(srv *Server, present map[string]int) {
 
 // checkCertPair loads one tls_cert/tls_key pair as crypto/tls will, reports
 // what is wrong with it, warns about certificates near or past their
-// expiry, and reports whether the pair is usable.
-func (l *loader) checkCertPair(cert, key pathAt) bool {
-	certPEM, err := readPEMFile(cert.abs)
+// expiry, and returns the two files' content if the pair is usable.
+func (l *loader) checkCertPair(cert, key pathAt) (certPEM, keyPEM []byte, ok bool) {
+	certPEM, err := l.readPEM(cert.abs)
 	if err != nil {
 		l.addf(cert.line, ErrFile, "tls_cert: %q: %v", cert.raw, err)
-		return false
+		return nil, nil, false
 	}
 	chain, err := parseCertificates(certPEM)
 	if err != nil {
 		l.addf(cert.line, ErrCertificate, "tls_cert: %q: %v", cert.raw, err)
-		return false
+		return nil, nil, false
 	}
-	keyPEM, err := readPEMFile(key.abs)
+	keyPEM, err = l.readPEM(key.abs)
 	if err != nil {
 		l.addf(key.line, ErrFile, "tls_key: %q: %v", key.raw, err)
-		return false
+		return nil, nil, false
 	}
 	priv, err := parsePrivateKey(keyPEM)
 	if err != nil {
 		l.addf(key.line, ErrCertificate, "tls_key: %q: %v", key.raw, err)
-		return false
+		return nil, nil, false
 	}
 	if msg := keyMismatch(priv, chain, fmt.Sprintf("%q (line %d)", cert.raw, cert.line)); msg != "" {
 		l.addf(key.line, ErrCertificate, "tls_key: %q: %s", key.raw, msg)
-		return false
+		return nil, nil, false
 	}
 	// The checks above cover what tls.X509KeyPair checks, with clearer
 	// messages; it stays the judge, so nothing it refuses gets through.
 	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
 		l.addf(key.line, ErrCertificate, "tls_key: %q: cannot be used with %q (line %d): %s", key.raw, cert.raw, cert.line, strings.TrimPrefix(err.Error(), "tls: "))
-		return false
+		return nil, nil, false
 	}
 	l.warnExpiry(cert.line, "tls_cert", cert.raw, chain)
-	return true
+	return certPEM, keyPEM, true
 }
 
 // caBundle resolves p, a PEM bundle of CA certificates, checks that every
-// certificate in it parses and warns about expiring ones.
-func (l *loader) caBundle(key, p string) (string, error) {
-	abs, err := l.readableFile(p)
+// certificate in it parses and warns about expiring ones; it returns the
+// path and the content.
+func (l *loader) caBundle(key, p string) (string, []byte, error) {
+	abs, err := l.pemFile(p)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	data, err := readPEMFile(abs)
+	data, err := l.readPEM(abs)
 	if err != nil {
-		return "", fileError(fmt.Sprintf("%q: %v", p, err))
+		return "", nil, fileError(fmt.Sprintf("%q: %v", p, err))
 	}
 	certs, err := parseCertificates(data)
 	if err != nil {
-		return "", &kindError{ErrCertificate, fmt.Sprintf("%q: %v", p, err)}
+		return "", nil, &kindError{ErrCertificate, fmt.Sprintf("%q: %v", p, err)}
 	}
 	l.warnExpiry(l.line, key, p, certs)
+	return abs, data, nil
+}
+
+// pemFile resolves p, a file a TLS key names, and checks that it can be
+// read: on the disk, or in the snapshot when there is one (ParseFiles).
+func (l *loader) pemFile(p string) (string, error) {
+	if l.snapshot == nil {
+		return l.readableFile(p)
+	}
+	abs := l.resolve(p)
+	if _, ok := l.snapshot[abs]; !ok {
+		return "", fileError(fmt.Sprintf("%q: not among the files the configuration was validated with", p))
+	}
 	return abs, nil
+}
+
+// readPEM reads abs, a file a TLS key names, from the snapshot or the
+// disk, and records its content for Config.Files.
+func (l *loader) readPEM(abs string) ([]byte, error) {
+	data, ok := l.snapshot[abs]
+	if l.snapshot == nil {
+		var err error
+		if data, err = readPEMFile(abs); err != nil {
+			return nil, err
+		}
+	} else if !ok {
+		return nil, errors.New("not among the files the configuration was validated with")
+	}
+	if l.files == nil {
+		l.files = map[string][]byte{}
+	}
+	l.files[abs] = data
+	return data, nil
 }
 
 // maxPEMFile bounds the size of a certificate, key or CA file: the

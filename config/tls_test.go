@@ -211,23 +211,23 @@ func TestTLSKeys(t *testing.T) {
 		wantVal any
 	}{
 		{name: "plain defaults", want: func(s *Server) any {
-			return []any{s.HasTLS(), s.TLSCerts, s.TLSCert, s.TLSKey, s.TLSMinVersion, s.TLSMaxVersion,
+			return []any{s.HasTLS(), pairPaths(s.TLSCerts), s.TLSCert, s.TLSKey, s.TLSMinVersion, s.TLSMaxVersion,
 				s.TLSClientCA, s.TLSSessionTickets, s.ProxyTLS, s.ProxyTLSCA, s.ProxyTLSServerName, s.ProxyTLSVerify}
 		}, wantVal: []any{false, []CertPair(nil), "", "", uint16(tls.VersionTLS12), uint16(tls.VersionTLS13),
 			"", true, false, "", "", true}},
 		{name: "one pair", keys: ecPair, want: func(s *Server) any {
-			return []any{s.HasTLS(), s.TLSCerts, s.TLSCert, s.TLSKey}
-		}, wantVal: []any{true, []CertPair{{abs("ec.crt"), abs("ec.key"), 3}}, abs("ec.crt"), abs("ec.key")}},
+			return []any{s.HasTLS(), pairPaths(s.TLSCerts), s.TLSCert, s.TLSKey}
+		}, wantVal: []any{true, []CertPair{{Cert: abs("ec.crt"), Key: abs("ec.key"), Line: 3}}, abs("ec.crt"), abs("ec.key")}},
 		{name: "two pairs in order", keys: "tls_cert = rsa.crt\ntls_cert = ec.crt\ntls_key = rsa.key\ntls_key = ec-sec1.key\n",
-			want: func(s *Server) any { return []any{s.TLSCerts, s.TLSCert, s.TLSKey} },
-			wantVal: []any{[]CertPair{{abs("rsa.crt"), abs("rsa.key"), 3}, {abs("ec.crt"), abs("ec-sec1.key"), 4}},
+			want: func(s *Server) any { return []any{pairPaths(s.TLSCerts), s.TLSCert, s.TLSKey} },
+			wantVal: []any{[]CertPair{{Cert: abs("rsa.crt"), Key: abs("rsa.key"), Line: 3}, {Cert: abs("ec.crt"), Key: abs("ec-sec1.key"), Line: 4}},
 				abs("rsa.crt"), abs("rsa.key")}},
 		{name: "absolute paths", keys: "tls_cert = " + abs("chain.crt") + "\ntls_key = " + abs("chain.key") + "\n",
-			want: func(s *Server) any { return s.TLSCerts }, wantVal: []CertPair{{abs("chain.crt"), abs("chain.key"), 3}}},
+			want: func(s *Server) any { return pairPaths(s.TLSCerts) }, wantVal: []CertPair{{Cert: abs("chain.crt"), Key: abs("chain.key"), Line: 3}}},
 		{name: "pkcs8 rsa key", keys: "tls_cert = rsa.crt\ntls_key = rsa8.key\n",
 			want: func(s *Server) any { return s.TLSKey }, wantVal: abs("rsa8.key")},
 		{name: "certificate and key in one file", keys: "tls_cert = combined.pem\ntls_key = combined.pem\n",
-			want: func(s *Server) any { return s.TLSCerts }, wantVal: []CertPair{{abs("combined.pem"), abs("combined.pem"), 3}}},
+			want: func(s *Server) any { return pairPaths(s.TLSCerts) }, wantVal: []CertPair{{Cert: abs("combined.pem"), Key: abs("combined.pem"), Line: 3}}},
 		{name: "protocols 1.3 only", keys: ecPair + "tls_protocols = TLSv1.3",
 			want: versions, wantVal: []uint16{tls.VersionTLS13, tls.VersionTLS13}},
 		{name: "protocols 1.2 only", keys: ecPair + "tls_protocols = TLSv1.2",
@@ -416,5 +416,78 @@ func TestTLSWarningsNeedNoTLS(t *testing.T) {
 	cfg, err := Parse("t.ini", []byte("[server]\nlisten = 127.0.0.1:8080\n"))
 	if err != nil || cfg.Warnings != nil {
 		t.Errorf("Warnings = %q, err = %v", cfg.Warnings, err)
+	}
+}
+
+// pairPaths is pairs without their files' content, for comparing paths
+// and lines.
+func pairPaths(pairs []CertPair) []CertPair {
+	if pairs == nil {
+		return nil
+	}
+	out := make([]CertPair, len(pairs))
+	for i, p := range pairs {
+		out[i] = CertPair{Cert: p.Cert, Key: p.Key, Line: p.Line}
+	}
+	return out
+}
+
+// TestTLSParseFiles: a Parse records every certificate, key and CA file
+// it validated in Config.Files; ParseFiles of the same text reads those
+// bytes and never the disk, so a file rewritten since (a key of another
+// certificate) or removed does not change it, and a file the snapshot
+// lacks is an error.
+func TestTLSParseFiles(t *testing.T) {
+	fixClock(t)
+	dir := tlsFixture(t)
+	name := filepath.Join(dir, "t.ini")
+	data := []byte("[server]\nlisten = 127.0.0.1:8443\ntls_cert = ec.crt\ntls_key = ec.key\ntls_client_ca = ca.pem\n" +
+		"proxy_pass = https://127.0.0.1:9443\nproxy_tls_ca = cas.pem\n")
+	cfg, err := Parse(name, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"ec.crt": "", "ec.key": "", "ca.pem": "", "cas.pem": ""}
+	for f := range want {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[f] = string(b)
+		if got, ok := cfg.Files[filepath.Join(dir, f)]; !ok || string(got) != want[f] {
+			t.Errorf("Files[%s]: recorded %v, same content %v", f, ok, string(got) == want[f])
+		}
+	}
+	if len(cfg.Files) != len(want) {
+		t.Errorf("Files has %d entries, want %d", len(cfg.Files), len(want))
+	}
+
+	// The disk changes: the key becomes another certificate's, the CA goes.
+	other, err := os.ReadFile(filepath.Join(dir, "other.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "ec.key"), other, 0o600)
+	os.Remove(filepath.Join(dir, "ca.pem"))
+	if _, err := Parse(name, data); err == nil {
+		t.Fatal("Parse accepted the changed files")
+	}
+	again, err := ParseFiles(name, data, cfg.Files)
+	if err != nil {
+		t.Fatalf("ParseFiles with the first load's files: %v", err)
+	}
+	s := again.Servers[0]
+	if string(s.TLSCerts[0].KeyPEM) != want["ec.key"] || string(s.TLSCerts[0].CertPEM) != want["ec.crt"] ||
+		string(s.TLSClientCAPEM) != want["ca.pem"] || string(s.ProxyTLSCAPEM) != want["cas.pem"] {
+		t.Error("ParseFiles did not serve the snapshot's bytes")
+	}
+	if _, err := tls.X509KeyPair(s.TLSCerts[0].CertPEM, s.TLSCerts[0].KeyPEM); err != nil {
+		t.Errorf("the pair ParseFiles kept does not load: %v", err)
+	}
+
+	delete(cfg.Files, filepath.Join(dir, "ec.crt"))
+	_, err = ParseFiles(name, data, cfg.Files)
+	if err == nil || !strings.Contains(err.Error(), `t.ini:3: tls_cert: "ec.crt": not among the files the configuration was validated with`) {
+		t.Errorf("ParseFiles without the certificate: %v", err)
 	}
 }

@@ -618,7 +618,11 @@ func (m *master) newGeneration(cfg *config.Config, data []byte, backend string) 
 		return nil, err
 	}
 	var err error
-	if g.cfgFile, err = configMemfd(data); err != nil {
+	memfd, err := encodeWorkerConfig(data, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if g.cfgFile, err = configMemfd(memfd); err != nil {
 		return nil, err
 	}
 	n := cfg.WorkerProcesses

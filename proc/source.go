@@ -3,6 +3,8 @@
 package proc
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 
 	"github.com/nproxy/nproxy/config"
@@ -45,24 +47,59 @@ func (s ConfigSource) Load() (*config.Config, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := s.parse(data)
+	cfg, err := s.parse(data, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	return cfg, data, nil
 }
 
+// workerConfig is what a master hands its workers in the config memfd:
+// the text it validated and, as they were read then, the files the TLS
+// keys name (config.Config.Files). A worker started later (a respawn)
+// parses these, so a certificate or key rewritten after a reload the
+// master refused never reaches it.
+type workerConfig struct {
+	Text  []byte            `json:"text"`
+	Files map[string][]byte `json:"files"`
+}
+
+// encodeWorkerConfig makes the config memfd's content.
+func encodeWorkerConfig(data []byte, cfg *config.Config) ([]byte, error) {
+	return json.Marshal(workerConfig{Text: data, Files: cfg.Files})
+}
+
+// parseWorkerConfig validates the config memfd's content as the
+// source's file, reading the files from it, not from the disk.
+func (s ConfigSource) parseWorkerConfig(b []byte) (*config.Config, error) {
+	var wc workerConfig
+	if err := json.Unmarshal(b, &wc); err != nil {
+		return nil, fmt.Errorf("%w: config descriptor: %v", ErrWorkerSpec, err)
+	}
+	if wc.Files == nil {
+		wc.Files = map[string][]byte{}
+	}
+	return s.parse(wc.Text, wc.Files)
+}
+
 // parse validates data as the source's file and applies the overrides.
+// The files TLS keys name are read from files, or from the disk when files
+// is nil.
 // Relative paths resolve as config.Load and config.LoadDefault resolve
 // them: a worker runs in its master's working directory, so it resolves
 // them to the same absolute paths.
-func (s ConfigSource) parse(data []byte) (*config.Config, error) {
+func (s ConfigSource) parse(data []byte, files map[string][]byte) (*config.Config, error) {
 	var cfg *config.Config
 	var err error
-	if s.File == "" {
+	switch {
+	case s.File == "" && files == nil:
 		cfg, err = config.ParseDefault(data)
-	} else {
+	case s.File == "":
+		cfg, err = config.ParseDefaultFiles(data, files)
+	case files == nil:
 		cfg, err = config.Parse(s.File, data)
+	default:
+		cfg, err = config.ParseFiles(s.File, data, files)
 	}
 	if err != nil {
 		return nil, err

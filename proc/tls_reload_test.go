@@ -5,6 +5,7 @@ package proc_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,7 +53,30 @@ func replaceFile(t *testing.T, path string, b []byte) {
 // servedSerial makes one TLS request on a new connection and returns the
 // serial number of the certificate the server presented.
 func (ti *tlsInstance) servedSerial() (string, error) {
-	resp, err := ti.client.Get("https://" + ti.addr + "/")
+	return servedSerialWith(ti.client, ti.addr)
+}
+
+// healthSerial makes one TLS request to /healthz with c and returns the
+// pid that answered and the serial number of the certificate it
+// presented.
+func healthSerial(c *http.Client, addr string) (int, string, error) {
+	resp, err := c.Get("https://" + addr + "/healthz")
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var h struct {
+		PID int `json:"pid"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		return 0, "", err
+	}
+	return h.PID, resp.TLS.PeerCertificates[0].SerialNumber.String(), nil
+}
+
+// servedSerialWith is servedSerial with client c.
+func servedSerialWith(c *http.Client, addr string) (string, error) {
+	resp, err := c.Get("https://" + addr + "/")
 	if err != nil {
 		return "", err
 	}
@@ -230,5 +255,83 @@ func testBadCertificateReload(t *testing.T) {
 	stopLoad()
 	if n, w := failed.Load(), wrong.Load(); n != 0 || w != 0 {
 		t.Fatalf("of %d requests, %d failed and %d were served with another certificate before the good reload", done.Load(), n, w)
+	}
+}
+
+// TestTLSRespawnAfterRefusedReloadKeepsOld: a reload refused because the
+// key file was rewritten with another certificate's key leaves the old
+// configuration running, and a worker respawned after that (one killed)
+// serves the old certificate too: workers get the certificate and key the
+// master validated, not what the files hold by then. On both backends.
+func TestTLSRespawnAfterRefusedReloadKeepsOld(t *testing.T) {
+	for _, backend := range servertest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			t.Setenv("NPROXY_TEST_BACKEND", backend)
+			ti := startTLSMaster(t, 2)
+			kids := ti.waitChildren(2, 10*time.Second)
+			// Both workers must be up before one is killed: a worker that
+			// dies while the master starts makes the start fail.
+			seen := map[int]bool{}
+			for i := 0; i < 400 && len(seen) < 2; i++ {
+				pid, _, err := ti.healthz(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				seen[pid] = true
+			}
+			if !seen[kids[0]] || !seen[kids[1]] {
+				t.Fatalf("400 connections reached workers %v, want both of %v", seen, kids)
+			}
+			oldSerial, err := ti.servedSerial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, otherKey := testcert.Write(t, t.TempDir(), testcert.Options{DNSNames: []string{"a.test"}, CommonName: "other", Issuer: ti.ca, IssuerKey: ti.caKey})
+			b, err := os.ReadFile(otherKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			replaceFile(t, ti.key, b)
+			if code, _, stderr := runCmd(t, ti.dir, "-s", "reload", "-c", ti.conf); code == 0 {
+				t.Fatalf("reload with another certificate's key: exit 0: %s", stderr)
+			}
+			if err := syscall.Kill(kids[0], syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			// The respawned worker must come up and serve the old pair.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				now := children(ti.cmd.Process.Pid)
+				if len(now) == 2 && !contains(now, kids[0]) {
+					respawned := now[0]
+					if respawned == kids[1] {
+						respawned = now[1]
+					}
+					// A generous timeout: a connection that lands on the
+					// respawned worker's socket waits until it runs.
+					c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+						TLSClientConfig: &tls.Config{RootCAs: ti.roots, ServerName: "a.test"}, DisableKeepAlives: true,
+					}}
+					for i := 0; i < 200; i++ {
+						pid, serial, err := healthSerial(c, ti.addr)
+						if err != nil {
+							t.Fatalf("request after the respawn: %v", err)
+						}
+						if pid != respawned {
+							continue
+						}
+						if serial != oldSerial {
+							t.Fatalf("the respawned worker serves serial %s, want the old %s", serial, oldSerial)
+						}
+						return
+					}
+					t.Fatal("200 connections, none on the respawned worker")
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no worker respawned: children %v (killed %d)\n%s", now, kids[0], ti.log())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
 	}
 }

@@ -175,7 +175,7 @@ func readConfig(src ConfigSource) (*config.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: config descriptor: %v", ErrWorkerSpec, err)
 	}
-	return src.parse(data)
+	return src.parseWorkerConfig(data)
 }
 
 // tuneRuntime applies workerMaxProcs unless the environment sets

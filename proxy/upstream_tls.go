@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 
 	"github.com/nproxy/nproxy/config"
 	"github.com/nproxy/nproxy/reactor"
@@ -95,12 +94,8 @@ type upTLS struct {
 func (g *Group) newClientContexts(cfg *config.Server) error {
 	var roots *x509.CertPool // nil: crypto/tls verifies against the system roots
 	if cfg.ProxyTLSCA != "" && cfg.ProxyTLSVerify {
-		pem, err := os.ReadFile(cfg.ProxyTLSCA)
-		if err != nil {
-			return fmt.Errorf("proxy: proxy_tls_ca: %w", err)
-		}
 		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
+		if !roots.AppendCertsFromPEM(cfg.ProxyTLSCAPEM) { // as validated, not as the file is now
 			return fmt.Errorf("proxy: proxy_tls_ca %s: no certificate", cfg.ProxyTLSCA)
 		}
 	}

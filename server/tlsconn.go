@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strconv"
 
@@ -68,13 +67,15 @@ func (s *Server) newTLSContext(g *addrGroup) error {
 	return nil
 }
 
-// siteOf loads a [server] block's certificates for its TLS site.
+// siteOf loads a [server] block's certificates for its TLS site: the
+// content the configuration was validated with (config.CertPair), so a
+// worker started after the files changed serves what was checked.
 func siteOf(sc *config.Server) (nptls.Site, error) {
-	var certs, keys []string
+	var certs, keys [][]byte
 	for _, p := range sc.TLSCerts {
-		certs, keys = append(certs, p.Cert), append(keys, p.Key)
+		certs, keys = append(certs, p.CertPEM), append(keys, p.KeyPEM)
 	}
-	site, err := nptls.LoadSite(certs, keys, sc.ServerNames)
+	site, err := nptls.SiteFromPEM(certs, keys, sc.ServerNames)
 	if err != nil {
 		return site, fmt.Errorf("server: %w", err)
 	}
@@ -85,12 +86,8 @@ func siteOf(sc *config.Server) (nptls.Site, error) {
 		site.NextProtos = []string{"h2", "http/1.1"}
 	}
 	if sc.TLSClientCA != "" {
-		pem, err := os.ReadFile(sc.TLSClientCA)
-		if err != nil {
-			return site, fmt.Errorf("server: tls_client_ca: %w", err)
-		}
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
+		if !pool.AppendCertsFromPEM(sc.TLSClientCAPEM) {
 			return site, fmt.Errorf("server: tls_client_ca %s: no certificate", sc.TLSClientCA)
 		}
 		site.ClientCAs = pool

@@ -306,6 +306,26 @@ func (c *Context) Server(wake func()) *Conn {
 	return newConn(true, c.base, c.lim, wake, cp)
 }
 
+// SiteFromPEM builds a Site for names from PEM data: certs[i] holds a
+// certificate chain (leaf first) and keys[i] its private key.
+func SiteFromPEM(certs, keys [][]byte, names []string) (Site, error) {
+	if len(certs) != len(keys) {
+		return Site{}, fmt.Errorf("tls: %d certificates for %d keys", len(certs), len(keys))
+	}
+	s := Site{Names: slices.Clone(names)}
+	for i := range certs {
+		cert, err := ctls.X509KeyPair(certs[i], keys[i])
+		if err != nil {
+			return Site{}, fmt.Errorf("tls: certificate %d: %w", i+1, err)
+		}
+		s.Certs = append(s.Certs, cert)
+	}
+	if len(s.Certs) == 0 {
+		return Site{}, ErrNoCertificate
+	}
+	return s, nil
+}
+
 // LoadSite builds a Site for names from PEM files: certFiles[i] holds a
 // certificate chain (leaf first) and keyFiles[i] its private key. The
 // versions, client CAs, tickets and ALPN are the caller's to set.
