@@ -32,6 +32,7 @@ type ppBackend struct {
 	open atomic.Int64
 	mu   sync.Mutex
 	hdrs []ppConn // one per connection, in accept order
+	live map[net.Conn]bool
 	// hold, when set before the first request, keeps each request for
 	// /hold waiting until it is one of hold.n waiting at once.
 	hold *barrier
@@ -96,7 +97,18 @@ func startPPBackend(t *testing.T) *ppBackend {
 }
 
 func (b *ppBackend) serve(c net.Conn) {
-	defer c.Close()
+	b.mu.Lock()
+	if b.live == nil {
+		b.live = map[net.Conn]bool{}
+	}
+	b.live[c] = true
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.live, c)
+		b.mu.Unlock()
+		c.Close()
+	}()
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	var buf []byte
 	one := make([]byte, 1)
@@ -133,6 +145,16 @@ func (b *ppBackend) serve(c net.Conn) {
 		}
 		body := fmt.Sprintf("conn %d", i)
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	}
+}
+
+// closeAll closes every connection open (the backend drops its idle
+// keep-alive connections).
+func (b *ppBackend) closeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for c := range b.live {
+		c.Close()
 	}
 }
 
@@ -344,7 +366,8 @@ func TestSendProxyH2(t *testing.T) {
 // http.AffineMax streams, the backend accepts as many connections as
 // streams run at once, not one per request, each named by its client
 // and used by that client alone; past it, a client keeps AffineMax and
-// opens the rest anew each round. When the clients leave, their upstream
+// opens the rest anew each round. Parked connections the backend closes
+// are not used again; when the clients leave, their upstream
 // connections close.
 func TestSendProxyH2Rounds(t *testing.T) {
 	const rounds = 4
@@ -381,7 +404,7 @@ func TestSendProxyH2Rounds(t *testing.T) {
 					io.Copy(io.Discard, res.Body)
 					res.Body.Close()
 				}
-				for r := 0; r < rounds; r++ {
+				round := func(r int) {
 					errs := make(chan error, 2*tc.streams)
 					for _, cl := range clients {
 						for j := 0; j < tc.streams; j++ {
@@ -407,6 +430,9 @@ func TestSendProxyH2Rounds(t *testing.T) {
 						return be.open.Load() == int64(2*kept)
 					})
 				}
+				for r := 0; r < rounds; r++ {
+					round(r)
+				}
 				if n := be.hold.missed.Load(); n != 0 {
 					t.Fatalf("%d requests were not held with their round", n)
 				}
@@ -426,6 +452,15 @@ func TestSendProxyH2Rounds(t *testing.T) {
 				}
 				if len(conns) != 2*wantPerClient {
 					t.Errorf("the backend accepted %d connections for %d requests, want %d", len(conns), 2*(1+rounds*tc.streams), 2*wantPerClient)
+				}
+
+				// The backend closes the parked connections: they leave
+				// their slots, and the next round opens as many anew.
+				be.closeAll()
+				waitFor(t, 10*time.Second, "the backend's connections to close", func() bool { return be.open.Load() == 0 })
+				round(rounds)
+				if n := len(be.conns()) - len(conns); n != 2*tc.streams {
+					t.Errorf("after the backend closed the parked connections, a round of %d streams per client opened %d, want %d", tc.streams, n, 2*tc.streams)
 				}
 				for _, tr := range trs {
 					tr.CloseIdleConnections()
