@@ -74,3 +74,45 @@ func TestMaps(t *testing.T) {
 		}
 	})
 }
+
+// TestH2Maps: maps' results over HTTP/2 (h2c): return with a capture,
+// proxy_set_header, and access_log if= on a map of $status, several
+// streams on one connection, on both backends.
+func TestH2Maps(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		up := echoBackend(t, "up", "X-Route")
+		path := filepath.Join(t.TempDir(), "access.log")
+		ts := startServer(t, backend, "http2 = on\nreturn = 404\naccess_log = "+path+" combined if=$loggable\n"+
+			"[location /go/]\nreturn = 200 to $route\n"+
+			"[location /api/]\nproxy_pass = "+up+"\nproxy_set_header = X-Route $route\n"+
+			"[map $status $loggable]\n~^[23] = 0\ndefault = 1\n"+
+			"[map $uri $route]\n~^/go/u/(?<id>\\d+)$ = /user/$id\n~^/api/ = api\ndefault = /other\n")
+		cl := h2cClient()
+		base := "http://" + ts.addr
+		tests := []struct {
+			path   string
+			status int
+			body   string
+		}{
+			{"/go/u/7", 200, "to /user/7"},
+			{"/api/x", 200, "up GET /api/x\nx-route: api\n"},
+			{"/go/x", 200, "to /other"},
+			{"/missing?v=last", 404, ""},
+		}
+		for _, tt := range tests {
+			res, body := h2Do(t, cl, "GET", base+tt.path, nil)
+			if res.StatusCode != tt.status || tt.body != "" && string(body) != tt.body {
+				t.Errorf("GET %s over h2: %d %q, want %d %q", tt.path, res.StatusCode, body, tt.status, tt.body)
+			}
+		}
+		var lines []string
+		waitFor(t, "the last request's line", func() bool {
+			b, _ := os.ReadFile(path)
+			lines = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+			return strings.Contains(string(b), "v=last")
+		})
+		if len(lines) != 1 || !strings.Contains(lines[0], `"GET /missing?v=last HTTP/2.0" 404 `) {
+			t.Errorf("log:\n%s\nwant only the 404", strings.Join(lines, "\n"))
+		}
+	})
+}
