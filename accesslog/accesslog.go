@@ -69,6 +69,7 @@ type Log struct {
 	// The maps' results of the line being written (maps.go), and
 	// scratch for computing them.
 	format         *Format
+	entry          *Entry
 	maps           vars.MapCache
 	vals           vars.Values
 	srcBuf, valBuf []byte

@@ -233,17 +233,11 @@ func CompileMaps(name, template string, esc Escape, maps func(name string) *vars
 // variable returns the op of variable vn (a name without '$').
 func (f *Format) variable(vn string) (op, error) {
 	if h, ok := strings.CutPrefix(vn, "http_"); ok && h != "" {
-		name := strings.ReplaceAll(strings.ToLower(h), "_", "-")
-		for i, x := range f.Headers {
-			if x == name {
-				return op{v: VarHTTP, hdr: i}, nil
-			}
+		i, err := f.header(vars.HeaderName(h))
+		if err != nil {
+			return op{}, err
 		}
-		if len(f.Headers) == MaxHeaders {
-			return op{}, fmt.Errorf("%w: more than %d $http_ variables", ErrFormat, MaxHeaders)
-		}
-		f.Headers = append(f.Headers, name)
-		return op{v: VarHTTP, hdr: len(f.Headers) - 1}, nil
+		return op{v: VarHTTP, hdr: i}, nil
 	}
 	v, ok := varNames[vn]
 	if !ok {
@@ -253,6 +247,21 @@ func (f *Format) variable(vn string) (op, error) {
 		return op{}, fmt.Errorf("%w $%s (known: %s)", ErrUnknownVar, vn, VarNames())
 	}
 	return op{v: v}, nil
+}
+
+// header returns the index in f.Headers of the field name (as
+// vars.HeaderName gives it), adding it if it is not there.
+func (f *Format) header(name string) (int, error) {
+	for i, x := range f.Headers {
+		if x == name {
+			return i, nil
+		}
+	}
+	if len(f.Headers) == MaxHeaders {
+		return 0, fmt.Errorf("%w: more than %d $http_ variables", ErrFormat, MaxHeaders)
+	}
+	f.Headers = append(f.Headers, name)
+	return len(f.Headers) - 1, nil
 }
 
 func isNameByte(c byte) bool {

@@ -102,6 +102,11 @@ func (f *Format) useTemplate(t vars.Template, depth int) error {
 		}
 	}
 	var err error
+	t.Headers(func(name string) {
+		if err == nil {
+			_, err = f.header(name)
+		}
+	})
 	t.Maps(func(m *vars.Map) {
 		if err == nil {
 			err = f.useTemplate(m.Source, depth+1)
@@ -140,9 +145,11 @@ func (l *Log) entryValues(e *Entry) *vars.Values {
 	if e.Addr.IsValid() {
 		l.addrBuf = e.Addr.AppendTo(l.addrBuf)
 	}
+	l.entry = e
 	l.vals = vars.Values{
 		Scheme: bytesOf(e.Scheme), Host: e.Host, RequestURI: e.RequestURI, URI: e.URI, Args: e.Args,
 		RemoteAddr: l.addrBuf, ServerPort: bytesOf(e.ServerPort), RequestID: e.RequestID, Maps: &l.maps,
+		Headers: (*entryHeaders)(l),
 	}
 	if f := l.format; f != nil {
 		if f.hostHdr >= 0 {
@@ -153,6 +160,25 @@ func (l *Log) entryValues(e *Entry) *vars.Values {
 		}
 	}
 	return &l.vals
+}
+
+// entryHeaders are the header fields of the entry being written, for
+// $http_NAME in maps' values (vars.HeaderSource): those the format
+// collects (useTemplate adds the ones the values name).
+type entryHeaders Log
+
+// Header returns the entry's field name, if the format collects it.
+func (h *entryHeaders) Header(name string) ([]byte, bool) {
+	if h.format == nil || h.entry == nil {
+		return nil, false
+	}
+	for i, n := range h.format.Headers {
+		if n == name {
+			v := h.entry.Headers[i]
+			return v, v != nil
+		}
+	}
+	return nil, false
 }
 
 // bytesOf returns s's bytes without copying them; they are only read.

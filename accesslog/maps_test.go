@@ -148,3 +148,33 @@ func entryWithTenant(tenant string) *Entry {
 	e.Headers[0] = []byte(tenant)
 	return e
 }
+
+// TestMapHeaderValue: a map's value naming $http_NAME makes the format
+// collect that field, and the line shows it.
+func TestMapHeaderValue(t *testing.T) {
+	m := vars.NewMap("who", 0)
+	m.SourceName, m.Source = "http_x_api_key", vars.MustParse("$http_x_api_key")
+	if err := m.AddExact("k1", vars.MustParse("gold:$http_x_user")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := CompileMaps("h", "$status $who", EscapeDefault, func(n string) *vars.Map {
+		if n == "who" {
+			return m
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Headers) != 2 || f.Headers[0] != "x-api-key" || f.Headers[1] != "x-user" {
+		t.Fatalf("headers %v, want the source's and the value's", f.Headers)
+	}
+	l := &Log{timeSec: -1}
+	e := &Entry{Status: 200}
+	e.Headers[0], e.Headers[1] = []byte("k1"), []byte("ann")
+	l.format = f
+	l.maps.Reset()
+	if got := string(l.append(nil, f, e)); got != "200 gold:ann\n" {
+		t.Errorf("got %q", got)
+	}
+}

@@ -26,7 +26,7 @@ import (
 // value. Every [map] is read before the other sections, so any value of
 // the file may name its result, and a map may name a map defined further
 // down. A map whose source is known only when the request is logged
-// ($status, $http_NAME, ...) is usable in log formats only.
+// ($status, $upstream_addr, ...) is usable in log formats only.
 
 // mapSection is one [map] section while the file is read.
 type mapSection struct {
@@ -95,7 +95,7 @@ func (l *loader) applyMaps(sections []*ini.Section, sc *scanned) {
 	for _, ms := range list {
 		src := ms.m.SourceName
 		switch {
-		case vars.IsBuiltin(src), l.maps[src] != nil:
+		case vars.IsBuiltin(src), l.maps[src] != nil, strings.HasPrefix(src, "http_") && src != "http_":
 		case accesslog.IsVar(src):
 			ms.m.LogOnly = true
 		default:

@@ -12,7 +12,7 @@ import (
 // TestMapAllocs proves that a return naming a map's result allocates
 // nothing per request for an exact key, a regex whose value names no
 // capture, a regex that matches in one way only whose value names its
-// captures, and the default; another regex whose value names captures
+// captures, and the default, and for a map of a header field ($http_NAME); another regex whose value names captures
 // costs the regexp engine's slice of group indexes (logged, not
 // asserted).
 func TestMapAllocs(t *testing.T) {
@@ -23,15 +23,18 @@ func TestMapAllocs(t *testing.T) {
 ~\.(png|gif)$ = image:$1
 default = other
 
+[map $http_x_k $k]
+a = A:$http_x_k
+
 [server]
 listen = 127.0.0.1:1
-return = 200 $route $route
+return = 200 $route $route $k
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{}
-	buf := []byte("GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	buf := []byte("GET /a HTTP/1.1\r\nHost: example.com\r\nX-K: a\r\n\r\n")
 	req := new(http.Request)
 	req.Reset()
 	var p http.Parser
@@ -45,11 +48,11 @@ return = 200 $route $route
 		path, body string
 		allocs     float64
 	}{
-		{"/a", "exact:example.com exact:example.com", 0},
-		{"/static/x.css", "static static", 0},
-		{"/nothing", "other other", 0},
-		{"/u/42", "user:42 user:42", 0},
-		{"/a/b.png", "image:png image:png", -1},
+		{"/a", "exact:example.com exact:example.com A:a", 0},
+		{"/static/x.css", "static static A:a", 0},
+		{"/nothing", "other other A:a", 0},
+		{"/u/42", "user:42 user:42 A:a", 0},
+		{"/a/b.png", "image:png image:png A:a", -1},
 	} {
 		x := &http.Exchange{Req: req, Buf: buf, Path: []byte(tt.path)}
 		serve := func() {

@@ -16,19 +16,20 @@ import (
 // map of a map, several requests on one connection, on both backends.
 func TestMaps(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
-		up := echoBackend(t, "up", "X-Tenant", "X-Route", "X-Args")
+		up := echoBackend(t, "up", "X-Tenant", "X-Route", "X-Args", "X-Plan")
 		www := siteDir(t, map[string]string{"small.txt": "small\n"})
 		path := filepath.Join(t.TempDir(), "access.log")
 		ts := startServerGlobals(t, backend, "log_format = m '$status $request_uri level=$level'\n",
 			"static_root = "+www+"\naccess_log = "+path+" m if=$loggable\n"+
-				"[location /api/]\nproxy_pass = "+up+"\nproxy_set_header = X-Tenant $tenant\nproxy_set_header = X-Route $route\nproxy_set_header = X-Args $args\n"+
+				"[location /api/]\nproxy_pass = "+up+"\nproxy_set_header = X-Tenant $tenant\nproxy_set_header = X-Route $route\nproxy_set_header = X-Args $args\nproxy_set_header = X-Plan $plan\n"+
 				"[location /go/]\nreturn = 302 https://example.com$route\n"+
 				"[location = /text]\nreturn = 200 route=$route tier=[$tier]\n"+
 				"[map $status $loggable]\n~^[23] = 0\ndefault = 1\n"+
 				"[map $uri $route]\n/go/old = /new\n~^/go/u/(?<id>\\d+)$ = /user/$id\n~^/api/(?<v>v\\d)/ = api-$v\ndefault = /fallback\n"+
 				"[map $args $tenant]\nx = X\n~(^|&)t\\x3d(?<t>[a-z]+) = T:$t\ndefault = none\n"+
 				"[map $route $tier]\n~^/user/ = users\ndefault = ''\n"+
-				"[map $http_x_level $level]\nhigh = H\n~*^low$ = L\n")
+				"[map $http_x_level $level]\nhigh = H\n~*^low$ = L\n"+
+				"[map $http_x_api_key $plan]\nk1 = gold:$http_x_user\ndefault = free\n")
 		tests := []struct {
 			name, path, head string
 			status           int
@@ -38,8 +39,9 @@ func TestMaps(t *testing.T) {
 			{name: "return exact", path: "/go/old", status: 302, location: "https://example.com/new"},
 			{name: "return named capture", path: "/go/u/42", status: 302, location: "https://example.com/user/42"},
 			{name: "return default", path: "/go/x", status: 302, location: "https://example.com/fallback"},
-			{name: "proxy_set_header", path: "/api/v2/x?t=acme", status: 200, body: "up GET /api/v2/x?t=acme\nx-tenant: T:acme\nx-route: api-v2\nx-args: t=acme\n"},
-			{name: "proxy_set_header default", path: "/api/v1/y", status: 200, body: "up GET /api/v1/y\nx-tenant: none\nx-route: api-v1\n"},
+			{name: "proxy_set_header", path: "/api/v2/x?t=acme", status: 200, body: "up GET /api/v2/x?t=acme\nx-tenant: T:acme\nx-route: api-v2\nx-args: t=acme\nx-plan: free\n"},
+			{name: "proxy_set_header default", path: "/api/v1/y", status: 200, body: "up GET /api/v1/y\nx-tenant: none\nx-route: api-v1\nx-plan: free\n"},
+			{name: "proxy_set_header map of a header", path: "/api/v1/z", head: "X-Api-Key: k1\r\nX-User: ann\r\n", status: 200, body: "up GET /api/v1/z\nx-tenant: none\nx-route: api-v1\nx-plan: gold:ann\n"},
 			{name: "return text", path: "/text", status: 200, body: "route=/fallback tier=[]"},
 			{name: "404 logged", path: "/nope.txt", head: "X-Level: high\r\n", status: 404},
 			{name: "404 logged, regex ~*", path: "/nope2.txt?v=last", head: "X-Level: LOW\r\n", status: 404},

@@ -52,6 +52,7 @@ func (s *Server) requestValues(x *http.Exchange) *vars.Values {
 		URI:        x.Path,
 		Args:       req.Query.Bytes(buf),
 		Maps:       maps,
+		Headers:    (*exchangeHeaders)(x),
 	}
 	v.Subject, v.Match = s.capSubject, s.capMatch
 	if xff, ok := req.Header(buf, "X-Forwarded-For"); ok {
@@ -71,6 +72,15 @@ func (s *Server) requestValues(x *http.Exchange) *vars.Values {
 	v.Host = s.hostValue(c, v.HTTPHost)
 	v.RequestID = s.requestID()
 	return v
+}
+
+// exchangeHeaders are an exchange's request header fields, for
+// $http_NAME (vars.HeaderSource).
+type exchangeHeaders http.Exchange
+
+// Header returns the value of the request's field name.
+func (h *exchangeHeaders) Header(name string) ([]byte, bool) {
+	return h.Req.Header(h.Buf, name)
 }
 
 // hostValue returns $host for a request of c with Host field host: the

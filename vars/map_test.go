@@ -177,3 +177,42 @@ func mustParseScope(t *testing.T, sc Scope, s string) Template {
 	}
 	return tm
 }
+
+// headers is a request's header fields for $http_NAME, names in lower
+// case.
+type headers map[string]string
+
+func (h headers) Header(name string) ([]byte, bool) {
+	v, ok := h[name]
+	return []byte(v), ok
+}
+
+// TestHeaderVar: $http_NAME in a value and as a map's source.
+func TestHeaderVar(t *testing.T) {
+	m := NewMap("plan", 0)
+	m.SourceName, m.Source = "http_x_api_key", MustParse("$http_x_api_key")
+	if err := m.AddExact("k1 k2", MustParse("gold")); err != nil {
+		t.Fatal(err)
+	}
+	m.SetDefault(MustParse("free:$http_user_agent"))
+	sc := Scope{Maps: func(n string) *Map { return map[string]*Map{"plan": m}[n] }}
+	tmpl := mustParseScope(t, sc, "$plan|${http_X_Api_Key}|$http_none|")
+	for _, tt := range []struct {
+		h    headers
+		want string
+	}{
+		{headers{"x-api-key": "k1 k2"}, "gold|k1%20k2||"},
+		{headers{"user-agent": "curl/8\r\n"}, "free:curl/8%0D%0A|||"},
+		{nil, "free:|||"},
+	} {
+		var c MapCache
+		c.Reset()
+		vals := &Values{Maps: &c}
+		if tt.h != nil {
+			vals.Headers = tt.h
+		}
+		if got := string(tmpl.Append(nil, vals)); got != tt.want {
+			t.Errorf("%v: %q, want %q", tt.h, got, tt.want)
+		}
+	}
+}

@@ -39,6 +39,9 @@ const (
 	// X-Forwarded-For with $remote_addr appended, or $remote_addr alone.
 	ProxyAddXFF
 	RequestID // $request_id: 32 random hex digits, one per request (also the access log's)
+	// Header is $http_NAME: a request header field; the part holds its
+	// name, lower case with '-' for '_'.
+	Header
 	// MapResult is a map's result variable (map.go); the part names the
 	// map.
 	MapResult
@@ -68,7 +71,7 @@ var builtins = map[string]Var{
 // Names returns the variable names Parse accepts, with '$', for messages.
 func Names() string {
 	out := make([]string, 0, len(builtins))
-	for _, n := range []string{"scheme", "host", "http_host", "request_uri", "uri", "args", "is_args", "remote_addr", "server_port", "proxy_add_x_forwarded_for", "request_id"} {
+	for _, n := range []string{"scheme", "host", "http_host", "request_uri", "uri", "args", "is_args", "remote_addr", "server_port", "proxy_add_x_forwarded_for", "request_id", "http_NAME"} {
 		out = append(out, "$"+n)
 	}
 	return strings.Join(out, " ")
@@ -200,6 +203,10 @@ func (sc Scope) Parse(s string) (Template, error) {
 				continue
 			}
 		}
+		if h, isHeader := strings.CutPrefix(name, "http_"); !ok && isHeader && h != "" {
+			t.parts = append(t.parts, part{v: Header, lit: HeaderName(h)})
+			continue
+		}
 		if m := sc.lookupMap(name); !ok && m != nil {
 			if m.LogOnly {
 				return Template{}, errorf(ErrLogOnly, "$%s: a map of $%s, which is known only when the request is logged (use it in log_format or access_log if=)", name, m.SourceName)
@@ -222,6 +229,12 @@ func (sc Scope) Parse(s string) (Template, error) {
 		t.parts = append(t.parts, part{v: v})
 	}
 	return t, nil
+}
+
+// HeaderName returns the header field name of $http_NAME's NAME: lower
+// case, '-' for '_', as nginx reads it.
+func HeaderName(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
 }
 
 // lookupMap returns sc's map called name, or nil.
@@ -305,6 +318,16 @@ func (t Template) UsesCaptures() bool {
 	return false
 }
 
+// Headers calls fn with the name of every header field t names
+// ($http_NAME), as HeaderName gives it.
+func (t Template) Headers(fn func(name string)) {
+	for _, p := range t.parts {
+		if p.v == Header {
+			fn(p.lit)
+		}
+	}
+}
+
 // Maps calls fn with every map t names.
 func (t Template) Maps(fn func(*Map)) {
 	for _, p := range t.parts {
@@ -343,6 +366,16 @@ type Values struct {
 	// Maps keeps the request's map results (map.go); nil evaluates a
 	// map at each use.
 	Maps *MapCache
+	// Headers gives the request's header fields, for $http_NAME; nil
+	// expands them to nothing.
+	Headers HeaderSource
+}
+
+// HeaderSource gives a request's header fields.
+type HeaderSource interface {
+	// Header returns the value of the field called name (any case)
+	// and whether the request has one.
+	Header(name string) ([]byte, bool)
 }
 
 // Append appends t expanded with vals to dst.
@@ -399,6 +432,12 @@ func (t Template) appendParts(dst []byte, vals *Values, escapePath func(dst, p [
 			dst = appendVal(raw, dst, vals.RemoteAddr)
 		case MapResult:
 			dst = vals.appendMap(dst, p.m)
+		case Header:
+			if vals.Headers != nil {
+				if b, ok := vals.Headers.Header(p.lit); ok {
+					dst = appendVal(raw, dst, b)
+				}
+			}
 		default:
 			if n := 2 * int(p.v-Capture); p.v >= Capture && n+1 < len(vals.Match) && vals.Match[n] >= 0 {
 				if c := vals.Subject[vals.Match[n]:vals.Match[n+1]]; escapePath != nil {
