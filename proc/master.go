@@ -324,9 +324,11 @@ func (m *master) signal(sig syscall.Signal) {
 		if err := m.log.Reopen(); err != nil {
 			m.log.Errorf("reopen: %v", err)
 		}
-		if m.cur != nil {
-			if err := handOverLogs(m.cur.cfg); err != nil {
-				m.log.Errorf("reopen: %v", err)
+		for _, g := range []*generation{m.cur, m.pending} {
+			if g != nil {
+				if err := handOverLogs(g.cfg); err != nil {
+					m.log.Errorf("reopen: %v", err)
+				}
 			}
 		}
 		for w := range m.live {
@@ -745,6 +747,16 @@ func (m *master) startWorker(g *generation, i int) error {
 		return err
 	}
 	cmd.SysProcAttr.Credential = g.cred
+	if g.cred != nil {
+		// A log moved away since the generation started (logrotate
+		// before its SIGUSR1) would be missing for a worker that cannot
+		// create it in a root-owned directory: the master creates and
+		// hands over the logs again for every worker it starts,
+		// respawns included.
+		if err := handOverLogs(g.cfg); err != nil {
+			m.log.Errorf("worker %d: %v", i, err)
+		}
+	}
 	cpu := -1
 	if len(m.cpus) > 0 {
 		cpu = m.cpus[i%len(m.cpus)]

@@ -56,6 +56,17 @@ func TestUserDrop(t *testing.T) {
 			if body := get(t, c, "http://"+in.addr+"/"); body != "A\n" {
 				t.Fatalf("GET / = %q", body)
 			}
+			// Every worker has opened the log once the master says it
+			// started (a worker still starting would find the log moved
+			// away below).
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				if b, _ := os.ReadFile(errLog); regexp.MustCompile(`nproxy started:`).Match(b) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("no 'nproxy started' line within 10s")
+				}
+			}
 			want := strconv.Itoa(uid)
 			want = want + " " + want + " " + want + " " + want
 			for _, pid := range in.waitChildren(2, 5*time.Second) {
@@ -96,11 +107,23 @@ func TestUserDrop(t *testing.T) {
 					t.Fatal("no reload within 10s")
 				}
 			}
-			for _, pid := range in.waitChildren(2, 5*time.Second) {
+			kids := in.waitChildren(2, 5*time.Second)
+			for _, pid := range kids {
 				if got := procUID(t, pid); got != want {
 					t.Errorf("worker %d after a reload: uids %q, want %q", pid, got, want)
 				}
 			}
+			// logrotate moved the log and the reopen has not come yet when
+			// a worker dies: its replacement, which cannot create the log
+			// in this root-owned directory, gets it from the master.
+			os.Rename(errLog, errLog+".2")
+			syscall.Kill(kids[0], syscall.SIGKILL)
+			for deadline := time.Now().Add(10 * time.Second); owner() != uid; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("after a respawn: error log owned by %d, want nobody (%d): the new worker could not open it", owner(), uid)
+				}
+			}
+			in.waitServing()
 		})
 	}
 }
