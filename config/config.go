@@ -74,8 +74,9 @@ var numCPU = runtime.NumCPU
 // re-validates.
 type Config struct {
 	File string // path it was read from ("<embedded>" for the default)
-	// Files are the certificate, key and CA files the TLS keys name,
-	// by absolute path, with the content validated: a master hands them
+	// Files are the certificate, key and CA files the TLS keys name and
+	// the .wasm files module lines name, by absolute path, with the
+	// content validated: a master hands them
 	// to its workers with the configuration's text (ParseFiles), so a
 	// worker started later serves what was checked, not what the paths
 	// hold by then.

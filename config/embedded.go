@@ -67,8 +67,8 @@ func ParseDefault(data []byte) (*Config, error) {
 	return parse(DefaultName, wd, data)
 }
 
-// ParseDefaultFiles is ParseDefault reading the files the TLS keys name
-// from files, as ParseFiles does.
+// ParseDefaultFiles is ParseDefault reading the files the TLS keys and
+// the .wasm module lines name from files, as ParseFiles does.
 func ParseDefaultFiles(data []byte, files map[string][]byte) (*Config, error) {
 	wd, err := os.Getwd()
 	if err != nil {

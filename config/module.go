@@ -27,6 +27,12 @@ type Module struct {
 	Args []string
 	// Line is the line of the module key.
 	Line int
+	// Code is the content of a .wasm file as validated, nil for a native
+	// module: the workers compile these bytes (modules.OpenCode), not what
+	// Path holds later, so a worker respawned after a reload refused for
+	// another reason runs the module its siblings run. A native module is
+	// loaded from Path by every worker (plugin.Open takes a path).
+	Code []byte
 }
 
 // moduleKeys are the module key of each section kind.
@@ -55,19 +61,24 @@ func (l *loader) applyModule(list *[]*Module, v string) error {
 	fields := strings.Fields(v)
 	name, args := fields[0], fields[1:]
 	abs := l.resolve(name)
-	err := checkModuleFile(abs)
-	if err == nil {
+	var code []byte
+	var err error
+	if kind, _ := modules.KindOf(abs); kind == modules.WASM {
+		if code, err = l.moduleCode(abs); err == nil {
+			err = modules.CheckCode(abs, code, args)
+		}
+	} else if err = checkModuleFile(abs); err == nil {
 		err = modules.Check(abs, args)
 	}
 	if err != nil {
 		kind := ErrValue
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, errNotRegular) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, errNotRegular) || errors.Is(err, errNotValidated) {
 			kind = ErrFile
 		}
 		l.add(l.line, kind, "module "+keyName(name)+": "+unwrapPathError(err).Error())
 		return nil
 	}
-	m := &Module{Name: name, Path: abs, Args: args, Line: l.line}
+	m := &Module{Name: name, Path: abs, Args: args, Line: l.line, Code: code}
 	*list = append((*list)[:len(*list):len(*list)], m)
 	return nil
 }
@@ -75,6 +86,40 @@ func (l *loader) applyModule(list *[]*Module, v string) error {
 // errNotRegular is checkModuleFile's error for a directory, a device or a
 // FIFO.
 var errNotRegular = errors.New("not a regular file")
+
+// errNotValidated is the error for a file a worker's configuration names
+// and its snapshot (ParseFiles) lacks.
+var errNotValidated = errors.New("not among the files the configuration was validated with")
+
+// moduleCode returns the content of abs, the .wasm file a module line
+// names: from the snapshot when there is one (ParseFiles), else from the
+// disk, read once. It records the content for Config.Files, with which a
+// master hands it to its workers.
+func (l *loader) moduleCode(abs string) ([]byte, error) {
+	var code []byte
+	if l.snapshot != nil {
+		var ok bool
+		if code, ok = l.snapshot[abs]; !ok {
+			return nil, errNotValidated
+		}
+		if code == nil {
+			code = []byte{} // nil would make modules read the disk
+		}
+	} else {
+		if err := checkModuleFile(abs); err != nil {
+			return nil, err
+		}
+		var err error
+		if code, err = os.ReadFile(abs); err != nil {
+			return nil, err
+		}
+	}
+	if l.files == nil {
+		l.files = map[string][]byte{}
+	}
+	l.files[abs] = code
+	return code, nil
+}
 
 // checkModuleFile checks that abs is a regular file before a module
 // loader opens it (opening a FIFO would block).

@@ -68,7 +68,8 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 // ParseFiles is Parse reading the files the TLS keys name (certificates,
-// keys, CA bundles) from files, by absolute path, instead of the disk:
+// keys, CA bundles) and the WebAssembly modules module lines name from
+// files, by absolute path, instead of the disk:
 // files is the Config.Files of an earlier Parse of the same text, and a
 // file missing from it is an error. A worker parses its master's
 // configuration this way.
@@ -121,7 +122,8 @@ type loader struct {
 	// being applied, nil elsewhere: its values may name its captures
 	// (parseVars, locationcapture.go).
 	captures *regexp.Regexp
-	// snapshot, when not nil, holds the files the TLS keys name: they
+	// snapshot, when not nil, holds the files the TLS keys and the
+	// .wasm module lines name: they
 	// are read from it, not from the disk (ParseFiles). files records
 	// every one read, for Config.Files.
 	snapshot map[string][]byte

@@ -131,3 +131,77 @@ func TestConfigCheckNative(t *testing.T) {
 		t.Errorf("error:\n%v\nwant:\n%s", err, want)
 	}
 }
+
+// TestConfigParseFilesWASM: a Parse records the content of every .wasm
+// file a module line names (Config.Files, Module.Code) as it checked it;
+// ParseFiles of the same text, as a worker parses its master's
+// configuration, checks and keeps those bytes whatever the file holds by
+// then (another module, bytes that are no module, nothing), OpenCode
+// runs them, and a file the snapshot lacks is an error at its line.
+func TestConfigParseFilesWASM(t *testing.T) {
+	dir := t.TempDir()
+	sech := modules.BuildModule(t, modules.WASM, "examples/secheaders")
+	auth := modules.BuildModule(t, modules.WASM, "examples/authcheck")
+	copyModule(t, sech, dir, "m.wasm")
+	want, err := os.ReadFile(sech)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "t.ini")
+	data := []byte("[server]\nlisten = 127.0.0.1:1\nmodule = m.wasm X-A=1\n")
+	cfg, err := config.Parse(name, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs := filepath.Join(dir, "m.wasm")
+	if got := cfg.Files[abs]; string(got) != string(want) {
+		t.Fatalf("Files[m.wasm]: %d bytes, want the file's %d", len(got), len(want))
+	}
+	if got := cfg.Servers[0].Modules[0].Code; string(got) != string(want) {
+		t.Fatalf("Module.Code: %d bytes, want the file's %d", len(got), len(want))
+	}
+
+	for _, change := range []string{"another module", "not a module", "removed"} {
+		switch change {
+		case "another module":
+			copyModule(t, auth, dir, "m.wasm")
+		case "not a module":
+			if err := os.WriteFile(abs, []byte("\x00asm\x01\x00\x00\x00garbage"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		case "removed":
+			if err := os.Remove(abs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if change != "another module" {
+			if _, err := config.Parse(name, data); err == nil {
+				t.Fatalf("%s: Parse accepted the file", change)
+			}
+		}
+		again, err := config.ParseFiles(name, data, cfg.Files)
+		if err != nil {
+			t.Fatalf("%s: ParseFiles with the first load's files: %v", change, err)
+		}
+		line := again.Servers[0].Modules[0]
+		if string(line.Code) != string(want) {
+			t.Fatalf("%s: ParseFiles kept %d bytes, want the validated %d", change, len(line.Code), len(want))
+		}
+		m, err := modules.OpenCode(line.Name, line.Path, line.Code, line.Args, nil)
+		if err != nil {
+			t.Fatalf("%s: OpenCode: %v", change, err)
+		}
+		// secheaders sees responses only; authcheck would see requests.
+		if !m.HasResponseHook() || m.HasRequestHook() {
+			t.Errorf("%s: OpenCode ran another module than the validated one", change)
+		}
+		m.Close()
+	}
+
+	delete(cfg.Files, abs)
+	_, err = config.ParseFiles(name, data, cfg.Files)
+	if err == nil || !strings.Contains(err.Error(), "t.ini:3: module m.wasm: not among the files the configuration was validated with") ||
+		!errors.Is(err, config.ErrFile) {
+		t.Errorf("ParseFiles without the module: %v", err)
+	}
+}

@@ -67,6 +67,15 @@ type Module struct {
 // per process and file content), instantiated and initialized. log
 // receives what a WebAssembly module prints; it may be nil.
 func Open(name, path string, args []string, log Logger) (*Module, error) {
+	return OpenCode(name, path, nil, args, log)
+}
+
+// OpenCode is Open with code, the content of a WebAssembly module's file
+// as the configuration was validated with (config.Module.Code): the
+// module is compiled from these bytes, not from what path holds by then.
+// A nil code reads path. A native module is always loaded from path
+// (plugin.Open takes a path): code is not used.
+func OpenCode(name, path string, code []byte, args []string, log Logger) (*Module, error) {
 	kind, err := KindOf(path)
 	if err != nil {
 		return nil, err
@@ -79,7 +88,7 @@ func Open(name, path string, args []string, log Logger) (*Module, error) {
 			err = m.setHooks(value)
 		}
 	case WASM:
-		m.wasm, err = openWASM(name, path, args, log)
+		m.wasm, err = openWASM(name, path, code, args, log)
 	}
 	if err != nil {
 		return nil, err
@@ -115,7 +124,13 @@ func (m *Module) setHooks(value any) error {
 // missing file, a bad export or a version mismatch is reported with the
 // line that names the module before any worker starts.
 func Check(path string, args []string) error {
-	m, err := Open(path, path, args, nil)
+	return CheckCode(path, nil, args)
+}
+
+// CheckCode is Check with code, the content of a WebAssembly module's
+// file, as OpenCode takes it.
+func CheckCode(path string, code []byte, args []string) error {
+	m, err := OpenCode(path, path, code, args, nil)
 	if err != nil {
 		return err
 	}

@@ -123,17 +123,19 @@ func wasmRuntime() (wazero.Runtime, error) {
 	return h.rt, h.err
 }
 
-// compileWASM returns the compiled form of the module file at path,
-// compiling it unless this process already did for the same content, and
+// compileWASM returns the compiled form of bin, the content of the
+// module file at path (read from path when bin is nil), compiling it
+// unless this process already did for the same path and content, and
 // counts a reference to it (release with releaseWASM).
-func compileWASM(path string) (*compiledWASM, error) {
+func compileWASM(path string, bin []byte) (*compiledWASM, error) {
 	rt, err := wasmRuntime()
 	if err != nil {
 		return nil, err
 	}
-	bin, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	if bin == nil {
+		if bin, err = os.ReadFile(path); err != nil {
+			return nil, err
+		}
 	}
 	sum := sha256.Sum256(bin)
 	h := &wasmHost
@@ -241,10 +243,10 @@ type wasmModule struct {
 // the host functions.
 type ctxKey struct{}
 
-// openWASM compiles (or finds compiled) the module at path and makes its
-// first instance.
-func openWASM(name, path string, args []string, log Logger) (*wasmModule, error) {
-	code, err := compileWASM(path)
+// openWASM compiles (or finds compiled) bin, the module at path (read
+// from path when bin is nil), and makes its first instance.
+func openWASM(name, path string, bin []byte, args []string, log Logger) (*wasmModule, error) {
+	code, err := compileWASM(path, bin)
 	if err != nil {
 		return nil, err
 	}

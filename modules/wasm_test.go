@@ -214,7 +214,7 @@ func TestWASMRetry(t *testing.T) {
 // as a worker started after the file changed would have.
 func mustCompile(t *testing.T, old *compiledWASM, p string) *compiledWASM {
 	t.Helper()
-	c, err := compileWASM(p)
+	c, err := compileWASM(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

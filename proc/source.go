@@ -56,9 +56,10 @@ func (s ConfigSource) Load() (*config.Config, []byte, error) {
 
 // workerConfig is what a master hands its workers in the config memfd:
 // the text it validated and, as they were read then, the files the TLS
-// keys name (config.Config.Files). A worker started later (a respawn)
-// parses these, so a certificate or key rewritten after a reload the
-// master refused never reaches it.
+// keys and the WebAssembly module lines name (config.Config.Files). A
+// worker started later (a respawn) parses these, so a certificate, a key
+// or a .wasm module rewritten after a reload the master refused never
+// reaches it.
 type workerConfig struct {
 	Text  []byte            `json:"text"`
 	Files map[string][]byte `json:"files"`
@@ -83,8 +84,8 @@ func (s ConfigSource) parseWorkerConfig(b []byte) (*config.Config, error) {
 }
 
 // parse validates data as the source's file and applies the overrides.
-// The files TLS keys name are read from files, or from the disk when files
-// is nil.
+// The files TLS keys and .wasm module lines name are read from files, or
+// from the disk when files is nil.
 // Relative paths resolve as config.Load and config.LoadDefault resolve
 // them: a worker runs in its master's working directory, so it resolves
 // them to the same absolute paths.

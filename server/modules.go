@@ -81,7 +81,7 @@ func (s *Server) newModuleStep(lines []*config.Module) (*moduleStep, error) {
 		mod := s.openedModule(line)
 		if mod == nil {
 			var err error
-			if mod, err = modules.Open(line.Name, line.Path, line.Args, s.log); err != nil {
+			if mod, err = modules.OpenCode(line.Name, line.Path, line.Code, line.Args, s.log); err != nil {
 				for _, o := range opened {
 					o.Close()
 				}
