@@ -93,7 +93,7 @@ var errNotValidated = errors.New("not among the files the configuration was vali
 
 // moduleCode returns the content of abs, the .wasm file a module line
 // names: from the snapshot when there is one (ParseFiles), else from the
-// disk, read once. It records the content for Config.Files, with which a
+// disk, read once however many lines name it. It records the content for Config.Files, with which a
 // master hands it to its workers.
 func (l *loader) moduleCode(abs string) ([]byte, error) {
 	var code []byte
@@ -105,6 +105,8 @@ func (l *loader) moduleCode(abs string) ([]byte, error) {
 		if code == nil {
 			code = []byte{} // nil would make modules read the disk
 		}
+	} else if seen, ok := l.files[abs]; ok {
+		code = seen // named again: the bytes the first line read
 	} else {
 		if err := checkModuleFile(abs); err != nil {
 			return nil, err
