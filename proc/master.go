@@ -34,8 +34,10 @@ type MasterOptions struct {
 const (
 	// readyTimeout bounds how long a new worker may take to accept; a
 	// worker that takes longer fails the start or the reload. Starting
-	// is milliseconds of work: this only catches a wedged worker.
-	readyTimeout = 10 * time.Second
+	// is milliseconds of work without modules, but each worker compiles
+	// its WebAssembly modules, which takes seconds for a large one on a
+	// busy machine: this only catches a wedged worker.
+	readyTimeout = 30 * time.Second
 
 	// killGrace is how long the master waits past a worker's own
 	// deadline (worker_shutdown_timeout for SIGTERM, at once for SIGINT)
