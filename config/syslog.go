@@ -69,17 +69,8 @@ func (l *loader) checkSyslogRunAs(r *RunAs) {
 // canWriteSocket reports why r cannot connect to the UNIX socket p.
 func (r *RunAs) canWriteSocket(p string) error {
 	p = filepath.Clean(p)
-	var dirs []string
-	for d := filepath.Dir(p); ; d = filepath.Dir(d) {
-		dirs = append(dirs, d)
-		if d == filepath.Dir(d) {
-			break
-		}
-	}
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := r.may(dirs[i], 1); err != nil {
-			return err
-		}
+	if err := r.searchDirs(p); err != nil {
+		return err
 	}
 	return r.may(p, 2)
 }

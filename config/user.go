@@ -126,13 +126,10 @@ func (l *loader) checkRunAs(r *RunAs) {
 // errNoAccess is canRead's error.
 var errNoAccess = errors.New("permission denied")
 
-// canRead reports why r cannot read p (how: a file or a directory's
-// entries), going by the permission bits of p and of every directory
-// above it: search (x) on each directory, read (r) on p and, for a
-// directory, search too. ACLs and capabilities are not looked at.
-func (r *RunAs) canRead(p string, how int) error {
-	p = filepath.Clean(p)
-	dirs := []string{}
+// searchDirs reports why r cannot search (x) one of the directories
+// above the clean path p, from the root down.
+func (r *RunAs) searchDirs(p string) error {
+	var dirs []string
 	for d := filepath.Dir(p); ; d = filepath.Dir(d) {
 		dirs = append(dirs, d)
 		if d == filepath.Dir(d) {
@@ -143,6 +140,18 @@ func (r *RunAs) canRead(p string, how int) error {
 		if err := r.may(dirs[i], 1); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// canRead reports why r cannot read p (how: a file or a directory's
+// entries), going by the permission bits of p and of every directory
+// above it: search (x) on each directory, read (r) on p and, for a
+// directory, search too. ACLs and capabilities are not looked at.
+func (r *RunAs) canRead(p string, how int) error {
+	p = filepath.Clean(p)
+	if err := r.searchDirs(p); err != nil {
+		return err
 	}
 	want := uint32(4)
 	if how == readDir {
