@@ -185,7 +185,13 @@ func dropPageValidators(hdr []byte, status int) []byte {
 	if status == 200 {
 		return hdr
 	}
-	out := hdr[:0]
+	return appendLines(hdr[:0], hdr, pageValidators, false) // never ahead of what it copies
+}
+
+// appendLines appends to dst the lines of hdr ("Name: value\r\n" each)
+// whose name is one of names (named) or none of them (!named). dst may
+// be hdr[:0]: a line is never written ahead of where it is read.
+func appendLines(dst, hdr []byte, names []string, named bool) []byte {
 	for len(hdr) > 0 {
 		end := 0
 		for end < len(hdr) && hdr[end] != '\n' {
@@ -196,11 +202,11 @@ func dropPageValidators(hdr []byte, status int) []byte {
 		}
 		line := hdr[:end]
 		hdr = hdr[end:]
-		if !namedIn(line, pageValidators) {
-			out = append(out, line...) // never ahead of what it copies
+		if namedIn(line, names) == named {
+			dst = append(dst, line...)
 		}
 	}
-	return out
+	return dst
 }
 
 // namedIn reports whether the header line's name is one of names.
@@ -221,22 +227,6 @@ func namedIn(line []byte, names []string) bool {
 // page keeps.
 var keptHeaders = []string{"www-authenticate", "allow", "retry-after"}
 
-// keptLines appends to dst the lines of hdr ("Name: value\r\n" each)
-// whose name is one of keptHeaders.
-func keptLines(dst, hdr []byte) []byte {
-	for len(hdr) > 0 {
-		end := 0
-		for end < len(hdr) && hdr[end] != '\n' {
-			end++
-		}
-		if end < len(hdr) {
-			end++
-		}
-		line := hdr[:end]
-		hdr = hdr[end:]
-		if namedIn(line, keptHeaders) {
-			dst = append(dst, line...)
-		}
-	}
-	return dst
-}
+// keptLines appends to dst the lines of hdr whose name is one of
+// keptHeaders.
+func keptLines(dst, hdr []byte) []byte { return appendLines(dst, hdr, keptHeaders, true) }
