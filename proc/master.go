@@ -357,6 +357,13 @@ func (m *master) event(e event) {
 		if m.stopping || e.gen != m.cur || s.w != nil {
 			return
 		}
+		// A log moved away since the generation started (logrotate
+		// before its SIGUSR1) would be missing for the new worker, which
+		// cannot create it in a root-owned directory: hand the logs over
+		// again, as newGeneration did for the first workers.
+		if err := handOverLogs(e.gen.cfg); err != nil {
+			m.log.Errorf("worker %d: respawn: %v", e.slot, err)
+		}
 		if err := m.startWorker(e.gen, e.slot); err != nil {
 			m.log.Errorf("worker %d: respawn: %v", e.slot, err)
 			m.scheduleRespawn(e.gen, e.slot)
@@ -749,16 +756,6 @@ func (m *master) startWorker(g *generation, i int) error {
 		return err
 	}
 	cmd.SysProcAttr.Credential = g.cred
-	if g.cred != nil {
-		// A log moved away since the generation started (logrotate
-		// before its SIGUSR1) would be missing for a worker that cannot
-		// create it in a root-owned directory: the master creates and
-		// hands over the logs again for every worker it starts,
-		// respawns included.
-		if err := handOverLogs(g.cfg); err != nil {
-			m.log.Errorf("worker %d: %v", i, err)
-		}
-	}
 	cpu := -1
 	if len(m.cpus) > 0 {
 		cpu = m.cpus[i%len(m.cpus)]
