@@ -16,6 +16,9 @@
 # first. Example:
 #
 #   bench/ab-builds.sh static 9 3 old=/tmp/np-old:io_uring new=/tmp/np:io_uring
+#
+# A target NAME=@BIN is a plain responder started as `BIN PORT` (floor.c,
+# floor_uring.c or a variant of them), for the static and churn scenarios.
 set -euo pipefail
 scen=${1:?static|churn|proxy}; rounds=${2:?rounds}; secs=${3:?seconds}; shift 3
 [ $# -ge 2 ] || { echo "ab-builds.sh: name two targets or more (NAME=BIN:BACKEND)" >&2; exit 2; }
@@ -45,7 +48,12 @@ NGX
   *) echo "ab-builds.sh: unknown scenario $scen" >&2; exit 2 ;;
 esac
 for t in "$@"; do
-  name=${t%%=*}; rest=${t#*=}; bin=$(readlink -f "${rest%%:*}"); backend=${rest##*:}; p=$(port)
+  name=${t%%=*}; rest=${t#*=}; p=$(port)
+  if [ "${rest:0:1}" = @ ]; then
+    taskset -c "$scpu" "$(readlink -f "${rest:1}")" "$p" > "$dir/$name.out" 2>&1 & pids+=($!)
+    names+=("$name"); ports+=("$p"); continue
+  fi
+  bin=$(readlink -f "${rest%%:*}"); backend=${rest##*:}
   { echo "worker_processes = 1"; echo "error_log = $dir/$name.log"; echo "worker_connections = 20000"; echo
     echo "[server]"; echo "listen = 127.0.0.1:$p"
     if [ "$scen" = proxy ]; then echo "proxy_pass = 127.0.0.1:$be"; else echo "static_root = $dir/www"; fi; } > "$dir/$name.ini"

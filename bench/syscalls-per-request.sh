@@ -20,7 +20,7 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sl
 w=$(pgrep -P $m | head -1)
 url=http://127.0.0.1:$p/index.html
 taskset -c 1 wrk -t1 -c"$conns" -d1s "${wx[@]}" "$url" > /dev/null
-ev=nanosleep,futex,io_uring_enter,epoll_pwait,read,write,getsockopt,tgkill,accept4,close,epoll_ctl,shutdown,sendto
+ev=nanosleep,futex,io_uring_enter,epoll_pwait,read,write,getsockopt,setsockopt,tgkill,accept4,close,epoll_ctl,shutdown,sendto,sendfile64,openat,newfstat,newfstatat,statx,mmap,munmap,madvise
 perf stat -x, -e "$(echo $ev | sed 's/\([a-z_0-9]*\)/syscalls:sys_enter_\1/g')" -p "$w" -o "$dir/stat" -- \
   taskset -c 1 wrk -t1 -c"$conns" -d4s "${wx[@]}" "$url" > "$dir/wrk" 2>&1
 n=$(awk '/requests in/ {print $1}' "$dir/wrk")
