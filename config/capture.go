@@ -20,11 +20,17 @@ import (
 // vars, maps' results, and, in a regex [location], the captures of its
 // regex.
 func (l *loader) parseVars(s string) (vars.Template, error) {
+	return l.varScope().Parse(s)
+}
+
+// varScope is what parseVars's values may name besides the built-in
+// variables: the file's maps, and a regex [location]'s captures.
+func (l *loader) varScope() vars.Scope {
 	sc := vars.Scope{Maps: l.lookupMap}
 	if l.captures != nil {
 		sc.Groups, sc.Names = l.captures.NumSubexp(), l.captures.SubexpNames()
 	}
-	return sc.Parse(s)
+	return sc
 }
 
 // checkCaptureNames refuses a named group of a location's regex that

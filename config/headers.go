@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nproxy/nproxy/accesslog"
 	"github.com/nproxy/nproxy/vars"
 )
 
@@ -13,7 +14,11 @@ import (
 
 // AddHeader is one add_header = NAME VALUE [always].
 type AddHeader struct {
+	// Value is VALUE as written (without its quotes); Vars is it parsed:
+	// literal text (Vars.Literal) or a value with variables, expanded
+	// per response (an empty expansion leaves the header out).
 	Name, Value string
+	Vars        vars.Template
 	// Always adds the header to every response; without it, only to
 	// 200, 201, 204, 206, 301, 302, 303, 304, 307 and 308, as nginx.
 	Always bool
@@ -30,8 +35,8 @@ type SetHeader struct {
 
 // headerKeys are the [server] keys of this file; keys.go merges them.
 var headerKeys = map[string]serverKey{
-	"add_header": func(_ *loader, s *Server, v string) error {
-		h, err := parseAddHeader(v)
+	"add_header": func(l *loader, s *Server, v string) error {
+		h, err := parseAddHeader(v, l.parseResponseVars)
 		if err == nil {
 			s.AddHeaders = append(s.AddHeaders, h)
 		}
@@ -106,10 +111,12 @@ func checkHeaderValue(v string) error {
 	return nil
 }
 
-// parseAddHeader parses "NAME VALUE [always]". VALUE is literal text:
-// response headers are added after the request is gone (a proxied
-// response's head arrives later), so they hold no variables.
-func parseAddHeader(v string) (AddHeader, error) {
+// parseAddHeader parses "NAME VALUE [always]". VALUE may hold variables,
+// parsed by parseVars: those of proxy_set_header, maps' results, and the
+// response's ($status, $upstream_addr, $upstream_status); one known only
+// once the response is sent ($request_time, $body_bytes_sent, ...) is
+// refused.
+func parseAddHeader(v string, parseVars func(string) (vars.Template, error)) (AddHeader, error) {
 	name, value, _ := strings.Cut(v, " ")
 	value = strings.TrimSpace(value)
 	h := AddHeader{Name: name}
@@ -120,17 +127,55 @@ func parseAddHeader(v string) (AddHeader, error) {
 	if err := checkHeaderName(name); err != nil {
 		return h, err
 	}
-	switch {
-	case value == "":
+	if value == "" {
 		return h, fmt.Errorf("%q: missing the value (NAME VALUE [always])", v)
-	case strings.Contains(value, "$"):
-		return h, fmt.Errorf("%q: add_header values are literal text (variables are not supported)", value)
 	}
 	if err := checkHeaderValue(value); err != nil {
 		return h, err
 	}
-	h.Value = value
+	t, err := parseVars(value)
+	if err != nil {
+		if lv := logOnlyVar(value); lv != "" && errors.Is(err, vars.ErrUnknown) {
+			return h, fmt.Errorf("%q: $%s is known only after the response's head is sent (log_format takes it)", value, lv)
+		}
+		return h, fmt.Errorf("%q: %v", value, err)
+	}
+	h.Value, h.Vars = value, t
 	return h, nil
+}
+
+// parseResponseVars parses a value written into a response head
+// (add_header): parseVars's variables, and the response's.
+func (l *loader) parseResponseVars(s string) (vars.Template, error) {
+	sc := l.varScope()
+	sc.Response = true
+	return sc.Parse(s)
+}
+
+// logOnlyVar returns the name of the first variable of value that only
+// the access log knows (a log_format variable that package vars does
+// not have), or "".
+func logOnlyVar(value string) string {
+	for rest := value; ; {
+		i := strings.IndexByte(rest, '$')
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i+1:]
+		name := rest
+		if b, ok := strings.CutPrefix(rest, "{"); ok {
+			name, _, _ = strings.Cut(b, "}")
+		} else {
+			j := 0
+			for j < len(rest) && isNameByte(rest[j]) {
+				j++
+			}
+			name = rest[:j]
+		}
+		if _, err := (vars.Scope{Response: true}).Parse("$" + name); err != nil && accesslog.IsVar(name) {
+			return name
+		}
+	}
 }
 
 // parseSetHeader parses "NAME VALUE" (VALUE may hold variables, parsed by

@@ -1,5 +1,7 @@
 package http
 
+import "strconv"
+
 // MaxTries bounds the attempts of one proxied request that a StreamLog
 // keeps (the reverse proxy tries at most three backends).
 const MaxTries = 3
@@ -39,4 +41,39 @@ func (l *StreamLog) Start(addr string) {
 		l.N++
 	}
 	l.Tries[l.N-1] = UpstreamTry{Addr: addr, ConnectNs: -1, ResponseNs: -1}
+}
+
+// AppendAddrs appends the backends tried, ", " between them, as
+// $upstream_addr shows them; nothing for a nil l or no attempt.
+func (l *StreamLog) AppendAddrs(b []byte) []byte {
+	if l == nil {
+		return b
+	}
+	for i := 0; i < l.N; i++ {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, l.Tries[i].Addr...)
+	}
+	return b
+}
+
+// AppendStatuses appends each attempt's status, ", " between them, '-'
+// for an attempt without one, as $upstream_status shows them; nothing
+// for a nil l or no attempt.
+func (l *StreamLog) AppendStatuses(b []byte) []byte {
+	if l == nil {
+		return b
+	}
+	for i := 0; i < l.N; i++ {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		if s := l.Tries[i].Status; s != 0 {
+			b = strconv.AppendInt(b, int64(s), 10)
+		} else {
+			b = append(b, '-')
+		}
+	}
+	return b
 }

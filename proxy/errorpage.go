@@ -36,6 +36,7 @@ func (s *session) errorPage(status int, r *http.Response) bool {
 		return false
 	}
 	r.Header = append(r.Header, s.h.respHeaders.Lines(r.Status)...)
+	r.Header = s.appendVarHeaders(r.Header, &s.h.respHeaders, r.Status)
 	return true
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/reactor"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // The server's filter of a proxied response's head (http.HeadFilter: the
@@ -48,8 +49,12 @@ func (s *session) appendFilteredHead(f http.HeadFilter, h *respHead, closeClient
 	l := s.loop()
 	scratch := l.GetBuf(reactor.SmallBuf)
 	defer l.PutBuf(scratch)
+	var vals vars.Values
+	if s.h.respHeaders.HasVars() {
+		s.responseVars(&vals, h.status)
+	}
 	r := http.Response{Status: h.status, ContentLength: -1,
-		Header: appendFields(scratch, s.rbuf, h, upgrade, s.dechunk, s.respExtra(h.chunked), s.respHide())}
+		Header: appendFields(scratch, s.rbuf, h, upgrade, s.dechunk, s.respExtra(h.chunked), &s.addVars, &vals, s.respHide())}
 	if err := f.FilterHead(&r); err != nil {
 		return 0, err
 	}
@@ -81,7 +86,7 @@ func (s *session) filterError(f http.HeadFilter, r *http.Response, scratch []byt
 	if r.Release != nil {
 		r.Release.Release()
 	}
-	*r = http.Response{Status: 500, ContentLength: -1, Header: s.h.respHeaders.Lines(500), NoServer: r.NoServer}
+	*r = http.Response{Status: 500, ContentLength: -1, Header: s.errorHeaders(500), NoServer: r.NoServer}
 	r.SetBody(500, "text/html", http.ErrorBody(500))
 }
 

@@ -130,7 +130,7 @@ func (h *Handler) SetCompressors(p *Compressors) {
 	}
 	for _, e := range []*http.ExtraHeaders{&g.headers, &g.chunked} {
 		for _, a := range cfg.AddHeaders {
-			e.Add(a.Name, a.Value, a.Always)
+			e.AddValue(a.Name, a.Vars, a.Always)
 		}
 		e.Add("Content-Encoding", "gzip", true)
 		e.Add("Vary", "Accept-Encoding", true)

@@ -96,7 +96,8 @@ func (h *Handler) getSession() *session {
 }
 
 func (h *Handler) putSession(s *session) {
-	*s = session{h: h, reqChunk: s.reqChunk, respChunk: s.respChunk}
+	*s = session{h: h, reqChunk: s.reqChunk, respChunk: s.respChunk,
+		addVars: s.addVars, varText: s.varText[:0], errHdr: s.errHdr[:0]}
 	h.free = append(h.free, s)
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/nproxy/nproxy/http"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // The upstream response head: parsed by http.ResponseParser (strict: a
@@ -63,14 +64,15 @@ func parseRespHead(b []byte) (h respHead, ok bool, err error) {
 // (however the upstream spelled it: "5, 5" or twice), then Connection as
 // the client connection needs it.
 //
-// The configuration's add_header lines (extra) follow the upstream's
-// headers, the hide_header names (hide) are left out of them, and
-// server_tokens = off (noServer) leaves Server out.
-func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient, keepAlive10, upgrade, dechunk bool, extra *http.ExtraHeaders, hide []string, noServer bool) []byte {
+// The configuration's add_header lines (extra; those with variables
+// from prep, with the response's variables from vals) follow the
+// upstream's headers, the hide_header names (hide) are left out of
+// them, and server_tokens = off (noServer) leaves Server out.
+func appendClientHead(dst, upHead []byte, h *respHead, date []byte, closeClient, keepAlive10, upgrade, dechunk bool, extra *http.ExtraHeaders, prep *vars.Prepared, vals *vars.Values, hide []string, noServer bool) []byte {
 	r := &h.head
 	dst = appendStatusLine(dst, r.Status, r.Reason.Bytes(upHead))
 	dst = appendServerDate(dst, date, noServer)
-	dst = appendFields(dst, upHead, h, upgrade, dechunk, extra, hide)
+	dst = appendFields(dst, upHead, h, upgrade, dechunk, extra, prep, vals, hide)
 	return appendHeadEnd(dst, r.ContentLength, closeClient, keepAlive10, upgrade)
 }
 
@@ -95,7 +97,7 @@ func appendServerDate(dst, date []byte, noServer bool) []byte {
 
 // appendFields appends the upstream's fields the client gets (see
 // appendClientHead) and the add_header lines.
-func appendFields(dst, upHead []byte, h *respHead, upgrade, dechunk bool, extra *http.ExtraHeaders, hide []string) []byte {
+func appendFields(dst, upHead []byte, h *respHead, upgrade, dechunk bool, extra *http.ExtraHeaders, prep *vars.Prepared, vals *vars.Values, hide []string) []byte {
 	r := &h.head
 	for i := 0; i < r.NumHeaders; i++ {
 		f := &r.Headers[i]
@@ -122,7 +124,8 @@ func appendFields(dst, upHead []byte, h *respHead, upgrade, dechunk bool, extra 
 		dst = append(dst, f.Value.Bytes(upHead)...)
 		dst = append(dst, "\r\n"...)
 	}
-	return extra.Append(dst, r.Status)
+	dst = extra.Append(dst, r.Status)
+	return extra.AppendPrepared(dst, r.Status, prep, vals)
 }
 
 // appendHeadEnd appends Content-Length (when contentLength >= 0),

@@ -8,6 +8,7 @@ import (
 	"github.com/nproxy/nproxy/http"
 	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // The response direction of a session: bytes from the backend, the
@@ -260,7 +261,11 @@ func (s *session) readHead() bool {
 		}
 		s.respStatus = status
 	} else {
-		s.cbuf = appendClientHead(s.cbuf, s.rbuf, &h, s.cl.Date(), closeClient, s.client10 && s.keepClient, upgrade, s.dechunk, s.respExtra(h.chunked), s.respHide(), !s.h.cfg.ServerTokens)
+		var vals vars.Values
+		if s.h.respHeaders.HasVars() {
+			s.responseVars(&vals, h.status)
+		}
+		s.cbuf = appendClientHead(s.cbuf, s.rbuf, &h, s.cl.Date(), closeClient, s.client10 && s.keepClient, upgrade, s.dechunk, s.respExtra(h.chunked), &s.addVars, &vals, s.respHide(), !s.h.cfg.ServerTokens)
 	}
 	if s.gz != nil || s.gzHead {
 		s.cbuf = appendWeakETag(s.cbuf, s.rbuf, &h)

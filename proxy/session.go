@@ -12,6 +12,7 @@ import (
 	"github.com/nproxy/nproxy/logging"
 	"github.com/nproxy/nproxy/metrics"
 	"github.com/nproxy/nproxy/reactor"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // respMode is how the end of the upstream response body is found.
@@ -153,6 +154,16 @@ type session struct {
 	bodyOut    int64 // response body bytes handed to the client
 
 	filtered bool // the client's head filter ran (filter.go)
+
+	// The route's add_header lines with variables (headers.go): what
+	// they need of the request, expanded in start (addVars); the
+	// response's variables' texts (varText); the head of an error the
+	// proxy answers (errHdr); the attempts, when the client's access
+	// log does not keep them (ownLog).
+	addVars vars.Prepared
+	varText []byte
+	errHdr  []byte
+	ownLog  http.StreamLog
 }
 
 var _ http.Stream = (*session)(nil)
@@ -195,6 +206,7 @@ func (s *session) start(x *http.Exchange) {
 	}
 	s.cl = x.Takeover.Hijack(s)
 	s.slog = s.cl.StreamLog()
+	s.prepareHeaders(x)
 	l := s.loop()
 	// The head sent upstream is the client's plus Host again
 	// (X-Forwarded-Host), the forwarding headers and the framing.
@@ -721,7 +733,7 @@ func (s *session) respondError(status int) {
 	}
 	var r http.Response
 	if !s.errorPage(status, &r) {
-		r = http.Response{Status: status, ContentLength: -1, Header: s.h.respHeaders.Lines(status)}
+		r = http.Response{Status: status, ContentLength: -1, Header: s.errorHeaders(status)}
 		r.SetBody(status, "text/html", http.ErrorBody(status))
 	}
 	r.NoServer = !s.h.cfg.ServerTokens

@@ -14,6 +14,7 @@ import (
 	"github.com/nproxy/nproxy/ratelimit"
 	"github.com/nproxy/nproxy/realip"
 	"github.com/nproxy/nproxy/static"
+	"github.com/nproxy/nproxy/vars"
 )
 
 // route is how the requests of one [location], or of the [server] itself
@@ -36,8 +37,10 @@ type route struct {
 	// headers are the route's add_header lines, for the responses the
 	// server sends (the proxy adds its own route's to what it streams).
 	headers *http.ExtraHeaders
-	// proxyVars: a proxy_set_header of the route, or its proxy_pass's
-	// URI part, expands variables, so the proxy needs x.Vars.
+	// proxyVars: a proxy_set_header of the route, its proxy_pass's
+	// URI part, or an add_header line (whose request's parts the proxy
+	// expands before the backend answers) holds variables, so the proxy
+	// needs x.Vars.
 	proxyVars bool
 	// sendProxy: the route's backends get a PROXY protocol header, so
 	// the proxy needs x.ClientAddr and x.LocalAddr (sendproxy.go).
@@ -80,6 +83,8 @@ type router struct {
 	aliasBuf, aliasOut []byte
 	// errHdr holds an error's headers that its error page keeps.
 	errHdr []byte
+	// status is $status's text (responseValues).
+	status [3]byte
 	// page, pageReq and pageHdr are proxyErrorPage's exchange.
 	page    http.Exchange
 	pageReq http.Request
@@ -174,8 +179,9 @@ func (s *Server) newRoute(vh *vhost, cfg *config.Server, loc *config.Location, r
 	if len(cfg.AddHeaders) > 0 {
 		r.headers = new(http.ExtraHeaders)
 		for _, h := range cfg.AddHeaders {
-			r.headers.Add(h.Name, h.Value, h.Always)
+			r.headers.AddValue(h.Name, h.Vars, h.Always)
 		}
+		r.proxyVars = r.headers.HasVars()
 	}
 	for _, h := range cfg.ProxySetHeaders {
 		if _, literal := h.Value.Literal(); !literal {
@@ -313,6 +319,9 @@ func (rt *router) Serve(x *http.Exchange) bool {
 	}
 	if r.headers != nil && !streaming(x) {
 		x.Resp.Header = r.headers.Append(x.Resp.Header, x.Resp.Status)
+		if r.headers.HasVars() {
+			x.Resp.Header = r.headers.AppendVars(x.Resp.Header, x.Resp.Status, rt.responseValues(x))
+		}
 	}
 	if !streaming(x) {
 		// A proxied answer's timeouts are its session's (the proxy
@@ -320,6 +329,19 @@ func (rt *router) Serve(x *http.Exchange) bool {
 		x.Resp.SendTimeout, x.Resp.BodyTimeout = r.cfg.SendTimeout, r.cfg.BodyTimeout
 	}
 	return true
+}
+
+// responseValues returns the variables of x's response for add_header:
+// the request's, and $status. $upstream_addr and $upstream_status are
+// empty: a response the server sends itself comes from no backend (the
+// proxy's own error inside Serve included, which the access log shows
+// without them too).
+func (rt *router) responseValues(x *http.Exchange) *vars.Values {
+	v := rt.s.requestValues(x)
+	st := x.Resp.Status
+	rt.status = [3]byte{byte('0' + st/100%10), byte('0' + st/10%10), byte('0' + st%10)}
+	v.Status = rt.status[:]
+	return v
 }
 
 // setClient finds the request's real client when it comes from a

@@ -40,3 +40,25 @@ func TestMapAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestPreparedAllocs proves that a Prepared, once grown, expands and
+// writes templates without allocating.
+func TestPreparedAllocs(t *testing.T) {
+	tmpl, err := Scope{Response: true}.Parse("$request_id $host $status $upstream_addr $upstream_status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := &Values{Host: []byte("example.com"), RequestID: []byte("0123"), Status: []byte("200"), UpstreamAddr: []byte("10.0.0.1:80"), UpstreamStatus: []byte("200")}
+	var p Prepared
+	buf := make([]byte, 0, 256)
+	run := func() {
+		p.Reset()
+		p.Add(tmpl, vals)
+		p.Add(tmpl, vals)
+		buf = p.Append(buf[:0], 1, vals)
+	}
+	run()
+	if n := testing.AllocsPerRun(1000, run); n != 0 {
+		t.Errorf("Prepared: %v allocs, want 0", n)
+	}
+}

@@ -45,6 +45,14 @@ const (
 	// MapResult is a map's result variable (map.go); the part names the
 	// map.
 	MapResult
+	// Status, UpstreamAddr and UpstreamStatus are known only once the
+	// response head is written (Scope.Response: add_header): $status,
+	// the response's status; $upstream_addr and $upstream_status, the
+	// backends a proxied request tried and their statuses, ", " between
+	// them, as the access log shows them.
+	Status
+	UpstreamAddr
+	UpstreamStatus
 	numVars
 
 	// Capture+N is the regular expression's capture N ($1..$9, ${N}).
@@ -66,6 +74,14 @@ var builtins = map[string]Var{
 	"server_port":               ServerPort,
 	"proxy_add_x_forwarded_for": ProxyAddXFF,
 	"request_id":                RequestID,
+}
+
+// responseVars are the variables known only once the response head is
+// written, which a Scope takes with Response.
+var responseVars = map[string]Var{
+	"status":          Status,
+	"upstream_addr":   UpstreamAddr,
+	"upstream_status": UpstreamStatus,
 }
 
 // Names returns the variable names Parse accepts, with '$', for messages.
@@ -145,6 +161,11 @@ type Scope struct {
 	// Maps returns the map whose result is called name (without '$'),
 	// or nil.
 	Maps func(name string) *Map
+	// Response allows the variables known once the response head is
+	// written ($status, $upstream_addr, $upstream_status): a value
+	// expanded then (add_header), with Prepared or with Values that
+	// hold them.
+	Response bool
 }
 
 // Parse parses s as ParseNamed does, with sc's maps too. A map whose
@@ -203,6 +224,12 @@ func (sc Scope) Parse(s string) (Template, error) {
 				continue
 			}
 		}
+		if rv, isResp := responseVars[name]; isResp {
+			if !sc.Response {
+				return Template{}, errorf(ErrUnknown, "$%s: known only when the response is sent (add_header and log_format take it)", name)
+			}
+			v, ok = rv, true
+		}
 		if h, isHeader := strings.CutPrefix(name, "http_"); !ok && isHeader && h != "" {
 			t.parts = append(t.parts, part{v: Header, lit: HeaderName(h)})
 			continue
@@ -219,6 +246,9 @@ func (sc Scope) Parse(s string) (Template, error) {
 				return Template{}, errorf(ErrUnknown, "'$' without a variable name (known: %s)", Names())
 			}
 			known := Names()
+			if sc.Response {
+				known += " $status $upstream_addr $upstream_status"
+			}
 			for _, n := range names {
 				if n != "" {
 					known += " $" + n
@@ -308,6 +338,21 @@ func (t Template) Uses(v Var) bool {
 	return false
 }
 
+// UsesResponse reports whether t holds a variable known only once the
+// response head is written (Scope.Response).
+func (t Template) UsesResponse() bool {
+	for _, p := range t.parts {
+		if isResponseVar(p.v) {
+			return true
+		}
+	}
+	return false
+}
+
+// isResponseVar reports whether v is known only once the response head
+// is written.
+func isResponseVar(v Var) bool { return v == Status || v == UpstreamAddr || v == UpstreamStatus }
+
 // UsesCaptures reports whether t holds a regular expression's capture.
 func (t Template) UsesCaptures() bool {
 	for _, p := range t.parts {
@@ -369,6 +414,12 @@ type Values struct {
 	// Headers gives the request's header fields, for $http_NAME; nil
 	// expands them to nothing.
 	Headers HeaderSource
+	// Status, UpstreamAddr and UpstreamStatus are the response's
+	// variables' texts ($status, $upstream_addr, $upstream_status), for
+	// a template parsed with Scope.Response.
+	Status         []byte
+	UpstreamAddr   []byte
+	UpstreamStatus []byte
 }
 
 // HeaderSource gives a request's header fields.
@@ -394,59 +445,78 @@ func (t Template) AppendPath(dst []byte, vals *Values, escapePath func(dst, p []
 // sent).
 func (t Template) appendParts(dst []byte, vals *Values, escapePath func(dst, p []byte) []byte, raw bool) []byte {
 	for i := range t.parts {
-		p := &t.parts[i]
-		switch p.v {
-		case literal:
-			dst = append(dst, p.lit...)
-		case Scheme:
-			dst = appendVal(raw, dst, vals.Scheme)
-		case Host:
-			dst = appendVal(raw, dst, vals.Host)
-		case HTTPHost:
-			dst = appendVal(raw, dst, vals.HTTPHost)
-		case RequestURI:
-			dst = appendVal(raw, dst, vals.RequestURI)
-		case URI:
-			if escapePath != nil {
-				dst = escapePath(dst, vals.URI)
-				continue
-			}
-			dst = appendVal(raw, dst, vals.URI)
-		case Args:
-			dst = appendVal(raw, dst, vals.Args)
-		case IsArgs:
-			if len(vals.Args) > 0 {
-				dst = append(dst, '?')
-			}
-		case RemoteAddr:
-			dst = appendVal(raw, dst, vals.RemoteAddr)
-		case ServerPort:
-			dst = appendVal(raw, dst, vals.ServerPort)
-		case RequestID:
-			dst = appendVal(raw, dst, vals.RequestID)
-		case ProxyAddXFF:
-			if len(vals.XFF) > 0 {
-				dst = appendVal(raw, dst, vals.XFF)
-				dst = append(dst, ", "...)
-			}
-			dst = appendVal(raw, dst, vals.RemoteAddr)
-		case MapResult:
-			dst = vals.appendMap(dst, p.m)
-		case Header:
-			if vals.Headers != nil {
-				if b, ok := vals.Headers.Header(p.lit); ok {
-					dst = appendVal(raw, dst, b)
-				}
-			}
-		default:
-			if n := 2 * int(p.v-Capture); p.v >= Capture && n+1 < len(vals.Match) && vals.Match[n] >= 0 {
-				if c := vals.Subject[vals.Match[n]:vals.Match[n+1]]; escapePath != nil {
-					dst = escapePath(dst, c)
-				} else {
-					dst = appendVal(raw, dst, c)
-				}
+		dst = appendPart(dst, &t.parts[i], vals, escapePath, raw)
+	}
+	return dst
+}
+
+// appendPart appends part p expanded with vals (see appendParts).
+func appendPart(dst []byte, p *part, vals *Values, escapePath func(dst, p []byte) []byte, raw bool) []byte {
+	switch p.v {
+	case literal:
+		dst = append(dst, p.lit...)
+	case Scheme:
+		dst = appendVal(raw, dst, vals.Scheme)
+	case Host:
+		dst = appendVal(raw, dst, vals.Host)
+	case HTTPHost:
+		dst = appendVal(raw, dst, vals.HTTPHost)
+	case RequestURI:
+		dst = appendVal(raw, dst, vals.RequestURI)
+	case URI:
+		if escapePath != nil {
+			return escapePath(dst, vals.URI)
+		}
+		dst = appendVal(raw, dst, vals.URI)
+	case Args:
+		dst = appendVal(raw, dst, vals.Args)
+	case IsArgs:
+		if len(vals.Args) > 0 {
+			dst = append(dst, '?')
+		}
+	case RemoteAddr:
+		dst = appendVal(raw, dst, vals.RemoteAddr)
+	case ServerPort:
+		dst = appendVal(raw, dst, vals.ServerPort)
+	case RequestID:
+		dst = appendVal(raw, dst, vals.RequestID)
+	case ProxyAddXFF:
+		if len(vals.XFF) > 0 {
+			dst = appendVal(raw, dst, vals.XFF)
+			dst = append(dst, ", "...)
+		}
+		dst = appendVal(raw, dst, vals.RemoteAddr)
+	case MapResult:
+		dst = vals.appendMap(dst, p.m)
+	case Header:
+		if vals.Headers != nil {
+			if b, ok := vals.Headers.Header(p.lit); ok {
+				dst = appendVal(raw, dst, b)
 			}
 		}
+	case Status, UpstreamAddr, UpstreamStatus:
+		dst = appendResponse(dst, p.v, vals)
+	default:
+		if n := 2 * int(p.v-Capture); p.v >= Capture && n+1 < len(vals.Match) && vals.Match[n] >= 0 {
+			if c := vals.Subject[vals.Match[n]:vals.Match[n+1]]; escapePath != nil {
+				dst = escapePath(dst, c)
+			} else {
+				dst = appendVal(raw, dst, c)
+			}
+		}
+	}
+	return dst
+}
+
+// appendResponse appends response variable v's text from vals.
+func appendResponse(dst []byte, v Var, vals *Values) []byte {
+	switch v {
+	case Status:
+		return appendSafe(dst, vals.Status)
+	case UpstreamAddr:
+		return appendSafe(dst, vals.UpstreamAddr)
+	case UpstreamStatus:
+		return appendSafe(dst, vals.UpstreamStatus)
 	}
 	return dst
 }
