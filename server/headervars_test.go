@@ -29,7 +29,7 @@ func TestAddHeaderVars(t *testing.T) {
 		dir := t.TempDir()
 		log := filepath.Join(dir, "ids.log")
 		www := siteDir(t, map[string]string{"index.html": "home\n", "a.txt": "a\n"})
-		ts := startServerGlobals(t, backend, "log_format = ids '$request_id $status $uri'\n",
+		ts := startServerGlobals(t, backend, "log_format = ids '$request_id $status $uri \"$upstream_addr $upstream_status\"'\n",
 			"listen = {{addr}}\nhttp2 = on\nstatic_root = "+www+"\naccess_log = "+log+" ids\n"+
 				"add_header = X-Request-ID $request_id always\n"+
 				"add_header = X-Served \"$host $status $uri\"\n"+
@@ -41,6 +41,8 @@ func TestAddHeaderVars(t *testing.T) {
 				"add_header = X-Upstream \"$upstream_addr $upstream_status\" always\n"+
 				"[location /down/]\nproxy_pass = "+down+"\n"+
 				"[location /broken/]\nproxy_pass = "+broken+"\n"+
+				"add_header = X-Upstream \"$upstream_addr $upstream_status\" always\n"+
+				"[location /two/]\nproxy_pass = "+down+", "+up+"\n"+
 				"add_header = X-Upstream \"$upstream_addr $upstream_status\" always\n"+
 				"[location = /r]\nreturn = 201 made\n"+
 				"[map $http_x_api_key $plan]\nk1 = gold\n")
@@ -64,10 +66,12 @@ func TestAddHeaderVars(t *testing.T) {
 				want: map[string]string{"x-served": "h 200 /api/x", "x-plan": "gold", "x-nothing": "", "x-fixed": "yes", "x-upstream": up + " 200"}},
 			{name: "proxy 502 in Serve", req: get("/down/x"), status: 502,
 				want: map[string]string{"x-served": "", "x-fixed": ""}},
+			{name: "two attempts", req: get("/two/x"), status: 200,
+				want: map[string]string{"x-upstream": down + ", " + up + " 502, 200"}},
 			{name: "proxy 502 after Serve", req: get("/broken/x"), status: 502,
 				want: map[string]string{"x-served": "", "x-fixed": "", "x-upstream": broken + " 502"}},
 		}
-		var ids []string
+		var ids, upstreams []string
 		for _, tt := range tests {
 			res := ts.roundTrip(t, tt.req)
 			if res.status != tt.status {
@@ -87,6 +91,7 @@ func TestAddHeaderVars(t *testing.T) {
 				t.Errorf("proxied: X-Request-ID %s, the backend got:\n%s", id, res.body)
 			}
 			ids = append(ids, id)
+			upstreams = append(upstreams, res.header["x-upstream"])
 		}
 
 		// HTTP/2 (h2c): a static file and a proxied stream.
@@ -100,6 +105,7 @@ func TestAddHeaderVars(t *testing.T) {
 			t.Errorf("h2 static: x-nothing present: %v", head)
 		}
 		ids = append(ids, head["x-request-id"])
+		upstreams = append(upstreams, "")
 		r.headers(3, true, ":method", "GET", ":scheme", "http", ":authority", "h2.test", ":path", "/api/y")
 		head, body, _ := r.response(3)
 		if head[":status"] != "200" || head["x-served"] != "h2.test 200 /api/y" || head["x-upstream"] != up+" 200" || !idRE.MatchString(head["x-request-id"]) {
@@ -112,26 +118,34 @@ func TestAddHeaderVars(t *testing.T) {
 			t.Errorf("h2 proxied: X-Request-ID %s, the backend got:\n%s", head["x-request-id"], body)
 		}
 		ids = append(ids, head["x-request-id"])
+		upstreams = append(upstreams, head["x-upstream"])
 
 		// The access log's $request_id is the header's, request by
-		// request (the first line is the ETag's request).
+		// request (the first line is the ETag's request), and so are
+		// its $upstream_addr and $upstream_status where the response
+		// has them.
 		lines := readLines(t, log, len(ids)+1)
 		for i, id := range ids {
-			if f := strings.Fields(lines[i+1]); len(f) == 0 || f[0] != id {
-				t.Errorf("log line %d %q, header's id %s", i+1, lines[i+1], id)
+			l := lines[i+1]
+			if f := strings.Fields(l); len(f) == 0 || f[0] != id {
+				t.Errorf("log line %d %q, header's id %s", i+1, l, id)
+			}
+			if _, logged, _ := strings.Cut(l, "\""); upstreams[i] != "" && logged != upstreams[i]+"\"" {
+				t.Errorf("log line %d %q, X-Upstream %q", i+1, l, upstreams[i])
 			}
 		}
 	})
 }
 
 // TestAddHeaderVarsKeepAlive sends several requests on one connection,
-// static and proxied in turn: each response's X-Request-ID is its own,
+// static and proxied in turn: each response's $request_id is its own,
 // and a proxied response's head, written after the next requests' were
-// read, still carries its request's values.
+// read, still carries its request's values (and its $upstream_status,
+// kept by the proxy when no access log keeps the attempts).
 func TestAddHeaderVarsKeepAlive(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		up := echoBackend(t, "up")
-		ts := startServer(t, backend, "add_header = X-Req \"$request_id $uri $args\" always\n"+
+		ts := startServer(t, backend, "add_header = X-Req \"$request_id $uri $args $upstream_status\" always\n"+
 			"[location /api/]\nproxy_pass = "+up+"\n")
 		c := ts.dial(t)
 		var reqs strings.Builder
@@ -148,7 +162,11 @@ func TestAddHeaderVarsKeepAlive(t *testing.T) {
 			res := readResponse(t, br, false)
 			f := strings.Fields(res.header["x-req"])
 			path, args, _ := strings.Cut(p, "?")
-			if len(f) != 3 || f[1] != path || f[2] != args || seen[f[0]] {
+			n := 3 // $upstream_status: empty unless proxied (no access log keeps the attempts here)
+			if strings.HasPrefix(p, "/api/") {
+				n = 4
+			}
+			if len(f) != n || f[1] != path || f[2] != args || n == 4 && f[3] != "200" || seen[f[0]] {
 				t.Errorf("%s: X-Req %q", p, res.header["x-req"])
 				continue
 			}

@@ -20,9 +20,9 @@ func TestPrepared(t *testing.T) {
 		{"$request_id", "id1"},
 		{"$status", "404"},
 		{"${status}x$host", "404xexample.com"},
-		{"$host$uri$is_args$args [$status] $upstream_addr|$upstream_status", "example.com/a%20b?q=1 [404] 10.0.0.1:80,%2010.0.0.2:80|502,%20404"},
+		{"$host$uri$is_args$args [$status] $upstream_addr|$upstream_status", "example.com/a%20b?q=1 [404] 10.0.0.1:80, 10.0.0.2:80|502, 404"},
 		{"lit", "lit"},
-		{"$upstream_addr", "10.0.0.1:80,%2010.0.0.2:80"},
+		{"$upstream_addr", "10.0.0.1:80, 10.0.0.2:80"},
 	}
 	var p Prepared
 	for round := 0; round < 2; round++ { // the second after a Reset

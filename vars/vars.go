@@ -416,7 +416,8 @@ type Values struct {
 	Headers HeaderSource
 	// Status, UpstreamAddr and UpstreamStatus are the response's
 	// variables' texts ($status, $upstream_addr, $upstream_status), for
-	// a template parsed with Scope.Response.
+	// a template parsed with Scope.Response; the server writes them, and
+	// Append copies them as they are.
 	Status         []byte
 	UpstreamAddr   []byte
 	UpstreamStatus []byte
@@ -508,15 +509,17 @@ func appendPart(dst []byte, p *part, vals *Values, escapePath func(dst, p []byte
 	return dst
 }
 
-// appendResponse appends response variable v's text from vals.
+// appendResponse appends response variable v's text from vals as it
+// is: the server writes these texts (digits, the configuration's
+// addresses, ", " between attempts), no client chooses their bytes.
 func appendResponse(dst []byte, v Var, vals *Values) []byte {
 	switch v {
 	case Status:
-		return appendSafe(dst, vals.Status)
+		return append(dst, vals.Status...)
 	case UpstreamAddr:
-		return appendSafe(dst, vals.UpstreamAddr)
+		return append(dst, vals.UpstreamAddr...)
 	case UpstreamStatus:
-		return appendSafe(dst, vals.UpstreamStatus)
+		return append(dst, vals.UpstreamStatus...)
 	}
 	return dst
 }
