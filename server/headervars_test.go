@@ -18,6 +18,7 @@ import (
 // backends: a static 200, a 304, a 404 with always, return, a proxied
 // response ($upstream_addr, $upstream_status), the proxy's own 502s
 // (inside Serve, and after it: a backend that closes at once), a
+// compressed proxied response (gzip's copy of the lines), a
 // map's result, a value that expands to nothing (the header is left
 // out), and $request_id, the same in the header, the access log and the
 // request the backend got; then the same over h2c.
@@ -26,6 +27,7 @@ func TestAddHeaderVars(t *testing.T) {
 		up := echoBackend(t, "up", "X-Request-Id")
 		down := servertest.RefusedAddr(t)
 		broken := servertest.RawBackend(t, func(c net.Conn) { c.Close() }) // 502 after Serve
+		const upHdr = "add_header = X-Upstream \"$upstream_addr $upstream_status\" always\n"
 		dir := t.TempDir()
 		log := filepath.Join(dir, "ids.log")
 		www := siteDir(t, map[string]string{"index.html": "home\n", "a.txt": "a\n"})
@@ -38,12 +40,14 @@ func TestAddHeaderVars(t *testing.T) {
 				"add_header = X-Fixed yes\n"+
 				"[location /api/]\nproxy_pass = "+up+"\n"+
 				"proxy_set_header = X-Request-Id $request_id\n"+
-				"add_header = X-Upstream \"$upstream_addr $upstream_status\" always\n"+
+				upHdr+
 				"[location /down/]\nproxy_pass = "+down+"\n"+
 				"[location /broken/]\nproxy_pass = "+broken+"\n"+
-				"add_header = X-Upstream \"$upstream_addr $upstream_status\" always\n"+
+				upHdr+
 				"[location /two/]\nproxy_pass = "+down+", "+up+"\n"+
-				"add_header = X-Upstream \"$upstream_addr $upstream_status\" always\n"+
+				upHdr+
+				"[location /gz/]\nproxy_pass = "+up+"\ngzip = on\ngzip_min_length = 1\n"+
+				upHdr+
 				"[location = /r]\nreturn = 201 made\n"+
 				"[map $http_x_api_key $plan]\nk1 = gold\n")
 		idRE := regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -68,6 +72,8 @@ func TestAddHeaderVars(t *testing.T) {
 				want: map[string]string{"x-served": "", "x-fixed": ""}},
 			{name: "two attempts", req: get("/two/x"), status: 200,
 				want: map[string]string{"x-upstream": down + ", " + up + " 502, 200"}},
+			{name: "proxied, compressed", req: "GET /gz/x HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n\r\n", status: 200,
+				want: map[string]string{"content-encoding": "gzip", "x-served": "h 200 /gz/x", "x-upstream": up + " 200", "x-fixed": "yes"}},
 			{name: "proxy 502 after Serve", req: get("/broken/x"), status: 502,
 				want: map[string]string{"x-served": "", "x-fixed": "", "x-upstream": broken + " 502"}},
 		}
