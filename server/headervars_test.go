@@ -180,3 +180,36 @@ func TestAddHeaderVarsKeepAlive(t *testing.T) {
 		}
 	})
 }
+
+// TestAddHeaderVarsIntercept: an error page put in place of a backend's
+// error (proxy_intercept_errors) after Serve gets the route's add_header
+// lines with variables, the request's and the response's.
+func TestAddHeaderVarsIntercept(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		up := servertest.RawBackend(t, func(c net.Conn) {
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == "\r\n" {
+					io.WriteString(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope")
+				}
+			}
+		})
+		www := siteDir(t, map[string]string{"404.html": "our 404 page\n"})
+		ts := startServer(t, backend, "proxy_pass = "+up+"\nproxy_intercept_errors = on\n"+
+			"error_page = 404 /errors/404.html\n"+
+			"add_header = X-Vars \"$status $upstream_addr $upstream_status $uri $http_x_a\" always\n"+
+			"[location /errors/]\nalias = "+www+"\n")
+		res := ts.roundTrip(t, "GET /missing HTTP/1.1\r\nHost: h\r\nX-A: b\r\n\r\n")
+		if res.status != 404 || string(res.body) != "our 404 page\n" {
+			t.Fatalf("status %d body %q, want the page", res.status, res.body)
+		}
+		if want := "404 " + up + " 404 /missing b"; res.header["x-vars"] != want {
+			t.Errorf("X-Vars %q, want %q", res.header["x-vars"], want)
+		}
+	})
+}
