@@ -60,3 +60,33 @@ func TestPrepared(t *testing.T) {
 		t.Errorf("$request_time: %v, want ErrUnknown", err)
 	}
 }
+
+// FuzzPrepared checks, for any value that parses with the response's
+// variables, that expanding it in two steps (Prepared) gives what one
+// Append with every value gives, next to other templates.
+func FuzzPrepared(f *testing.F) {
+	for _, s := range []string{"$request_id", "${status}x$host", "a $upstream_addr|$upstream_status b", "$http_x_a$uri$is_args$args", "lit", "$$", "${"} {
+		f.Add(s, "h o", "200")
+	}
+	f.Fuzz(func(t *testing.T, value, host, status string) {
+		tmpl, err := Scope{Response: true}.Parse(value)
+		if err != nil {
+			return
+		}
+		req := &Values{Host: []byte(host), URI: []byte("/u"), Args: []byte("a"), RequestID: []byte("id")}
+		all := *req
+		all.Status, all.UpstreamAddr, all.UpstreamStatus = []byte(status), []byte("a, b"), []byte("502, 200")
+		var p Prepared
+		other := MustParse("x$host")
+		p.Add(other, req)
+		p.Add(tmpl, req)
+		p.Add(other, req)
+		want := string(tmpl.Append(nil, &all))
+		if got := string(p.Append(nil, 1, &all)); got != want {
+			t.Fatalf("%q: prepared %q, Append %q", value, got, want)
+		}
+		if got := string(p.Append(nil, 2, &all)); got != "x"+string(appendSafe(nil, []byte(host))) {
+			t.Fatalf("%q: the next template %q", value, got)
+		}
+	})
+}
