@@ -43,7 +43,7 @@ var headerKeys = map[string]serverKey{
 		return err
 	},
 	"proxy_set_header": func(l *loader, s *Server, v string) error {
-		h, err := parseSetHeader(v, l.parseVars)
+		h, err := parseSetHeader(v, l.parseHeaderVars)
 		if err == nil {
 			s.ProxySetHeaders = append(s.ProxySetHeaders, h)
 		}
@@ -148,7 +148,16 @@ func parseAddHeader(v string, parseVars func(string) (vars.Template, error)) (Ad
 // (add_header): parseVars's variables, and the response's.
 func (l *loader) parseResponseVars(s string) (vars.Template, error) {
 	sc := l.varScope()
-	sc.Response = true
+	sc.Response, sc.Header = true, true
+	return sc.Parse(s)
+}
+
+// parseHeaderVars parses a request header's value (proxy_set_header):
+// parseVars's variables, the request's bytes with their spaces kept
+// (vars.Scope.Header).
+func (l *loader) parseHeaderVars(s string) (vars.Template, error) {
+	sc := l.varScope()
+	sc.Header = true
 	return sc.Parse(s)
 }
 

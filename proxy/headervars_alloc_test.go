@@ -70,11 +70,3 @@ func TestAddHeaderVarsAllocs(t *testing.T) {
 		t.Errorf("add_header with variables: %v allocs per proxied response, want 0", n)
 	}
 }
-
-// headerSource is a request's header fields for $http_NAME.
-type headerSource struct {
-	req *http.Request
-	buf []byte
-}
-
-func (h headerSource) Header(name string) ([]byte, bool) { return h.req.Header(h.buf, name) }

@@ -48,3 +48,37 @@ func TestSetHeaders(t *testing.T) {
 		t.Errorf("upstream head:\n%s\nwant:\n%s", strings.ReplaceAll(got, "\r\n", "\\r\\n\n"), strings.ReplaceAll(want, "\r\n", "\\r\\n\n"))
 	}
 }
+
+// TestSetHeadersKeepSpaces checks that a request's value goes to the
+// backend with its spaces, as nginx sends it: a User-Agent copied by
+// $http_user_agent, and the client's X-Forwarded-For list extended by
+// $proxy_add_x_forwarded_for (both came out with "%20" before).
+func TestSetHeadersKeepSpaces(t *testing.T) {
+	in := []byte("GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\n\r\n")
+	var p http.Parser
+	req := new(http.Request)
+	req.Reset()
+	if done, err := p.Parse(in, req); !done || err != nil {
+		t.Fatal(err)
+	}
+	vals := &vars.Values{Host: []byte("x"), RemoteAddr: []byte(testPeer), XFF: []byte("10.0.0.1, 10.0.0.2"), Headers: headerSource{req, in}}
+	x := &http.Exchange{Req: req, Buf: in, Vars: vals}
+	set := setHeaders(t, "X-UA $http_user_agent", "X-Forwarded-For $proxy_add_x_forwarded_for")
+	got := string(appendRequestHead(nil, x, []byte(testPeer), testBackend, false, false, set, nil))
+	for _, want := range []string{
+		"\r\nX-UA: Mozilla/5.0 (X11; Linux x86_64)\r\n",
+		"\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2, " + testPeer + "\r\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("upstream head lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// headerSource is a request's header fields for $http_NAME.
+type headerSource struct {
+	req *http.Request
+	buf []byte
+}
+
+func (h headerSource) Header(name string) ([]byte, bool) { return h.req.Header(h.buf, name) }

@@ -184,7 +184,7 @@ func (vals *Values) appendMap(dst []byte, m *Map) []byte {
 	// moved over it: the subject is dst[o:e], which appending at e or
 	// in a grown copy of dst leaves as it is.
 	o := len(dst)
-	dst = m.Source.appendParts(dst, vals, nil, true)
+	dst = m.Source.appendParts(dst, vals, nil, escRaw)
 	e := len(dst)
 	dst = m.AppendValue(dst, dst[o:e:e], vals)
 	n := copy(dst[o:], dst[e:])

@@ -41,7 +41,7 @@ func (p *Prepared) Add(t Template, vals *Values) {
 			p.segs = append(p.segs, segment{end: int32(len(p.buf)), v: part.v})
 			continue
 		}
-		p.buf = appendPart(p.buf, part, vals, nil, false)
+		p.buf = appendPart(p.buf, part, vals, nil, t.esc)
 	}
 	p.segs = append(p.segs, segment{end: int32(len(p.buf)), v: literal})
 	p.ends = append(p.ends, int32(len(p.segs)))

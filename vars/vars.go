@@ -10,7 +10,9 @@
 // Values come from the request, so a client chooses their bytes: Append
 // percent-encodes every control byte, space and DEL in them (a decoded
 // path may hold "%0D%0A"), so that an expansion can never end a header
-// line or a status line early.
+// line or a status line early. A header's value (Scope.Header) keeps its
+// spaces and tabs, which a field value may hold, and percent-encodes the
+// other control bytes and DEL.
 package vars
 
 import (
@@ -130,7 +132,17 @@ type part struct {
 type Template struct {
 	parts []part
 	raw   string
+	esc   escape // how the request's bytes are appended
 }
+
+// escape names how a variable's bytes are appended.
+type escape uint8
+
+const (
+	escURL    escape = iota // control bytes, space and DEL percent-encoded
+	escHeader               // control bytes but tab, and DEL, percent-encoded
+	escRaw                  // as they are (a map's source: matched, not sent)
+)
 
 // Parse parses s: "$name" and "${name}" are variables (the name runs as
 // far as letters, digits and '_' go, as nginx reads "$hostx" as $hostx,
@@ -166,6 +178,11 @@ type Scope struct {
 	// expanded then (add_header), with Prepared or with Values that
 	// hold them.
 	Response bool
+	// Header marks a header field's value (add_header,
+	// proxy_set_header): the request's bytes keep their spaces and
+	// tabs, and only the other control bytes and DEL are
+	// percent-encoded ("Mozilla/5.0 (X11)" stays as it is).
+	Header bool
 }
 
 // Parse parses s as ParseNamed does, with sc's maps too. A map whose
@@ -174,6 +191,9 @@ type Scope struct {
 func (sc Scope) Parse(s string) (Template, error) {
 	groups, names := sc.Groups, sc.Names
 	t := Template{raw: s}
+	if sc.Header {
+		t.esc = escHeader
+	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f {
 			return Template{}, errorf(ErrControl, "control character 0x%02x", c)
@@ -438,61 +458,61 @@ func (t Template) Append(dst []byte, vals *Values) []byte { return t.AppendPath(
 // what a path may not hold: '?', '#', '%', spaces, bytes above 0x7f),
 // the rest as Append does. A nil escapePath is Append.
 func (t Template) AppendPath(dst []byte, vals *Values, escapePath func(dst, p []byte) []byte) []byte {
-	return t.appendParts(dst, vals, escapePath, false)
+	return t.appendParts(dst, vals, escapePath, t.esc)
 }
 
-// appendParts is AppendPath; raw appends the variables' bytes as they
-// are, without percent-encoding (a map's source, which is matched, not
+// appendParts is AppendPath with the variables' bytes appended as esc
+// says (escRaw: as they are, for a map's source, which is matched, not
 // sent).
-func (t Template) appendParts(dst []byte, vals *Values, escapePath func(dst, p []byte) []byte, raw bool) []byte {
+func (t Template) appendParts(dst []byte, vals *Values, escapePath func(dst, p []byte) []byte, esc escape) []byte {
 	for i := range t.parts {
-		dst = appendPart(dst, &t.parts[i], vals, escapePath, raw)
+		dst = appendPart(dst, &t.parts[i], vals, escapePath, esc)
 	}
 	return dst
 }
 
 // appendPart appends part p expanded with vals (see appendParts).
-func appendPart(dst []byte, p *part, vals *Values, escapePath func(dst, p []byte) []byte, raw bool) []byte {
+func appendPart(dst []byte, p *part, vals *Values, escapePath func(dst, p []byte) []byte, esc escape) []byte {
 	switch p.v {
 	case literal:
 		dst = append(dst, p.lit...)
 	case Scheme:
-		dst = appendVal(raw, dst, vals.Scheme)
+		dst = appendVal(esc, dst, vals.Scheme)
 	case Host:
-		dst = appendVal(raw, dst, vals.Host)
+		dst = appendVal(esc, dst, vals.Host)
 	case HTTPHost:
-		dst = appendVal(raw, dst, vals.HTTPHost)
+		dst = appendVal(esc, dst, vals.HTTPHost)
 	case RequestURI:
-		dst = appendVal(raw, dst, vals.RequestURI)
+		dst = appendVal(esc, dst, vals.RequestURI)
 	case URI:
 		if escapePath != nil {
 			return escapePath(dst, vals.URI)
 		}
-		dst = appendVal(raw, dst, vals.URI)
+		dst = appendVal(esc, dst, vals.URI)
 	case Args:
-		dst = appendVal(raw, dst, vals.Args)
+		dst = appendVal(esc, dst, vals.Args)
 	case IsArgs:
 		if len(vals.Args) > 0 {
 			dst = append(dst, '?')
 		}
 	case RemoteAddr:
-		dst = appendVal(raw, dst, vals.RemoteAddr)
+		dst = appendVal(esc, dst, vals.RemoteAddr)
 	case ServerPort:
-		dst = appendVal(raw, dst, vals.ServerPort)
+		dst = appendVal(esc, dst, vals.ServerPort)
 	case RequestID:
-		dst = appendVal(raw, dst, vals.RequestID)
+		dst = appendVal(esc, dst, vals.RequestID)
 	case ProxyAddXFF:
 		if len(vals.XFF) > 0 {
-			dst = appendVal(raw, dst, vals.XFF)
+			dst = appendVal(esc, dst, vals.XFF)
 			dst = append(dst, ", "...)
 		}
-		dst = appendVal(raw, dst, vals.RemoteAddr)
+		dst = appendVal(esc, dst, vals.RemoteAddr)
 	case MapResult:
 		dst = vals.appendMap(dst, p.m)
 	case Header:
 		if vals.Headers != nil {
 			if b, ok := vals.Headers.Header(p.lit); ok {
-				dst = appendVal(raw, dst, b)
+				dst = appendVal(esc, dst, b)
 			}
 		}
 	case Status, UpstreamAddr, UpstreamStatus:
@@ -502,7 +522,7 @@ func appendPart(dst []byte, p *part, vals *Values, escapePath func(dst, p []byte
 			if c := vals.Subject[vals.Match[n]:vals.Match[n+1]]; escapePath != nil {
 				dst = escapePath(dst, c)
 			} else {
-				dst = appendVal(raw, dst, c)
+				dst = appendVal(esc, dst, c)
 			}
 		}
 	}
@@ -526,12 +546,28 @@ func appendResponse(dst []byte, v Var, vals *Values) []byte {
 
 const hexDigits = "0123456789ABCDEF"
 
-// appendVal appends b: as it is when raw, else with appendSafe.
-func appendVal(raw bool, dst, b []byte) []byte {
-	if raw {
+// appendVal appends b as esc says.
+func appendVal(esc escape, dst, b []byte) []byte {
+	switch esc {
+	case escRaw:
 		return append(dst, b...)
+	case escHeader:
+		return appendHeaderSafe(dst, b)
 	}
 	return appendSafe(dst, b)
+}
+
+// appendHeaderSafe appends b, percent-encoding control bytes other than
+// tab, and DEL: what a header field's value may not hold.
+func appendHeaderSafe(dst, b []byte) []byte {
+	for _, c := range b {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&15])
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // appendSafe appends b, percent-encoding control bytes, space and DEL.

@@ -112,3 +112,46 @@ func TestLiteral(t *testing.T) {
 		t.Error("Uses")
 	}
 }
+
+// TestAppendHeader checks a header value's escaping (Scope.Header): the
+// request's spaces and tabs stay, which a field value may hold; the
+// other control bytes and DEL are percent-encoded, so that no value can
+// end the line; a URL's value (the default) still encodes spaces.
+func TestAppendHeader(t *testing.T) {
+	vals := &Values{
+		URI: []byte("/a b\r\nX: y\x7f"), XFF: []byte("198.51.100.1, 203.0.113.9"), RemoteAddr: []byte("192.0.2.7"),
+		Headers: testHeaders{"user-agent": "Mozilla/5.0 (X11; Linux x86_64)\tx"},
+	}
+	tests := []struct {
+		in, header, url string
+	}{
+		{"$http_user_agent", "Mozilla/5.0 (X11; Linux x86_64)\tx", "Mozilla/5.0%20(X11;%20Linux%20x86_64)%09x"},
+		{"$proxy_add_x_forwarded_for", "198.51.100.1, 203.0.113.9, 192.0.2.7", "198.51.100.1,%20203.0.113.9, 192.0.2.7"},
+		{"[$uri]", "[/a b%0D%0AX: y%7F]", "[/a%20b%0D%0AX:%20y%7F]"},
+	}
+	for _, tt := range tests {
+		h, err := (Scope{Header: true}).Parse(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(h.Append(nil, vals)); got != tt.header {
+			t.Errorf("header %q: got %q, want %q", tt.in, got, tt.header)
+		}
+		var p Prepared
+		p.Add(h, vals)
+		if got := string(p.Append(nil, 0, vals)); got != tt.header {
+			t.Errorf("prepared header %q: got %q, want %q", tt.in, got, tt.header)
+		}
+		if got := string(MustParse(tt.in).Append(nil, vals)); got != tt.url {
+			t.Errorf("url %q: got %q, want %q", tt.in, got, tt.url)
+		}
+	}
+}
+
+// testHeaders is a request's header fields by lower-case name.
+type testHeaders map[string]string
+
+func (h testHeaders) Header(name string) ([]byte, bool) {
+	v, ok := h[name]
+	return []byte(v), ok
+}
