@@ -177,7 +177,12 @@ type Server struct {
 	HealthCheck string        // optional active probe path, "" = passive only
 	HealthEvery time.Duration // 0 when HealthCheck is ""
 
-	KeepaliveTimeout    time.Duration // default 75s
+	KeepaliveTimeout time.Duration // default 75s
+	// KeepaliveRequests is the number of requests one client connection
+	// serves before it is closed (HTTP/1.1: that response carries
+	// Connection: close; HTTP/2: GOAWAY after that stream), nginx's
+	// keepalive_requests; 0, the default, is no limit.
+	KeepaliveRequests   int
 	HeaderTimeout       time.Duration // default 60s
 	BodyTimeout         time.Duration // default 60s
 	SendTimeout         time.Duration // default 60s

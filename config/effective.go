@@ -208,6 +208,7 @@ var serverDefaults = []serverDefault{
 	{"proxy_keepalive", func(s *Server) string { return strconv.Itoa(s.ProxyKeepalive) }, ownsProxy},
 	{"proxy_intercept_errors", func(s *Server) string { return onOff(s.ProxyInterceptErrors) }, hasProxy},
 	{"keepalive_timeout", func(s *Server) string { return formatDuration(s.KeepaliveTimeout) }, nil},
+	{"keepalive_requests", func(s *Server) string { return strconv.Itoa(s.KeepaliveRequests) }, nil},
 	{"header_timeout", func(s *Server) string { return formatDuration(s.HeaderTimeout) }, nil},
 	{"body_timeout", func(s *Server) string { return formatDuration(s.BodyTimeout) }, nil},
 	{"send_timeout", func(s *Server) string { return formatDuration(s.SendTimeout) }, nil},

@@ -124,6 +124,12 @@ var serverKeys = map[string]serverKey{
 		s.KeepaliveTimeout, err = parseDuration(v, maxClientTimeout)
 		return err
 	},
+	"keepalive_requests": func(_ *loader, s *Server, v string) (err error) {
+		// A connection counts its requests in 32 bits.
+		const maxKeepaliveRequests = 1<<31 - 1
+		s.KeepaliveRequests, err = parseCount(v, 0, maxKeepaliveRequests)
+		return err
+	},
 	"header_timeout":        positiveDuration(maxClientTimeout, func(s *Server) *time.Duration { return &s.HeaderTimeout }),
 	"body_timeout":          positiveDuration(maxClientTimeout, func(s *Server) *time.Duration { return &s.BodyTimeout }),
 	"send_timeout":          positiveDuration(maxClientTimeout, func(s *Server) *time.Duration { return &s.SendTimeout }),

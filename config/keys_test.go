@@ -226,6 +226,11 @@ func TestServerKeys(t *testing.T) {
 		// durations and sizes
 		{name: "keepalive 0", keys: "keepalive_timeout = 0", want: func(s *Server) any { return s.KeepaliveTimeout }, wantVal: time.Duration(0)},
 		{name: "keepalive bare", keys: "keepalive_timeout = 30", want: func(s *Server) any { return s.KeepaliveTimeout }, wantVal: 30 * time.Second},
+		{name: "keepalive requests", keys: "keepalive_requests = 1000", want: func(s *Server) any { return s.KeepaliveRequests }, wantVal: 1000},
+		{name: "keepalive requests 0", keys: "keepalive_requests = 0", want: func(s *Server) any { return s.KeepaliveRequests }, wantVal: 0},
+		{name: "keepalive requests negative", keys: "keepalive_requests = -1", wantErr: `t.ini:3: keepalive_requests: "-1": must be 0..2147483647`},
+		{name: "keepalive requests too many", keys: "keepalive_requests = 2147483648", wantErr: `keepalive_requests: "2147483648": must be 0..2147483647`},
+		{name: "keepalive requests in a location", keys: "[location /a/]\nkeepalive_requests = 5", wantErr: `keepalive_requests`},
 		{name: "header ms", keys: "header_timeout = 500ms", want: func(s *Server) any { return s.HeaderTimeout }, wantVal: 500 * time.Millisecond},
 		{name: "body 1m", keys: "body_timeout = 1m", want: func(s *Server) any { return s.BodyTimeout }, wantVal: time.Minute},
 		{name: "send 1h", keys: "send_timeout = 1h", want: func(s *Server) any { return s.SendTimeout }, wantVal: time.Hour},

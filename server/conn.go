@@ -103,6 +103,7 @@ type conn struct {
 	routeSend time.Duration
 
 	seq       uint32 // bumped at teardown: deferred references to an older use are stale
+	requests  uint32 // requests (HTTP/2: streams) served, for keepalive_requests
 	state     connState
 	depth     uint8 // conn entries on the stack (enter/leave)
 	inProcess bool  // inside process: a Release is applied there, not by flush
@@ -381,6 +382,11 @@ func (c *conn) serve(buf []byte) {
 		// A draining server ends a keep-alive connection with the
 		// response to its next request (drain.go): every step, the
 		// proxy included, answers as if the client had asked to close.
+		req.KeepAlive = false
+	}
+	if c.requests++; vh.cfg.KeepaliveRequests > 0 && c.requests >= uint32(vh.cfg.KeepaliveRequests) {
+		// keepalive_requests: this one's response closes the
+		// connection, the proxy's included, as a drain's does.
 		req.KeepAlive = false
 	}
 	closeConn := !req.KeepAlive || vh.cfg.KeepaliveTimeout <= 0

@@ -47,6 +47,9 @@ type h2conn struct {
 	started bool
 	// paused: input is stopped because the output backs up.
 	paused bool
+	// spent: the connection served keepalive_requests streams; it ends
+	// as a drain ends it (GOAWAY, the open streams finish).
+	spent bool
 
 	// bodies are the responses still being sent, by stream id: a body
 	// that did not fit the flow-control windows at once (h2stream.go).
@@ -169,9 +172,10 @@ func (c *conn) h2Recv(data []byte) {
 	if err := h.hc.Feed(data); err != nil {
 		c.s.log.Debugf("http2: %v", err)
 	}
-	if c.s.draining {
-		// A connection accepted or busy while the worker drains: what
-		// the client sent so far is served, then GOAWAY.
+	if c.s.draining || h.spent {
+		// A connection accepted or busy while the worker drains, or
+		// one that served keepalive_requests streams: what the client
+		// sent so far is served, then GOAWAY.
 		h.hc.Shutdown()
 	}
 	c.h2Flush()

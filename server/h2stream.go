@@ -50,6 +50,9 @@ func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
 	}
 	h.serving = id
 	x, misdirected := c.exchangeFor(req, buf)
+	if c.requests++; c.vh.cfg.KeepaliveRequests > 0 && c.requests >= uint32(c.vh.cfg.KeepaliveRequests) {
+		h.spent = true // h2Recv sends GOAWAY once the input is read
+	}
 	c.route(x, misdirected)
 	c.lingerAfter = false // a 413's "close unread": the stream's reset does it
 	if p := h.taking; p != nil {
