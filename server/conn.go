@@ -96,14 +96,16 @@ type conn struct {
 	affine *http.AffineSlot // the proxy's upstream connection for this client alone (affine.go); nil until asked for
 
 	acked uint64 // bytes the client had acknowledged when send_timeout was armed
-	// routeSend is the send_timeout of the route that answered the last
-	// request queued (a [location]'s may differ from its [server]'s;
-	// pipelined answers batched in one send take the last one's); 0 means
-	// the [server]'s (sendTimeout).
-	routeSend time.Duration
+	// routeSendMs is the send_timeout, in milliseconds rounded up (the
+	// timing wheel's ticks are coarser), of the route that answered the
+	// last request queued (a [location]'s may differ from its
+	// [server]'s; pipelined answers batched in one send take the last
+	// one's); 0 means the [server]'s (sendTimeout). 32 bits hold the
+	// bound of 24h, and leave room for requests in the size class.
+	routeSendMs uint32
+	requests    uint32 // requests (HTTP/2: streams) served, for keepalive_requests
 
 	seq       uint32 // bumped at teardown: deferred references to an older use are stale
-	requests  uint32 // requests (HTTP/2: streams) served, for keepalive_requests
 	state     connState
 	depth     uint8 // conn entries on the stack (enter/leave)
 	inProcess bool  // inside process: a Release is applied there, not by flush
@@ -409,7 +411,7 @@ func (c *conn) serve(buf []byte) {
 			return
 		}
 	}
-	c.routeSend = x.Resp.SendTimeout
+	c.routeSendMs = uint32((x.Resp.SendTimeout + time.Millisecond - 1) / time.Millisecond)
 	if req.HasBody() && !c.lingerAfter {
 		c.skipBody(req, closeConn || x.Resp.Close, x.Resp.BodyTimeout)
 	}
@@ -548,7 +550,7 @@ func (c *conn) fail(err error, buf []byte) {
 	x.Resp.Error(status)
 	c.s.route, c.s.handler, c.s.reqIDSet = nil, metrics.HandlerLocal, false
 	x.Cause = http.CauseNone
-	c.routeSend = 0
+	c.routeSendMs = 0
 	c.lingerAfter = true
 	c.queue(&x.Resp, false, true, false)
 	// A head refused in its fields is logged with its request line

@@ -31,8 +31,8 @@ func (c *conn) armSendTimeout() {
 // sendTimeout is the send_timeout of the conn's own output: that of the
 // route that answered the last request queued.
 func (c *conn) sendTimeout() time.Duration {
-	if c.routeSend > 0 {
-		return c.routeSend
+	if c.routeSendMs > 0 {
+		return time.Duration(c.routeSendMs) * time.Millisecond
 	}
 	return c.vh.cfg.SendTimeout
 }
