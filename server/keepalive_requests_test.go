@@ -71,10 +71,14 @@ func TestKeepaliveRequests(t *testing.T) {
 		if len(x.goAways) == 0 || x.goAways[0] != 1<<31-1 {
 			t.Fatalf("after 3 streams: GOAWAYs %v, eof %v", x.goAways, x.eof)
 		}
+		h.get(7, "/small.txt") // sent before the client saw the GOAWAY
 		h.fr.WritePing(true, *x.ping)
-		h.read(x, func() bool { return len(x.goAways) == 2 || x.eof })
-		if len(x.goAways) != 2 || x.goAways[1] != 5 {
-			t.Fatalf("GOAWAYs %v, want [2147483647 5]", x.goAways)
+		h.read(x, func() bool { return (x.ended[7] && len(x.goAways) == 2) || x.eof })
+		if x.status[7] != "200" || !bytes.Equal(x.body[7], smallBody) {
+			t.Fatalf("h2 stream 7, opened between the GOAWAYs: status %q, %d bytes", x.status[7], len(x.body[7]))
+		}
+		if len(x.goAways) != 2 || x.goAways[1] != 7 {
+			t.Fatalf("GOAWAYs %v, want [2147483647 7]", x.goAways)
 		}
 		h.read(x, func() bool { return x.eof })
 	})
