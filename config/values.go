@@ -599,6 +599,10 @@ func parseReturn(v string, parseVars func(string) (vars.Template, error)) (*Retu
 	if r.Target, err = parseVars(rest); err != nil {
 		return nil, fmt.Errorf("%q: %v", rest, err)
 	}
+	if !isRedirect(n) {
+		// A text body, not a URL: the request's spaces stay.
+		r.Target = r.Target.AsText()
+	}
 	return r, nil
 }
 

@@ -22,6 +22,8 @@ func TestReturnAndRedirects(t *testing.T) {
 			"[location /gone/]\nreturn = 410 gone for good\n"+
 			"[location = /moved]\nreturn = 301 https://$host$request_uri\n"+
 			"[location = /ip]\nreturn = 200 $remote_addr\n"+
+			"[location = /ua]\nreturn = 200 ua: $http_user_agent\n"+
+			"[location ~ ^/to/(.*)$]\nreturn = 302 https://x.test/$1\n"+
 			"[location = /empty]\nreturn = 204\n"+
 			"[location /spa/]\ntry_files = $uri $uri/ =404\n"+
 			"[location /files/]\nalias = "+images+"\n")
@@ -40,6 +42,10 @@ func TestReturnAndRedirects(t *testing.T) {
 			{name: "return redirect", req: "GET /moved?a=b HTTP/1.1\r\nHost: h.test\r\n\r\n", status: 301, location: "https://h.test/moved?a=b"},
 			{name: "return variable", req: get("/ip"), status: 200, body: "127.0.0.1"},
 			{name: "return empty", req: get("/empty"), status: 204},
+			// A text body keeps the request's spaces (nginx's); a URL
+			// gets them percent-encoded.
+			{name: "return text keeps spaces", req: "GET /ua HTTP/1.1\r\nHost: t\r\nUser-Agent: Mozilla/5.0 (X11; Linux)\r\n\r\n", status: 200, body: "ua: Mozilla/5.0 (X11; Linux)"},
+			{name: "return URL encodes spaces", req: get("/to/a%20b"), status: 302, location: "https://x.test/a%20b"},
 			{name: "directory", req: get("/docs?v=2"), status: 301, location: "/docs/?v=2"},
 			{name: "directory index", req: get("/docs/"), status: 200, body: "docs\n"},
 			{name: "try_files $uri/", req: get("/spa/docs"), status: 301, location: "/spa/docs/"},

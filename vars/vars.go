@@ -348,6 +348,14 @@ func (t Template) Literal() (string, bool) {
 	return t.raw, true
 }
 
+// AsText returns t expanded as Scope.Header parses it: the request's
+// spaces and tabs kept, the other control bytes and DEL percent-encoded.
+// For a value that is not a URL: a text body (return 200 TEXT).
+func (t Template) AsText() Template {
+	t.esc = escHeader
+	return t
+}
+
 // Uses reports whether t holds variable v.
 func (t Template) Uses(v Var) bool {
 	for _, p := range t.parts {
