@@ -286,6 +286,11 @@ type Server struct {
 	// connections to them start with a PROXY protocol header, whose
 	// source address is the client's.
 	ProxyProtocol []string
+	// DefaultServer lists the Listen addresses marked default_server:
+	// this block answers their requests whose Host (or TLS SNI) no
+	// block names, instead of the address's first block (nginx's
+	// listen ... default_server). At most one block per address.
+	DefaultServer []string
 	// RealIPFrom is real_ip_from: the proxies whose RealIPHeader is
 	// believed.
 	RealIPFrom []netip.Prefix

@@ -74,7 +74,7 @@ const maxWorkerConnections = 1 << 20
 // serverKeys are the keys allowed in a [server] section.
 var serverKeys = map[string]serverKey{
 	"listen": func(_ *loader, s *Server, v string) (err error) {
-		s.Listen, s.ProxyProtocol, err = parseListenValue(v)
+		s.Listen, s.ProxyProtocol, s.DefaultServer, err = parseListenValue(v)
 		return err
 	},
 	"server_name": func(_ *loader, s *Server, v string) (err error) {

@@ -142,6 +142,9 @@ func TestServerKeys(t *testing.T) {
 
 		// listen
 		{name: "listen v4", keys: "listen = 10.0.0.1:80", want: lis, wantVal: []string{"10.0.0.1:80"}},
+		{name: "listen default_server", keys: "listen = 127.0.0.1:80 default_server, 127.0.0.1:81 proxy_protocol default_server, 127.0.0.1:82",
+			want: func(s *Server) any { return []any{s.DefaultServer, s.ProxyProtocol} }, wantVal: []any{[]string{"127.0.0.1:80", "127.0.0.1:81"}, []string{"127.0.0.1:81"}}},
+		{name: "listen option twice", keys: "listen = 127.0.0.1:80 default_server default_server", wantErr: `expected ADDRESS [proxy_protocol] [default_server]`},
 		{name: "listen several", keys: "listen = 127.0.0.1:80, [::1]:80 ,*:81", want: lis, wantVal: []string{"127.0.0.1:80", "[::1]:80", "0.0.0.0:81"}},
 		{name: "listen empty host", keys: "listen = :8080", want: lis, wantVal: []string{"0.0.0.0:8080"}},
 		{name: "listen bare port", keys: "listen = 8080", want: lis, wantVal: []string{"0.0.0.0:8080"}},
@@ -346,4 +349,20 @@ func manyBackends(n int) string {
 		b.WriteString("10.0.0.1:" + strconv.Itoa(1000+i) + " ")
 	}
 	return b.String()
+}
+
+// TestDefaultServerConflict checks that one address has at most one
+// default_server, reported at the second's listen line; two addresses
+// may each have their own.
+func TestDefaultServerConflict(t *testing.T) {
+	text := "[server]\nlisten = 127.0.0.1:80 default_server\n\n[server]\nlisten = 127.0.0.1:81 default_server\n\n" +
+		"[server]\nserver_name = b\nlisten = 127.0.0.1:80 default_server\n"
+	_, err := Parse("t.ini", []byte(text))
+	want := "t.ini:9: listen 127.0.0.1:80 default_server: the [server] on line 1 is already this address's default"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	if strings.Count(err.Error(), "default_server") != 1 {
+		t.Errorf("127.0.0.1:81 has one default: %v", err)
+	}
 }

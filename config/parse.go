@@ -294,6 +294,7 @@ func (l *loader) apply(sc *scanned, cfg *Config) {
 	l.addStatusServer(cfg)
 	l.checkConflicts(cfg.Servers)
 	l.checkProxyProtocol(cfg.Servers)
+	l.checkDefaultServer(cfg.Servers)
 	l.checkHTTP2(cfg.Servers)
 	l.checkRunAs(cfg.User)
 }

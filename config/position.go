@@ -25,7 +25,7 @@ func (c *Config) ListenAt(addr string) string {
 			if s.key != "listen" && s.key != "status_listen" {
 				continue
 			}
-			if addrs, _, err := parseListenValue(s.value); err == nil && slices.Contains(addrs, addr) {
+			if addrs, _, _, err := parseListenValue(s.value); err == nil && slices.Contains(addrs, addr) {
 				return c.File + ":" + strconv.Itoa(s.line)
 			}
 		}

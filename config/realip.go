@@ -48,29 +48,44 @@ func init() {
 
 // parseListenValue parses listen: comma-separated addresses, each
 // optionally followed by proxy_protocol.
-func parseListenValue(v string) (addrs, proxyProto []string, err error) {
+func parseListenValue(v string) (addrs, proxyProto, defaults []string, err error) {
 	var plain []string
+	type opts struct{ proxy, def bool }
+	var each []opts
 	for _, part := range strings.Split(v, ",") {
 		f := strings.Fields(part)
-		switch {
-		case len(f) == 2 && f[1] == "proxy_protocol":
-			plain = append(plain, f[0])
-		case len(f) >= 2:
-			return nil, nil, fmt.Errorf("%q: expected ADDRESS [proxy_protocol]", strings.TrimSpace(part))
-		default:
-			plain = append(plain, strings.TrimSpace(part))
+		if len(f) == 0 {
+			plain = append(plain, "")
+			each = append(each, opts{})
+			continue
 		}
+		var o opts
+		for _, w := range f[1:] {
+			switch {
+			case w == "proxy_protocol" && !o.proxy:
+				o.proxy = true
+			case w == "default_server" && !o.def:
+				o.def = true
+			default:
+				return nil, nil, nil, fmt.Errorf("%q: expected ADDRESS [proxy_protocol] [default_server]", strings.TrimSpace(part))
+			}
+		}
+		plain = append(plain, f[0])
+		each = append(each, o)
 	}
 	addrs, err = parseListenList(strings.Join(plain, ","))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	for i, part := range strings.Split(v, ",") {
-		if f := strings.Fields(part); len(f) == 2 {
+	for i, o := range each {
+		if o.proxy {
 			proxyProto = append(proxyProto, addrs[i])
 		}
+		if o.def {
+			defaults = append(defaults, addrs[i])
+		}
 	}
-	return addrs, proxyProto, nil
+	return addrs, proxyProto, defaults, nil
 }
 
 // checkRealIP checks real_ip_header against the other keys of a [server].
@@ -104,6 +119,20 @@ func (l *loader) checkProxyProtocol(servers []*Server) {
 			if contains(prev.ProxyProtocol, addr) != contains(s.ProxyProtocol, addr) {
 				l.addf(s.listenLine, ErrConflict, "listen %s: proxy_protocol on one [server] of this address and not on the one on line %d", addr, prev.Line)
 			}
+		}
+	}
+}
+
+// checkDefaultServer reports a second default_server for one address.
+func (l *loader) checkDefaultServer(servers []*Server) {
+	def := map[string]*Server{}
+	for _, s := range servers {
+		for _, addr := range s.DefaultServer {
+			if prev, seen := def[addr]; seen {
+				l.addf(s.listenLine, ErrConflict, "listen %s default_server: the [server] on line %d is already this address's default", addr, prev.Line)
+				continue
+			}
+			def[addr] = s
 		}
 	}
 }

@@ -198,7 +198,14 @@ func New(cfg *config.Config, loop *reactor.Loop, log *logging.Logger) (*Server, 
 				g = &addrGroup{addr: addr, proxyProto: slices.Contains(sc.ProxyProtocol, addr)}
 				s.groups[addr] = g
 			}
-			g.vhosts = append(g.vhosts, vh)
+			if slices.Contains(sc.DefaultServer, addr) {
+				// listen ... default_server: the block for a Host or SNI
+				// no block names is the first of its address (pickVhost,
+				// the TLS context's default certificate).
+				g.vhosts = slices.Insert(g.vhosts, 0, vh)
+			} else {
+				g.vhosts = append(g.vhosts, vh)
+			}
 		}
 	}
 	for _, g := range s.groups {
