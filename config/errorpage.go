@@ -93,12 +93,18 @@ func parseErrorPage(v string) (ErrorPage, error) {
 			if err != nil || len(o) != 3 || n < 200 || n > 599 {
 				return p, fmt.Errorf("%q: =CODE must be a status of 200..599", tok)
 			}
+			if n == 444 {
+				return p, fmt.Errorf("%q: 444 sends no response, so no page either", tok)
+			}
 			p.Override = n
 			continue
 		}
 		n, err := strconv.Atoi(tok)
 		if err != nil || len(tok) != 3 || n < 300 || n > 599 {
 			return p, fmt.Errorf("%q: the codes must be 300..599", tok)
+		}
+		if n == 444 {
+			return p, fmt.Errorf("%q: 444 sends no response, so no page either", tok)
 		}
 		if p.Override != 0 {
 			return p, errors.New("=CODE goes after the codes, just before the URI")

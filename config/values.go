@@ -588,6 +588,9 @@ func parseReturn(v string, parseVars func(string) (vars.Template, error)) (*Retu
 		return nil, fmt.Errorf("%q: the status must be 200..599", code)
 	}
 	r := &Return{Code: n}
+	if n == 444 && rest != "" {
+		return nil, fmt.Errorf("%q: 444 closes the connection without a response, so it takes no text", v)
+	}
 	if isRedirect(n) {
 		if rest == "" {
 			return nil, fmt.Errorf("%q: %d needs the URL to redirect to", v, n)

@@ -207,6 +207,11 @@ type Releaser interface {
 	Release()
 }
 
+// StatusNoResponse is nginx's 444: a step that answers it asks the
+// server to send nothing and close the connection (HTTP/2: reset the
+// stream); the access log records 444.
+const StatusNoResponse = 444
+
 // Response is what a routing step answers with. The server writes the
 // status line, Date, Server, Content-Length and Connection itself; Header
 // holds every other header line, "Name: value\r\n" each.

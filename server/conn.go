@@ -412,6 +412,10 @@ func (c *conn) serve(buf []byte) {
 		}
 	}
 	c.routeSendMs = uint32((x.Resp.SendTimeout + time.Millisecond - 1) / time.Millisecond)
+	if x.Resp.Status == http.StatusNoResponse {
+		c.drop(x, req)
+		return
+	}
 	if req.HasBody() && !c.lingerAfter {
 		c.skipBody(req, closeConn || x.Resp.Close, x.Resp.BodyTimeout)
 	}
@@ -532,6 +536,26 @@ func (c *conn) queue(r *http.Response, head, closeConn, keepAlive10 bool) {
 	if closeConn {
 		c.closeAfter = true
 	}
+}
+
+// drop ends the connection without answering req (return = 444, as
+// nginx's): what earlier requests queued still goes out, nothing is
+// queued for this one, and the connection then closes as after a
+// Connection: close (lingering when the client may still be sending).
+// The access log records 444 with no bytes.
+func (c *conn) drop(x *http.Exchange, req *http.Request) {
+	r := &x.Resp
+	if r.Release != nil {
+		r.Release.Release()
+	}
+	r.Body, r.Release, r.Kind = nil, nil, http.BodyNone
+	c.s.headLen = 0
+	c.closeAfter = true
+	if req.HasBody() {
+		c.lingerAfter = true // its body is not read: linger, never reset
+	}
+	c.observe(x.Req, x.Buf, r, true)
+	c.s.hdr = r.Header[:0]
 }
 
 // fail answers a request the parser refused and closes the connection

@@ -67,6 +67,20 @@ func (h *h2conn) OnRequest(id uint32, rh *http2.RequestHead, endStream bool) {
 			return
 		}
 	}
+	if x.Resp.Status == http.StatusNoResponse {
+		// return = 444: no answer; the stream is reset, as nginx's
+		// (RST_STREAM INTERNAL_ERROR), and the access log records 444.
+		r := &x.Resp
+		if r.Release != nil {
+			r.Release.Release()
+		}
+		h.record(x.Req, x.Buf, r.Status, 0)
+		c.logModules(r.Status, 0)
+		h.hc.Reset(id, http2.ErrCodeInternal)
+		s.hdr = r.Header[:0]
+		r.Body, r.Release = nil, nil
+		return
+	}
 	h.respond(id, x.Req, x.Buf, &x.Resp) // as the modules left it (conn.serve)
 	s.hdr = x.Resp.Header[:0]
 	x.Resp.Body, x.Resp.Release = nil, nil
