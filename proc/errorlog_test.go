@@ -70,10 +70,12 @@ func testUpstreamErrorLog(t *testing.T, backend, format string) {
 	if format == "json" {
 		want = regexp.MustCompile(`\{"time":"[^"]+","level":"error","pid":\d+,"msg":"` + msg + `"\}\n`)
 	}
+	// The master writes "nproxy started" once every worker is ready,
+	// which races the worker's error line: wait for both.
 	deadline = time.Now().Add(5 * time.Second)
-	for !want.MatchString(in.log()) {
+	for !want.MatchString(in.log()) || !strings.Contains(in.log(), "nproxy started") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no upstream error line with the client's address:\n%s", in.log())
+			t.Fatalf("no upstream error line with the client's address, or no start line:\n%s", in.log())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
