@@ -58,6 +58,11 @@ var accessKeys = map[string]serverKey{
 		s.AuthUserFile = abs
 		return nil
 	},
+	"satisfy": func(_ *loader, s *Server, v string) error {
+		m, err := oneOf(v, "all", "any")
+		s.SatisfyAny = m == "any"
+		return err
+	},
 	"healthz": func(_ *loader, s *Server, v string) (err error) {
 		s.Healthz, err = parseSwitch(v)
 		return err

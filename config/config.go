@@ -271,6 +271,11 @@ type Server struct {
 	// htpasswd file (package htpasswd), read when the configuration is
 	// loaded.
 	AuthUserFile string
+	// SatisfyAny is satisfy = any (nginx's): a request passes when its
+	// address is allowed or its credentials are good; with all (the
+	// default) it needs both. Only a route with both allow/deny and
+	// auth_basic tells the two apart.
+	SatisfyAny bool
 	// Healthz is healthz (default on): the [server] answers GET
 	// /healthz itself.
 	Healthz bool

@@ -232,6 +232,12 @@ var serverDefaults = []serverDefault{
 	{"gzip_min_length", func(s *Server) string { return strconv.FormatInt(s.GzipMinLength, 10) }, nil},
 	{"gzip_comp_level", func(s *Server) string { return strconv.Itoa(s.GzipLevel) }, nil},
 	{"gzip_static", func(s *Server) string { return onOff(s.GzipStatic) }, nil},
+	{"satisfy", func(s *Server) string {
+		if s.SatisfyAny {
+			return "any"
+		}
+		return "all"
+	}, nil},
 	{"healthz", func(s *Server) string { return onOff(s.Healthz) }, nil},
 	{"http2", func(s *Server) string { return onOff(s.HTTP2) }, nil},
 	{"real_ip_header", func(s *Server) string { return s.RealIPHeader }, func(s *Server, set map[string]bool) bool { return set["real_ip_from"] }},

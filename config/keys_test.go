@@ -229,6 +229,9 @@ func TestServerKeys(t *testing.T) {
 		// durations and sizes
 		{name: "keepalive 0", keys: "keepalive_timeout = 0", want: func(s *Server) any { return s.KeepaliveTimeout }, wantVal: time.Duration(0)},
 		{name: "keepalive bare", keys: "keepalive_timeout = 30", want: func(s *Server) any { return s.KeepaliveTimeout }, wantVal: 30 * time.Second},
+		{name: "satisfy any", keys: "satisfy = any", want: func(s *Server) any { return s.SatisfyAny }, wantVal: true},
+		{name: "satisfy all", keys: "satisfy = all", want: func(s *Server) any { return s.SatisfyAny }, wantVal: false},
+		{name: "satisfy bad", keys: "satisfy = some", wantErr: `satisfy: "some": must be one of all, any`},
 		{name: "keepalive requests", keys: "keepalive_requests = 1000", want: func(s *Server) any { return s.KeepaliveRequests }, wantVal: 1000},
 		{name: "keepalive requests 0", keys: "keepalive_requests = 0", want: func(s *Server) any { return s.KeepaliveRequests }, wantVal: 0},
 		{name: "keepalive requests negative", keys: "keepalive_requests = -1", wantErr: `t.ini:3: keepalive_requests: "-1": must be 0..2147483647`},

@@ -99,6 +99,7 @@ var locationKeys = map[string]Group{
 	"allow":                  GroupNone,
 	"deny":                   GroupNone,
 	"auth_basic":             GroupNone,
+	"satisfy":                GroupNone,
 	"auth_basic_user_file":   GroupNone,
 	"autoindex":              GroupStatic,
 	"hidden_files":           GroupStatic,

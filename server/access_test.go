@@ -61,3 +61,49 @@ func TestAccessControl(t *testing.T) {
 		}
 	})
 }
+
+// TestSatisfy checks satisfy (nginx's) on routes with both allow/deny and
+// auth_basic: all (the default) needs both; any lets an allowed address
+// in without credentials and asks a refused one for them (401, then 200
+// with the right password); /healthz under any answers only an allowed
+// address. Both backends; the client is 127.0.0.1.
+func TestSatisfy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		www := siteDir(t, map[string]string{"all/x": "all\n", "anyok/x": "anyok\n", "anyno/x": "anyno\n", "index.html": "home\n"})
+		users := filepath.Join(t.TempDir(), "htpasswd")
+		// alice / secret, made with `openssl passwd -apr1 -salt abcdefgh secret`.
+		if err := os.WriteFile(users, []byte("alice:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		auth := "auth_basic = Private\nauth_basic_user_file = " + users + "\n"
+		ts := startServer(t, backend, "static_root = "+www+"\n"+
+			"[location /all/]\nallow = 127.0.0.1\ndeny = all\n"+auth+
+			"[location /anyok/]\nsatisfy = any\nallow = 127.0.0.1\ndeny = all\n"+auth+
+			"[location /anyno/]\nsatisfy = any\ndeny = 127.0.0.0/8\n"+auth+
+			"[location = /healthz]\nsatisfy = any\ndeny = all\n"+auth)
+		req := func(path, cred string) string {
+			if cred == "" {
+				return get(path)
+			}
+			return "GET " + path + " HTTP/1.1\r\nHost: t\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte(cred)) + "\r\n\r\n"
+		}
+		for _, tt := range []struct {
+			name, path, cred string
+			status           int
+		}{
+			{"all: allowed, no password", "/all/x", "", 401},
+			{"all: allowed, password", "/all/x", "alice:secret", 200},
+			{"any: allowed, no password", "/anyok/x", "", 200},
+			{"any: refused, no password", "/anyno/x", "", 401},
+			{"any: refused, wrong password", "/anyno/x", "alice:nope", 401},
+			{"any: refused, password", "/anyno/x", "alice:secret", 200},
+			{"any: healthz refused", "/healthz", "", 401},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				if res := ts.roundTrip(t, req(tt.path, tt.cred)); res.status != tt.status {
+					t.Fatalf("%s: status %d, want %d", tt.path, res.status, tt.status)
+				}
+			})
+		}
+	})
+}

@@ -393,17 +393,25 @@ func (rt *router) serveRoute(x *http.Exchange, r *route) bool {
 // error page) skips the checks its request already passed or failed:
 // allow/deny, the rate limit, authentication and max_body_size.
 func (rt *router) serveRouteInternal(x *http.Exchange, r *route, internal bool) bool {
-	if !internal && len(r.access) > 0 && !allowed(r.access, clientAddr(x)) {
-		x.Resp.Error(403)
-		return true
+	// satisfy = any: an allowed address needs no credentials, and a
+	// refused one may still pass with them (401 then, not 403).
+	either := r.cfg.SatisfyAny && len(r.access) > 0 && r.auth != nil
+	addrOK := true
+	if !internal && len(r.access) > 0 {
+		if addrOK = allowed(r.access, clientAddr(x)); !addrOK && !either {
+			x.Resp.Error(403)
+			return true
+		}
 	}
-	if rt.healthz && healthz.Serve(healthz{rt.s}, x) {
+	// /healthz asks for no password, so an address refused under
+	// satisfy = any does not get it either.
+	if rt.healthz && addrOK && healthz.Serve(healthz{rt.s}, x) {
 		return true
 	}
 	if !internal && r.limit != nil && r.limit.Serve(x) {
 		return true
 	}
-	if !internal && r.auth != nil && r.auth.Serve(x) {
+	if !internal && r.auth != nil && !(either && addrOK) && r.auth.Serve(x) {
 		return true
 	}
 	if rt.metrics && metricsStep.Serve(metricsStep{rt.s}, x) {
