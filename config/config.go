@@ -415,11 +415,25 @@ type CertPair struct {
 	CertPEM, KeyPEM []byte
 }
 
-// Upstream is one proxy_pass backend.
+// Upstream is one proxy_pass backend. Its zero options are nginx's
+// defaults (max_fails=1 fail_timeout=10s, a primary that is up).
 type Upstream struct {
 	Addr   string // "host:port"
 	Weight int    // default 1
+	// MaxFails is max_fails=N, the failures in a row that mark the
+	// backend down: 0 means the default (1), NoMaxFails max_fails=0
+	// (never marked down by failures).
+	MaxFails int
+	// FailTimeout is fail_timeout=T, how long a failed backend stays
+	// down; 0 means the default (10s).
+	FailTimeout time.Duration
+	Backup      bool // backup: chosen only when no primary may be
+	Down        bool // down: never chosen
 }
+
+// NoMaxFails is Upstream.MaxFails for max_fails=0: failures never mark
+// the backend down.
+const NoMaxFails = -1
 
 // Rewrite is one rewrite rule: a path matching Regexp is replaced by
 // Replacement, where $1..$9 name the captures.

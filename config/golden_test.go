@@ -74,7 +74,7 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("rewrite applied: %q, want /new/x/y", got)
 	}
 	s = cfg.Servers[1]
-	want := []Upstream{{"127.0.0.1:9001", 3}, {"127.0.0.1:9002", 1}}
+	want := []Upstream{{Addr: "127.0.0.1:9001", Weight: 3}, {Addr: "127.0.0.1:9002", Weight: 1}}
 	if s.Line != 26 || !s.HasProxy() || !reflect.DeepEqual(s.ProxyPass, want) || s.ProxyPrefix != "/api/" ||
 		s.Balance != "least_conn" || s.HealthCheck != "/healthz" || s.HealthEvery != 2*time.Second ||
 		s.KeepaliveTimeout != 0 || s.HeaderTimeout != 10*time.Second || s.BodyTimeout != 500*time.Millisecond ||

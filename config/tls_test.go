@@ -239,17 +239,17 @@ func TestTLSKeys(t *testing.T) {
 		{name: "tickets off", keys: ecPair + "tls_session_tickets = off",
 			want: func(s *Server) any { return s.TLSSessionTickets }, wantVal: false},
 		{name: "https backend name", keys: "proxy_pass = https://API.internal:8443 weight=2, https://10.0.0.2",
-			want: proxyTLS, wantVal: []any{true, []Upstream{{"api.internal:8443", 2}, {"10.0.0.2:443", 1}}, "api.internal", true, ""}},
+			want: proxyTLS, wantVal: []any{true, []Upstream{{Addr: "api.internal:8443", Weight: 2}, {Addr: "10.0.0.2:443", Weight: 1}}, "api.internal", true, ""}},
 		{name: "https backend address", keys: "proxy_pass = https://10.0.0.1, https://api.internal",
-			want: proxyTLS, wantVal: []any{true, []Upstream{{"10.0.0.1:443", 1}, {"api.internal:443", 1}}, "", true, ""}},
+			want: proxyTLS, wantVal: []any{true, []Upstream{{Addr: "10.0.0.1:443", Weight: 1}, {Addr: "api.internal:443", Weight: 1}}, "", true, ""}},
 		{name: "https localhost keeps its name", keys: "proxy_pass = https://localhost:8443",
-			want: proxyTLS, wantVal: []any{true, []Upstream{{"127.0.0.1:8443", 1}}, "localhost", true, ""}},
+			want: proxyTLS, wantVal: []any{true, []Upstream{{Addr: "127.0.0.1:8443", Weight: 1}}, "localhost", true, ""}},
 		{name: "https ipv6", keys: "proxy_pass = https://[::1]",
-			want: proxyTLS, wantVal: []any{true, []Upstream{{"[::1]:443", 1}}, "", true, ""}},
+			want: proxyTLS, wantVal: []any{true, []Upstream{{Addr: "[::1]:443", Weight: 1}}, "", true, ""}},
 		{name: "http prefix stripped", keys: "proxy_pass = http://10.0.0.1, 10.0.0.2:81",
-			want: proxyTLS, wantVal: []any{false, []Upstream{{"10.0.0.1:80", 1}, {"10.0.0.2:81", 1}}, "", true, ""}},
+			want: proxyTLS, wantVal: []any{false, []Upstream{{Addr: "10.0.0.1:80", Weight: 1}, {Addr: "10.0.0.2:81", Weight: 1}}, "", true, ""}},
 		{name: "proxy tls keys", keys: "proxy_tls_server_name = Backend.Example.\nproxy_pass = https://10.0.0.1\nproxy_tls_ca = ca.pem\nproxy_tls_verify = off",
-			want: proxyTLS, wantVal: []any{true, []Upstream{{"10.0.0.1:443", 1}}, "backend.example", false, abs("ca.pem")}},
+			want: proxyTLS, wantVal: []any{true, []Upstream{{Addr: "10.0.0.1:443", Weight: 1}}, "backend.example", false, abs("ca.pem")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,7 +10,8 @@ import (
 )
 
 // Named upstream groups: an [upstream NAME] section lists a group's
-// backends (server = ADDR [weight=N], repeatable) with its balance and
+// backends (server = ADDR [weight=N] [max_fails=N] [fail_timeout=T]
+// [backup] [down], repeatable) with its balance and
 // health_check, and proxy_pass = NAME in any [server] or [location] uses
 // it, as nginx's upstream blocks. Each [server] or [location] that names
 // a group gets a copy of its backends and settings (Server.UpstreamName
@@ -106,6 +107,8 @@ func (l *loader) applyUpstream(sec *ini.Section, ss *scanSection) {
 	}
 	if len(g.pass) == 0 {
 		l.addf(ss.line, ErrMissing, "[upstream %s]: no server = ADDR line", name)
+	} else if onlyBackups(g.pass) {
+		l.addf(ss.line, ErrValue, "[upstream %s]: every server is a backup (at least one must be a primary)", name)
 	}
 	if l.upstreams == nil {
 		l.upstreams = map[string]*upstreamGroup{}
@@ -113,14 +116,18 @@ func (l *loader) applyUpstream(sec *ini.Section, ss *scanSection) {
 	l.upstreams[name] = g
 }
 
-// addServer adds one server = ADDR [weight=N] line to g.
+// addServer adds one server = ADDR [weight=N] [max_fails=N]
+// [fail_timeout=T] [backup] [down] line to g.
 func (g *upstreamGroup) addServer(v string) error {
-	if strings.Contains(v, ",") || len(strings.Fields(v)) > 2 {
-		return fmt.Errorf("%q: one backend per server line (ADDR [weight=N])", v)
+	if strings.Contains(v, ",") {
+		return fmt.Errorf("%q: one backend per server line (%s)", v, serverLineForm)
 	}
-	pass, tls, hosts, err := parseProxyPass(v)
+	pass, tls, hosts, err := parseBackends(v)
 	if err != nil {
 		return err
+	}
+	if len(pass) != 1 {
+		return fmt.Errorf("%q: one backend per server line (%s)", v, serverLineForm)
 	}
 	if len(g.pass) > 0 && tls != g.tls {
 		return fmt.Errorf("%q: https:// and plain backends in one [upstream] (all use https://, or none)", v)
@@ -136,6 +143,9 @@ func (g *upstreamGroup) addServer(v string) error {
 	g.pass, g.tls, g.hosts = append(g.pass, pass[0]), tls, append(g.hosts, hosts[0])
 	return nil
 }
+
+// serverLineForm is how a server line is written, for messages.
+const serverLineForm = "ADDR [weight=N] [max_fails=N] [fail_timeout=T] [backup] [down]"
 
 // useUpstream applies proxy_pass = NAME to s when NAME is a group, and
 // reports whether it was one.

@@ -435,49 +435,156 @@ func parseUpstream(s string) (addr, name string, https bool, err error) {
 const defaultTLSPort = 443
 
 // parseProxyPass parses the proxy_pass list: backends separated by commas
-// or spaces, each optionally followed by "weight=N". useTLS reports
-// https:// backends: all of them are, or none (one pool speaks one
-// protocol). hosts holds each backend's host name, "" for an address.
+// or spaces, each optionally followed by its options (parseServerOption):
+// weight=N, max_fails=N, fail_timeout=T, backup, down. In an item between
+// commas the first word is a backend and the option words after it are
+// its options (so a host called backup or down is written first in its
+// item, or with its port). useTLS reports https:// backends: all of them
+// are, or none (one pool speaks one protocol). hosts holds each
+// backend's host name, "" for an address. A list of backup backends only
+// is refused: backups stand in for primaries.
 func parseProxyPass(v string) (out []Upstream, useTLS bool, hosts []string, err error) {
-	weighted := false
-	for _, tok := range strings.Fields(strings.ReplaceAll(v, ",", " ")) {
-		if w, ok := strings.CutPrefix(tok, "weight="); ok {
-			if len(out) == 0 || weighted {
-				return nil, false, nil, fmt.Errorf("%q: weight=N must follow a backend", tok)
+	if out, useTLS, hosts, err = parseBackends(v); err != nil {
+		return nil, false, nil, err
+	}
+	if onlyBackups(out) {
+		return nil, false, nil, fmt.Errorf("%q: every backend is a backup (at least one must be a primary)", v)
+	}
+	return out, useTLS, hosts, nil
+}
+
+// parseBackends is parseProxyPass without the check for a primary (an
+// [upstream]'s server lines are checked once all are read).
+func parseBackends(v string) (out []Upstream, useTLS bool, hosts []string, err error) {
+	for _, item := range strings.Split(v, ",") {
+		set := 0 // the options the last backend has, by bit
+		for i, tok := range strings.Fields(item) {
+			if i > 0 {
+				bit, ok, err := parseServerOption(&out[len(out)-1], tok)
+				if err != nil {
+					return nil, false, nil, err
+				}
+				if ok {
+					if set&bit != 0 {
+						return nil, false, nil, fmt.Errorf("%q: given twice for %s", tok, out[len(out)-1].Addr)
+					}
+					set |= bit
+					continue
+				}
+			} else if strings.Contains(tok, "=") && isServerOption(tok) {
+				return nil, false, nil, fmt.Errorf("%q: options must follow a backend (ADDR [weight=N] [max_fails=N] [fail_timeout=T] [backup] [down])", tok)
 			}
-			n, err := parseCount(w, 1, maxWeight)
+			addr, name, https, err := parseUpstream(tok)
 			if err != nil {
-				return nil, false, nil, fmt.Errorf("%q: weight must be 1..%d", tok, maxWeight)
+				return nil, false, nil, fmt.Errorf("%q: %w", tok, err)
 			}
-			out[len(out)-1].Weight = n
-			weighted = true
-			continue
-		}
-		addr, name, https, err := parseUpstream(tok)
-		if err != nil {
-			return nil, false, nil, fmt.Errorf("%q: %w", tok, err)
-		}
-		if len(out) > 0 && https != useTLS {
-			return nil, false, nil, fmt.Errorf("%q: https:// and plain backends in one proxy_pass (all backends use https://, or none)", tok)
-		}
-		useTLS = https
-		for _, u := range out {
-			if u.Addr == addr {
-				return nil, false, nil, fmt.Errorf("%q: listed twice (use weight=N instead)", tok)
+			if len(out) > 0 && https != useTLS {
+				return nil, false, nil, fmt.Errorf("%q: https:// and plain backends in one proxy_pass (all backends use https://, or none)", tok)
 			}
+			useTLS = https
+			for _, u := range out {
+				if u.Addr == addr {
+					return nil, false, nil, fmt.Errorf("%q: listed twice (use weight=N instead)", tok)
+				}
+			}
+			if len(out) == MaxBackends {
+				return nil, false, nil, fmt.Errorf("more than %d backends", MaxBackends)
+			}
+			out = append(out, Upstream{Addr: addr, Weight: 1})
+			hosts = append(hosts, name)
+			set = 0
 		}
-		if len(out) == MaxBackends {
-			return nil, false, nil, fmt.Errorf("more than %d backends", MaxBackends)
-		}
-		out = append(out, Upstream{Addr: addr, Weight: 1})
-		hosts = append(hosts, name)
-		weighted = false
 	}
 	if len(out) == 0 {
 		return nil, false, nil, fmt.Errorf("%q: no backend", v)
 	}
 	return out, useTLS, hosts, nil
 }
+
+// onlyBackups reports whether every backend of ups is a backup.
+func onlyBackups(ups []Upstream) bool {
+	for _, u := range ups {
+		if !u.Backup {
+			return false
+		}
+	}
+	return len(ups) > 0
+}
+
+// The options of a backend, as nginx's server line in an upstream block;
+// each a bit so that one given twice is refused.
+const (
+	optWeight = 1 << iota
+	optMaxFails
+	optFailTimeout
+	optBackup
+	optDown
+)
+
+// isServerOption reports whether tok is written as a backend option.
+func isServerOption(tok string) bool {
+	name, _, _ := strings.Cut(tok, "=")
+	switch name {
+	case "weight", "max_fails", "fail_timeout", "backup", "down":
+		return true
+	}
+	return false
+}
+
+// parseServerOption applies tok to u when it is one of a backend's
+// options and reports its bit; ok is false when tok is not written as
+// one (then it is the next backend). A known option with a bad value, or
+// an unknown NAME=VALUE, is an error.
+func parseServerOption(u *Upstream, tok string) (bit int, ok bool, err error) {
+	name, val, hasVal := strings.Cut(tok, "=")
+	switch {
+	case name == "backup" && !hasVal:
+		u.Backup = true
+		return optBackup, true, nil
+	case name == "down" && !hasVal:
+		u.Down = true
+		return optDown, true, nil
+	case name == "weight" && hasVal:
+		n, err := parseCount(val, 1, maxWeight)
+		if err != nil {
+			return 0, false, fmt.Errorf("%q: weight must be 1..%d", tok, maxWeight)
+		}
+		u.Weight = n
+		return optWeight, true, nil
+	case name == "max_fails" && hasVal:
+		n, err := parseCount(val, 0, maxMaxFails)
+		if err != nil {
+			return 0, false, fmt.Errorf("%q: max_fails must be 0..%d (0: never marked down by failures)", tok, maxMaxFails)
+		}
+		if n == 0 {
+			n = NoMaxFails
+		}
+		u.MaxFails = n
+		return optMaxFails, true, nil
+	case name == "fail_timeout" && hasVal:
+		d, err := parseDuration(val, maxFailTimeout)
+		if err != nil {
+			return 0, false, fmt.Errorf("%q: fail_timeout: %w", tok, err)
+		}
+		if d < minFailTimeout {
+			return 0, false, fmt.Errorf("%q: fail_timeout must be at least %s", tok, formatBound(minFailTimeout))
+		}
+		u.FailTimeout = d
+		return optFailTimeout, true, nil
+	case hasVal, isServerOption(name):
+		return 0, false, fmt.Errorf("%q: not a backend option (ADDR [weight=N] [max_fails=N] [fail_timeout=T] [backup] [down])", tok)
+	}
+	return 0, false, nil
+}
+
+// Bounds of max_fails and fail_timeout. A backend marked down is tried
+// again after fail_timeout: under a second it would be hammered by
+// every request, over a day it is better marked down.
+const (
+	maxMaxFails    = 1000
+	minFailTimeout = time.Second
+	maxFailTimeout = 24 * time.Hour
+)
 
 // maxWeight is the largest upstream weight. Smooth weighted round-robin
 // sums weights per pick; 100 x MaxBackends stays far from overflow and

@@ -7,7 +7,8 @@ package proxy
 // type per policy; they run on the loop thread.
 type Balancer interface {
 	// Pick returns the chosen backend, or nil when none is eligible.
-	// tried has bit i set for backends[i] already tried.
+	// tried has bit b.index set for each backend b already tried
+	// (backends may be part of the group's: its primaries or backups).
 	Pick(backends []*backend, tried uint64, now int64) *backend
 }
 
@@ -16,9 +17,9 @@ var (
 	_ Balancer = (*leastConn)(nil)
 )
 
-// eligible reports whether backends[i] may take a request now.
-func eligible(b *backend, i int, tried uint64, now int64) bool {
-	return tried&(1<<uint(i)) == 0 && b.up(now)
+// eligible reports whether b may take a request now.
+func eligible(b *backend, tried uint64, now int64) bool {
+	return tried&(1<<uint(b.index)) == 0 && b.up(now)
 }
 
 // roundRobin is nginx's smooth weighted round-robin: each pick adds every
@@ -30,8 +31,8 @@ type roundRobin struct{}
 func (roundRobin) Pick(bs []*backend, tried uint64, now int64) *backend {
 	var best *backend
 	total := 0
-	for i, b := range bs {
-		if !eligible(b, i, tried, now) {
+	for _, b := range bs {
+		if !eligible(b, tried, now) {
 			continue
 		}
 		b.current += b.weight
@@ -48,24 +49,25 @@ func (roundRobin) Pick(bs []*backend, tried uint64, now int64) *backend {
 
 // leastConn picks the backend with the fewest requests in flight relative
 // to its weight (active/weight, compared without division), breaking ties
-// round-robin so that idle backends share the load evenly.
+// round-robin so that idle backends share the load evenly. next is a
+// position in the slice it is given: one leastConn per slice.
 type leastConn struct{ next int }
 
 func (lc *leastConn) Pick(bs []*backend, tried uint64, now int64) *backend {
 	var best *backend
-	n := len(bs)
+	n, at := len(bs), 0
 	for k := 0; k < n; k++ {
 		i := (lc.next + k) % n
 		b := bs[i]
-		if !eligible(b, i, tried, now) {
+		if !eligible(b, tried, now) {
 			continue
 		}
 		if best == nil || b.active*best.weight < best.active*b.weight {
-			best = b
+			best, at = b, i
 		}
 	}
 	if best != nil {
-		lc.next = (best.index + 1) % n
+		lc.next = (at + 1) % n
 	}
 	return best
 }

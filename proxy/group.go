@@ -28,7 +28,12 @@ type Group struct {
 	loop     *reactor.Loop
 	log      *logging.Logger
 	backends []*backend
-	bal      Balancer
+	// primaries and backups split backends by the backup option, each
+	// in configuration order with its own balancer: a backup is picked
+	// only when no primary may take the request (all down, or already
+	// tried for it), as nginx's.
+	primaries, backups []*backend
+	bal, backupBal     Balancer
 
 	// hosts are the proxy_pass entries, in configuration order; their
 	// addresses' backends, in that order, are backends (resolve.go).
@@ -108,9 +113,9 @@ func NewGroup(cfg *config.Server, loop *reactor.Loop, log *logging.Logger) (*Gro
 	}
 	g.rebuild()
 	if cfg.Balance == "least_conn" {
-		g.bal = &leastConn{}
+		g.bal, g.backupBal = &leastConn{}, &leastConn{}
 	} else {
-		g.bal = roundRobin{}
+		g.bal, g.backupBal = roundRobin{}, roundRobin{}
 	}
 	return g, nil
 }
@@ -128,12 +133,13 @@ func (g *Group) anyUp(now int64) bool {
 }
 
 // recoverAll is nginx's quick recovery: when a request finds every
-// backend down it is answered 502 and the backends that requests marked
+// backend down (primaries and backups) it is answered 502 and the backends that requests marked
 // down are live again for the next one, so that a group whose backends
 // all failed at once (a restart, a network blip) serves again as soon as
 // one of them is back instead of answering 502 for the whole fail
 // timeout. A backend an active health check holds down stays down: the
-// probe, not traffic, says when it is back.
+// probe, not traffic, says when it is back; one marked down in the
+// configuration stays down too.
 func (g *Group) recoverAll() {
 	for _, b := range g.backends {
 		if !b.probed && !b.drained {
@@ -143,9 +149,13 @@ func (g *Group) recoverAll() {
 	}
 }
 
-// pick asks the balancer, ignoring backends already tried.
+// pick asks the balancer for a primary, then, when none may take the
+// request, the backups' balancer, ignoring backends already tried.
 func (g *Group) pick(tried uint64, now int64) *backend {
-	return g.bal.Pick(g.backends, tried, now)
+	if b := g.bal.Pick(g.primaries, tried, now); b != nil || len(g.backups) == 0 {
+		return b
+	}
+	return g.backupBal.Pick(g.backups, tried, now)
 }
 
 // getConn returns an idle connection to b for s (takeIdle), or dials a
@@ -280,7 +290,9 @@ func (g *Group) Tick(now time.Time) {
 	}
 	g.nextProbe = n + int64(every)
 	for _, b := range g.backends {
-		startProbe(g, b, every)
+		if !b.disabled { // down: no probe brings it back
+			startProbe(g, b, every)
+		}
 	}
 }
 

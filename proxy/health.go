@@ -85,7 +85,7 @@ func (p *probe) done(ok bool) {
 		if b.up(u.g.loop.NowNano()) {
 			u.g.log.Warnf("proxy: backend %s failed its health check", b.label)
 		}
-		b.fails = maxFails
+		b.fails = b.maxFails
 		b.probed = true
 		b.setDown(u.g.loop.NowNano() + int64(u.g.healthEvery) + int64(time.Second))
 	}

@@ -5,6 +5,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -18,9 +19,10 @@ import (
 
 // Host names of proxy_pass and [upstream] server lines, as nginx treats
 // them: when the group is built, a name becomes one backend per address
-// it resolves to, each with the line's weight; with resolve_interval
-// (nginx's `server NAME resolve` with a resolver's valid=, HAProxy's
-// resolvers) the worker resolves the names again on its loop's timer.
+// it resolves to, each with the line's weight and options; with
+// resolve_interval (nginx's `server NAME resolve` with a resolver's
+// valid=, HAProxy's resolvers) the worker resolves the names again on
+// its loop's timer.
 // The lookup runs on a goroutine, never on the loop, and hands its
 // answer back with Loop.Post; the group then adds the addresses that
 // appeared and drains those that went (a drained backend takes no new
@@ -42,6 +44,12 @@ type upstreamHost struct {
 	name   string // the host name; "" for an IP address
 	port   uint16
 	weight int
+	// maxFails, failTimeout, backup and disabled are the line's options
+	// (max_fails, fail_timeout, backup, down), given to each backend.
+	maxFails    int
+	failTimeout int64
+	backup      bool
+	disabled    bool
 
 	// backends are the backends of its addresses, in address order.
 	backends []*backend
@@ -66,7 +74,14 @@ func newUpstreamHost(up config.Upstream) (*upstreamHost, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bad port in %q", up.Addr)
 	}
-	h := &upstreamHost{addr: up.Addr, port: uint16(port), weight: max(up.Weight, 1)}
+	h := &upstreamHost{addr: up.Addr, port: uint16(port), weight: max(up.Weight, 1),
+		maxFails: up.MaxFails, failTimeout: int64(up.FailTimeout), backup: up.Backup, disabled: up.Down}
+	switch up.MaxFails {
+	case 0:
+		h.maxFails = 1 // nginx's default
+	case config.NoMaxFails:
+		h.maxFails = 0
+	}
 	if _, err := netip.ParseAddr(host); err != nil {
 		h.name = host
 	}
@@ -94,6 +109,9 @@ func (h *upstreamHost) publishDown() {
 	until := h.backends[0].downUntil
 	for _, b := range h.backends[1:] {
 		until = min(until, b.downUntil)
+	}
+	if h.disabled {
+		until = math.MaxInt64 // down in the configuration
 	}
 	h.m.SetDownUntil(until)
 }
@@ -136,7 +154,8 @@ func sockaddr(ip netip.Addr, port uint16) unix.Sockaddr {
 // newBackend makes the backend of h's address ip.
 func (g *Group) newBackend(h *upstreamHost, ip netip.Addr) *backend {
 	peer := netip.AddrPortFrom(ip, h.port).String()
-	b := &backend{host: h, addr: h.addr, ip: ip, peer: peer, label: h.addr, sa: sockaddr(ip, h.port), weight: h.weight, m: h.m}
+	b := &backend{host: h, addr: h.addr, ip: ip, peer: peer, label: h.addr, sa: sockaddr(ip, h.port), weight: h.weight, m: h.m,
+		maxFails: h.maxFails, failTimeout: h.failTimeout, backup: h.backup, disabled: h.disabled}
 	if h.name != "" {
 		b.label = h.addr + " (" + peer + ")"
 	}
@@ -146,19 +165,33 @@ func (g *Group) newBackend(h *upstreamHost, ip netip.Addr) *backend {
 	return b
 }
 
-// rebuild lays the hosts' backends out as the balancer sees them, in
-// configuration order, and numbers them (the tried bits of a request).
+// rebuild lays the hosts' backends out as the balancers see them, in
+// configuration order, numbers them (the tried bits of a request) and
+// splits them into primaries and backups.
 func (g *Group) rebuild() {
 	bs := make([]*backend, 0, len(g.backends))
 	for _, h := range g.hosts {
 		bs = append(bs, h.backends...)
 	}
+	g.primaries, g.backups = g.primaries[:0], g.backups[:0]
+	usable := 0 // primaries not marked down in the configuration
 	for i, b := range bs {
 		b.index = i
+		if b.backup {
+			g.backups = append(g.backups, b)
+			continue
+		}
+		g.primaries = append(g.primaries, b)
+		if !b.disabled {
+			usable++
+		}
+	}
+	for _, b := range bs {
 		// As in nginx, a lone backend is never marked down by
 		// failures: refusing every request for fail_timeout would only
-		// add an outage.
-		b.single = len(bs) == 1
+		// add an outage. With a backup, the primary's failures count,
+		// so that the backup takes over.
+		b.single = !b.backup && !b.disabled && usable == 1 && len(g.backups) == 0
 	}
 	g.backends = bs
 }

@@ -13,13 +13,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Passive health tracking, nginx's defaults: one failure (a refused or
-// timed-out connect, a connection that breaks before the response) marks
-// a backend down for failTimeout; then it is tried again.
-const maxFails = 1
+// Passive health tracking, nginx's max_fails and fail_timeout counted in
+// a row: a backend's max_fails failures in a row (a refused or timed-out
+// connect, a connection that breaks before the response) mark it down
+// for its fail_timeout; then it is tried again. A success clears the
+// count. (nginx counts the failures within one fail_timeout window
+// instead, which differs only when successes come between failures.)
 
-// failTimeout is how long a failed backend stays down (nginx's
-// fail_timeout default); a variable so that tests can shorten it.
+// failTimeout is how long a failed backend stays down when its line
+// gives no fail_timeout (nginx's default); a variable so that tests can
+// shorten it.
 var failTimeout = 10 * time.Second
 
 const (
@@ -39,7 +42,14 @@ type backend struct {
 	label  string // for the error log: addr, and "(ip:port)" after a name
 	sa     unix.Sockaddr
 	weight int
-	single bool // the only backend: never marked down by failures
+	single bool // the only usable primary and no backup: never marked down by failures
+	// maxFails is max_fails: the failures in a row that mark it down (0:
+	// never); failTimeout is fail_timeout in ns (0: the package's
+	// failTimeout).
+	maxFails    int
+	failTimeout int64
+	backup      bool // backup: picked only when no primary may be
+	disabled    bool // down: never picked, whatever probes say
 	// drained is set once its name no longer resolves to it: it takes
 	// no new request, and its connections close as their requests end.
 	drained bool
@@ -64,14 +74,23 @@ type backend struct {
 	tls *nptls.ClientContext
 }
 
-func (b *backend) up(now int64) bool { return now >= b.downUntil }
+func (b *backend) up(now int64) bool { return now >= b.downUntil && !b.disabled }
 
-// failed records a failure; maxFails in a row marks the backend down.
+// failed records a failure; maxFails in a row mark the backend down for
+// its fail timeout.
 func (b *backend) failed(now int64) {
 	b.fails++
-	if b.fails >= maxFails && !b.single {
-		b.setDown(now + int64(failTimeout))
+	if b.maxFails > 0 && b.fails >= b.maxFails && !b.single {
+		b.setDown(now + b.downFor())
 	}
+}
+
+// downFor is how long (ns) failures keep the backend down.
+func (b *backend) downFor() int64 {
+	if b.failTimeout > 0 {
+		return b.failTimeout
+	}
+	return int64(failTimeout)
 }
 
 // succeeded clears the failure count.
