@@ -3,6 +3,9 @@
 package proxy_test
 
 import (
+	"io"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,4 +66,35 @@ func TestBackupServer(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestDownNotProbed checks, on both reactor backends, that health_check
+// probes the group's backends but not one marked down, which gets no
+// request either, while a backup is probed like a primary.
+func TestDownNotProbed(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		var probes [3]atomic.Int64
+		h := func(i int) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/health" {
+					probes[i].Add(1)
+				}
+				io.WriteString(w, "ok")
+			}
+		}
+		a := startBackend(t, "a", h(0))
+		off := startBackend(t, "off", h(1))
+		spare := startBackend(t, "spare", h(2))
+		ps := startProxy(t, backend, "proxy_pass = grp\n[upstream grp]\nserver = "+a.addr+"\nserver = "+off.addr+" down\nserver = "+spare.addr+" backup\nhealth_check = /health 200ms\n")
+		cl := ps.client(t)
+		waitFor(t, 10*time.Second, "two probes of the primary and the backup", func() bool {
+			if res := cl.do(get("/x")); res.status != 200 || res.header["x-backend"] != "a" {
+				t.Fatalf("status %d from %q, want 200 from a", res.status, res.header["x-backend"])
+			}
+			return probes[0].Load() >= 2 && probes[2].Load() >= 2
+		})
+		if n, hits := probes[1].Load(), off.hits.Load(); n != 0 || hits != 0 {
+			t.Errorf("the down backend got %d probes and %d requests", n, hits)
+		}
+	})
 }
