@@ -99,13 +99,19 @@ func (e *ExtraHeaders) AppendVars(dst []byte, status int, vals *vars.Values) []b
 		start := len(dst)
 		dst = append(append(dst, l.name...), ": "...)
 		n := len(dst)
-		if dst = l.value.Append(dst, vals); len(dst) == n {
-			dst = dst[:start]
-			continue
-		}
-		dst = append(dst, "\r\n"...)
+		dst = endLine(l.value.Append(dst, vals), start, n)
 	}
 	return dst
+}
+
+// endLine ends the header line started at start in dst, whose value
+// began at n: with CRLF, or, when the value expanded to nothing, by
+// taking the line back out (nginx leaves such a header out).
+func endLine(dst []byte, start, n int) []byte {
+	if len(dst) == n {
+		return dst[:start]
+	}
+	return append(dst, "\r\n"...)
 }
 
 // Prepare expands into p, after a Reset, what the lines with variables
@@ -136,11 +142,7 @@ func (e *ExtraHeaders) AppendPrepared(dst []byte, status int, p *vars.Prepared, 
 		start := len(dst)
 		dst = append(append(dst, l.name...), ": "...)
 		n := len(dst)
-		if dst = p.Append(dst, i, vals); len(dst) == n {
-			dst = dst[:start]
-			continue
-		}
-		dst = append(dst, "\r\n"...)
+		dst = endLine(p.Append(dst, i, vals), start, n)
 	}
 	return dst
 }
